@@ -1,0 +1,70 @@
+"""The losses of Gatys et al., normalized so one set of weights works everywhere.
+
+Where we depart from the paper, and why:
+- The paper's content loss is 1/2 * sum (F - P)^2 and its style term per layer is
+  1/(4 N^2 M^2) * sum (G - A)^2 with G = F F^T. Both grow with the image (M positions) and with
+  the scale of the network's activations, which differ between weight files by orders of magnitude.
+  We use means over positions instead of sums (G = F F^T / M) and divide each term by its
+  target's energy, so each term is a relative error: the same weights then suit 64 px and 2048 px,
+  the original Caffe weights and torchvision's, and every style layer contributes comparably.
+  Up to those constant factors per layer, the terms and their gradients are the paper's.
+- Gram matrices and losses are always computed in float32, also when the convolutions run in
+  bfloat16: a float16 Gram matrix overflows (its maximum is 65504), a known failure elsewhere.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_EPS = 1e-8
+
+
+def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Channel correlations per position, (C, C), in float32.
+
+    With a mask (1, 1, H, W) of 0..1 weights the statistics are those of the masked region only,
+    as in Gatys et al. 2017's spatial control.
+    """
+    f = features.float().flatten(2)[0]  # (C, M)
+    if mask is None:
+        return f @ f.T / f.shape[1]
+    m = mask_for(features, mask).flatten()
+    return (f * m) @ f.T / m.sum().clamp_min(_EPS)
+
+
+def mask_for(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mask resampled to a layer's resolution (area average keeps soft edges soft)."""
+    h, w = features.shape[-2:]
+    if mask.shape[-2:] == (h, w):
+        return mask
+    return F.adaptive_avg_pool2d(mask, (h, w))
+
+
+class ContentLoss:
+    """Relative squared error of a layer's activations against the content's."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        self.target = target.detach().float()
+        self.norm = self.target.pow(2).mean().clamp_min(_EPS)
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return (features.float() - self.target).pow(2).mean() / self.norm
+
+
+class StyleLoss:
+    """Relative squared error of a layer's Gram matrix against the style's."""
+
+    def __init__(self, target_gram: torch.Tensor) -> None:
+        self.target = target_gram.detach().float()
+        self.norm = self.target.pow(2).sum().clamp_min(_EPS)
+
+    def __call__(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return (gram(features, mask) - self.target).pow(2).sum() / self.norm
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels (0..1 units)."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()

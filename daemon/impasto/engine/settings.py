@@ -1,0 +1,247 @@
+"""Every engine default in one place.
+
+`StyleSettings` is the single source of truth for what a stylization job can ask for. The command
+line derives its options from the field metadata below, and the wire protocol's `submit` fields
+(see protocol/SPEC.md) are checked against it by a test, so a default is never written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value. `field` names it, so every caller can point at it."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class Optimizer(str, Enum):
+    LBFGS = "lbfgs"
+    ADAM = "adam"
+
+
+class Pooling(str, Enum):
+    MAX = "max"
+    AVG = "avg"
+
+
+class PreserveColor(str, Enum):
+    NONE = "none"
+    # Gatys et al. 2017, "Controlling Perceptual Factors": transfer on luminance only, after
+    # matching the style's luminance mean and variance to the content's; keep the content's chroma.
+    LUMINANCE = "luminance"
+    # The same paper's other method: give the style image the content's colour statistics
+    # (mean and covariance) before the transfer.
+    MATCH = "match"
+
+
+class InitMode(str, Enum):
+    CONTENT = "content"
+    NOISE = "noise"
+    # An explicit image (a file on the command line, a previous result in the daemon).
+    IMAGE = "image"
+
+
+def _opt(
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    cli: bool = True,
+    metavar: str | None = None,
+) -> dict[str, Any]:
+    """Field metadata: the help text and the limits that validation and the CLI share."""
+    return {"help": help, "lo": lo, "hi": hi, "lo_open": lo_open, "cli": cli, "metavar": metavar}
+
+
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+# Limits that keep a job from exhausting the machine; the daemon may lower them.
+MAX_ITERATIONS = 100_000
+MAX_STYLES = 16
+MAX_SCALES = 8
+MIN_SIZE = 16
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """The settings of one stylization job.
+
+    Loss weights are relative: every loss term is divided by its target's energy (see losses.py),
+    so the defaults work at any resolution and with either weight file.
+    """
+
+    size: int = field(
+        default=512,
+        metadata=_opt("output size: the longer side in pixels (aspect ratio kept)", lo=MIN_SIZE),
+    )
+    iterations: int = field(
+        default=300,
+        metadata=_opt(
+            "optimizer iterations in all, shared among the scales (coarse scales get more)",
+            lo=1,
+            hi=MAX_ITERATIONS,
+        ),
+    )
+    content_weight: float = field(
+        default=1.0, metadata=_opt("weight of the content loss (alpha)", lo=0.0)
+    )
+    style_weight: float = field(
+        default=3.0, metadata=_opt("weight of the style loss (beta)", lo=0.0)
+    )
+    tv_weight: float = field(
+        default=0.0, metadata=_opt("weight of the total variation (smoothness) loss", lo=0.0)
+    )
+    content_layers: tuple[str, ...] = field(
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=_opt("VGG19 layers of the content loss", metavar="LAYER"),
+    )
+    content_layer_weights: tuple[float, ...] = field(
+        default=(),
+        metadata=_opt("one weight per content layer (default: equal)", lo=0.0, metavar="W"),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=DEFAULT_STYLE_LAYERS,
+        metadata=_opt("VGG19 layers of the style loss", metavar="LAYER"),
+    )
+    style_layer_weights: tuple[float, ...] = field(
+        default=(),
+        metadata=_opt("one weight per style layer (default: equal)", lo=0.0, metavar="W"),
+    )
+    style_blend: tuple[float, ...] = field(
+        default=(),
+        metadata=_opt("blend weights of the style images (default: equal)", lo=0.0, metavar="W"),
+    )
+    style_scale: float = field(
+        default=1.0,
+        metadata=_opt(
+            "size of the style image relative to the output (smaller: finer brush strokes)",
+            lo=0.0,
+            hi=8.0,
+            lo_open=True,
+        ),
+    )
+    init: InitMode = field(
+        default=InitMode.CONTENT,
+        metadata=_opt("starting image: the content, noise, or an image (--init-image)", cli=False),
+    )
+    seed: int = field(default=0, metadata=_opt("random seed (noise init, Adam)", lo=0, hi=2**63 - 1))
+    optimizer: Optimizer = field(default=Optimizer.LBFGS, metadata=_opt("optimizer"))
+    learning_rate: float = field(
+        default=0.02,
+        metadata=_opt("Adam's step size, in 0..1 pixel units", lo=0.0, hi=1.0, lo_open=True),
+    )
+    pooling: Pooling = field(default=Pooling.MAX, metadata=_opt("VGG19 pooling"))
+    preserve_color: PreserveColor = field(
+        default=PreserveColor.NONE, metadata=_opt("keep the content's colours")
+    )
+    scales: int = field(
+        default=0,
+        metadata=_opt(
+            "coarse-to-fine scales, each twice the last (0: automatic, 1: single scale)",
+            lo=0,
+            hi=MAX_SCALES,
+        ),
+    )
+    max_pixels: int = field(
+        default=4096 * 4096,
+        metadata=_opt("refuse outputs with more pixels than this", lo=MIN_SIZE * MIN_SIZE),
+    )
+
+    def __post_init__(self) -> None:
+        # Accept plain strings and lists from the CLI or the wire; store Enums and tuples.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(f.default, Enum) and not isinstance(value, type(f.default)):
+                object.__setattr__(self, f.name, _to_enum(type(f.default), f.name, value))
+            elif isinstance(f.default, tuple) and isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+
+    def replace(self, **changes: Any) -> StyleSettings:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self, layer_names: tuple[str, ...] | None = None) -> StyleSettings:
+        """Check every field against its type and limits; raise SettingsError naming the first bad one.
+
+        `layer_names` (the model's) lets the layer fields be checked too.
+        """
+        for f in dataclasses.fields(self):
+            _check_field(f, getattr(self, f.name))
+        if layer_names is not None:
+            for name in ("content_layers", "style_layers"):
+                for layer in getattr(self, name):
+                    if layer not in layer_names:
+                        raise SettingsError(
+                            name, f"unknown layer {layer!r}; valid: {', '.join(layer_names)}"
+                        )
+        if not self.content_layers and not self.style_layers:
+            raise SettingsError("style_layers", "no content or style layers given")
+        for layers, weights in (
+            ("content_layers", "content_layer_weights"),
+            ("style_layers", "style_layer_weights"),
+        ):
+            n, w = len(getattr(self, layers)), getattr(self, weights)
+            if w and len(w) != n:
+                raise SettingsError(weights, f"{len(w)} weights given for {n} layers")
+        if self.style_blend and sum(self.style_blend) <= 0:
+            raise SettingsError("style_blend", "the blend weights must not all be zero")
+        return self
+
+
+def _to_enum(enum_type: type[Enum], name: str, value: Any) -> Enum:
+    try:
+        return enum_type(value)
+    except ValueError:
+        valid = ", ".join(e.value for e in enum_type)
+        raise SettingsError(name, f"invalid choice {value!r}; valid: {valid}") from None
+
+
+def _check_number(name: str, value: Any, kind: type, meta: dict[str, Any]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise SettingsError(name, f"expected {'a number' if kind is float else 'an integer'}")
+    if not math.isfinite(value):
+        raise SettingsError(name, f"must be finite, got {value}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
+        raise SettingsError(name, f"must be {'>' if meta.get('lo_open') else '>='} {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise SettingsError(name, f"must be <= {hi}, got {value}")
+
+
+def _check_field(f: dataclasses.Field[Any], value: Any) -> None:
+    meta = dict(f.metadata)
+    default = f.default
+    if isinstance(default, Enum):
+        if not isinstance(value, type(default)):
+            _to_enum(type(default), f.name, value)
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise SettingsError(f.name, "expected true or false")
+    elif isinstance(default, (int, float)):
+        _check_number(f.name, value, type(default), meta)
+    elif isinstance(default, tuple):
+        if not isinstance(value, tuple):
+            raise SettingsError(f.name, "expected a list")
+        if len(value) > 64:
+            raise SettingsError(f.name, "too many entries (at most 64)")
+        for item in value:
+            if f.name.endswith("layers"):
+                if not isinstance(item, str):
+                    raise SettingsError(f.name, "expected layer names")
+            else:
+                _check_number(f.name, item, float, meta)
+
+
+def settings_fields() -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of StyleSettings, for the CLI and the protocol to derive from."""
+    return dataclasses.fields(StyleSettings)
