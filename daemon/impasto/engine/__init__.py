@@ -3,8 +3,8 @@
 from .device import DeviceError, Precision, available_devices
 from .images import ImageError
 from .job import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     Job,
     Progress,
     ProgressCallback,

@@ -1,5 +1,6 @@
-"""Colour preservation (Gatys, Bethge, Hertzmann, Shechtman 2017, "Controlling Perceptual Factors
-in Neural Style Transfer"): luminance-only transfer, and colour matching of the style to the content.
+"""Colour preservation (Gatys, Bethge, Hertzmann, Shechtman 2017, "Controlling Perceptual
+Factors in Neural Style Transfer"): luminance-only transfer, and matching the style's colours to
+the content's.
 
 All images here are float tensors (1, 3, H, W), RGB, 0..1.
 """

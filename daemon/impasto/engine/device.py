@@ -27,6 +27,8 @@ class Compute:
 
     device: torch.device
     bfloat16: bool
+    # NHWC activations: what cuDNN's fastest (tensor-core) convolutions want.
+    channels_last: bool = False
 
     @property
     def autocast_type(self) -> str:
@@ -80,4 +82,4 @@ def select(device: str = "auto", precision: Precision | str = Precision.AUTO) ->
         bf16 = native
     else:
         bf16 = precision is Precision.BFLOAT16
-    return Compute(dev, bf16)
+    return Compute(dev, bf16, channels_last=dev.type == "cuda")

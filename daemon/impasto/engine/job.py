@@ -1,4 +1,4 @@
-"""What a caller hands the engine and what it gets back: the job, progress, cancellation, result."""
+"""What a caller hands the engine and what it gets back: job, progress, cancellation, result."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """Set from any thread (a socket loop, a Cancel button); the engine checks it every iteration."""
+    """Set from any thread (a socket loop, a Cancel button); checked every iteration."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -70,7 +70,7 @@ class Reporting:
 
     on_progress: ProgressCallback | None = None
     every: int = 1  # progress cadence in iterations
-    preview_every: int = 0  # attach a preview every K iterations (0: never)
+    preview_every: int = 0  # also report, with a preview, every K iterations (0: never)
     preview_size: int | None = None  # longer side of previews (None: the current scale's size)
     cancel: CancelToken | None = None
     time_budget: float | None = None  # seconds; when spent, stop and deliver the current image

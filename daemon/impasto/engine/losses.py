@@ -8,8 +8,9 @@ Where we depart from the paper, and why:
   target's energy, so each term is a relative error: the same weights then suit 64 px and 2048 px,
   the original Caffe weights and torchvision's, and every style layer contributes comparably.
   Up to those constant factors per layer, the terms and their gradients are the paper's.
-- Gram matrices and losses are always computed in float32, also when the convolutions run in
-  bfloat16: a float16 Gram matrix overflows (its maximum is 65504), a known failure elsewhere.
+- Gram matrices and losses are computed in float32 (float64 for float64 input, as in the
+  gradient checks), also when the convolutions run in bfloat16: a float16 Gram matrix overflows
+  (its maximum is 65504), a known failure elsewhere.
 """
 
 from __future__ import annotations
@@ -18,15 +19,22 @@ import torch
 import torch.nn.functional as F
 
 _EPS = 1e-8
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _upcast(t: torch.Tensor) -> torch.Tensor:
+    """Half precisions to float32 (overflow, see above); float32 and float64 stay as they are,
+    so a float64 gradient check sees float64 arithmetic throughout."""
+    return t.float() if t.dtype in _HALF else t
 
 
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Channel correlations per position, (C, C), in float32.
+    """Channel correlations per position, (C, C), in float32 at least.
 
     With a mask (1, 1, H, W) of 0..1 weights the statistics are those of the masked region only,
     as in Gatys et al. 2017's spatial control.
     """
-    f = features.float().flatten(2)[0]  # (C, M)
+    f = _upcast(features).flatten(2)[0]  # (C, M)
     if mask is None:
         return f @ f.T / f.shape[1]
     m = mask_for(features, mask).flatten()
@@ -45,18 +53,18 @@ class ContentLoss:
     """Relative squared error of a layer's activations against the content's."""
 
     def __init__(self, target: torch.Tensor) -> None:
-        self.target = target.detach().float()
+        self.target = _upcast(target.detach())
         self.norm = self.target.pow(2).mean().clamp_min(_EPS)
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        return (features.float() - self.target).pow(2).mean() / self.norm
+        return (_upcast(features) - self.target).pow(2).mean() / self.norm
 
 
 class StyleLoss:
     """Relative squared error of a layer's Gram matrix against the style's."""
 
     def __init__(self, target_gram: torch.Tensor) -> None:
-        self.target = target_gram.detach().float()
+        self.target = _upcast(target_gram.detach())
         self.norm = self.target.pow(2).sum().clamp_min(_EPS)
 
     def __call__(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -18,7 +18,7 @@ COARSEST_AUTO = 128
 
 
 def auto_scales(size: int) -> int:
-    return max(1, min(MAX_SCALES, int(math.floor(math.log2(max(size, 1) / COARSEST_AUTO))) + 1))
+    return max(1, min(MAX_SCALES, math.floor(math.log2(max(size, 1) / COARSEST_AUTO)) + 1))
 
 
 def plan_scales(
@@ -42,4 +42,4 @@ def plan_scales(
     while sum(counts) > iterations:  # the minimum of one per scale overshot
         counts[counts.index(max(counts))] -= 1
     counts[0] += iterations - sum(counts)  # rounding remainder to the cheapest scale
-    return [(w, h, c) for (w, h), c in zip(sizes, counts)]
+    return [(w, h, c) for (w, h), c in zip(sizes, counts, strict=True)]

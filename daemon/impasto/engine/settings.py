@@ -108,7 +108,7 @@ class StyleSettings:
     )
     content_layer_weights: tuple[float, ...] = field(
         default=(),
-        metadata=_opt("one weight per content layer (default: equal)", lo=0.0, metavar="W"),
+        metadata=_opt("one weight per content layer", lo=0.0, metavar="W"),
     )
     style_layers: tuple[str, ...] = field(
         default=DEFAULT_STYLE_LAYERS,
@@ -116,11 +116,11 @@ class StyleSettings:
     )
     style_layer_weights: tuple[float, ...] = field(
         default=(),
-        metadata=_opt("one weight per style layer (default: equal)", lo=0.0, metavar="W"),
+        metadata=_opt("one weight per style layer", lo=0.0, metavar="W"),
     )
     style_blend: tuple[float, ...] = field(
         default=(),
-        metadata=_opt("blend weights of the style images (default: equal)", lo=0.0, metavar="W"),
+        metadata=_opt("blend weights of the style images", lo=0.0, metavar="W"),
     )
     style_scale: float = field(
         default=1.0,
@@ -135,7 +135,9 @@ class StyleSettings:
         default=InitMode.CONTENT,
         metadata=_opt("starting image: the content, noise, or an image (--init-image)", cli=False),
     )
-    seed: int = field(default=0, metadata=_opt("random seed (noise init, Adam)", lo=0, hi=2**63 - 1))
+    seed: int = field(
+        default=0, metadata=_opt("random seed (noise init, Adam)", lo=0, hi=2**63 - 1)
+    )
     optimizer: Optimizer = field(default=Optimizer.LBFGS, metadata=_opt("optimizer"))
     learning_rate: float = field(
         default=0.02,
@@ -171,7 +173,8 @@ class StyleSettings:
         return dataclasses.replace(self, **changes)
 
     def validate(self, layer_names: tuple[str, ...] | None = None) -> StyleSettings:
-        """Check every field against its type and limits; raise SettingsError naming the first bad one.
+        """Check every field against its type and limits; raise SettingsError naming the first
+        bad one.
 
         `layer_names` (the model's) lets the layer fields be checked too.
         """
@@ -213,7 +216,9 @@ def _check_number(name: str, value: Any, kind: type, meta: dict[str, Any]) -> No
         raise SettingsError(name, f"must be finite, got {value}")
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
-        raise SettingsError(name, f"must be {'>' if meta.get('lo_open') else '>='} {lo}, got {value}")
+        raise SettingsError(
+            name, f"must be {'>' if meta.get('lo_open') else '>='} {lo}, got {value}"
+        )
     if hi is not None and value > hi:
         raise SettingsError(name, f"must be <= {hi}, got {value}")
 

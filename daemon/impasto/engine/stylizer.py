@@ -80,8 +80,8 @@ class Stylizer:
         loaded = load_weights(weights)
         self.weights_name = loaded.name
         self.model = VGG19Features(loaded.tensors, loaded.convention).to(self.compute.device)
-        if self.compute.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.compute.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.cache = StyleTargetCache(cache_bytes)
         log.info("VGG19 ready on %s (%s)", self.compute.describe(), self.weights_name)
 
@@ -126,15 +126,32 @@ class Stylizer:
                 done += 1
                 run += 1
                 last_of_scale = run == iters
-                if rep.on_progress and (done % max(1, rep.every) == 0 or last_of_scale):
-                    want_preview = rep.preview_every > 0 and (
-                        done % rep.preview_every == 0 or last_of_scale
-                    )
-                    preview = self._deliver(prep, x, w, h, rep.preview_size) if want_preview else None
+                want_preview = rep.preview_every > 0 and (
+                    done % rep.preview_every == 0 or last_of_scale
+                )
+                if rep.on_progress and (
+                    done % max(1, rep.every) == 0 or last_of_scale or want_preview
+                ):
                     c, st, tv, tot = step_terms.floats()
                     rep.on_progress(
-                        Progress(done, total, index, len(prep.scales), w, h, c, st, tv, tot,
-                                 time.perf_counter() - start, preview)
+                        Progress(
+                            iteration=done,
+                            total=total,
+                            scale=index,
+                            scales=len(prep.scales),
+                            width=w,
+                            height=h,
+                            content_loss=c,
+                            style_loss=st,
+                            tv_loss=tv,
+                            loss=tot,
+                            elapsed=time.perf_counter() - start,
+                            preview=(
+                                self._deliver(prep, x, w, h, rep.preview_size)
+                                if want_preview
+                                else None
+                            ),
+                        )
                     )
             run_scales.append((w, h, run))
             if stopped is not StopReason.COMPLETED:
@@ -212,7 +229,7 @@ class Stylizer:
                 raise ImageError(f"style image {i + 1} is empty (0 pixels)")
             st = to_tensor(image)[0]
             if max(st.shape[-2:]) > style_long:
-                st = resize(st, *fit_size(st.shape[-1], st.shape[-2], style_long))
+                st = resize(st, *_style_size(st.shape[-1], st.shape[-2], style_long))
             if s.preserve_color is PreserveColor.LUMINANCE:
                 st = color.match_luminance(st, content)
             elif s.preserve_color is PreserveColor.MATCH:
@@ -230,9 +247,7 @@ class Stylizer:
         # caller asked for scales explicitly.
         n_scales = 1 if (init is not None and s.scales == 0) else s.scales
         scales = plan_scales(cw, ch, s.size, s.iterations, n_scales)
-        return _Prepared(
-            s, scales, content, net_content, alpha, mask, styles, keys, blend, init
-        )
+        return _Prepared(s, scales, content, net_content, alpha, mask, styles, keys, blend, init)
 
     def _initial(self, prep: _Prepared, previous: torch.Tensor | None, w: int, h: int):
         dev = self.compute.device
@@ -245,10 +260,12 @@ class Stylizer:
             x = resize(prep.init, w, h)
         else:
             x = resize(prep.net_content, w, h)
-        x = x.to(dev).contiguous()
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x.requires_grad_(True)
+        # The optimized image stays NCHW-contiguous (L-BFGS flattens it with view(-1));
+        # _features hands the network a channels-last copy where that is faster.
+        # copy=True: `resize` returns its input when the size already fits, so without a copy
+        # the optimizer would write into prep.net_content (or prep.init), and the mask would
+        # blend the iterate with itself instead of with the content.
+        return x.to(dev, copy=True).contiguous().requires_grad_(True)
 
     # -- targets and the objective ----------------------------------------------------------
 
@@ -259,6 +276,8 @@ class Stylizer:
         return torch.autocast(device_type=c.autocast_type, dtype=torch.bfloat16)
 
     def _features(self, image: torch.Tensor, layers, pooling: Pooling) -> dict[str, torch.Tensor]:
+        if self.compute.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             return self.model(image, layers, pooling)
 
@@ -266,10 +285,16 @@ class Stylizer:
         s = prep.settings
         style = prep.styles[index]
         long_side = max(MIN_SIZE, round(max(w, h) * s.style_scale))
-        sw, sh = fit_size(style.shape[-1], style.shape[-2], long_side)
+        sw, sh = _style_size(style.shape[-1], style.shape[-2], long_side)
         key = "|".join(
-            [prep.style_keys[index], f"{sw}x{sh}", s.pooling.value, self.weights_name,
-             ",".join(s.style_layers), str(self.compute.bfloat16)]
+            [
+                prep.style_keys[index],
+                f"{sw}x{sh}",
+                s.pooling.value,
+                self.weights_name,
+                ",".join(s.style_layers),
+                str(self.compute.bfloat16),
+            ]
         )
         targets = self.cache.get(key)
         if targets is None:
@@ -289,7 +314,8 @@ class Stylizer:
             feats = self._features(content, s.content_layers, s.pooling)
         cw = _normalized(s.content_layer_weights, len(s.content_layers))
         content_losses = [
-            (name, wt, ContentLoss(feats[name])) for name, wt in zip(s.content_layers, cw)
+            (name, wt, ContentLoss(feats[name]))
+            for name, wt in zip(s.content_layers, cw, strict=True)
         ]
         blended: dict[str, torch.Tensor] = {}
         for i, b in enumerate(prep.blend):
@@ -298,7 +324,10 @@ class Stylizer:
             for name, g in self._style_targets(prep, i, w, h).items():
                 blended[name] = blended[name] + b * g if name in blended else b * g
         sw = _normalized(s.style_layer_weights, len(s.style_layers))
-        style_losses = [(name, wt, StyleLoss(blended[name])) for name, wt in zip(s.style_layers, sw)]
+        style_losses = [
+            (name, wt, StyleLoss(blended[name]))
+            for name, wt in zip(s.style_layers, sw, strict=True)
+        ]
         return _Objective(self, s, content_losses, style_losses, content, mask)
 
     def _deliver(self, prep: _Prepared, x: torch.Tensor, w: int, h: int, size: int | None):
@@ -338,9 +367,22 @@ class _Objective:
         zero = image.new_zeros(())
         content = sum((wt * loss(feats[n]) for n, wt, loss in self.content_losses), zero)
         style = sum((wt * loss(feats[n], self.mask) for n, wt, loss in self.style_losses), zero)
-        tv = tv_loss(image) if s.tv_weight > 0 else zero
+        # Reported unweighted like the other terms, also when it is not optimized (detached:
+        # then it costs no backward pass).
+        tv = tv_loss(image if s.tv_weight > 0 else image.detach())
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return LossTerms(content, style, tv, total)
+
+
+def _style_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """`fit_size`, but with both sides at least MIN_SIZE: VGG19's pooling halves a side four
+    times before relu5_1, so a thinner style (a banner, a small style_scale, a coarse scale)
+    would reach a zero-sized layer and crash."""
+    w, h = fit_size(width, height, long_side)
+    if min(w, h) < MIN_SIZE:
+        k = MIN_SIZE / min(width, height)
+        w, h = max(MIN_SIZE, round(width * k)), max(MIN_SIZE, round(height * k))
+    return w, h
 
 
 def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
@@ -369,7 +411,7 @@ def _step(opt: torch.optim.Optimizer, x: torch.Tensor, objective: _Objective) ->
         holder.append(terms)
         return terms.total
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[arg-type]  # the stubs want float; torch takes a Tensor
     with torch.no_grad():
         # Projection onto the valid range: the delivered 8-bit image is then the optimized one.
         x.clamp_(0, 1)

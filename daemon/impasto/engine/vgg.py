@@ -77,6 +77,10 @@ class VGG19Features(nn.Module):
     The weights are frozen: only the input image is optimized.
     """
 
+    _order: torch.Tensor
+    _scale: torch.Tensor
+    _shift: torch.Tensor
+
     def __init__(
         self,
         weights: dict[str, tuple[torch.Tensor, torch.Tensor]],
@@ -90,6 +94,7 @@ class VGG19Features(nn.Module):
             conv = nn.Conv2d(shape[1], shape[0], kernel_size=3, padding=1)
             with torch.no_grad():
                 conv.weight.copy_(w)
+                assert conv.bias is not None  # Conv2d(bias=True)
                 conv.bias.copy_(b)
             self.convs[name] = conv
         self.requires_grad_(False)

