@@ -21,6 +21,7 @@ from .cache import StyleTargetCache, Targets
 from .device import Compute, Precision, select
 from .images import ImageError, fit_size, resize, tensor_digest, to_image, to_mask, to_tensor
 from .job import Cancelled, Job, Progress, Reporting, StopReason, StyleResult
+from .lbfgs import ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .schedule import plan_scales
 from .settings import (
@@ -391,17 +392,17 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
     return [v / total for v in w] if total > 0 else w
 
 
-def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer:
+def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer | ProjectedLBFGS:
     if s.optimizer is Optimizer.ADAM:
         return torch.optim.Adam([x], lr=s.learning_rate)
-    # One L-BFGS iteration per step() keeps progress, previews and cancellation per iteration;
-    # the optimizer's history persists across calls, so this is plain L-BFGS without line search.
-    return torch.optim.LBFGS(
-        [x], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
-    )
+    # One L-BFGS iteration (one evaluation) per step() keeps progress, previews and cancellation
+    # per iteration; the history persists across calls. lbfgs.py says why not torch's.
+    return ProjectedLBFGS(x)
 
 
-def _step(opt: torch.optim.Optimizer, x: torch.Tensor, objective: _Objective) -> LossTerms:
+def _step(
+    opt: torch.optim.Optimizer | ProjectedLBFGS, x: torch.Tensor, objective: _Objective
+) -> LossTerms:
     holder: list[LossTerms] = []
 
     def closure() -> torch.Tensor:
