@@ -8,9 +8,8 @@ import torch
 from impasto.engine.lbfgs import ProjectedLBFGS
 
 
-def _minimize(f, x: torch.Tensor, steps: int, **kwargs) -> tuple[ProjectedLBFGS, list[float]]:
-    opt = ProjectedLBFGS(x, **kwargs)
-    losses = []
+def _closure(opt, f, x: torch.Tensor):
+    """What the engine's closure does: clear the gradient, evaluate, backpropagate."""
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -18,6 +17,13 @@ def _minimize(f, x: torch.Tensor, steps: int, **kwargs) -> tuple[ProjectedLBFGS,
         loss.backward()
         return loss
 
+    return closure
+
+
+def _minimize(f, x: torch.Tensor, steps: int, **kwargs) -> tuple[ProjectedLBFGS, list[float]]:
+    opt = ProjectedLBFGS(x, **kwargs)
+    closure = _closure(opt, f, x)
+    losses = []
     for _ in range(steps):
         losses.append(float(opt.step(closure).detach()))
     return opt, losses
@@ -28,13 +34,7 @@ def _torch_lbfgs_clamped(f, x: torch.Tensor, steps: int) -> float:
     opt = torch.optim.LBFGS(
         [x], lr=1, max_iter=1, history_size=20, tolerance_grad=0, tolerance_change=0
     )
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = f(x)
-        loss.backward()
-        return loss
-
+    closure = _closure(opt, f, x)
     for _ in range(steps):
         opt.step(closure)  # type: ignore[arg-type]
         with torch.no_grad():

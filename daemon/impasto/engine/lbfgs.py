@@ -22,6 +22,8 @@ import torch
 
 Closure = Callable[[], torch.Tensor]
 
+DEFAULT_HISTORY = 20  # past steps kept (fewer when they would exceed history_bytes)
+
 
 class ProjectedLBFGS:
     """One evaluation per step(); the image tensor is updated in place and kept in [lo, hi]."""
@@ -29,7 +31,7 @@ class ProjectedLBFGS:
     def __init__(
         self,
         x: torch.Tensor,
-        history: int = 20,
+        history: int = DEFAULT_HISTORY,
         history_bytes: int = 512 * 2**20,
         lo: float = 0.0,
         hi: float = 1.0,
