@@ -8,7 +8,6 @@ in as Pillow images and settings, progress goes out through a callback, and a Ca
 from __future__ import annotations
 
 import logging
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -109,7 +108,6 @@ class Stylizer:
         done = 0
         x: torch.Tensor | None = None
         stopped = StopReason.COMPLETED
-        terms: tuple[float, float, float, float] = (math.nan,) * 4
         run_scales: list[tuple[int, int, int]] = []
         objective: _Objective | None = None
         for index, (w, h, iters) in enumerate(prep.scales):
