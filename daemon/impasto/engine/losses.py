@@ -55,7 +55,11 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     With a mask (1, 1, H, W) of 0..1 weights the statistics are those of the masked region only,
     as in Gatys et al. 2017's spatial control.
     """
-    f = _upcast(features).flatten(2)[0]  # (C, M)
+    # A reshape, not flatten(2)[0]: indexing the batch makes autograd zero-fill a whole
+    # feature-sized gradient in the backward pass; a view's backward is free.
+    if features.shape[0] != 1:
+        raise ValueError(f"gram() takes a batch of one image, got {features.shape[0]}")
+    f = _upcast(features).reshape(features.shape[1], -1)  # (C, M)
     if mask is None:
         return _Gram.apply(f, None) / f.shape[1]
     m = mask_for(features, mask).flatten().to(f.dtype)
