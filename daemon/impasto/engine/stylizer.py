@@ -221,7 +221,7 @@ class Stylizer:
             net_content = color.luminance(content)
         # Larger styles than the largest scale needs are shrunk first: colour matching and
         # hashing then work on fewer pixels.
-        style_long = max(MIN_SIZE, round(max(out_w, out_h) * s.style_scale))
+        style_long = _style_long_side(out_w, out_h, s.style_scale)
         styles, keys = [], []
         for i, image in enumerate(job.styles):
             if image.width < 1 or image.height < 1:
@@ -283,7 +283,7 @@ class Stylizer:
     def _style_targets(self, prep: _Prepared, index: int, w: int, h: int) -> Targets:
         s = prep.settings
         style = prep.styles[index]
-        long_side = max(MIN_SIZE, round(max(w, h) * s.style_scale))
+        long_side = _style_long_side(w, h, s.style_scale)
         sw, sh = _style_size(style.shape[-1], style.shape[-2], long_side)
         key = "|".join(
             [
@@ -371,6 +371,11 @@ class _Objective:
         tv = tv_loss(image if s.tv_weight > 0 else image.detach())
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return LossTerms(content, style, tv, total)
+
+
+def _style_long_side(width: int, height: int, style_scale: float) -> int:
+    """The style image's longer side for an output (or scale) of width x height."""
+    return max(MIN_SIZE, round(max(width, height) * style_scale))
 
 
 def _style_size(width: int, height: int, long_side: int) -> tuple[int, int]:
