@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+# Before torch loads: OpenMP's default busy-waiting makes torch several times slower when its
+# threads share cores with anything else (a daemon's socket loop, an editor, a second job).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .. import __version__
-from . import stylize
+from . import daemon, stylize
 from .errors import EXIT_USAGE, CliError, describe_error
 
 log = logging.getLogger("impasto")
@@ -36,6 +41,7 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stylize.add_parser(sub)
+    daemon.add_parser(sub)
     return parser
 
 

@@ -13,14 +13,22 @@ from .settings import StyleSettings
 
 
 class Cancelled(Exception):
-    """The job's CancelToken was set; the engine stopped within one iteration."""
+    """The job's CancelToken was set; the engine stopped within one iteration.
+
+    `partial` is the image as far as it got (at the output size), or None before the first
+    step: a daemon warm-starts the job that replaced this one from it."""
+
+    def __init__(self, partial: Image.Image | None = None) -> None:
+        super().__init__("cancelled")
+        self.partial = partial
 
 
 class CancelToken:
     """Set from any thread (a socket loop, a Cancel button); checked every iteration."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: threading.Event | None = None) -> None:
+        # A daemon passes its own event, which its socket loop sets.
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from . import color
 from .cache import StyleTargetCache, Targets
@@ -117,7 +118,7 @@ class Stylizer:
             opt = _make_optimizer(s, x)
             for _ in range(iters):
                 if rep.cancel is not None and rep.cancel.cancelled:
-                    raise Cancelled()
+                    raise Cancelled(self._partial(prep, x))
                 if rep.time_budget is not None and time.perf_counter() - start >= rep.time_budget:
                     stopped = StopReason.TIME_BUDGET
                     break
@@ -328,6 +329,15 @@ class Stylizer:
             for name, wt in zip(s.style_layers, sw, strict=True)
         ]
         return _Objective(self, s, content_losses, style_losses, content, mask)
+
+    def _partial(self, prep: _Prepared, x: torch.Tensor | None) -> Image.Image | None:
+        """The current iterate as a delivered image at the output size (a cancelled job's)."""
+        if x is None:
+            return None
+        out_w, out_h, _ = prep.scales[-1]
+        return self._deliver(
+            prep, resize(x.detach().float().cpu(), out_w, out_h), out_w, out_h, None
+        )
 
     def _deliver(self, prep: _Prepared, x: torch.Tensor, w: int, h: int, size: int | None):
         """The 8-bit image a user sees of iterate `x`: masked, colours restored, alpha attached."""

@@ -1,0 +1,149 @@
+"""`impasto daemon`: keep VGG19 warm and serve jobs over ZeroMQ (protocol/SPEC.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from impasto_protocol.constants import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
+from impasto_protocol.endpoint import EndpointError, default_endpoint
+
+from ..server import Server, ServerConfig
+from .errors import CliError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "daemon",
+        help="serve style transfer jobs over ZeroMQ",
+        description="Load VGG19 once and serve jobs from editor plug-ins and scripts.",
+    )
+    p.add_argument(
+        "--endpoint", default=None, help=f"where to listen (default: {default_endpoint()})"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--weights", metavar="PATH", help="a torchvision vgg19 state dict")
+    p.add_argument("--log", metavar="FILE", help="append the log to FILE instead of stderr")
+    p.add_argument(
+        "--curve-key",
+        metavar="FILE",
+        type=Path,
+        help="the daemon's CurveZMQ secret key file (from `impasto keys`)",
+    )
+    p.add_argument(
+        "--allow",
+        metavar="DIR",
+        type=Path,
+        help="folder of the client public keys allowed in (with --curve-key)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-local TCP endpoint without CurveZMQ: anyone who can reach "
+        "it can use the daemon",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=HEARTBEAT_INTERVAL,
+        metavar="S",
+        help="seconds between heartbeats (default: %(default)s)",
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=HEARTBEAT_TIMEOUT,
+        metavar="S",
+        help="silence after which a client is gone and its jobs are cancelled "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--result-ttl",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds a finished job's result is kept (default: %(default)s)",
+    )
+    p.add_argument("--max-queue", type=int, default=256, metavar="N")
+    p.add_argument("--max-output-pixels", type=int, default=4096 * 4096, metavar="N")
+    p.add_argument("--max-input-pixels", type=int, default=8192 * 8192, metavar="N")
+    p.add_argument("--max-iterations", type=int, default=100_000, metavar="N")
+    p.add_argument(
+        "--cache-mb",
+        type=int,
+        default=512,
+        metavar="MB",
+        help="memory for cached style targets (default: %(default)s)",
+    )
+    p.set_defaults(func=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("heartbeat_interval", "heartbeat_timeout", "result_ttl"):
+        if not getattr(args, name) > 0:
+            raise CliError(f"--{name.replace('_', '-')} must be > 0")
+    if args.heartbeat_timeout <= args.heartbeat_interval:
+        raise CliError("--heartbeat-timeout must be longer than --heartbeat-interval")
+    for name in ("max_queue", "max_output_pixels", "max_input_pixels", "max_iterations"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.cache_mb < 0:
+        raise CliError("--cache-mb must be >= 0")
+    if (args.curve_key is None) != (args.allow is None):
+        raise CliError("--curve-key and --allow go together")
+    if args.curve_key is not None and not args.curve_key.is_file():
+        raise CliError(f"--curve-key: {args.curve_key} is not a file")
+    if args.allow is not None and not args.allow.is_dir():
+        raise CliError(f"--allow: {args.allow} is not a folder")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise CliError(f"--weights: {args.weights} is not a file")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    if args.log:
+        try:
+            handler: logging.Handler = logging.FileHandler(args.log)
+        except OSError as e:
+            raise CliError(f"--log: cannot open {args.log}: {e.strerror}") from None
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.verbose >= 2 else logging.INFO)
+
+    from ..engine import available_devices
+    from ..engine.device import DeviceError, select
+    from ..stylizer_backend import StylizerBackend
+
+    try:  # a bad device is the user's mistake: say so now, not after binding
+        select(args.device, args.precision)
+    except DeviceError as e:
+        raise CliError(f"--device: {e}; available: {', '.join(available_devices())}") from None
+    config = ServerConfig(
+        endpoint=args.endpoint or default_endpoint(),
+        heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout,
+        result_ttl=args.result_ttl,
+        max_queue=args.max_queue,
+        max_output_pixels=args.max_output_pixels,
+        max_input_pixels=args.max_input_pixels,
+        max_iterations=args.max_iterations,
+        max_message_bytes=args.max_input_pixels * 16 + 4096,
+        curve_secret_file=args.curve_key,
+        curve_allow_dir=args.allow,
+        insecure=args.insecure,
+    )
+    backend = StylizerBackend(args.device, args.weights, args.precision, args.cache_mb * 2**20)
+    server = Server(backend, config)
+    try:
+        server.bind()
+    except EndpointError as e:
+        raise CliError(str(e)) from None
+    server.install_signal_handlers()
+    return server.serve_forever()

@@ -1,0 +1,77 @@
+"""What the server needs from an engine, and nothing more: the server never imports torch.
+
+`impasto.daemon_backend.StylizerBackend` implements this for the style transfer engine; tests can
+run the server on the real engine or, to study the socket loop alone, on any other Backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+class FieldError(ValueError):
+    """A job setting the engine refuses; becomes an `error` reply naming `field`."""
+
+    def __init__(self, field_name: str | None, message: str, code: str = "invalid_field") -> None:
+        super().__init__(f"{field_name}: {message}" if field_name else message)
+        self.field = field_name
+        self.message = message
+        self.code = code
+
+
+class JobStopped(Exception):
+    """The job's cancel event was set; `partial` is the image as far as it got (or None)."""
+
+    def __init__(self, partial: Image.Image | None) -> None:
+        super().__init__("stopped")
+        self.partial = partial
+
+
+class OutOfMemory(Exception):
+    """The device ran out of memory; the daemon reports it and keeps serving."""
+
+
+@dataclass
+class JobInput:
+    content: Image.Image
+    styles: list[Image.Image]
+    settings: Any  # what check_settings returned
+    mask: Image.Image | None = None
+    init: Image.Image | None = None
+    progress_every: int = 10
+    preview_every: int = 0
+    preview_size: int = 512
+    time_budget: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class JobOutput:
+    image: Image.Image  # 8-bit RGB or RGBA
+    info: dict[str, Any]  # msgpack-able facts for the result message
+
+
+# progress(fields, preview): fields are msgpack-able numbers (see SPEC.md, `progress`).
+ProgressSink = Callable[[dict[str, Any], Image.Image | None], None]
+
+
+class Backend(Protocol):
+    def load(self) -> None:
+        """The slow part (weights, warm-up). Runs on the worker thread after the socket is
+        bound, so clients can connect and see "starting" meanwhile."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for hello_reply: device, weights, layers, settings defaults and choices."""
+
+    def check_settings(
+        self, settings: dict[str, Any], content_size: tuple[int, int], warm_start: bool
+    ) -> Any:
+        """Validate a submit's settings before it is queued; raise FieldError."""
+
+    def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
+        """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""

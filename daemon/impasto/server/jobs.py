@@ -1,0 +1,111 @@
+"""Job records and the queue: priorities first, then fairness between clients, then age."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from PIL import Image
+
+from impasto_protocol.messages import Submit
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+_sequence = itertools.count()
+
+
+@dataclass
+class JobRecord:
+    id: str
+    owner: bytes  # routing id of the submitting peer
+    submit: Submit
+    settings: Any  # checked by the backend
+    submit_ref: str  # the id of the submit request
+    state: JobState = JobState.QUEUED
+    urgent: bool = False  # a replacement: runs before everything else
+    seq: int = field(default_factory=lambda: next(_sequence))
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    iteration: int = 0
+    total: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: str | None = None
+    error: tuple[str, str, str | None] | None = None  # code, message, field
+    # The delivered result, or the image a cancelled job had reached: a warm start's source.
+    last_image: Image.Image | None = None
+    result_message: Any = None  # the encoded result, kept for watchers that come later
+    watchers: set[bytes] = field(default_factory=set)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "job": self.id,
+            "state": self.state.value,
+            "label": self.submit.label,
+            "priority": self.submit.priority,
+            "detach": self.submit.detach,
+            "submitted": self.submitted,
+            "started": self.started,
+            "finished": self.finished,
+            "iteration": self.iteration,
+            "total": self.total,
+        }
+        if self.cancel_reason:
+            out["reason"] = self.cancel_reason
+        if self.error:
+            out["error"] = {"code": self.error[0], "message": self.error[1], "field": self.error[2]}
+        return out
+
+
+class Scheduler:
+    """Chooses the next job. Among the highest priority, the client whose last job started
+    longest ago goes first, so one client's batch cannot starve another's single edit."""
+
+    def __init__(self) -> None:
+        self.queued: list[JobRecord] = []
+        self._last_start: dict[bytes, int] = {}
+        self._starts = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self.queued)
+
+    def push(self, job: JobRecord) -> None:
+        self.queued.append(job)
+
+    def remove(self, job: JobRecord) -> None:
+        self.queued.remove(job)
+
+    def position(self, job: JobRecord) -> int:
+        """1-based place in the order `pop` would take the queue now."""
+        return [j.id for j in sorted(self.queued, key=self._key)].index(job.id) + 1
+
+    def pop(self) -> JobRecord | None:
+        if not self.queued:
+            return None
+        job = min(self.queued, key=self._key)
+        self.queued.remove(job)
+        self._last_start[job.owner] = next(self._starts)
+        return job
+
+    def _key(self, job: JobRecord) -> tuple[int, int, int, int]:
+        return (
+            0 if job.urgent else 1,
+            -job.submit.priority,
+            self._last_start.get(job.owner, -1),
+            job.seq,
+        )

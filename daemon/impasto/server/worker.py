@@ -1,0 +1,117 @@
+"""The engine's thread. The socket loop hands it one job at a time and hears back through a
+queue plus a wake-up socket, so the loop never waits on the engine (and the engine never
+touches a socket that another thread uses)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+from PIL import Image
+
+from .backend import Backend, FieldError, JobInput, JobStopped, OutOfMemory
+from .imaging import from_pil, result_layout, to_pil
+from .jobs import JobRecord
+
+log = logging.getLogger(__name__)
+
+WAKE_ENDPOINT = "inproc://impasto-worker-events"
+
+
+@dataclass
+class WorkerEvent:
+    kind: str  # loaded, load_failed, progress, preview, result, stopped, failed
+    job: JobRecord | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    frames: list[Any] = field(default_factory=list)
+
+
+class Worker(threading.Thread):
+    def __init__(self, backend: Backend, context: zmq.Context) -> None:
+        super().__init__(name="impasto-engine", daemon=True)
+        self.backend = backend
+        self.events: queue.SimpleQueue[WorkerEvent] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[JobRecord, Image.Image | None] | None] = (
+            queue.SimpleQueue()
+        )
+        self._context = context
+        self._wake: zmq.Socket | None = None
+
+    def start_job(self, job: JobRecord, init: Image.Image | None) -> None:
+        self._jobs.put((job, init))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def run(self) -> None:
+        self._wake = self._context.socket(zmq.PUSH)
+        self._wake.connect(WAKE_ENDPOINT)
+        try:
+            try:
+                self.backend.load()
+            except Exception as e:
+                log.error("the engine failed to load: %s", e)
+                self._post(WorkerEvent("load_failed", body={"message": str(e)}))
+                return
+            self._post(WorkerEvent("loaded"))
+            while (item := self._jobs.get()) is not None:
+                self._run_job(*item)
+        finally:
+            self._wake.close(linger=0)
+
+    def _post(self, event: WorkerEvent) -> None:
+        self.events.put(event)
+        assert self._wake is not None
+        self._wake.send(b"", zmq.NOBLOCK)
+
+    def _run_job(self, job: JobRecord, init: Image.Image | None) -> None:
+        s = job.submit
+        layout = result_layout(s.result_layout, s.content)
+        try:
+            inputs = JobInput(
+                content=to_pil(s.content),
+                styles=[to_pil(p) for p in s.styles],
+                settings=job.settings,
+                mask=None if s.mask is None else to_pil(s.mask),
+                init=init if s.init_image is None else to_pil(s.init_image),
+                progress_every=s.progress_every,
+                preview_every=s.preview_every,
+                preview_size=s.preview_size,
+                time_budget=s.time_budget,
+                cancel=job.cancel,
+            )
+
+            def progress(fields: dict[str, Any], preview: Image.Image | None) -> None:
+                if preview is None:
+                    self._post(WorkerEvent("progress", job, fields))
+                    return
+                pixels = from_pil(preview, layout)
+                body = {**fields, "image": pixels.descriptor(0)}
+                self._post(WorkerEvent("preview", job, body, [pixels.data]))
+
+            out = self.backend.run(inputs, progress)
+            pixels = from_pil(out.image, layout)
+            body = {**out.info, "image": pixels.descriptor(0)}
+            job.last_image = out.image
+            self._post(WorkerEvent("result", job, body, [pixels.data]))
+        except JobStopped as e:
+            job.last_image = e.partial
+            self._post(WorkerEvent("stopped", job))
+        except FieldError as e:
+            self._post(
+                WorkerEvent("failed", job, {"code": e.code, "message": e.message, "field": e.field})
+            )
+        except OutOfMemory as e:
+            self._post(WorkerEvent("failed", job, {"code": "out_of_memory", "message": str(e)}))
+        except Exception as e:
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            self._post(
+                WorkerEvent(
+                    "failed", job, {"code": "engine_error", "message": f"{type(e).__name__}: {e}"}
+                )
+            )

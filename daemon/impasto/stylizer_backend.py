@@ -1,0 +1,172 @@
+"""The style transfer engine behind the daemon's server: the one module that knows both.
+
+The server speaks in wire terms (dicts of settings, Pillow images, a threading.Event); this
+adapter turns them into the engine's StyleSettings, Job and Reporting, and the engine's Progress
+and StyleResult back into the fields of SPEC.md's `progress` and `result` messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .engine import (
+    LAYER_NAMES,
+    Cancelled,
+    CancelToken,
+    ImageError,
+    InitMode,
+    Job,
+    Precision,
+    Progress,
+    Reporting,
+    SettingsError,
+    StyleSettings,
+    Stylizer,
+)
+from .engine.images import fit_size
+from .server.backend import FieldError, JobInput, JobOutput, JobStopped, OutOfMemory, ProgressSink
+
+log = logging.getLogger(__name__)
+
+SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(StyleSettings))
+
+
+def wire_value(value: Any) -> Any:
+    """A settings value as msgpack carries it: enums by value, tuples as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [wire_value(v) for v in value]
+    return value
+
+
+def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:
+    return {f.name: wire_value(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+
+
+class StylizerBackend:
+    def __init__(
+        self,
+        device: str = "auto",
+        weights: str | Path | None = None,
+        precision: Precision | str = Precision.AUTO,
+        cache_bytes: int = 512 * 2**20,
+    ) -> None:
+        self._args = (device, weights, precision, cache_bytes)
+        self.stylizer: Stylizer | None = None
+
+    def load(self) -> None:
+        device, weights, precision, cache_bytes = self._args
+        self.stylizer = Stylizer(device, weights, precision, cache_bytes)
+        self.stylizer.warm_up()
+
+    def describe(self) -> dict[str, Any]:
+        s = self.stylizer
+        return {
+            "device": s.compute.describe() if s else str(self._args[0]),
+            "weights": s.weights_name if s else None,
+            "layers": list(LAYER_NAMES),
+            "defaults": settings_to_wire(StyleSettings()),
+            "choices": {
+                f.name: [e.value for e in type(f.default)]
+                for f in dataclasses.fields(StyleSettings)
+                if isinstance(f.default, Enum)
+            },
+        }
+
+    def stats(self) -> dict[str, Any]:
+        if self.stylizer is None:
+            return {}
+        c = self.stylizer.cache.stats
+        return {"style_cache": dataclasses.asdict(c)}
+
+    def check_settings(
+        self, settings: dict[str, Any], content_size: tuple[int, int], warm_start: bool
+    ) -> StyleSettings:
+        unknown = sorted(set(settings) - SETTING_NAMES)
+        if unknown:
+            # Refused rather than ignored: a misspelt setting would silently do nothing.
+            raise FieldError(unknown[0], "unknown setting (hello_reply's `defaults` lists them)")
+        if not warm_start and settings.get("init") == InitMode.IMAGE.value:
+            raise FieldError("init", "'image' needs init_image or init_job")
+        try:
+            s = StyleSettings(**settings).validate(LAYER_NAMES)
+        except SettingsError as e:
+            raise FieldError(e.field, e.message) from None
+        except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
+            raise FieldError(None, str(e)) from None
+        w, h = fit_size(*content_size, s.size)
+        if w * h > s.max_pixels:
+            raise FieldError("size", f"{w}x{h} exceeds the limit of {s.max_pixels} pixels")
+        if min(w, h) < 16:
+            raise FieldError("size", f"output would be {w}x{h}; its shorter side must be >= 16")
+        return s
+
+    def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
+        assert self.stylizer is not None, "load() first"
+        settings: StyleSettings = job.settings
+        if settings.init is InitMode.IMAGE and job.init is None:
+            settings = settings.replace(init=InitMode.CONTENT)  # the warm-start source is gone
+
+        def on_progress(p: Progress) -> None:
+            fields = {
+                "iteration": p.iteration,
+                "total": p.total,
+                "scale": p.scale,
+                "scales": p.scales,
+                "width": p.width,
+                "height": p.height,
+                "loss": p.loss,
+                "content_loss": p.content_loss,
+                "style_loss": p.style_loss,
+                "tv_loss": p.tv_loss,
+                "elapsed": p.elapsed,
+            }
+            progress(fields, p.preview)
+
+        reporting = Reporting(
+            on_progress=on_progress,
+            every=job.progress_every,
+            preview_every=job.preview_every,
+            preview_size=job.preview_size,
+            cancel=CancelToken(job.cancel),
+            time_budget=job.time_budget,
+        )
+        engine_job = Job(job.content, job.styles, settings, job.mask, job.init)
+        cache = self.stylizer.cache.stats
+        hits, misses = cache.hits, cache.misses
+        try:
+            r = self.stylizer.stylize(engine_job, reporting)
+        except Cancelled as e:
+            raise JobStopped(e.partial) from None
+        except SettingsError as e:
+            raise FieldError(
+                e.field if e.field == "styles" else f"settings.{e.field}", e.message
+            ) from None
+        except ImageError as e:
+            raise FieldError(None, str(e)) from None
+        except torch.OutOfMemoryError as e:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise OutOfMemory(f"out of memory on {self.stylizer.compute.describe()}: {e}") from e
+        info = {
+            "iterations": r.iterations,
+            "elapsed": r.elapsed,
+            "loss": r.loss,
+            "content_loss": r.content_loss,
+            "style_loss": r.style_loss,
+            "tv_loss": r.tv_loss,
+            "device": r.device,
+            "weights": r.weights,
+            "stopped": r.stopped.value,
+            "scales": [list(s) for s in r.scales],
+            "settings": settings_to_wire(r.settings),
+            "style_cache": {"hits": cache.hits - hits, "misses": cache.misses - misses},
+        }
+        return JobOutput(r.image, info)

@@ -1,0 +1,178 @@
+"""The blocking client, for scripts and for plug-ins that own their process (GIMP).
+
+    with Client() as client:
+        job = client.submit(Submit(Pixels.open("photo.jpg"), [Pixels.open("style.jpg")]))
+        for event in job.events():
+            ...
+
+Waiting calls send heartbeats and watch for the daemon's; when the daemon stays silent longer
+than `timeout` they raise ConnectionLost and reset the socket, so the next call can reach a
+restarted daemon. A script that holds an attached job must keep calling into the client (or
+submit with detach=True): a silent client is taken for gone and its jobs are cancelled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import zmq
+
+from . import messages as M
+from .codec import Message
+from .connection import Connection
+from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY, SUBMIT
+from .errors import ConnectionLost, JobCancelled, ProtocolError
+from .messages import Cancelled, JobEvent, Preview, Result, Submit
+
+
+class Client(Connection):
+    def __init__(self, endpoint: str | None = None, **kwargs: Any) -> None:
+        super().__init__(endpoint, **kwargs)
+        self.welcome: dict[str, Any] | None = None
+        self._replies: dict[str, Message] = {}
+        self._job_events: dict[str, deque[Message]] = {}
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        """Negotiate the version; returns the daemon's capabilities (see SPEC.md)."""
+        reply = self.request(M.hello(self.name), HELLO_REPLY)
+        self.welcome = reply.body
+        self.apply_welcome(reply.body)
+        return reply.body
+
+    def ping(self, payload: list[bytes] | None = None) -> float:
+        """Round-trip time in seconds. Payload frames are echoed back (a link test)."""
+        start = time.perf_counter()
+        reply = self.request(M.ping(payload), PING_REPLY)
+        if len(reply.frames) != len(payload or []):
+            raise ProtocolError("malformed", "ping_reply did not echo the payload")
+        return time.perf_counter() - start
+
+    def submit(self, job: Submit) -> JobHandle:
+        msg = job.to_message()
+        reply = self.request(msg, ACCEPTED)
+        assert reply.job is not None  # request() checked it
+        self._job_events.setdefault(reply.job, deque())
+        return JobHandle(self, reply.job, reply.body)
+
+    def watch(self, job: str) -> JobHandle:
+        """Follow a job submitted elsewhere (or earlier): its events come here too, and a
+        finished job's result is sent again."""
+        reply = self.request(M.watch(job), ACCEPTED)
+        self._job_events.setdefault(job, deque())
+        return JobHandle(self, job, reply.body)
+
+    def cancel(self, job: str) -> dict[str, Any]:
+        return self.request(M.cancel(job), "cancel_reply").body
+
+    def status(self, job: str | None = None) -> dict[str, Any]:
+        return self.request(M.status(job), STATUS_REPLY).body
+
+    def shutdown(self) -> dict[str, Any]:
+        return self.request(M.shutdown(), "shutdown_reply").body
+
+    def request(self, msg: Message, expect: str, timeout: float | None = None) -> Message:
+        """Send a request and wait for its one terminal answer."""
+        self.send(msg)
+        if msg.type == SUBMIT:
+            # A large submit takes time to leave; measure silence from when it did.
+            self._last_heard = time.monotonic()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while msg.id not in self._replies:
+            self._wait(deadline, f"an answer to {msg.type}")
+        reply = self._replies.pop(msg.id)
+        if reply.type == ERROR:
+            raise M.remote_error(reply)
+        if reply.type != expect:
+            raise ProtocolError("malformed", f"expected {expect}, got {reply.type}")
+        if expect == ACCEPTED and reply.job is None:
+            raise ProtocolError("malformed", "accepted without a job id")
+        return reply
+
+    # -- events -----------------------------------------------------------------------------
+
+    def events(self, job: str, timeout: float | None = None) -> Iterator[JobEvent]:
+        """The job's events in order, ending after its result or cancellation. A failed job
+        raises RemoteError. `timeout` bounds the whole wait (None: as long as the daemon lives).
+        """
+        queue = self._job_events.setdefault(job, deque())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            while not queue:
+                self._wait(deadline, f"events of job {job}")
+            msg = queue.popleft()
+            try:
+                event = M.job_event(msg)
+            except Exception:
+                self._job_events.pop(job, None)
+                raise
+            if isinstance(event, Preview):
+                self.ack(job)  # consumed: the daemon may send the next preview
+            yield event
+            if isinstance(event, (Result, Cancelled)):
+                self._job_events.pop(job, None)
+                return
+
+    def _wait(self, deadline: float | None, what: str) -> None:
+        """Receive and file messages until one arrives or a deadline passes."""
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        self.heartbeat_if_due(now)
+        slice_s = self.heartbeat_interval
+        if deadline is not None:
+            slice_s = min(slice_s, deadline - now)
+        if self.socket.poll(max(1, int(slice_s * 1000)), zmq.POLLIN):
+            while (msg := self.receive_ready()) is not None:
+                self._file(msg)
+        elif self.silent_for() > self.timeout:
+            self.reset()
+            raise ConnectionLost(
+                f"no answer from the daemon at {self.endpoint} for {self.timeout:g} s "
+                f"while waiting for {what}: is it running? (start it with `impasto daemon`)"
+            )
+
+    def _file(self, msg: Message) -> None:
+        """Replies carry `ref` (the request's id); job events carry `job` and no `ref`."""
+        if msg.ref is not None:
+            if msg.type == ACCEPTED and msg.job is not None:
+                # Events may follow in the same batch, before request() returns.
+                self._job_events.setdefault(msg.job, deque())
+            self._replies[msg.ref] = msg
+        elif msg.job is not None and msg.job in self._job_events:
+            self._job_events[msg.job].append(msg)
+
+
+class JobHandle:
+    """A submitted (or watched) job."""
+
+    def __init__(self, client: Client, job: str, accepted: dict[str, Any]) -> None:
+        self.client = client
+        self.id = job
+        self.accepted = accepted
+
+    def events(self, timeout: float | None = None) -> Iterator[JobEvent]:
+        return self.client.events(self.id, timeout)
+
+    def result(self, timeout: float | None = None) -> Result:
+        """Wait for the result, skipping progress and previews; raise JobCancelled if the job
+        was cancelled and RemoteError if it failed."""
+        for event in self.events(timeout):
+            if isinstance(event, Result):
+                return event
+            if isinstance(event, Cancelled):
+                raise JobCancelled(self.id, event.reason)
+        raise ProtocolError("malformed", "the job's events ended without an outcome")
+
+    def cancel(self) -> dict[str, Any]:
+        return self.client.cancel(self.id)

@@ -1,0 +1,277 @@
+"""The messages of SPEC.md as dataclasses: requests (built by clients, parsed by the daemon) and
+job events (built by the daemon, parsed by clients). Parsing checks every field and raises a
+ProtocolError naming the first bad one; unknown fields are ignored, as SPEC.md requires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import fields as F
+from .codec import Message, new_id
+from .constants import (
+    ACK,
+    CANCEL,
+    CANCELLED,
+    E_INVALID_FIELD,
+    E_MISSING_FIELD,
+    E_TOO_LARGE,
+    ERROR,
+    HELLO,
+    MAX_FRAMES,
+    PING,
+    PREVIEW,
+    PROGRESS,
+    RESULT,
+    SHUTDOWN,
+    STATUS,
+    SUBMIT,
+    VERSION,
+    WATCH,
+)
+from .errors import ProtocolError, RemoteError
+from .pixels import Pixels, pixels_from_descriptor, read_pixels
+
+RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
+MAX_PRIORITY = 10
+
+
+@dataclass
+class Submit:
+    """A stylization job. `settings` holds StyleSettings fields by name (see hello_reply's
+    `defaults`); the daemon checks them, this package only checks the envelope around them."""
+
+    content: Pixels
+    styles: list[Pixels]
+    settings: dict[str, Any] = field(default_factory=dict)
+    mask: Pixels | None = None
+    init_image: Pixels | None = None
+    init_job: str | None = None  # warm start from that job's result (or its last image)
+    replace: str | None = None  # cancel this job of ours and run the new one at once
+    priority: int = 0  # -10..10, higher first
+    progress_every: int = 10  # iterations between progress events
+    preview_every: int = 0  # iterations between previews (0: none)
+    preview_size: int = 512  # longer side of previews, at most
+    detach: bool = False  # keep running when this client goes away
+    label: str = ""
+    result_layout: str | None = None  # default: RGBA when the content has alpha, else RGB
+    time_budget: float | None = None  # seconds; then the current image is the result
+
+    def to_message(self, mid: str | None = None) -> Message:
+        frames: list[Any] = []
+
+        def put(p: Pixels) -> dict[str, Any]:
+            frames.append(p.data)
+            return p.descriptor(len(frames) - 1)
+
+        body: dict[str, Any] = {
+            "content": put(self.content),
+            "styles": [put(s) for s in self.styles],
+            "settings": self.settings,
+            "priority": self.priority,
+            "progress_every": self.progress_every,
+            "preview_every": self.preview_every,
+            "preview_size": self.preview_size,
+            "detach": self.detach,
+            "label": self.label,
+        }
+        if self.mask is not None:
+            body["mask"] = put(self.mask)
+        if self.init_image is not None:
+            body["init_image"] = put(self.init_image)
+        for name in ("init_job", "replace", "result_layout", "time_budget"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
+        return Message(SUBMIT, mid or new_id(), body, frames=frames)
+
+    @classmethod
+    def from_message(cls, msg: Message) -> Submit:
+        b, frames, used = msg.body, msg.frames, set[int]()
+        content = read_pixels(b, "content", frames, used)
+        if content is None:
+            raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
+        style_descs = F.array(b, "styles", required=True)
+        if not style_descs:
+            raise ProtocolError(E_INVALID_FIELD, "at least one style image is needed", "styles")
+        if len(style_descs) > MAX_FRAMES:
+            raise ProtocolError(E_TOO_LARGE, f"at most {MAX_FRAMES} style images", "styles")
+        styles = [
+            pixels_from_descriptor(d, frames, used, f"styles[{i}]")
+            for i, d in enumerate(style_descs)
+        ]
+        mask = read_pixels(b, "mask", frames, used)
+        if mask is not None and mask.layout != "L":
+            raise ProtocolError(E_INVALID_FIELD, "a mask has layout L (one channel)", "mask")
+        init_image = read_pixels(b, "init_image", frames, used)
+        if len(used) != len(frames):
+            raise ProtocolError(
+                E_INVALID_FIELD, f"{len(frames)} frames sent but {len(used)} described", "frames"
+            )
+        submit = cls(
+            content=content,
+            styles=styles,
+            settings=F.mapping(b, "settings"),
+            mask=mask,
+            init_image=init_image,
+            init_job=F.job_id(b, "init_job"),
+            replace=F.job_id(b, "replace"),
+            priority=F.integer(b, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),  # type: ignore[arg-type]
+            progress_every=F.integer(b, "progress_every", 10, 1, 1_000_000),  # type: ignore[arg-type]
+            preview_every=F.integer(b, "preview_every", 0, 0, 1_000_000),  # type: ignore[arg-type]
+            preview_size=F.integer(b, "preview_size", 512, 16, 65535),  # type: ignore[arg-type]
+            detach=F.boolean(b, "detach"),
+            label=F.text(b, "label", "", max_length=200),  # type: ignore[arg-type]
+            result_layout=F.text(b, "result_layout", choices=RESULT_LAYOUTS),
+            time_budget=F.number(b, "time_budget", None, 0.001, 7 * 86400),
+        )
+        if init_image is not None and submit.init_job is not None:
+            raise ProtocolError(
+                E_INVALID_FIELD, "give init_image or init_job, not both", "init_job"
+            )
+        for key in submit.settings:
+            if not isinstance(key, str):
+                raise ProtocolError(E_INVALID_FIELD, "setting names are strings", "settings")
+        return submit
+
+
+def hello(client: str, mid: str | None = None) -> Message:
+    return Message(HELLO, mid or new_id(), {"client": client, "version": list(VERSION)})
+
+
+def watch(job: str, mid: str | None = None) -> Message:
+    return Message(WATCH, mid or new_id(), job=job)
+
+
+def cancel(job: str, mid: str | None = None) -> Message:
+    return Message(CANCEL, mid or new_id(), job=job)
+
+
+def status(job: str | None = None, mid: str | None = None) -> Message:
+    return Message(STATUS, mid or new_id(), job=job)
+
+
+def ping(payload: list[Any] | None = None, mid: str | None = None) -> Message:
+    return Message(PING, mid or new_id(), frames=list(payload or []))
+
+
+def shutdown(mid: str | None = None) -> Message:
+    return Message(SHUTDOWN, mid or new_id())
+
+
+def ack(job: str) -> Message:
+    return Message(ACK, new_id(), job=job)
+
+
+def require_job(msg: Message) -> str:
+    if msg.job is None:
+        raise ProtocolError(E_MISSING_FIELD, f"{msg.type} needs the header's 'job'", "job")
+    return msg.job
+
+
+# -- job events, as a client sees them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    iteration: int
+    total: int
+    scale: int
+    scales: int
+    width: int
+    height: int
+    loss: float
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    elapsed: float
+
+    @classmethod
+    def from_body(cls, b: dict[str, Any]) -> Progress:
+        def num(name: str) -> float:
+            value = b.get(name, 0)
+            return value if isinstance(value, (int, float)) else 0
+
+        return cls(
+            iteration=int(num("iteration")),
+            total=int(num("total")),
+            scale=int(num("scale")),
+            scales=int(num("scales")),
+            width=int(num("width")),
+            height=int(num("height")),
+            loss=float(num("loss")),
+            content_loss=float(num("content_loss")),
+            style_loss=float(num("style_loss")),
+            tv_loss=float(num("tv_loss")),
+            elapsed=float(num("elapsed")),
+        )
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the pace so far (None before the first iteration)."""
+        if self.iteration <= 0:
+            return None
+        return self.elapsed / self.iteration * max(0, self.total - self.iteration)
+
+
+@dataclass(frozen=True)
+class Preview:
+    progress: Progress
+    image: Pixels
+
+
+@dataclass(frozen=True)
+class Result:
+    image: Pixels
+    info: dict[str, Any]  # iterations, elapsed, losses, device, weights, style_cache, ...
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    reason: str
+
+
+JobEvent = Progress | Preview | Result | Cancelled
+
+
+def job_event(msg: Message) -> JobEvent:
+    """Turn a job event message into its dataclass; raise RemoteError for an `error`."""
+    if msg.type == ERROR:
+        raise remote_error(msg)
+    if msg.type == PROGRESS:
+        return Progress.from_body(msg.body)
+    if msg.type == PREVIEW:
+        return Preview(Progress.from_body(msg.body), _image(msg))
+    if msg.type == RESULT:
+        return Result(_image(msg), {k: v for k, v in msg.body.items() if k != "image"})
+    if msg.type == CANCELLED:
+        return Cancelled(str(msg.body.get("reason", "")))
+    raise ProtocolError(E_INVALID_FIELD, f"not a job event: {msg.type}", "type")
+
+
+def _image(msg: Message) -> Pixels:
+    image = read_pixels(msg.body, "image", msg.frames, set())
+    if image is None:
+        raise ProtocolError(E_MISSING_FIELD, f"{msg.type} without an image", "image")
+    return image
+
+
+def remote_error(msg: Message) -> RemoteError:
+    b = msg.body
+    field_name = b.get("field")
+    return RemoteError(
+        str(b.get("code", "internal")),
+        str(b.get("message", "unspecified error")),
+        field_name if isinstance(field_name, str) else None,
+        msg.job,
+    )
+
+
+def error(
+    code: str,
+    message: str,
+    field_name: str | None = None,
+    ref: str | None = None,
+    job: str | None = None,
+) -> Message:
+    body = {"code": code, "message": message, "field": field_name}
+    return Message(ERROR, new_id(), body, ref=ref, job=job)

@@ -1,0 +1,102 @@
+"""The non-blocking client, for editor event loops (Qt in Krita, GLib in GIMP).
+
+The loop watches `fd` (QSocketNotifier, GLib.io_add_watch) and calls `drain()` when it is
+readable, plus `tick()` from a timer about once a second. ZeroMQ's descriptor is edge-triggered:
+it signals a change of state, not "data waiting", so `drain()` reads until ZMQ_EVENTS says nothing
+is left, and the caller must drain once more after each send (a send can consume the edge:
+with Qt, `QTimer.singleShot(0, drain)`). Nothing here blocks.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Any
+
+import zmq
+
+from . import messages as M
+from .codec import Message
+from .connection import Connection
+from .constants import ERROR, HELLO_REPLY, PREVIEW
+
+
+class State(str, Enum):
+    DISCONNECTED = "disconnected"  # nothing sent yet, or reset after a loss
+    CONNECTING = "connecting"  # hello sent, no answer yet
+    STARTING = "starting"  # the daemon answered but is still loading its model
+    READY = "ready"
+    LOST = "lost"  # the daemon went silent; connect() again (or start one)
+    REFUSED = "refused"  # hello was refused (e.g. protocol version); see `error`
+
+
+class NonBlockingClient(Connection):
+    def __init__(self, endpoint: str | None = None, **kwargs: Any) -> None:
+        super().__init__(endpoint, **kwargs)
+        self.state = State.DISCONNECTED
+        self.welcome: dict[str, Any] | None = None
+        self.error: str | None = None
+        self._hello_id: str | None = None
+
+    @property
+    def fd(self) -> int:
+        """The descriptor to watch for readability (edge-triggered; see the module docstring)."""
+        return int(self.socket.getsockopt(zmq.FD))
+
+    def connect(self) -> None:
+        self._hello_id = self.send(M.hello(self.name))
+        self.state = State.CONNECTING
+        self.error = None
+
+    def submit(self, job: M.Submit) -> str:
+        """Returns the request id; the answer (`accepted`, ref = this id) carries the job id."""
+        return self.send(job.to_message())
+
+    def cancel(self, job: str) -> str:
+        return self.send(M.cancel(job))
+
+    def status(self, job: str | None = None) -> str:
+        return self.send(M.status(job))
+
+    def drain(self) -> list[Message]:
+        """Every message waiting, in order (heartbeats consumed). Previews are acknowledged as
+        they are read: the caller shows the latest of a batch, and the daemon may send the next.
+        """
+        out: list[Message] = []
+        if self.state in (State.DISCONNECTED, State.LOST):
+            return out
+        while int(self.socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            msg = self.receive_ready()
+            if msg is None:
+                break
+            if msg.ref is not None and msg.ref == self._hello_id:
+                self._on_hello(msg)
+            elif msg.type == PREVIEW and msg.job is not None:
+                self.ack(msg.job)
+            out.append(msg)
+        return out
+
+    def tick(self, now: float | None = None) -> State:
+        """Call about once a second: sends heartbeats, notices a silent daemon."""
+        if self.state in (State.DISCONNECTED, State.LOST, State.REFUSED):
+            return self.state
+        now = time.monotonic() if now is None else now
+        if self.silent_for(now) > self.timeout:
+            self.reset()
+            self.state = State.LOST
+            self.error = f"no answer from the daemon at {self.endpoint} for {self.timeout:g} s"
+            return self.state
+        self.heartbeat_if_due(now)
+        if self.state is State.STARTING:
+            self._hello_id = self.send(M.hello(self.name))  # poll readiness
+        return self.state
+
+    def _on_hello(self, msg: Message) -> None:
+        if msg.type == ERROR:
+            self.state = State.REFUSED
+            self.error = str(M.remote_error(msg))
+            return
+        if msg.type == HELLO_REPLY:
+            self.welcome = msg.body
+            self.apply_welcome(msg.body)
+            self.state = State.READY if msg.body.get("ready") else State.STARTING
