@@ -15,10 +15,8 @@ def to_pil(p: Pixels) -> Image.Image:
     what the engine works from (its results are 8-bit too)."""
     mode = _MODES[p.layout]
     if p.dtype == "u8":
-        data = (
-            p.data if isinstance(p.data, bytes) else bytes(p.data)
-        )  # one copy; frames are read-only
-        return Image.frombuffer(mode, (p.width, p.height), data, "raw", p.layout, 0, 1).copy()
+        # One copy, from the received frame into Pillow's own storage.
+        return Image.frombytes(mode, (p.width, p.height), p.data, "raw", p.layout)  # type: ignore[arg-type]
     if p.dtype == "u16":
         a = np.frombuffer(p.data, dtype="<u2").astype(np.float32) / 257.0
     else:

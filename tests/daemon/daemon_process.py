@@ -1,0 +1,101 @@
+"""A real `impasto daemon` in a subprocess, on a private IPC endpoint, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from impasto_protocol import Client, ConnectionLost, Pixels
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "daemon" / "impasto" / "examples"
+
+
+def example_pixels(name: str, size: int = 48, mode: str = "RGB") -> Pixels:
+    with Image.open(EXAMPLES / f"{name}.png") as im:
+        return Pixels.from_pil(im.convert(mode).resize((size, size), Image.Resampling.LANCZOS))
+
+
+class DaemonProcess:
+    """Start with `start()`, stop with `stop()` (or `kill()`); `log` holds its stderr."""
+
+    def __init__(self, endpoint: str, log: Path, *extra: str, env: dict | None = None) -> None:
+        self.endpoint = endpoint
+        self.log_path = log
+        self.args = [
+            sys.executable, "-m", "impasto", "daemon",
+            "--endpoint", endpoint,
+            "--device", "cpu",
+            "--precision", "float32",
+            "--heartbeat-interval", "0.2",
+            "--heartbeat-timeout", "2",
+            "--log", str(log),
+            *extra,
+        ]  # fmt: skip
+        self.env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_ready: float = 60.0) -> DaemonProcess:
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        if wait_ready:
+            self.wait_ready(wait_ready)
+        return self
+
+    def wait_ready(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.stderr()}")
+            try:
+                with Client(self.endpoint, timeout=1.0) as c:
+                    welcome = c.hello()
+                    if welcome["ready"]:
+                        return welcome
+            except ConnectionLost:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"daemon not ready after {timeout} s; log:\n{self.log()}")
+
+    def client(self, **kwargs) -> Client:
+        kwargs.setdefault("timeout", 5.0)
+        return Client(self.endpoint, **kwargs)
+
+    def stderr(self) -> str:
+        if self.proc is None or self.proc.stderr is None:
+            return ""
+        try:
+            return self.proc.stderr.read().decode(errors="replace")
+        except ValueError:
+            return ""
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
