@@ -36,6 +36,7 @@ from .worker import WAKE_ENDPOINT, Worker, WorkerEvent
 log = logging.getLogger(__name__)
 
 MAX_OUTBOX = 10_000  # messages waiting for a peer that does not read; then it is dropped
+STOP_GRACE = 0.3  # seconds a stopping daemon still answers (with `shutting_down`)
 
 
 @dataclass
@@ -125,14 +126,30 @@ class Server:
                 if self._sock in ready:
                     self._drain_socket()
                 self._housekeeping()
+            # Requests already on their way get an answer (`shutting_down`), not silence.
+            self._cancel_all(C.DAEMON_SHUTDOWN)
+            deadline = time.monotonic() + STOP_GRACE
+            while time.monotonic() < deadline:
+                ready = dict(poller.poll(20))
+                if self._wake in ready:
+                    self._drain_worker()
+                if self._sock in ready:
+                    self._drain_socket()
+                self._flush_outboxes()
         finally:
             self._close()
         return self.exit_code
 
-    def _close(self) -> None:
+    def _cancel_all(self, reason: str) -> None:
         for job in list(self.jobs.values()):
             if not job.state.finished:
-                self._finish_cancelled(job, C.DAEMON_SHUTDOWN)
+                if job.state is JobState.QUEUED:
+                    self.scheduler.remove(job)
+                self._finish_cancelled(job, reason)
+        self.running = None
+
+    def _close(self) -> None:
+        self._cancel_all(C.DAEMON_SHUTDOWN)
         self._flush_outboxes()
         if self._worker is not None:
             self._worker.stop()
@@ -501,6 +518,10 @@ class Server:
             return
         job = ev.job
         assert job is not None
+        if job.state.finished:  # cancelled by a shutdown while the engine still ran
+            if ev.kind not in ("progress", "preview") and self.running is job:
+                self.running = None
+            return
         if ev.kind in ("progress", "preview"):
             job.iteration = int(ev.body.get("iteration", job.iteration))
             job.total = int(ev.body.get("total", job.total))

@@ -1,0 +1,87 @@
+"""protocol/SPEC.md against the implementation: the document must stay true."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from impasto.engine import StyleSettings
+from impasto.stylizer_backend import settings_to_wire
+from impasto_protocol import constants as C
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = (ROOT / "protocol" / "SPEC.md").read_text()
+MESSAGE_TYPES = (*C.REQUESTS, *C.NOTICES, *C.REPLIES, *C.EVENTS)
+
+
+def section(title: str) -> str:
+    start = SPEC.index(f"## {title}")
+    end = SPEC.find("\n## ", start + 1)
+    return SPEC[start : end if end > 0 else None]
+
+
+def table_first_column(text: str) -> list[str]:
+    return re.findall(r"^\| `([a-z_0-9]+)`", text, flags=re.M)
+
+
+def test_spec_states_the_version() -> None:
+    major, minor = C.VERSION
+    assert f"# The Impasto protocol, version {major}.{minor}" in SPEC
+    assert f"`[{major}, {minor}]`" in SPEC
+
+
+@pytest.mark.parametrize("mtype", MESSAGE_TYPES)
+def test_every_message_type_is_specified(mtype: str) -> None:
+    assert re.search(rf"(### {mtype}\b|`{mtype}`)", SPEC), mtype
+
+
+def test_error_code_table_matches_the_constants() -> None:
+    assert table_first_column(section("11. Error codes")) == list(C.ERROR_CODES)
+
+
+def test_cancel_reasons_and_job_states_are_specified() -> None:
+    for word in (*C.CANCEL_REASONS, *C.JOB_STATES):
+        assert f"`{word}`" in SPEC, word
+
+
+def test_settings_table_matches_the_engine_defaults() -> None:
+    rows = re.findall(
+        r"^\| `([a-z_]+)`\s*\|[^|]*\|\s*([^|]+?)\s*\|", section("10. Settings"), flags=re.M
+    )
+    documented = {name: ast.literal_eval(default) for name, default in rows}
+    defaults = settings_to_wire(StyleSettings())
+    assert list(documented) == [f.name for f in dataclasses.fields(StyleSettings)]
+    assert documented == defaults
+
+
+def _test_sources() -> str:
+    here = Path(__file__).resolve()
+    return "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py") if p != here)
+
+
+@pytest.mark.parametrize("code", C.ERROR_CODES)
+def test_every_error_code_is_exercised_by_a_test(code: str) -> None:
+    """Each code is asserted somewhere: as a string literal or its constant's name."""
+    name = next(k for k, v in vars(C).items() if k.startswith("E_") and v == code)
+    sources = _test_sources()
+    assert f'"{code}"' in sources or f"C.{name}" in sources or f" {name}" in sources, code
+
+
+CLIENT_CALLS = {
+    C.HELLO: ".hello(",
+    C.SUBMIT: ".submit(",
+    C.WATCH: ".watch(",
+    C.CANCEL: ".cancel(",
+    C.STATUS: ".status(",
+    C.PING: ".ping(",
+    C.SHUTDOWN: ".shutdown(",
+}
+
+
+@pytest.mark.parametrize("mtype", C.REQUESTS)
+def test_every_request_is_exercised_by_a_test(mtype: str) -> None:
+    assert CLIENT_CALLS[mtype] in _test_sources(), mtype
