@@ -10,14 +10,14 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # Before torch loads: OpenMP's default busy-waiting makes torch several times slower when its
 # threads share cores with anything else (a daemon's socket loop, an editor, a second job).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
-from . import daemon, stylize
+from . import daemon, keys, remote, stylize
 from .errors import EXIT_USAGE, CliError, describe_error
 
 log = logging.getLogger("impasto")
@@ -26,8 +26,16 @@ log = logging.getLogger("impasto")
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (argparse prints the whole usage first)."""
 
+    # An epilog computed only when --help shows it (e.g. one that needs the engine loaded).
+    lazy_epilog: Callable[[], str] | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def format_help(self) -> str:
+        if self.lazy_epilog is not None:
+            self.epilog = self.lazy_epilog()
+        return super().format_help()
 
 
 def build_parser() -> Parser:
@@ -42,6 +50,8 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stylize.add_parser(sub)
     daemon.add_parser(sub)
+    remote.add_parsers(sub)
+    keys.add_parser(sub)
     return parser
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from impasto_protocol.constants import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 from impasto_protocol.endpoint import EndpointError, default_endpoint
 
-from ..server import Server, ServerConfig
 from .errors import CliError
 
 
@@ -119,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine import available_devices
     from ..engine.device import DeviceError, select
+    from ..server import Server, ServerConfig
     from ..stylizer_backend import StylizerBackend
 
     try:  # a bad device is the user's mistake: say so now, not after binding

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ..engine import DeviceError, ImageError, SettingsError, WeightsError
-from ..engine.settings import settings_fields
+import sys
+
+from impasto_protocol.errors import ConnectionLost, JobCancelled, ProtocolError, RemoteError
+
+from ..engine.settings import SettingsError, settings_fields
 from .options import option_name
 
 EXIT_USAGE = 2
@@ -23,6 +26,25 @@ def describe_error(e: BaseException) -> str | None:
         options = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
         name = option_name(e.field) if e.field in options else e.field
         return f"{name}: {e.message}"
-    if isinstance(e, (CliError, ImageError, WeightsError, DeviceError)):
+    if isinstance(e, (CliError, *_loaded_engine_errors())):
+        return str(e)
+    # The daemon's refusals and failures (RemoteError, a ProtocolError), a daemon that does not
+    # answer, a job cancelled under us: each message already says what happened in one line.
+    if isinstance(e, (RemoteError, ProtocolError, ConnectionLost, JobCancelled)):
         return str(e)
     return None
+
+
+def _loaded_engine_errors() -> tuple[type[Exception], ...]:
+    """The engine's error types, from the engine modules already loaded: the client commands
+    never load torch, and an error can only come from a module that is loaded."""
+    found: list[type[Exception]] = []
+    for module, name in (
+        ("device", "DeviceError"),
+        ("images", "ImageError"),
+        ("weights", "WeightsError"),
+    ):
+        loaded = sys.modules.get(f"impasto.engine.{module}")
+        if loaded is not None:
+            found.append(getattr(loaded, name))
+    return tuple(found)

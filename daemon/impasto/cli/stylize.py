@@ -1,4 +1,9 @@
-"""`impasto stylize`: run the engine in this process, from files to a file."""
+"""`impasto stylize`: run the engine in this process (or, with --daemon, on a daemon), from
+files to a file.
+
+The engine (torch) is imported inside the functions that run it, so that building the parser,
+which every `impasto` command does, stays fast for the commands that never run it.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,19 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..engine import (
-    LAYER_NAMES,
-    InitMode,
-    Job,
-    Precision,
-    Progress,
-    Reporting,
-    StyleResult,
-    StyleSettings,
-    Stylizer,
-)
+from ..engine.settings import InitMode, StyleSettings
 from .errors import CliError
 from .options import add_settings_options, settings_from_args
+
+if TYPE_CHECKING:
+    from ..engine import Job, Progress, StyleResult, Stylizer
+
+# The values of engine.Precision, written out so the parser needs no torch (a test compares).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 # Pillow formats that cannot hold an alpha channel.
 _NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "PCX", "EPS", "PDF"}
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--precision",
         default="auto",
-        choices=[e.value for e in Precision],
+        choices=list(PRECISIONS),
         help="convolution arithmetic; auto uses bfloat16 where the hardware runs it natively",
     )
     p.add_argument(
@@ -81,9 +82,18 @@ def add_parser(sub: Any) -> None:
         help="stop when this time is spent and write the current result",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object describing the run")
+    from . import remote  # here, not at the top: remote imports this module's helpers
+
+    remote.add_daemon_options(p)
     add_settings_options(p)
-    p.epilog = "VGG19 layers: " + ", ".join(n for n in LAYER_NAMES if not n.startswith("pool"))
+    p.lazy_epilog = _layers_epilog  # shown by --help only: listing the layers loads torch
     p.set_defaults(func=run)
+
+
+def _layers_epilog() -> str:
+    from ..engine import LAYER_NAMES
+
+    return "VGG19 layers: " + ", ".join(n for n in LAYER_NAMES if not n.startswith("pool"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +108,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
     if args.time_budget is not None and not args.time_budget > 0:
         raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
-    settings = settings_from_args(args, init=init_mode).validate(LAYER_NAMES)
+    if args.daemon is None and (args.server_key or args.client_key):
+        raise CliError("--server-key and --client-key go with --daemon")
+    if args.daemon is None:
+        from ..engine import LAYER_NAMES
+
+        settings = settings_from_args(args, init=init_mode).validate(LAYER_NAMES)
+    else:  # the daemon checks the layer names (and its own limits)
+        settings = settings_from_args(args, init=init_mode).validate()
 
     content = _open_image(inputs["content"], "content image")
     styles = [_open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
@@ -111,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir is not None:
         preview_dir.mkdir(parents=True, exist_ok=True)
+    if args.daemon is not None:
+        from .remote import stylize_on_daemon
+
+        return stylize_on_daemon(args, settings, output, fmt, content, styles, mask, init)
+
+    from ..engine import Job, Stylizer
 
     engine = Stylizer(device=args.device, weights=args.weights, precision=args.precision)
     job = Job(content, styles, settings, mask=mask, init_image=init)
@@ -177,6 +200,8 @@ def _run_with_progress(
     engine: Stylizer, job: Job, args: argparse.Namespace, preview_dir: Path | None
 ) -> StyleResult:
     from tqdm import tqdm
+
+    from ..engine import Reporting
 
     # tqdm draws only when stderr is a terminal (disable=None), so logs and pipes stay clean.
     bar = tqdm(
