@@ -38,3 +38,40 @@ def test_engine_relative_imports_stay_inside_the_engine() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level > 1:
                 raise AssertionError(f"{path.relative_to(ROOT)} reaches outside the engine")
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Top-level packages imported at module level (not inside functions)."""
+    names = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_protocol_package_needs_only_pyzmq_and_msgpack() -> None:
+    """Plug-ins vendor it into editors' Pythons: nothing heavy, nothing of the daemon. Pillow
+    is allowed only inside the functions of the script helpers (Pixels.open and friends)."""
+    folder = ROOT / "protocol" / "impasto_protocol"
+    files = sorted(folder.rglob("*.py"))
+    assert files
+    for path in files:
+        foreign = _module_level_imports(path) - {"zmq", "msgpack"} - set(sys.stdlib_module_names)
+        assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
+        lazy = imported_top_level(path) - {"zmq", "msgpack", "PIL"} - set(sys.stdlib_module_names)
+        assert not lazy, f"{path.relative_to(ROOT)} imports {sorted(lazy)}"
+
+
+def test_server_knows_the_protocol_but_not_the_engine() -> None:
+    folder = ROOT / "daemon" / "impasto" / "server"
+    for path in sorted(folder.rglob("*.py")):
+        names = imported_top_level(path)
+        assert "torch" not in names, path
+        source = path.read_text()
+        assert "engine" not in {
+            n.module.split(".")[0]
+            for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.ImportFrom) and n.level >= 1 and n.module
+        }, f"{path.relative_to(ROOT)} imports the engine"

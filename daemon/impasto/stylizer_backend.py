@@ -103,7 +103,9 @@ class StylizerBackend:
             raise FieldError(None, str(e)) from None
         w, h = fit_size(*content_size, s.size)
         if w * h > s.max_pixels:
-            raise FieldError("size", f"{w}x{h} exceeds the limit of {s.max_pixels} pixels")
+            raise FieldError(
+                "size", f"{w}x{h} exceeds the limit of {s.max_pixels} pixels", "too_large"
+            )
         if min(w, h) < 16:
             raise FieldError("size", f"output would be {w}x{h}; its shorter side must be >= 16")
         return s

@@ -23,7 +23,7 @@ import zmq
 from . import messages as M
 from .codec import Message
 from .connection import Connection
-from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY, SUBMIT
+from .constants import ACCEPTED, E_TOO_LARGE, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY
 from .errors import ConnectionLost, JobCancelled, ProtocolError
 from .messages import Cancelled, JobEvent, Preview, Result, Submit
 
@@ -82,14 +82,34 @@ class Client(Connection):
         return self.request(M.shutdown(), "shutdown_reply").body
 
     def request(self, msg: Message, expect: str, timeout: float | None = None) -> Message:
-        """Send a request and wait for its one terminal answer."""
+        """Send a request and wait for its one terminal answer.
+
+        The daemon answers every request at once (its loop never waits on the engine), so an
+        answer that does not come within `timeout` (default: the client's) was lost: ZeroMQ
+        drops a connection that sends a frame over the daemon's max_message_bytes, and the
+        request with it. The socket is then reset and ConnectionLost raised.
+        """
+        limit = (self.welcome or {}).get("limits", {}).get("max_message_bytes")
+        if isinstance(limit, int):
+            for i, frame in enumerate(msg.frames):
+                if len(frame) > limit:
+                    raise ProtocolError(
+                        E_TOO_LARGE,
+                        f"frame {i} has {len(frame)} bytes; the daemon accepts {limit}",
+                        "frames",
+                    )
         self.send(msg)
-        if msg.type == SUBMIT:
-            # A large submit takes time to leave; measure silence from when it did.
-            self._last_heard = time.monotonic()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         while msg.id not in self._replies:
-            self._wait(deadline, f"an answer to {msg.type}")
+            try:
+                self._wait(deadline, f"an answer to {msg.type}")
+            except TimeoutError:
+                self.reset()
+                raise ConnectionLost(
+                    f"no answer to {msg.type} from {self.endpoint} within {wait:g} s "
+                    "(a frame over the daemon's max_message_bytes is dropped with its request)"
+                ) from None
         reply = self._replies.pop(msg.id)
         if reply.type == ERROR:
             raise M.remote_error(reply)

@@ -146,6 +146,6 @@ def header_id(raw: Buffer) -> str | None:
     try:
         header = _unpack(raw) if len(raw) <= MAX_HEADER_BYTES else None
         value = header.get("id") if isinstance(header, dict) else None
-        return value if isinstance(value, str) and len(value) <= MAX_ID_LENGTH else None
+        return value if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH else None
     except Exception:
         return None

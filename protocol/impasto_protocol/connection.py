@@ -62,7 +62,13 @@ class Connection:
         self.reset()
 
     def send(self, msg: Message) -> str:
-        self.socket.send_multipart(encode(msg), copy=False)
+        try:
+            # Never block: when the daemon refuses the CurveZMQ handshake, libzmq drops the
+            # connection and a blocking send would wait forever. The message is lost then, and
+            # the silence that follows is reported as with any unreachable daemon.
+            self.socket.send_multipart(encode(msg), zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            log.debug("%s to %s not sent: no connection to queue it on", msg.type, self.endpoint)
         self._last_sent = time.monotonic()
         return msg.id
 

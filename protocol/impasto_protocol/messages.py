@@ -4,6 +4,7 @@ ProtocolError naming the first bad one; unknown fields are ignored, as SPEC.md r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,13 +192,17 @@ class Progress:
             value = b.get(name, 0)
             return value if isinstance(value, (int, float)) else 0
 
+        def count(name: str) -> int:
+            value = num(name)
+            return int(value) if math.isfinite(value) else 0  # int(nan) raises
+
         return cls(
-            iteration=int(num("iteration")),
-            total=int(num("total")),
-            scale=int(num("scale")),
-            scales=int(num("scales")),
-            width=int(num("width")),
-            height=int(num("height")),
+            iteration=count("iteration"),
+            total=count("total"),
+            scale=count("scale"),
+            scales=count("scales"),
+            width=count("width"),
+            height=count("height"),
             loss=float(num("loss")),
             content_loss=float(num("content_loss")),
             style_loss=float(num("style_loss")),

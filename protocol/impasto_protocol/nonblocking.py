@@ -4,7 +4,9 @@ The loop watches `fd` (QSocketNotifier, GLib.io_add_watch) and calls `drain()` w
 readable, plus `tick()` from a timer about once a second. ZeroMQ's descriptor is edge-triggered:
 it signals a change of state, not "data waiting", so `drain()` reads until ZMQ_EVENTS says nothing
 is left, and the caller must drain once more after each send (a send can consume the edge:
-with Qt, `QTimer.singleShot(0, drain)`). Nothing here blocks.
+with Qt, `QTimer.singleShot(0, drain)`). tick() sends heartbeats, so it reads what is waiting
+too, keeping the edge armed; the next `drain()` returns those messages (drain after tick() to
+have them at once rather than at the next edge). Nothing here blocks.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class NonBlockingClient(Connection):
         self.welcome: dict[str, Any] | None = None
         self.error: str | None = None
         self._hello_id: str | None = None
+        self._pending: list[Message] = []  # read by tick(), returned by the next drain()
 
     @property
     def fd(self) -> int:
@@ -62,9 +65,14 @@ class NonBlockingClient(Connection):
         """Every message waiting, in order (heartbeats consumed). Previews are acknowledged as
         they are read: the caller shows the latest of a batch, and the daemon may send the next.
         """
-        out: list[Message] = []
+        out, self._pending = self._pending, []
         if self.state in (State.DISCONNECTED, State.LOST):
             return out
+        out += self._receive_waiting()
+        return out
+
+    def _receive_waiting(self) -> list[Message]:
+        out: list[Message] = []
         while int(self.socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
             msg = self.receive_ready()
             if msg is None:
@@ -77,9 +85,13 @@ class NonBlockingClient(Connection):
         return out
 
     def tick(self, now: float | None = None) -> State:
-        """Call about once a second: sends heartbeats, notices a silent daemon."""
+        """Call about once a second: sends heartbeats, notices a silent daemon. What it reads
+        on the way, the next drain() returns."""
         if self.state in (State.DISCONNECTED, State.LOST, State.REFUSED):
             return self.state
+        # A send can consume the descriptor's edge: what waits now would not make it readable
+        # again, and the daemon would look silent. Reading until nothing waits re-arms it.
+        self._pending += self._receive_waiting()
         now = time.monotonic() if now is None else now
         if self.silent_for(now) > self.timeout:
             self.reset()
@@ -89,6 +101,7 @@ class NonBlockingClient(Connection):
         self.heartbeat_if_due(now)
         if self.state is State.STARTING:
             self._hello_id = self.send(M.hello(self.name))  # poll readiness
+        self._pending += self._receive_waiting()
         return self.state
 
     def _on_hello(self, msg: Message) -> None:

@@ -78,7 +78,7 @@ class Pixels:
             raise ValueError(f"to_pil needs u8 samples, not {self.dtype}")
         layout = self.layout
         mode = {"BGR": "RGB", "BGRA": "RGBA"}.get(layout, layout)
-        return Image.frombuffer(mode, (self.width, self.height), bytes(self.data), "raw", layout)
+        return Image.frombytes(mode, (self.width, self.height), bytes(self.data), "raw", layout)
 
 
 def read_pixels(
@@ -116,7 +116,7 @@ def pixels_from_descriptor(
         raise ProtocolError(
             E_INVALID_FIELD, f"layout {layout!r} is not one of {', '.join(LAYOUTS)}", field
         )
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:  # a list would raise TypeError
         raise ProtocolError(
             E_INVALID_FIELD, f"dtype {dtype!r} is not one of {', '.join(DTYPES)}", field
         )

@@ -61,7 +61,7 @@ class Binding:
             self.release()
             if e.errno == zmq.EADDRINUSE:
                 raise AlreadyRunning(
-                    f"{cfg.endpoint} is in use: is another daemon running there? "
+                    f"{cfg.endpoint} is already in use: is another daemon running there? "
                     "(`impasto ping --endpoint ...` tells)"
                 ) from None
             raise EndpointError(f"cannot bind {cfg.endpoint}: {e}") from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -49,6 +51,7 @@ class JobRecord:
     error: tuple[str, str, str | None] | None = None  # code, message, field
     # The delivered result, or the image a cancelled job had reached: a warm start's source.
     last_image: Image.Image | None = None
+    warm_from: str | None = None  # the job whose image this one started from
     result_message: Any = None  # the encoded result, kept for watchers that come later
     watchers: set[bytes] = field(default_factory=set)
 
@@ -80,25 +83,53 @@ class Scheduler:
         self.queued: list[JobRecord] = []
         self._last_start: dict[bytes, int] = {}
         self._starts = itertools.count()
+        self._positions: dict[str, int] | None = None  # order()'s, until the queue changes
 
     def __len__(self) -> int:
         return len(self.queued)
 
     def push(self, job: JobRecord) -> None:
         self.queued.append(job)
+        self._positions = None
 
     def remove(self, job: JobRecord) -> None:
         self.queued.remove(job)
+        self._positions = None
 
     def position(self, job: JobRecord) -> int:
-        """1-based place in the order `pop` would take the queue now."""
-        return [j.id for j in sorted(self.queued, key=self._key)].index(job.id) + 1
+        """1-based place in the order successive pops would take the queue now."""
+        if self._positions is None:  # status asks for every queued job's: order them once
+            self._positions = {j.id: i for i, j in enumerate(self.order(), 1)}
+        return self._positions[job.id]
+
+    def order(self) -> list[JobRecord]:
+        """The queue in the order successive pops take it, were nothing else to arrive. Not a
+        sort by `_key`: each start sends its client behind the others of its priority."""
+        last = dict(self._last_start)
+        clock = max(last.values(), default=-1) + 1
+        tiers: dict[tuple[int, int], dict[bytes, deque[JobRecord]]] = {}
+        for job in sorted(self.queued, key=lambda j: j.seq):
+            tier = self._key(job)[:2]
+            tiers.setdefault(tier, {}).setdefault(job.owner, deque()).append(job)
+        out: list[JobRecord] = []
+        for tier in sorted(tiers):
+            owners = tiers[tier]
+            heap = [(last.get(o, -1), jobs[0].seq, o) for o, jobs in owners.items()]
+            heapq.heapify(heap)
+            while heap:
+                _, _, owner = heapq.heappop(heap)
+                out.append(owners[owner].popleft())
+                last[owner], clock = clock, clock + 1
+                if owners[owner]:
+                    heapq.heappush(heap, (last[owner], owners[owner][0].seq, owner))
+        return out
 
     def pop(self) -> JobRecord | None:
         if not self.queued:
             return None
         job = min(self.queued, key=self._key)
         self.queued.remove(job)
+        self._positions = None
         self._last_start[job.owner] = next(self._starts)
         return job
 

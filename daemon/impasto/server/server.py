@@ -57,6 +57,9 @@ class Peer:
     user: str | None = None  # the CurveZMQ public key, when authenticated
     previews: dict[str, PreviewSlot] = field(default_factory=dict)
     outbox: deque[tuple[str, str | None, list[Any]]] = field(default_factory=deque)
+    # Set when the peer went silent: its jobs were cancelled, and their outcomes are still
+    # sent to it (best effort), so a client that was only stalled hears why they ended.
+    silent_since: float | None = None
 
 
 class Server:
@@ -153,6 +156,10 @@ class Server:
         self._flush_outboxes()
         if self._worker is not None:
             self._worker.stop()
+            # Let the engine thread leave torch first (it may be loading the model, or ending a
+            # cancelled job): a thread still in torch's C++ code when the interpreter exits
+            # aborts the process ("terminate called without an active exception", SIGABRT).
+            self._worker.join(timeout=30)
         if self._sock is not None:
             self._sock.close(linger=500)
         if self._wake is not None:
@@ -178,6 +185,9 @@ class Server:
         if peer is None:
             peer = self._new_peer(identity, parts[-1], now)
         peer.last_seen = now
+        if peer.silent_since is not None:
+            log.info("client %s is back", peer.name)
+            peer.silent_since = None
         try:
             msg = decode([p.buffer for p in parts[1:]])
         except ProtocolError as e:
@@ -226,7 +236,7 @@ class Server:
             )
         name = msg.body.get("client")
         if isinstance(name, str):
-            peer.name = name[:100]
+            peer.name = _printable(name[:100])  # it goes into the log
         cfg = self.config
         body = {
             "version": list(C.VERSION),
@@ -300,9 +310,16 @@ class Server:
                 settings, (sub.content.width, sub.content.height), warm
             )
         except FieldError as e:
-            code = C.E_TOO_LARGE if e.field in ("size", "max_pixels") else e.code
+            code = e.code
             where = f"settings.{e.field}" if e.field else "settings"
             raise ProtocolError(code, e.message, where) from None
+        effective = getattr(checked, "iterations", None)  # the default when not given
+        if isinstance(effective, int) and effective > cfg.max_iterations:
+            raise ProtocolError(
+                C.E_TOO_LARGE,
+                f"{effective} iterations; at most {cfg.max_iterations}",
+                "settings.iterations",
+            )
         replaced = self._replaceable(peer, sub.replace)
         mine = [j for j in self.jobs.values() if j.owner == peer.identity and not j.state.finished]
         if len(mine) - (replaced is not None) >= cfg.max_jobs_per_client:
@@ -400,7 +417,7 @@ class Server:
         body = {
             "ready": self.ready,
             "uptime": time.time() - self.started,
-            "clients": len(self.peers),
+            "clients": sum(1 for p in self.peers.values() if p.silent_since is None),
             "counts": counts,
             "queue": len(self.scheduler),
             "running": self.running.id if self.running else None,
@@ -488,6 +505,8 @@ class Server:
             init = source.last_image if source is not None else None
             if init is None:
                 log.info("job %s: no image to warm-start from; starting from the content", job.id)
+            else:
+                job.warm_from = job.submit.init_job
         job.state = JobState.RUNNING
         job.started = time.time()
         self.running = job
@@ -538,12 +557,12 @@ class Server:
             body = {
                 **ev.body,
                 "queued": (job.started or 0) - job.submitted,
-                "warm_start": job.submit.init_job,
+                "warm_start": job.warm_from,
             }
             msg = Message(C.RESULT, new_id(), body, job=job.id, frames=ev.frames)
             job.result_message = encode(msg)
             log.info("job %s done in %.2f s", job.id, body.get("elapsed", 0.0))
-            for identity in job.watchers:
+            for identity in list(job.watchers):
                 peer = self.peers.get(identity)
                 if peer is not None:
                     peer.previews.pop(job.id, None)
@@ -569,7 +588,7 @@ class Server:
 
     def _preview(self, job: JobRecord, ev: WorkerEvent) -> None:
         frames = encode(Message(C.PREVIEW, new_id(), ev.body, job=job.id, frames=ev.frames))
-        for identity in job.watchers:
+        for identity in list(job.watchers):
             peer = self.peers.get(identity)
             if peer is None:
                 continue
@@ -603,7 +622,9 @@ class Server:
         ref: str | None,
         job: str | None = None,
     ) -> None:
-        log.info("error to %s: %s %s: %s", peer.name, code, field_name or "", message)
+        # Field names and messages may quote the client's strings: no newlines into the log.
+        where, what = _printable(field_name or ""), _printable(message)
+        log.info("error to %s: %s %s: %s", peer.name, code, where, what)
         msg = M.error(code, message, field_name, ref=ref, job=job)
         self._send(peer, C.ERROR, job, encode(msg))
 
@@ -622,6 +643,9 @@ class Server:
     def _send(self, peer: Peer, mtype: str, job: str | None, frames: list[Any]) -> None:
         """Send now if the peer's pipe has room, else queue. Queued progress events of a job are
         replaced by newer ones; results, errors and replies are never dropped."""
+        if peer.silent_since is not None:
+            self._try_send(peer, frames)  # nothing is queued for a peer that may be dead
+            return
         if peer.outbox:
             self._queue(peer, mtype, job, frames)
             return
@@ -666,17 +690,33 @@ class Server:
     def _housekeeping(self) -> None:
         now = time.monotonic()
         self._flush_outboxes()
+        timeout = self.config.heartbeat_timeout
         for peer in list(self.peers.values()):
-            if now - peer.last_seen > self.config.heartbeat_timeout:
-                log.info("client %s went silent", peer.name)
-                self._drop_peer(peer)
+            if peer.silent_since is None and now - peer.last_seen > timeout:
+                log.info("client %s went silent; cancelling its jobs", peer.name)
+                self._silenced(peer, now)
+            elif peer.silent_since is not None and now - peer.silent_since > timeout:
+                if not any(
+                    peer.identity in j.watchers for j in self.jobs.values() if not j.state.finished
+                ):
+                    self._drop_peer(peer)
         if now - self._last_heartbeat >= self.config.heartbeat_interval:
             self._last_heartbeat = now
             beat = encode(Message(C.HEARTBEAT, new_id()))
             for peer in list(self.peers.values()):
-                if not peer.outbox:
+                if not peer.outbox and peer.silent_since is None:
                     self._try_send(peer, beat)
         self._expire_jobs()
+
+    def _silenced(self, peer: Peer, now: float) -> None:
+        """No word from a client for the heartbeat timeout: it crashed, was killed (GIMP
+        SIGKILLs cancelled plug-ins) or is stuck. Its attached jobs are cancelled."""
+        peer.silent_since = now
+        peer.outbox.clear()
+        peer.previews.clear()
+        for job in list(self.jobs.values()):
+            if job.owner == peer.identity and not job.submit.detach and not job.state.finished:
+                self._cancel(job, C.CLIENT_GONE)
 
     def _drop_peer(self, peer: Peer) -> None:
         """A client is gone: its attached jobs are cancelled, its queued messages dropped."""
@@ -706,6 +746,11 @@ def _frame_property(frame: zmq.Frame, name: str) -> str:
         return str(frame.get(name))
     except (zmq.ZMQError, KeyError, AttributeError, UnicodeDecodeError):
         return ""
+
+
+def _printable(text: str) -> str:
+    """`text` for a log line: control characters (newlines above all) escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _is_loopback_address(address: str) -> bool:

@@ -67,7 +67,10 @@ class Worker(threading.Thread):
     def _post(self, event: WorkerEvent) -> None:
         self.events.put(event)
         assert self._wake is not None
-        self._wake.send(b"", zmq.NOBLOCK)
+        try:
+            self._wake.send(b"", zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # a thousand wake-ups are pending already; the loop will find this event too
 
     def _run_job(self, job: JobRecord, init: Image.Image | None) -> None:
         s = job.submit

@@ -1,0 +1,329 @@
+"""Who can reach the daemon (SPEC.md sections 2 and 13).
+
+- The default endpoint is an IPC socket (0600) in a per-user directory (0700).
+- A TCP endpoint that other machines can reach is refused without CurveZMQ or --insecure.
+- With CurveZMQ, only clients whose public key is in the --allow folder get in; the others get
+  no answer at all, and the daemon goes on serving the allowed ones.
+- With --insecure, remote clients may use the daemon but not shut it down.
+- Keys are never logged, even at debug level.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq.auth
+from daemon_process import DaemonProcess, example_pixels
+
+from impasto_protocol import Client, ClientKeys, ConnectionLost, RemoteError, Submit
+from impasto_protocol import constants as C
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def verbose(proc: DaemonProcess) -> DaemonProcess:
+    """Debug logging: `python -m impasto -vv daemon ...`."""
+    i = proc.args.index("daemon")
+    proc.args[i:i] = ["-vv"]
+    return proc
+
+
+def wait_answering(
+    proc: DaemonProcess,
+    endpoint: str,
+    curve: ClientKeys | None = None,
+    ready: bool = False,
+    timeout: float = 90.0,
+) -> dict:
+    """hello_reply once the daemon answers (and, with `ready`, has loaded its model)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.proc is not None
+        if proc.proc.poll() is not None:
+            raise RuntimeError(f"daemon exited with {proc.proc.returncode}: {proc.stderr()}")
+        try:
+            with Client(endpoint, timeout=1.0, curve=curve) as c:
+                welcome = c.hello()
+            if welcome["ready"] or not ready:
+                return welcome
+        except ConnectionLost:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"daemon not answering after {timeout} s; log:\n{proc.log()}")
+
+
+def non_loopback_ipv4() -> str | None:
+    """An IPv4 address of this machine that is not loopback, if it has one."""
+    candidates: list[str] = []
+    try:
+        out = subprocess.run(
+            ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=5
+        ).stdout
+        candidates += re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", out)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        candidates.append(socket.gethostbyname(socket.gethostname()))
+    except OSError:
+        pass
+    for address in candidates:
+        ip = ipaddress.ip_address(address)
+        if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
+            return address
+    return None
+
+
+# -- the default endpoint --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [None, 0o755], ids=["created", "was-0755"])
+def test_default_runtime_dir_is_private(
+    tmp_path_factory: pytest.TempPathFactory, existing: int | None
+) -> None:
+    xdg = tmp_path_factory.mktemp("xdg")
+    runtime = xdg / "impasto"
+    if existing is not None:
+        runtime.mkdir()
+        runtime.chmod(existing)
+    proc = DaemonProcess(
+        "unused", xdg / "daemon.log", env={"XDG_RUNTIME_DIR": str(xdg), "IMPASTO_ENDPOINT": ""}
+    )
+    i = proc.args.index("--endpoint")
+    del proc.args[i : i + 2]  # the daemon picks its default endpoint
+    proc.endpoint = f"ipc://{runtime / 'daemon.sock'}"
+    try:
+        proc.start(wait_ready=0)
+        wait_answering(proc, proc.endpoint)
+        assert stat.S_IMODE(runtime.stat().st_mode) == 0o700
+        sock = (runtime / "daemon.sock").stat()
+        assert stat.S_ISSOCK(sock.st_mode)
+        assert stat.S_IMODE(sock.st_mode) == 0o600
+    finally:
+        assert proc.stop() == 0
+
+
+# -- TCP without CurveZMQ --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "*"])
+def test_a_public_tcp_endpoint_needs_curve_or_insecure(tmp_path: Path, host: str) -> None:
+    proc = DaemonProcess(f"tcp://{host}:{free_port()}", tmp_path / "daemon.log")
+    proc.start(wait_ready=0)
+    assert proc.proc is not None
+    assert proc.proc.wait(60) == 2
+    lines = [line for line in proc.stderr().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "--insecure" in lines[0] and ("CurveZMQ" in lines[0] or "--curve-key" in lines[0])
+    assert "Traceback" not in proc.log()
+
+
+def test_loopback_tcp_needs_no_keys(tmp_path: Path) -> None:
+    """Also a regression test: a shutdown while the model was still loading (as here, most
+    likely) ended the process with SIGABRT, the engine thread being inside torch at exit."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = DaemonProcess(endpoint, tmp_path / "daemon.log")
+    try:
+        proc.start(wait_ready=0)
+        assert wait_answering(proc, endpoint)["can_shutdown"] is True
+        with Client(endpoint, timeout=5.0) as c:
+            c.shutdown()
+        assert proc.proc is not None and proc.proc.wait(30) == 0
+    finally:
+        proc.stop()
+
+
+class SlowLoadingBackend:
+    """A Backend whose model loads until the test says so (and that runs no jobs)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.loaded = False
+
+    def load(self) -> None:
+        self.release.wait(30)
+        self.loaded = True
+
+    def describe(self) -> dict:
+        return {}
+
+    def check_settings(self, settings: dict, content_size: tuple, warm_start: bool) -> None:
+        raise AssertionError("no jobs here")
+
+    def run(self, job: object, progress: object) -> None:
+        raise AssertionError("no jobs here")
+
+
+def test_a_daemon_stopped_while_loading_waits_for_its_engine_thread(tmp_path: Path) -> None:
+    """Regression (deterministic): the loop ended without waiting for the engine thread, so a
+    daemon stopped during its model load exited with that thread inside torch: SIGABRT."""
+    from impasto.server import Server, ServerConfig
+
+    backend = SlowLoadingBackend()
+    config = ServerConfig(endpoint=f"ipc://{tmp_path}/s.sock")
+    server = Server(backend, config)  # type: ignore[arg-type]
+    server.bind()
+    loop = threading.Thread(target=server.serve_forever)
+    loop.start()
+    try:
+        server.stop()
+        loop.join(2.5)  # longer than the loop's grace period for requests on their way
+        assert loop.is_alive(), "serve_forever returned with the engine thread still loading"
+    finally:
+        backend.release.set()
+        loop.join(10)
+    assert not loop.is_alive() and backend.loaded
+    assert server._worker is not None and not server._worker.is_alive()
+
+
+# -- CurveZMQ --------------------------------------------------------------------------------
+
+
+class Curve:
+    def __init__(self, root: Path) -> None:
+        keys, self.allow = root / "keys", root / "allow"
+        keys.mkdir()
+        self.allow.mkdir()
+        self.server_public, self.server_secret = zmq.auth.create_certificates(keys, "server")
+        _, self.client_secret = zmq.auth.create_certificates(keys, "client")
+        _, self.intruder_secret = zmq.auth.create_certificates(keys, "intruder")
+        shutil.copy(keys / "client.key", self.allow / "client.key")
+        self.port = free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+
+    def keys(self, secret_file: Path | str) -> ClientKeys:
+        return ClientKeys.load(self.server_public, secret_file)
+
+    def secrets(self) -> list[str]:
+        """The z85 text of every secret key in play."""
+        out = []
+        for path in (self.server_secret, self.client_secret, self.intruder_secret):
+            _, secret = zmq.auth.load_certificate(path)
+            assert secret is not None
+            out.append(secret.decode())
+        return out
+
+
+@pytest.fixture(scope="module")
+def curve(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("curve")
+    keys = Curve(root)
+    proc = verbose(
+        DaemonProcess(
+            f"tcp://0.0.0.0:{keys.port}",
+            root / "daemon.log",
+            *("--curve-key", str(keys.server_secret), "--allow", str(keys.allow)),
+        )
+    )
+    proc.start(wait_ready=0)
+    keys.proc = proc  # type: ignore[attr-defined]
+    try:
+        wait_answering(proc, keys.endpoint, keys.keys(keys.client_secret), ready=True)
+        yield keys
+    finally:
+        proc.stop()
+
+
+def test_an_allowed_client_works_and_may_shut_down(curve: Curve) -> None:
+    with Client(curve.endpoint, curve=curve.keys(curve.client_secret), timeout=5.0) as c:
+        welcome = c.hello()
+        assert welcome["can_shutdown"] is True
+        job = c.submit(
+            Submit(
+                example_pixels("astronaut", 32),
+                [example_pixels("hubble", 32)],
+                {"size": 32, "iterations": 3},
+            )
+        )
+        result = job.result(timeout=60)
+    assert (result.image.width, result.image.height) == (32, 32)
+
+
+def assert_allowed_client_served(curve: Curve) -> None:
+    with Client(curve.endpoint, curve=curve.keys(curve.client_secret), timeout=5.0) as c:
+        assert c.ping() < 2.0
+
+
+@pytest.mark.timeout(30)  # a blocking send once hung here for good
+def test_a_key_not_in_the_allow_folder_gets_no_answer(curve: Curve) -> None:
+    start = time.monotonic()
+    with (
+        Client(curve.endpoint, curve=curve.keys(curve.intruder_secret), timeout=2.0) as c,
+        pytest.raises(ConnectionLost),
+    ):
+        c.hello()
+    assert time.monotonic() - start < 10
+    assert_allowed_client_served(curve)
+
+
+@pytest.mark.timeout(30)  # a blocking send once hung here for good
+def test_a_client_without_curve_gets_no_answer(curve: Curve) -> None:
+    with Client(curve.endpoint, timeout=2.0) as c, pytest.raises(ConnectionLost):
+        c.hello()
+    assert_allowed_client_served(curve)
+
+
+@pytest.mark.timeout(30)  # a blocking send once hung here for good
+def test_a_client_with_the_wrong_server_key_gets_no_answer(curve: Curve, tmp_path: Path) -> None:
+    other_public, _ = zmq.auth.create_certificates(tmp_path, "impostor")
+    keys = ClientKeys.load(other_public, curve.client_secret)
+    with Client(curve.endpoint, curve=keys, timeout=2.0) as c, pytest.raises(ConnectionLost):
+        c.hello()
+    assert_allowed_client_served(curve)
+
+
+def test_keys_are_never_logged(curve: Curve) -> None:
+    log = curve.proc.log()  # type: ignore[attr-defined]
+    assert " DEBUG " in log  # -vv took effect: the strictest case
+    assert "CurveZMQ on" in log
+    for secret in curve.secrets():
+        assert secret not in log
+
+
+def test_the_allowed_client_shuts_the_daemon_down(curve: Curve) -> None:
+    proc: DaemonProcess = curve.proc  # type: ignore[attr-defined]
+    with Client(curve.endpoint, curve=curve.keys(curve.client_secret), timeout=5.0) as c:
+        assert c.shutdown()["jobs_cancelled"] == 0
+    assert proc.proc is not None and proc.proc.wait(30) == 0
+    log = proc.log()
+    for secret in curve.secrets():
+        assert secret not in log and secret not in proc.stderr()
+    assert "Traceback" not in log
+
+
+# -- --insecure ------------------------------------------------------------------------------
+
+
+def test_insecure_lets_remote_clients_in_but_not_shut_down(tmp_path: Path) -> None:
+    address = non_loopback_ipv4()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    port = free_port()
+    proc = DaemonProcess(f"tcp://0.0.0.0:{port}", tmp_path / "daemon.log", "--insecure")
+    try:
+        proc.start(wait_ready=0)
+        remote = wait_answering(proc, f"tcp://{address}:{port}")
+        assert remote["can_shutdown"] is False
+        with Client(f"tcp://{address}:{port}", timeout=5.0) as c:
+            with pytest.raises(RemoteError) as info:
+                c.shutdown()
+            assert info.value.code == C.E_NOT_ALLOWED
+            assert c.ping() < 2.0  # refused, and still served
+        with Client(f"tcp://127.0.0.1:{port}", timeout=5.0) as c:
+            assert c.hello()["can_shutdown"] is True
+            c.shutdown()
+        assert proc.proc is not None and proc.proc.wait(30) == 0
+    finally:
+        proc.stop()
