@@ -29,7 +29,8 @@ from .engine import (
     StyleSettings,
     Stylizer,
 )
-from .engine.images import fit_size
+from .engine.settings import LimitError
+from .engine.stylizer import output_size
 from .server.backend import FieldError, JobInput, JobOutput, JobStopped, OutOfMemory, ProgressSink
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,12 @@ class StylizerBackend:
             raise FieldError(e.field, e.message) from None
         except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
             raise FieldError(None, str(e)) from None
-        w, h = fit_size(*content_size, s.size)
-        if w * h > s.max_pixels:
-            raise FieldError(
-                "size", f"{w}x{h} exceeds the limit of {s.max_pixels} pixels", "too_large"
-            )
-        if min(w, h) < 16:
-            raise FieldError("size", f"output would be {w}x{h}; its shorter side must be >= 16")
+        try:
+            output_size(*content_size, s)
+        except LimitError as e:
+            raise FieldError(e.field, e.message, "too_large") from None
+        except SettingsError as e:
+            raise FieldError(e.field, e.message) from None
         return s
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:

@@ -23,6 +23,11 @@ class SettingsError(ValueError):
         self.message = message
 
 
+class LimitError(SettingsError):
+    """A valid setting that asks for more than a configured limit allows (a daemon answers
+    `too_large` rather than `invalid_field`)."""
+
+
 class Optimizer(str, Enum):
     LBFGS = "lbfgs"
     ADAM = "adam"

@@ -28,6 +28,7 @@ from .settings import (
     MAX_STYLES,
     MIN_SIZE,
     InitMode,
+    LimitError,
     Optimizer,
     Pooling,
     PreserveColor,
@@ -195,16 +196,7 @@ class Stylizer:
         cw, ch = job.content.size
         if cw < 1 or ch < 1:
             raise ImageError("content image is empty (0 pixels)")
-        out_w, out_h = fit_size(cw, ch, s.size)
-        if out_w * out_h > s.max_pixels:
-            raise SettingsError(
-                "size", f"{out_w}x{out_h} exceeds the limit of {s.max_pixels} pixels"
-            )
-        if min(out_w, out_h) < MIN_SIZE:
-            raise SettingsError(
-                "size",
-                f"output would be {out_w}x{out_h}; its shorter side must be >= {MIN_SIZE} px",
-            )
+        out_w, out_h = output_size(cw, ch, s)
         if (s.init is InitMode.IMAGE) != (job.init_image is not None):
             raise SettingsError("init", "an init image is given exactly when init is 'image'")
         rgb, alpha = to_tensor(job.content)
@@ -381,6 +373,20 @@ class _Objective:
         tv = tv_loss(image if s.tv_weight > 0 else image.detach())
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return LossTerms(content, style, tv, total)
+
+
+def output_size(width: int, height: int, s: StyleSettings) -> tuple[int, int]:
+    """The output size for a content of width x height, checked against the pixel limit
+    (LimitError) and the smallest size VGG19 can take (SettingsError). A daemon calls this
+    before queueing a job, so its refusal is the engine's own."""
+    w, h = fit_size(width, height, s.size)
+    if w * h > s.max_pixels:
+        raise LimitError("size", f"{w}x{h} exceeds the limit of {s.max_pixels} pixels")
+    if min(w, h) < MIN_SIZE:
+        raise SettingsError(
+            "size", f"output would be {w}x{h}; its shorter side must be >= {MIN_SIZE} px"
+        )
+    return w, h
 
 
 def _style_long_side(width: int, height: int, style_scale: float) -> int:
