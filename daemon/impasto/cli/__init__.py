@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
-from . import daemon, keys, remote, stylize
+from . import daemon, install, keys, remote, stylize
 from .errors import EXIT_USAGE, CliError, describe_error
 
 log = logging.getLogger("impasto")
@@ -52,6 +52,7 @@ def build_parser() -> Parser:
     daemon.add_parser(sub)
     remote.add_parsers(sub)
     keys.add_parser(sub)
+    install.add_parser(sub)
     return parser
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,12 +30,16 @@ from impasto_protocol.curve import ClientKeys
 from impasto_protocol.endpoint import (
     EndpointError,
     default_endpoint,
-    ensure_private_dir,
-    ipc_path,
     parse,
-    runtime_dir,
 )
 from impasto_protocol.errors import ConnectionLost, ImpastoError, JobCancelled, RemoteError
+from impasto_protocol.launcher import (
+    DaemonStartError,
+    PluginConfig,
+    default_log_path,
+    nothing_listening,
+    start_daemon,
+)
 from impasto_protocol.messages import MAX_PRIORITY, Cancelled, Preview, Progress, Result, Submit
 from impasto_protocol.pixels import Pixels
 
@@ -757,13 +760,12 @@ def _probe(endpoint: str, curve: ClientKeys | None, wait: float) -> dict[str, An
 def ensure_daemon(endpoint: str, args: argparse.Namespace, curve: ClientKeys | None) -> None:
     """A ready daemon at `endpoint`: the running one, or one started now in the background
     (`python -m impasto daemon`, in a session of its own, logging to the runtime folder)."""
-    path = ipc_path(endpoint)
     # No socket file: nothing listens, so do not wait for an answer that cannot come.
-    welcome = None if path is not None and not path.exists() else _probe(endpoint, curve, 1.0)
+    welcome = None if nothing_listening(endpoint) else _probe(endpoint, curve, 1.0)
     if welcome is not None and welcome.get("ready"):
         return
     proc = None
-    log = runtime_dir() / "daemon.log"
+    log = default_log_path()
     if welcome is None:
         proc, log = _start_daemon(endpoint, args)
     deadline = time.monotonic() + READY_TIMEOUT
@@ -781,34 +783,17 @@ def ensure_daemon(endpoint: str, args: argparse.Namespace, curve: ClientKeys | N
 
 
 def _start_daemon(endpoint: str, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], Path]:
-    folder = runtime_dir()
-    try:
-        ensure_private_dir(folder)
-    except (OSError, EndpointError) as e:
-        raise CliError(f"cannot use the runtime folder {folder}: {e}") from None
-    log = folder / "daemon.log"
     command = [
         sys.executable, "-m", "impasto", "daemon",
-        "--endpoint", endpoint,
         "--device", args.device,
         "--precision", args.precision,
     ]  # fmt: skip
     if args.weights:
         command += ["--weights", str(Path(args.weights).resolve())]
+    log = default_log_path()
     try:
-        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
-            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
-            out.flush()
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # not killed with this terminal's process group
-                cwd="/",
-                env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
-            )
-    except OSError as e:
-        raise CliError(f"cannot start a daemon: {e.strerror or e} (log: {log})") from None
+        proc = start_daemon(PluginConfig(endpoint, command), log)
+    except DaemonStartError as e:
+        raise CliError(str(e)) from None
     print(f"impasto: started a daemon at {endpoint} (log: {log})", file=sys.stderr)
     return proc, log

@@ -1,0 +1,130 @@
+"""Finding and starting a daemon on behalf of a plug-in or a script.
+
+Editor plug-ins cannot ask the user for a shell: when nothing answers at the configured endpoint
+they start the daemon themselves, detached, so it stays warm for the next edit after the editor
+closes. What to start, and where it listens, comes from the plug-in's `impasto.json`, written by
+`impasto install` (the editor's embedded Python cannot locate the Python that has torch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .endpoint import default_endpoint, ensure_private_dir, ipc_path, runtime_dir
+
+CONFIG_NAME = "impasto.json"
+DEFAULT_START_TIMEOUT = (
+    120.0  # a cold start loads torch and VGG19: seconds on CPU, more on a slow disk
+)
+
+
+class DaemonStartError(RuntimeError):
+    """The daemon could not be started; the message is one line for the user."""
+
+
+@dataclass
+class PluginConfig:
+    """A plug-in's `impasto.json`: where its daemon listens and how to start one."""
+
+    endpoint: str | None = None  # None: default_endpoint(), the per-user socket
+    daemon_command: list[str] = field(default_factory=list)  # empty: never start one
+    start_timeout: float = DEFAULT_START_TIMEOUT
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PluginConfig:
+        """The config at `path`; defaults when there is none. Raises ValueError (one line)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = json.load(f)
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"cannot read {path}: {e}") from None
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "config") -> PluginConfig:
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where}: expected a JSON object")
+        endpoint = raw.get("endpoint")
+        if endpoint is not None and (not isinstance(endpoint, str) or "://" not in endpoint):
+            raise ValueError(f"{where}: endpoint must be like ipc://PATH or tcp://HOST:PORT")
+        command = raw.get("daemon_command", [])
+        if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+            raise ValueError(f"{where}: daemon_command must be a list of strings")
+        timeout = raw.get("start_timeout", DEFAULT_START_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"{where}: start_timeout must be a positive number of seconds")
+        return cls(endpoint or None, list(command), float(timeout))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "daemon_command": self.daemon_command,
+            "start_timeout": self.start_timeout,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    def resolved_endpoint(self) -> str:
+        return self.endpoint or default_endpoint()
+
+
+def nothing_listening(endpoint: str) -> bool:
+    """True when no daemon can be listening: an ipc:// endpoint whose socket file is absent.
+    (For TCP there is no such shortcut: only an answer, or the lack of one, tells.)"""
+    path = ipc_path(endpoint)
+    return path is not None and not path.exists()
+
+
+def default_log_path() -> Path:
+    return runtime_dir() / "daemon.log"
+
+
+def start_daemon(config: PluginConfig, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `config.daemon_command --endpoint ENDPOINT`, detached from the caller (its own
+    session on POSIX, its own process group without a console on Windows), appending its output
+    to `log_path`. Returns at once: the daemon announces readiness in hello_reply."""
+    if not config.daemon_command:
+        raise DaemonStartError("no daemon command is configured (run `impasto install` again)")
+    endpoint = config.resolved_endpoint()
+    log = log_path or default_log_path()
+    try:
+        ensure_private_dir(log.parent)
+    except (OSError, ValueError) as e:
+        raise DaemonStartError(f"cannot use the folder {log.parent}: {e}") from None
+    command = [*config.daemon_command, "--endpoint", endpoint]
+    detach: dict[str, Any]
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS  # type: ignore[attr-defined]
+        detach = {"creationflags": flags}
+    else:
+        detach = {"start_new_session": True}  # not killed with the editor's process group
+    # Spinning OpenMP threads would make torch several times slower next to a busy editor.
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    try:
+        with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            out.write(f"--- {stamp} {' '.join(command)}\n".encode())
+            out.flush()
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=os.path.expanduser("~") if sys.platform == "win32" else "/",
+                env=env,
+                **detach,
+            )
+    except OSError as e:
+        raise DaemonStartError(
+            f"cannot start the daemon ({command[0]}): {e.strerror or e} (log: {log})"
+        ) from None

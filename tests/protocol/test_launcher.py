@@ -1,0 +1,74 @@
+"""impasto.json as plug-ins read it, and starting a daemon for them (the real start of a real
+daemon is exercised by `stylize --daemon auto` in tests/cli and by the Krita end-to-end test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from impasto_protocol.launcher import (
+    DaemonStartError,
+    PluginConfig,
+    nothing_listening,
+    start_daemon,
+)
+
+
+def test_missing_config_gives_defaults(tmp_path: Path) -> None:
+    config = PluginConfig.load(tmp_path / "impasto.json")
+    assert config == PluginConfig()
+    assert config.resolved_endpoint().startswith(("ipc://", "tcp://"))
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    config = PluginConfig("tcp://127.0.0.1:7000", ["/x/python", "-m", "impasto", "daemon"], 30)
+    config.save(tmp_path / "impasto.json")
+    assert PluginConfig.load(tmp_path / "impasto.json") == config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "cannot read"),
+        ("[]", "expected a JSON object"),
+        ('{"endpoint": 5}', "endpoint must be like"),
+        ('{"daemon_command": "impasto daemon"}', "daemon_command must be a list of strings"),
+        ('{"start_timeout": -1}', "start_timeout must be a positive number"),
+        ('{"start_timeout": true}', "start_timeout must be a positive number"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "impasto.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as e:
+        PluginConfig.load(path)
+    assert "\n" not in str(e.value)
+
+
+def test_nothing_listening(tmp_path: Path) -> None:
+    sock = tmp_path / "daemon.sock"
+    assert nothing_listening(f"ipc://{sock}")
+    sock.touch()
+    assert not nothing_listening(f"ipc://{sock}")
+    assert not nothing_listening("tcp://127.0.0.1:1")  # only an answer tells
+
+
+def test_start_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DaemonStartError, match="no daemon command"):
+        start_daemon(PluginConfig(f"ipc://{tmp_path}/s"), tmp_path / "log")
+    config = PluginConfig(f"ipc://{tmp_path}/s", [str(tmp_path / "no-such-impasto"), "daemon"])
+    with pytest.raises(DaemonStartError, match="cannot start the daemon") as e:
+        start_daemon(config, tmp_path / "run" / "daemon.log")
+    assert "\n" not in str(e.value)
+
+
+def test_start_detaches_and_logs(tmp_path: Path) -> None:
+    log = tmp_path / "run" / "daemon.log"
+    script = "import sys, os; print(sys.argv[1:], os.getsid(0) == os.getpid())"
+    config = PluginConfig("tcp://127.0.0.1:7001", ["python3", "-c", script])
+    proc = start_daemon(config, log)
+    assert proc.wait(10) == 0
+    text = log.read_text()
+    assert "['--endpoint', 'tcp://127.0.0.1:7001'] True" in text  # own session, endpoint added
+    assert (log.parent.stat().st_mode & 0o777) == 0o700
