@@ -1,0 +1,275 @@
+"""The link to the daemon: a NonBlockingClient driven by Qt's event loop, and the daemon start.
+
+ZeroMQ's descriptor is edge-triggered: QSocketNotifier fires when its state changes, not while
+data waits, so every wake-up drains until ZMQ_EVENTS says nothing is left, and one more drain is
+scheduled after every send (a send can consume the edge). A 1 s timer sends heartbeats, notices a
+silent daemon and retries. The UI reads `state` and `describe()`; job messages go out through
+the `message` signal, untouched, for the model to match with its requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from impasto_protocol import Message, NonBlockingClient, State
+from impasto_protocol.launcher import (
+    DaemonStartError,
+    PluginConfig,
+    default_log_path,
+    nothing_listening,
+    start_daemon,
+)
+from impasto_protocol.messages import Submit
+
+from .qt import QObject, QSocketNotifier, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "krita-plugin 0.1"
+TICK_MS = 1000
+STATUS_EVERY = 2  # ticks between status polls (how busy the daemon is)
+RETRY_EVERY = 5  # ticks between connection attempts while the daemon is unreachable
+
+
+class LinkState(str, Enum):
+    OFFLINE = "offline"  # not opened yet
+    CONNECTING = "connecting"  # hello sent, nothing heard
+    LAUNCHING = "launching"  # we started the daemon and wait for its first answer
+    LOADING = "loading"  # the daemon answered and loads its model (jobs queue meanwhile)
+    READY = "ready"
+    UNREACHABLE = "unreachable"  # nothing answers and we cannot (or could not) start one
+    ERROR = "error"  # refused (protocol version) or a broken configuration
+
+
+class DaemonLink(QObject):
+    state_changed = Signal()
+    message = Signal(object)  # an impasto_protocol Message: replies and job events
+
+    def __init__(self, config_path: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config_path = config_path
+        self.config: PluginConfig | None = None
+        self.client: NonBlockingClient | None = None
+        self.state = LinkState.OFFLINE
+        self.error = ""
+        self.busy_jobs = 0  # queued + running jobs of all clients, from status polls
+        self.process: Any = None  # the daemon we started (subprocess.Popen), if any
+        self._launched_at = 0.0
+        self._tried_launch = False  # start the daemon at most once per open(), by itself
+        self._notifier: QSocketNotifier | None = None
+        self._notifier_fd = -1
+        self._ticks = 0
+        self._status_id: str | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def welcome(self) -> dict[str, Any] | None:
+        return self.client.welcome if self.client is not None else None
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.resolved_endpoint() if self.config else "?"
+
+    def open(self) -> None:
+        """Connect (once); start the daemon when nothing can be listening."""
+        if self.client is not None:
+            return
+        try:
+            self.config = PluginConfig.load(self.config_path)
+        except ValueError as e:
+            self._set(LinkState.ERROR, str(e))
+            return
+        self.client = NonBlockingClient(self.config.resolved_endpoint(), name=CLIENT_NAME)
+        if nothing_listening(self.client.endpoint):
+            self._launch()
+        self._hello()
+        self._timer.start()
+
+    def close(self) -> None:
+        self._timer.stop()
+        self._drop_notifier()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.state = LinkState.OFFLINE
+
+    def usable(self) -> bool:
+        """Jobs can be sent: the daemon answered (a loading daemon queues them)."""
+        return self.state in (LinkState.READY, LinkState.LOADING)
+
+    def submit(self, job: Submit) -> str:
+        assert self.client is not None
+        mid = self.client.submit(job)
+        self._after_send()
+        return mid
+
+    def cancel(self, job: str) -> None:
+        if self.client is not None:
+            self.client.cancel(job)
+            self._after_send()
+
+    def describe(self) -> str:
+        """One line for the docker's state label."""
+        s = self.state
+        if s is LinkState.READY:
+            device = (self.welcome or {}).get("device", "")
+            busy = f", busy with {self.busy_jobs} job(s)" if self.busy_jobs else ""
+            return f"Daemon connected ({device}){busy}"
+        if s is LinkState.LOADING:
+            return "Daemon starting: loading the model (jobs wait in its queue)"
+        if s is LinkState.LAUNCHING:
+            return f"Starting the daemon ({int(time.monotonic() - self._launched_at)} s)..."
+        if s is LinkState.CONNECTING:
+            return f"Connecting to {self.endpoint}..."
+        if s is LinkState.UNREACHABLE:
+            return f"Daemon unreachable: {self.error}"
+        if s is LinkState.ERROR:
+            return f"Daemon error: {self.error}"
+        return "Not connected"
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _set(self, state: LinkState, error: str = "") -> None:
+        if state is not self.state or error != self.error:
+            log.info("daemon link: %s %s", state.value, error)
+            self.state, self.error = state, error
+            self.state_changed.emit()
+
+    def _launch(self) -> None:
+        assert self.config is not None
+        if not self.config.daemon_command:
+            return
+        self._tried_launch = True
+        try:
+            self.process = start_daemon(self.config)
+        except DaemonStartError as e:
+            self._set(LinkState.ERROR, str(e))
+            return
+        self._launched_at = time.monotonic()
+        log.info("started the daemon, pid %s", self.process.pid)
+
+    def _hello(self, announce: bool = True) -> None:
+        assert self.client is not None
+        self.client.connect()
+        self._watch_socket()
+        self._after_send()
+        if announce and self.state is not LinkState.ERROR:
+            self._set(LinkState.LAUNCHING if self._launching() else LinkState.CONNECTING)
+
+    def _launching(self) -> bool:
+        return (
+            self.process is not None
+            and self.process.poll() is None
+            and (
+                time.monotonic() - self._launched_at
+                < (self.config.start_timeout if self.config else 0)
+            )
+        )
+
+    def _watch_socket(self) -> None:
+        """(Re)arm the notifier: a reset after a silent daemon gives the client a new socket."""
+        assert self.client is not None
+        fd = self.client.fd
+        if self._notifier is not None and fd == self._notifier_fd:
+            return
+        self._drop_notifier()
+        self._notifier = QSocketNotifier(fd, QSocketNotifier.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._notifier_fd = fd
+
+    def _drop_notifier(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+            self._notifier_fd = -1
+
+    def _after_send(self) -> None:
+        QTimer.singleShot(0, self._drain)
+
+    def _drain(self, *_: Any) -> None:
+        if self.client is None:
+            return
+        try:
+            messages = self.client.drain()
+        except Exception:  # a broken socket must not raise into Qt's event loop
+            log.exception("reading from the daemon failed")
+            messages = []
+        self._follow_client_state()
+        for msg in messages:
+            if msg.ref is not None and msg.ref == self._status_id:
+                self._on_status(msg)
+            elif msg.type != "hello_reply":
+                self.message.emit(msg)
+
+    def _follow_client_state(self) -> None:
+        assert self.client is not None
+        s = self.client.state
+        if s is State.READY:
+            self._set(LinkState.READY)
+        elif s is State.STARTING:
+            self._set(LinkState.LOADING)
+        elif s is State.REFUSED:
+            self._set(LinkState.ERROR, self.client.error or "the daemon refused the connection")
+
+    def _on_status(self, msg: Message) -> None:
+        self._status_id = None
+        body = msg.body if msg.type == "status_reply" else {}
+        queue, running = body.get("queue", 0), body.get("running")
+        busy = (queue if isinstance(queue, int) else 0) + (1 if running else 0)
+        if busy != self.busy_jobs:
+            self.busy_jobs = busy
+            self.state_changed.emit()
+
+    def _tick(self) -> None:
+        if self.client is None:
+            return
+        self._ticks += 1
+        if self.state is LinkState.LAUNCHING:
+            self.state_changed.emit()  # the label counts seconds
+        try:
+            state = self.client.tick()
+        except Exception:
+            log.exception("heartbeat to the daemon failed")
+            state = State.LOST
+        if state is State.LOST:
+            self._on_silence()
+        else:
+            self._drain()
+            if state is State.READY and self._ticks % STATUS_EVERY == 0 and not self._status_id:
+                self._status_id = self.client.status()
+                self._after_send()
+
+    def _on_silence(self) -> None:
+        """The daemon did not answer within the client's timeout: retry, start it, or say so."""
+        assert self.client is not None and self.config is not None
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self.process = None
+            self._set(
+                LinkState.UNREACHABLE,
+                f"the daemon exited with code {code} (log: {default_log_path()})",
+            )
+            return
+        if self._launching():
+            self._hello()  # still loading torch: keep asking
+            return
+        if self.process is None and self.config.daemon_command and not self._tried_launch:
+            self._launch()  # a socket file was there but nothing answered (a crashed daemon)
+            self._hello()
+            return
+        if self.state is not LinkState.UNREACHABLE:
+            why = self.client.error or f"no answer from {self.endpoint}"
+            if not self.config.daemon_command:
+                why += " (no daemon command configured: start `impasto daemon`)"
+            self._set(LinkState.UNREACHABLE, why)
+        if self._ticks % RETRY_EVERY == 0:
+            self._hello(announce=False)  # Lazy Pirate: a fresh socket reaches a restarted daemon

@@ -1,0 +1,352 @@
+"""The "Style Transfer" docker: widgets only. The job lives in StyleTransferModel, the daemon
+connection in DaemonLink; this module turns widget state into a JobRequest and shows what the
+model and the link report.
+
+Widgets carry object names (`start`, `strength`, `style_path`, `setting_iterations`, ...) so
+that scripts and the end-to-end tests can drive the docker as a user would.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from krita import DockWidget
+
+from . import document, imaging
+from .connection import DaemonLink
+from .document import HostError
+from .model import JobRequest, JobState, StyleTransferModel
+from .qt import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from .settings_form import CUSTOM, PRESETS, SettingsForm
+
+log = logging.getLogger(__name__)
+
+DOCKER_ID = "impasto_style_transfer"
+TITLE = "Style Transfer"
+CONFIG_PATH = Path(__file__).resolve().parent / "impasto.json"
+STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon rescales them)
+FILES, LAYER = "Image files", "Layer of this image"
+STRENGTH_STEPS = 100  # the slider's range; the middle is the daemon's default style weight
+STRENGTH_DECADES = 2.0  # the slider's ends are the default divided / multiplied by 10**this
+REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before replacing
+
+
+def strength_to_weight(value: int, default: float) -> float:
+    """Log scale: each step multiplies the weight by the same factor."""
+    exponent = (value - STRENGTH_STEPS / 2) / (STRENGTH_STEPS / 2) * STRENGTH_DECADES
+    return default * 10**exponent
+
+
+def weight_to_strength(weight: float, default: float) -> int:
+    exponent = math.log10(max(weight, 1e-9) / default)
+    return round(exponent / STRENGTH_DECADES * STRENGTH_STEPS / 2 + STRENGTH_STEPS / 2)
+
+
+class StyleTransferDocker(DockWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle(TITLE)
+        self.link = DaemonLink(CONFIG_PATH, self)
+        self.model = StyleTransferModel(self.link, self)
+        self._replace_timer = QTimer(self)
+        self._replace_timer.setSingleShot(True)
+        self._replace_timer.setInterval(REPLACE_DELAY_MS)
+        self._replace_timer.timeout.connect(self._apply_strength)
+        self._build()
+        self.link.state_changed.connect(self._on_link_state)
+        self.model.state_changed.connect(lambda _: self._update_buttons())
+        self.model.progress.connect(self._on_progress)
+        self.model.message.connect(self._show_message)
+        self.model.finished.connect(self._on_finished)
+        document.on_document_closed(self.model.check_document)
+        self._update_buttons()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        root = QWidget(self)
+        box = QVBoxLayout(root)
+
+        style = QGroupBox("Style", root)
+        sbox = QVBoxLayout(style)
+        self.source = self._named(QComboBox(), "style_source")
+        self.source.addItems([FILES, LAYER])
+        self.source.currentTextChanged.connect(self._on_source)
+        sbox.addWidget(self.source)
+        self.files = QWidget()
+        fbox = QVBoxLayout(self.files)
+        fbox.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.path = self._named(QLineEdit(), "style_path")
+        self.path.setPlaceholderText("style image file")
+        self.path.returnPressed.connect(self._add_path)
+        browse = self._named(QToolButton(), "browse")
+        browse.setText("...")
+        browse.clicked.connect(self._browse)
+        add = self._named(QPushButton("Add"), "add_style")
+        add.clicked.connect(self._add_path)
+        row.addWidget(self.path)
+        row.addWidget(browse)
+        row.addWidget(add)
+        fbox.addLayout(row)
+        self.table = self._named(QTableWidget(0, 2), "style_list")
+        self.table.setHorizontalHeaderLabels(["Style image", "Weight"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setMaximumHeight(110)
+        fbox.addWidget(self.table)
+        remove = self._named(QPushButton("Remove"), "remove_style")
+        remove.clicked.connect(self._remove_style)
+        fbox.addWidget(remove)
+        sbox.addWidget(self.files)
+        self.layer = self._named(QComboBox(), "style_layer")
+        self.layer.setVisible(False)
+        sbox.addWidget(self.layer)
+        box.addWidget(style)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Strength"))
+        self.strength = self._named(QSlider(Qt.Horizontal), "strength")
+        self.strength.setRange(0, STRENGTH_STEPS)
+        self.strength.setValue(STRENGTH_STEPS // 2)
+        self.strength.valueChanged.connect(self._on_strength)
+        self.strength_value = self._named(QLabel(), "strength_value")
+        row.addWidget(self.strength)
+        row.addWidget(self.strength_value)
+        box.addLayout(row)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Quality"))
+        self.preset = self._named(QComboBox(), "preset")
+        self.preset.addItems([*PRESETS, CUSTOM])
+        self.preset.setCurrentText("Standard")
+        self.preset.currentTextChanged.connect(self._on_preset)
+        row.addWidget(self.preset)
+        self.more = self._named(QToolButton(), "advanced_toggle")
+        self.more.setText("Advanced")
+        self.more.setCheckable(True)
+        row.addWidget(self.more)
+        box.addLayout(row)
+        self.form = SettingsForm(root)
+        self.form.setVisible(False)
+        self.more.toggled.connect(self.form.setVisible)
+        box.addWidget(self.form)
+
+        self.selection_only = self._named(QCheckBox("Selection only"), "selection_only")
+        self.selection_only.setChecked(True)
+        box.addWidget(self.selection_only)
+
+        row = QHBoxLayout()
+        self.start = self._named(QPushButton("Start"), "start")
+        self.start.clicked.connect(self._on_start)
+        self.cancel = self._named(QPushButton("Cancel"), "cancel")
+        self.cancel.clicked.connect(self.model.cancel)
+        row.addWidget(self.start)
+        row.addWidget(self.cancel)
+        box.addLayout(row)
+        self.progress = self._named(QProgressBar(), "progress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        box.addWidget(self.progress)
+        self.daemon_state = self._named(QLabel(self.link.describe()), "daemon_state")
+        self.daemon_state.setWordWrap(True)
+        box.addWidget(self.daemon_state)
+        self.message = self._named(QLabel(), "message")
+        self.message.setWordWrap(True)
+        box.addWidget(self.message)
+        box.addStretch(1)
+        self.setWidget(root)
+        self._on_strength(self.strength.value())
+
+    @staticmethod
+    def _named(widget: Any, name: str) -> Any:
+        widget.setObjectName(name)
+        return widget
+
+    # -- Krita hooks ----------------------------------------------------------------------
+
+    def canvasChanged(self, canvas: Any) -> None:
+        self._refresh_layers()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.link.open()  # connect (or start the daemon) when the panel is first shown
+
+    def closeEvent(self, event: Any) -> None:
+        self.model.cancel()  # closing the panel cancels its job
+        super().closeEvent(event)
+
+    # -- style sources --------------------------------------------------------------------
+
+    def _on_source(self, text: str) -> None:
+        self.files.setVisible(text == FILES)
+        self.layer.setVisible(text == LAYER)
+        if text == LAYER:
+            self._refresh_layers()
+
+    def _refresh_layers(self) -> None:
+        current = self.layer.currentText()
+        self.layer.clear()
+        for name, _node in document.style_layers(document.active_document()):
+            self.layer.addItem(name)
+        if current:
+            self.layer.setCurrentText(current)
+
+    def _browse(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Style images", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+        )
+        for path in paths:
+            self.add_style_file(path)
+
+    def _add_path(self) -> None:
+        path = self.path.text().strip()
+        if path:
+            self.add_style_file(path)
+            self.path.clear()
+
+    def add_style_file(self, path: str, weight: float = 1.0) -> None:
+        if not Path(path).is_file():
+            self._show_message(f"no such file: {path}")
+            return
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        item = QTableWidgetItem(Path(path).name)
+        item.setData(Qt.UserRole, path)
+        item.setToolTip(path)
+        self.table.setItem(row, 0, item)
+        spin = QDoubleSpinBox()
+        spin.setObjectName(f"style_weight_{row}")
+        spin.setRange(0.01, 100.0)
+        spin.setValue(weight)
+        self.table.setCellWidget(row, 1, spin)
+
+    def _remove_style(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True)
+        for row in rows or [self.table.rowCount() - 1]:
+            if row >= 0:
+                self.table.removeRow(row)
+
+    def _styles(self) -> tuple[list[Any], list[float], str]:
+        if self.source.currentText() == LAYER:
+            doc = document.active_document()
+            layers = dict(document.style_layers(doc))
+            node = layers.get(self.layer.currentText())
+            if node is None:
+                raise HostError("choose the layer that holds the style")
+            return [document.read_style_layer(doc, node)], [], node.name()
+        styles, weights, names = [], [], []
+        for row in range(self.table.rowCount()):
+            path = self.table.item(row, 0).data(Qt.UserRole)
+            try:
+                styles.append(imaging.load_style_file(path, STYLE_MAX_SIDE))
+            except ValueError as e:
+                raise HostError(str(e)) from None
+            weights.append(self.table.cellWidget(row, 1).value())
+            names.append(imaging.style_name(path))
+        if not styles:
+            raise HostError("add a style image first")
+        return styles, weights, " + ".join(names)
+
+    # -- settings -------------------------------------------------------------------------
+
+    def default_weight(self) -> float:
+        return float(self.form.defaults.get("style_weight", 3.0))
+
+    def _on_strength(self, value: int) -> None:
+        weight = strength_to_weight(value, self.default_weight())
+        self.strength_value.setText(f"{weight:.3g}")
+        if self.model.state.active:
+            self._replace_timer.start()
+
+    def _apply_strength(self) -> None:
+        weight = strength_to_weight(self.strength.value(), self.default_weight())
+        self.model.set_style_weight(weight)
+
+    def _on_preset(self, name: str) -> None:
+        if name in PRESETS:
+            size, iterations = PRESETS[name]
+            self.form.set_value("size", size)
+            self.form.set_value("iterations", iterations)
+
+    def _on_start(self) -> None:
+        try:
+            styles, weights, name = self._styles()
+            settings = self.form.values()
+        except (HostError, ValueError) as e:
+            self._show_message(str(e))
+            return
+        if len(styles) > 1:
+            settings["style_blend"] = weights
+        settings["style_weight"] = strength_to_weight(self.strength.value(), self.default_weight())
+        request = JobRequest(styles, name, settings, self.selection_only.isChecked())
+        self._show_message("")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("waiting for the daemon...")
+        self.model.start(request)
+
+    # -- reports --------------------------------------------------------------------------
+
+    def _on_link_state(self) -> None:
+        self.daemon_state.setText(self.link.describe())
+        welcome = self.link.welcome
+        if welcome and not self.form.built:
+            self.form.build(welcome)
+            self._on_preset(self.preset.currentText())
+            self._on_strength(self.strength.value())
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        active = self.model.state.active
+        self.start.setEnabled(not active and self.link.usable() and self.form.built)
+        self.cancel.setEnabled(active and self.model.state is not JobState.CANCELLING)
+
+    def _on_progress(self, iteration: int, total: int, eta: float) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(iteration)
+        left = f", {eta:.0f} s left" if eta >= 0 else ""
+        self.progress.setFormat(f"{iteration}/{total} iterations{left}")
+
+    def _on_finished(self, outcome: str) -> None:
+        if outcome == "done":
+            info = self.model.last_result
+            self.progress.setValue(self.progress.maximum())
+            self.progress.setFormat(
+                f"done: {info.get('iterations', '?')} iterations in {info.get('elapsed', 0):.1f} s"
+            )
+        else:
+            self.progress.setValue(0)
+            self.progress.setFormat(outcome)
+        self._update_buttons()
+
+    def _show_message(self, text: str) -> None:
+        if text:
+            log.info("%s", text)
+        self.message.setText(text)

@@ -1,0 +1,134 @@
+"""Pixel work on QImage: scaling previews, feathered selection masks, sample conversions.
+
+Plug-ins cannot count on numpy or Pillow inside Krita, and a Python loop over every pixel of a
+large layer takes seconds. QImage does the per-pixel work in C++: building images from buffers,
+smooth scaling (which doubles as a blur for feathering) and alpha compositing. What QImage cannot
+do is done with bytes slicing and bytes.translate, which also run in C.
+
+Buffers here are 8-bit BGRA, the byte order of QImage.Format_ARGB32 on little-endian machines
+and of Krita's 8-bit RGBA layers, with straight (not premultiplied) alpha.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from impasto_protocol import Pixels
+
+from .qt import QImage, QPainter, Qt
+
+if sys.byteorder != "little":  # ARGB32 is B, G, R, A in memory only on little-endian machines
+    raise ImportError("impasto_krita needs a little-endian machine")
+
+# 2a - 255, clamped: the blurred selection's alpha is 128 at the selection's edge and 255 at one
+# feather radius inside it, so this ramp is 0 at the edge and 255 a radius in (feather inside).
+_INNER_RAMP = bytes(max(0, min(255, 2 * a - 255)) for a in range(256))
+
+
+def from_bgra(data: bytes | bytearray | memoryview, width: int, height: int) -> QImage:
+    """A QImage that owns a copy of the pixels (QImage would otherwise point into `data`)."""
+    return QImage(bytes(data), width, height, width * 4, QImage.Format_ARGB32).copy()
+
+
+def to_bgra(image: QImage) -> bytes:
+    """Straight-alpha BGRA rows without padding (4-byte pixels never need row padding)."""
+    if image.format() != QImage.Format_ARGB32:
+        image = image.convertToFormat(QImage.Format_ARGB32)
+    return image.constBits().asstring(image.sizeInBytes())
+
+
+def scaled(image: QImage, width: int, height: int) -> QImage:
+    """`image` at exactly width x height (previews come at the daemon's preview size)."""
+    if image.width() == width and image.height() == height:
+        return image
+    out = image.scaled(width, height, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+    return out.convertToFormat(QImage.Format_ARGB32)
+
+
+def alpha_image(alpha: bytes, width: int, height: int) -> QImage:
+    """An image whose alpha channel is `alpha` (one byte per pixel), for compositing."""
+    buf = bytearray(width * height * 4)
+    buf[3::4] = alpha
+    return from_bgra(buf, width, height)
+
+
+def alpha_of(image: QImage) -> bytes:
+    return to_bgra(image)[3::4]
+
+
+def multiply_alpha(image: QImage, mask: QImage) -> None:
+    """image.alpha *= mask.alpha / 255, in place; colours are kept where the result is opaque."""
+    painter = QPainter(image)
+    painter.setCompositionMode(QPainter.CompositionMode_DestinationIn)
+    painter.drawImage(0, 0, mask)
+    painter.end()
+
+
+def feather_radius(width: int, height: int) -> int:
+    """Soft enough to hide the seam, small enough to leave narrow selections stylized."""
+    return max(0, min(16, round(min(width, height) / 16)))
+
+
+def feathered_mask(selection: bytes, width: int, height: int, radius: int) -> QImage:
+    """The selection (one byte per pixel) with its edge softened INSIDE the selection only:
+    wherever the selection is 0 the mask is 0, so pixels outside it never change."""
+    base = alpha_image(selection, width, height)
+    if radius < 1:
+        return base
+    # Smooth down- then up-scaling is a box blur followed by a bilinear one, done in C++.
+    small = base.scaled(
+        max(1, width // radius),
+        max(1, height // radius),
+        Qt.IgnoreAspectRatio,
+        Qt.SmoothTransformation,
+    )
+    blurred = scaled(small, width, height)
+    mask = alpha_image(alpha_of(blurred).translate(_INNER_RAMP), width, height)
+    multiply_alpha(mask, base)  # x selection: exactly 0 outside, the selection's own softness
+    return mask
+
+
+def masked(bgra: bytes, width: int, height: int, mask: QImage | None) -> bytes:
+    if mask is None:
+        return bytes(bgra)
+    image = from_bgra(bgra, width, height)
+    multiply_alpha(image, mask)
+    return to_bgra(image)
+
+
+def widen_to_u16(samples: bytes) -> bytes:
+    """8-bit samples as little-endian 16-bit ones: v * 257 is the bytes (v, v)."""
+    out = bytearray(len(samples) * 2)
+    out[0::2] = samples
+    out[1::2] = samples
+    return bytes(out)
+
+
+def gray_alpha(bgra: bytes, width: int, height: int) -> bytes:
+    """BGRA to interleaved grey + alpha (8-bit), for grayscale layers."""
+    opaque = QImage(bytes(bgra), width, height, width * 4, QImage.Format_RGB32)
+    gray = opaque.convertToFormat(QImage.Format_Grayscale8)
+    stride = gray.bytesPerLine()  # rows of 1-byte pixels are padded to 4 bytes
+    raw = gray.constBits().asstring(gray.sizeInBytes())
+    values = b"".join(raw[y * stride : y * stride + width] for y in range(height))
+    out = bytearray(width * height * 2)
+    out[0::2] = values
+    out[1::2] = bgra[3::4]
+    return bytes(out)
+
+
+def load_style_file(path: str, max_side: int) -> Pixels:
+    """A style image file as BGRA pixels, its longer side at most `max_side`: the daemon scales
+    styles to the output anyway, so sending a 6000 px photo would only cost time."""
+    image = QImage(path)
+    if image.isNull():
+        raise ValueError(f"cannot read the style image {path} (missing, or not an image)")
+    if max(image.width(), image.height()) > max_side:
+        image = image.scaled(max_side, max_side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    image = image.convertToFormat(QImage.Format_ARGB32)
+    return Pixels(image.width(), image.height(), to_bgra(image), "BGRA", "u8")
+
+
+def style_name(path: str) -> str:
+    return Path(path).stem

@@ -1,0 +1,298 @@
+"""One style-transfer job at a time: its state machine, and what it does to the document.
+
+    idle -> submitting -> running -> done | cancelled | failed
+                 '-----------'-> cancelling -> cancelled
+
+A job creates its result layer when it starts, above the source layer, and writes every preview
+into it (scaled to the target area, masked by the feathered selection), then the final result
+into the same layer, renamed after the style. A strength change while the job runs submits a
+replacement (`replace`) that warm-starts from the running job (`init_job`), so the canvas keeps
+improving instead of starting over. Cancelling, a failure or a closed document remove the layer:
+what is left is either a finished result or the document as it was.
+
+The model knows neither widgets nor sockets: it takes a JobRequest, speaks to the daemon through
+a DaemonLink and reports with Qt signals, which the docker and the end-to-end tests observe.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from impasto_protocol import Cancelled, Message, Pixels, Preview, Progress, RemoteError, Result
+from impasto_protocol.messages import Submit, job_event, remote_error
+
+from . import document, imaging
+from .connection import DaemonLink, LinkState
+from .document import HostError, Target
+from .qt import QImage, QObject, Signal
+
+log = logging.getLogger(__name__)
+
+MAX_PREVIEW_SIZE = 768  # previews are scaled up to the target anyway; bigger costs bandwidth
+PREVIEWS_PER_JOB = 30  # about this many canvas updates per job...
+MAX_PREVIEW_EVERY = 10  # ...but at least one every this many iterations
+
+
+class JobState(str, Enum):
+    IDLE = "idle"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobState.SUBMITTING, JobState.RUNNING, JobState.CANCELLING)
+
+
+@dataclass
+class JobRequest:
+    """What the user asked for; `settings` are engine settings by name (hello_reply.defaults)."""
+
+    styles: list[Pixels]
+    style_name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    selection_only: bool = True
+
+
+@dataclass
+class _Job:
+    target: Target
+    layer: Any
+    submit: Submit  # kept for replacements: same content, styles and mask
+    name: str
+    mask: QImage | None
+    job_id: str | None = None
+    submit_id: str | None = None  # the submit (or replacement) waiting for `accepted`
+    superseded: set[str] = field(default_factory=set)
+    pending_weight: float | None = None  # a strength change to send once `accepted` comes
+    cancel_on_accept: bool = False
+
+
+class StyleTransferModel(QObject):
+    state_changed = Signal(str)
+    progress = Signal(int, int, float)  # iteration, total, seconds left (-1 while unknown)
+    preview_applied = Signal(int)  # the iteration now shown in the result layer
+    finished = Signal(str)  # "done", "cancelled" or "failed"
+    message = Signal(str)  # one line for the user (errors, why a job ended)
+
+    def __init__(self, link: DaemonLink, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.link = link
+        self.state = JobState.IDLE
+        self.job: _Job | None = None
+        self.last_result: dict[str, Any] = {}  # the result's info (iterations, warm_start...)
+        self.jobs_seen: list[str] = []  # every job id this model ran, in order
+        link.message.connect(self._on_message)
+        link.state_changed.connect(self._on_link_state)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def start(self, request: JobRequest) -> bool:
+        """Start a job on the active layer; False (and a message) if it cannot start."""
+        if self.state.active:
+            self.message.emit("a job is already running: cancel it first")
+            return False
+        if not self.link.usable():
+            self.message.emit(f"cannot start: {self.link.describe()}")
+            return False
+        if not request.styles:
+            self.message.emit("choose at least one style image or layer")
+            return False
+        try:
+            target = document.active_target(request.selection_only)
+            content = document.read_pixels(target.document, target.node, target.area, target.format)
+        except HostError as e:
+            self.message.emit(str(e))
+            return False
+        limit = ((self.link.welcome or {}).get("limits") or {}).get("max_message_bytes")
+        too_big = [
+            p for p in (content, *request.styles) if isinstance(limit, int) and p.nbytes > limit
+        ]
+        if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
+            self.message.emit(
+                f"a {too_big[0].width}x{too_big[0].height} image is over the daemon's limit of "
+                f"{limit} bytes per image: select a smaller area"
+            )
+            return False
+        area = target.area
+        settings = dict(request.settings)
+        size = int(settings.get("size") or self._default("size", 512))
+        settings["size"] = max(16, min(size, max(area.width, area.height)))  # never upscale
+        iterations = int(settings.get("iterations") or self._default("iterations", 300))
+        mask = None
+        mask_pixels = None
+        if target.selection is not None:
+            radius = imaging.feather_radius(area.width, area.height)
+            mask = imaging.feathered_mask(target.selection, area.width, area.height, radius)
+            mask_pixels = Pixels(area.width, area.height, target.selection, "L", "u8")
+        submit = Submit(
+            content=content,
+            styles=list(request.styles),
+            settings=settings,
+            mask=mask_pixels,
+            progress_every=max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB)),
+            preview_every=max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB)),
+            preview_size=max(16, min(MAX_PREVIEW_SIZE, settings["size"])),
+            label=f"krita: {request.style_name}"[:200],
+            result_layout="BGRA",
+        )
+        try:
+            layer = document.create_result_layer(target, f"{request.style_name} (stylizing)")
+        except HostError as e:
+            self.message.emit(str(e))
+            return False
+        self.job = _Job(target, layer, submit, request.style_name, mask)
+        self.job.submit_id = self.link.submit(submit)
+        self._set_state(JobState.SUBMITTING)
+        return True
+
+    def cancel(self) -> None:
+        job = self.job
+        if job is None or not self.state.active:
+            return
+        if job.job_id is None:
+            job.cancel_on_accept = True
+        else:
+            self.link.cancel(job.job_id)
+        self._set_state(JobState.CANCELLING)
+
+    def set_style_weight(self, weight: float) -> None:
+        """A new strength: while a job runs, replace it with a warm-started one."""
+        job = self.job
+        if job is None or self.state not in (JobState.SUBMITTING, JobState.RUNNING):
+            return
+        if job.submit_id is not None or job.job_id is None:
+            job.pending_weight = weight  # one replacement in flight at a time
+            return
+        self._replace(job, weight)
+
+    def check_document(self) -> None:
+        """Called when a document closes: a job whose document is gone is cancelled."""
+        job = self.job
+        if job is None or not self.state.active or document.is_open(job.target.document):
+            return
+        if job.job_id is not None:
+            self.link.cancel(job.job_id)
+        self._end(JobState.CANCELLED, "the document was closed: its job is cancelled", False)
+
+    # -- daemon messages ------------------------------------------------------------------
+
+    def _on_message(self, msg: Message) -> None:
+        job = self.job
+        if job is None or not self.state.active:
+            return
+        if msg.ref is not None and msg.ref == job.submit_id:
+            self._on_submit_answer(job, msg)
+        elif msg.job is not None and msg.job == job.job_id and msg.ref is None:
+            self._on_event(job, msg)
+
+    def _on_submit_answer(self, job: _Job, msg: Message) -> None:
+        job.submit_id = None
+        replacing = job.job_id is not None
+        if msg.type != "accepted" or msg.job is None:
+            text = str(remote_error(msg)) if msg.type == "error" else f"unexpected {msg.type}"
+            if replacing:  # the running job goes on with the old strength
+                self.message.emit(f"the new strength was not applied: {text}")
+                return
+            self._end(JobState.FAILED, f"the daemon refused the job: {text}")
+            return
+        if replacing:
+            job.superseded.add(job.job_id)  # type: ignore[arg-type]
+        job.job_id = msg.job
+        self.jobs_seen.append(msg.job)
+        log.info("job %s accepted%s", msg.job, " (replacement)" if replacing else "")
+        if job.cancel_on_accept:
+            self.link.cancel(msg.job)
+            return
+        if self.state is JobState.SUBMITTING:
+            self._set_state(JobState.RUNNING)
+        if job.pending_weight is not None:
+            weight, job.pending_weight = job.pending_weight, None
+            self._replace(job, weight)
+
+    def _on_event(self, job: _Job, msg: Message) -> None:
+        try:
+            event = job_event(msg)
+        except RemoteError as e:
+            self._end(JobState.FAILED, f"the job failed: {e}")
+            return
+        except Exception as e:
+            log.warning("ignoring a bad event from the daemon: %s", e)
+            return
+        if isinstance(event, Progress):
+            self._report(event)
+        elif isinstance(event, Preview):
+            self._report(event.progress)
+            if self.state is JobState.RUNNING and self._show(job, event.image):
+                self.preview_applied.emit(event.progress.iteration)
+        elif isinstance(event, Result):
+            if self.state is JobState.CANCELLING:  # it finished first; the user wants none
+                self._end(JobState.CANCELLED, "")
+            elif self._show(job, event.image):
+                document.rename(job.layer, job.name)
+                self.last_result = dict(event.info)
+                self._end(JobState.DONE, "", remove=False)
+        elif isinstance(event, Cancelled):
+            why = {"client_gone": "the daemon lost track of Krita", "shutdown": "it shut down"}
+            reason = why.get(event.reason, "")
+            text = f"the daemon cancelled the job: {reason}" if reason else ""
+            self._end(JobState.CANCELLED, text)
+
+    def _on_link_state(self) -> None:
+        if self.state.active and self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR):
+            self._end(JobState.FAILED, f"lost the daemon: {self.link.describe()}")
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _replace(self, job: _Job, weight: float) -> None:
+        assert job.job_id is not None
+        settings = {**job.submit.settings, "style_weight": weight}
+        job.submit = replace(job.submit, settings=settings, replace=job.job_id, init_job=job.job_id)
+        job.submit_id = self.link.submit(job.submit)
+
+    def _show(self, job: _Job, image: Pixels) -> bool:
+        """Write a preview or the result into the layer; False when that is impossible."""
+        target = job.target
+        if not document.is_open(target.document):
+            self.check_document()
+            return False
+        if image.layout != "BGRA" or image.dtype != "u8":
+            self._end(JobState.FAILED, f"the daemon sent {image.layout} {image.dtype}, not BGRA")
+            return False
+        area = target.area
+        picture = imaging.scaled(
+            imaging.from_bgra(image.data, image.width, image.height), area.width, area.height
+        )
+        pixels = imaging.masked(imaging.to_bgra(picture), area.width, area.height, job.mask)
+        document.write_result(target, job.layer, pixels)
+        return True
+
+    def _report(self, p: Progress) -> None:
+        eta = p.eta
+        self.progress.emit(p.iteration, p.total, -1.0 if eta is None else eta)
+
+    def _end(self, state: JobState, text: str, remove: bool = True) -> None:
+        job = self.job
+        if job is not None and remove:
+            try:
+                document.remove_layer(job.target, job.layer)
+            except Exception:  # the user may have deleted it already
+                log.exception("could not remove the result layer")
+        self._set_state(state)
+        if text:
+            self.message.emit(text)
+        self.finished.emit(state.value)
+
+    def _set_state(self, state: JobState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.state_changed.emit(state.value)
+
+    def _default(self, name: str, fallback: Any) -> Any:
+        return ((self.link.welcome or {}).get("defaults") or {}).get(name, fallback)

@@ -1,0 +1,64 @@
+"""The one module that imports Qt.
+
+Krita 5 embeds PyQt5; Krita 6 moves to PyQt6, whose enums are scoped and whose module names
+differ. Every other module takes its Qt names from here, so that move touches this file only.
+"""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import QObject, QSocketNotifier, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage, QPainter
+from PyQt5.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+Signal = pyqtSignal
+
+__all__ = [
+    "QAbstractItemView",
+    "QCheckBox",
+    "QComboBox",
+    "QDoubleSpinBox",
+    "QFileDialog",
+    "QFormLayout",
+    "QGroupBox",
+    "QHBoxLayout",
+    "QHeaderView",
+    "QImage",
+    "QLabel",
+    "QLineEdit",
+    "QObject",
+    "QPainter",
+    "QProgressBar",
+    "QPushButton",
+    "QSlider",
+    "QSocketNotifier",
+    "QSpinBox",
+    "QTableWidget",
+    "QTableWidgetItem",
+    "QTimer",
+    "QToolButton",
+    "QVBoxLayout",
+    "QWidget",
+    "Qt",
+    "Signal",
+]

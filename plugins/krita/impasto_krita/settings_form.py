@@ -1,0 +1,120 @@
+"""The advanced settings, built from the daemon's hello_reply `defaults` and `choices`.
+
+The engine's settings live in one dataclass in the daemon; hello_reply lists each with its
+default (and each enum's values), so the form follows the daemon instead of repeating it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .qt import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+# Set by the docker's own controls (strength, style weights) or by the job itself.
+CONTROLLED = frozenset({"style_weight", "style_blend", "init", "max_pixels"})
+FIRST = ("size", "iterations", "preserve_color", "scales", "seed")
+INT_MAX = 2**31 - 1
+INT_RANGES = {"size": (16, 65535), "iterations": (1, 100000), "scales": (0, 8)}
+
+PRESETS: dict[str, tuple[int, int]] = {  # name: (size, iterations)
+    "Draft": (256, 100),
+    "Standard": (512, 300),
+    "Fine": (1024, 500),
+}
+CUSTOM = "Custom"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+class SettingsForm(QWidget):
+    """One widget per setting, named `setting_<name>`; `values()` gives the changed ones."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("advanced")
+        self._layout = QFormLayout(self)
+        self.defaults: dict[str, Any] = {}
+        self.widgets: dict[str, QWidget] = {}
+
+    @property
+    def built(self) -> bool:
+        return bool(self.widgets)
+
+    def build(self, welcome: dict[str, Any]) -> None:
+        if self.built:
+            return
+        self.defaults = dict(welcome.get("defaults") or {})
+        choices = welcome.get("choices") or {}
+        limits = welcome.get("limits") or {}
+        names = [n for n in FIRST if n in self.defaults]
+        names += sorted(n for n in self.defaults if n not in names and n not in CONTROLLED)
+        for name in names:
+            widget = self._widget(name, self.defaults[name], choices.get(name), limits)
+            widget.setObjectName(f"setting_{name}")
+            self.widgets[name] = widget
+            self._layout.addRow(_label(name), widget)
+
+    def _widget(self, name: str, default: Any, choices: Any, limits: dict[str, Any]) -> QWidget:
+        if isinstance(choices, list) and choices:
+            combo = QComboBox()
+            combo.addItems([str(c) for c in choices])
+            combo.setCurrentText(str(default))
+            return combo
+        if isinstance(default, bool):
+            box = QCheckBox()
+            box.setChecked(default)
+            return box
+        if isinstance(default, int):
+            spin = QSpinBox()
+            low, high = INT_RANGES.get(name, (0, INT_MAX))
+            if name == "iterations" and isinstance(limits.get("max_iterations"), int):
+                high = limits["max_iterations"]
+            spin.setRange(low, min(high, INT_MAX))
+            spin.setValue(max(low, min(default, INT_MAX)))
+            return spin
+        if isinstance(default, float):
+            dspin = QDoubleSpinBox()
+            dspin.setDecimals(4)
+            dspin.setRange(0.0, 1e6)
+            dspin.setSingleStep(0.1)
+            dspin.setValue(default)
+            return dspin
+        edit = QLineEdit(", ".join(str(v) for v in default) if isinstance(default, list) else "")
+        edit.setPlaceholderText("comma-separated; empty for the default")
+        return edit
+
+    def set_value(self, name: str, value: Any) -> None:
+        widget = self.widgets.get(name)
+        if isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+
+    def value(self, name: str) -> Any:
+        widget = self.widgets[name]
+        default = self.defaults[name]
+        if isinstance(widget, QComboBox):
+            return widget.currentText()
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            return widget.value()
+        if isinstance(widget, QLineEdit):
+            parts = [p.strip() for p in widget.text().split(",") if p.strip()]
+            numeric = name.endswith("weights") or any(isinstance(v, float) for v in default)
+            try:
+                return [float(p) for p in parts] if numeric else parts
+            except ValueError:
+                wrong = widget.text()
+                raise ValueError(f"{_label(name)}: expected numbers, got {wrong!r}") from None
+        return default
+
+    def values(self) -> dict[str, Any]:
+        """Settings that differ from the daemon's defaults, plus size and iterations (which the
+        job adjusts to the target area). Raises ValueError (one line) for unreadable input."""
+        out: dict[str, Any] = {}
+        for name in self.widgets:
+            value = self.value(name)
+            if name in ("size", "iterations") or value != self.defaults[name]:
+                out[name] = value
+        return out

@@ -1,0 +1,45 @@
+"""Fixtures of the Krita end-to-end tests: Krita itself (or a skip), the wheels the installer
+vendors, Krita's resource folder shared across the session, and a throwaway HOME per test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
+
+from krita_run import krita_missing, krita_python
+
+from hosts import host_missing
+
+
+@pytest.fixture(scope="session")
+def krita_ready() -> None:
+    reason = krita_missing()
+    if reason:
+        host_missing(reason)
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory, krita_ready: None) -> Path:
+    """pyzmq and msgpack wheels for Krita's Python, downloaded once per session."""
+    folder = tmp_path_factory.mktemp("wheels")
+    version = krita_python()
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+        "--python-version", version, "--platform", "manylinux2014_x86_64",
+        "pyzmq", "msgpack", "-d", str(folder),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"pip download failed:\n{done.stderr}"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def resource_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Krita's resource folder from the first run, copied into later HOMEs (11 s -> 3.5 s)."""
+    return tmp_path_factory.mktemp("krita-resources")

@@ -1,0 +1,148 @@
+"""Run the real Krita under Xvfb with the Impasto plug-in (installed by `impasto install`) and
+the e2e harness plug-in, in a throwaway HOME. See ../../../shared/hosts/krita.md, the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HARNESS = Path(__file__).resolve().parent / "harness"
+KRITA_TIMEOUT = 150  # seconds, enforced by `timeout` inside xvfb-run (the recipe's order)
+
+
+def krita_python() -> str:
+    """The X.Y of the Python that Krita embeds (Debian: the system's 3.11), from what its
+    Python plug-in library links against; 3.11 when that cannot be found."""
+    for lib in Path("/usr/lib").glob("*/kritaplugins/kritapykrita.so"):
+        out = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
+        found = re.search(r"libpython(3\.\d+)", out)
+        if found:
+            return found.group(1)
+    return "3.11"
+
+
+def krita_missing() -> str | None:
+    for tool in ("krita", "xvfb-run", "xauth"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (run .ci/install-krita)"
+    return None
+
+
+@dataclass
+class KritaHome:
+    """A fresh HOME with Krita's XDG folders, the plug-ins installed and enabled."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def data(self) -> Path:
+        return self.home / ".local" / "share"
+
+    @property
+    def pykrita(self) -> Path:
+        return self.data / "krita" / "pykrita"
+
+    @property
+    def kritarc(self) -> Path:
+        return self.home / ".config" / "kritarc"
+
+    @property
+    def runtime(self) -> Path:
+        return self.home / "runtime"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPASTO_", "XDG_"))}
+        env.update(
+            HOME=str(self.home),
+            XDG_CONFIG_HOME=str(self.home / ".config"),
+            XDG_DATA_HOME=str(self.data),
+            XDG_CACHE_HOME=str(self.home / ".cache"),
+            XDG_RUNTIME_DIR=str(self.runtime),
+            LC_ALL="C.UTF-8",  # Krita forces LANG=C: without this Python's I/O is ASCII
+            OMP_WAIT_POLICY="PASSIVE",  # for a daemon the plug-in starts
+        )
+        return env
+
+
+def make_home(root: Path, resource_cache: Path | None) -> KritaHome:
+    h = KritaHome(root)
+    for d in (h.home / ".config", h.data, h.home / ".cache"):
+        d.mkdir(parents=True, exist_ok=True)
+    h.runtime.mkdir(mode=0o700, exist_ok=True)
+    if resource_cache is not None and any(resource_cache.iterdir()):
+        shutil.copytree(resource_cache, h.data / "krita")  # 11 s -> 3.5 s start-up
+    h.pykrita.mkdir(parents=True, exist_ok=True)
+    return h
+
+
+def install(h: KritaHome, endpoint: str, daemon_command: list[str], wheels: Path) -> None:
+    """The harness by hand (it is test code), the plug-in with the real installer."""
+    shutil.copy(HARNESS / "impasto_e2e.desktop", h.pykrita)
+    shutil.copytree(HARNESS / "impasto_e2e", h.pykrita / "impasto_e2e")
+    h.kritarc.write_text("[python]\nenable_impasto_e2e=true\n")
+    cmd = [
+        sys.executable, "-m", "impasto", "install", "krita",
+        "--dir", str(h.pykrita), "--kritarc", str(h.kritarc),
+        "--endpoint", endpoint,
+        "--daemon-command", subprocess.list2cmdline(daemon_command),
+        "--python", krita_python(), "--wheels", str(wheels),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=h.env(), timeout=120)
+    assert done.returncode == 0, f"impasto install failed:\n{done.stdout}{done.stderr}"
+    rc = h.kritarc.read_text()
+    assert "enable_impasto_e2e=true" in rc and "enable_impasto_krita=true" in rc, rc
+
+
+def save_resources(h: KritaHome, resource_cache: Path) -> None:
+    if not any(resource_cache.iterdir()) and (h.data / "krita").is_dir():
+        shutil.copytree(
+            h.data / "krita",
+            resource_cache,
+            dirs_exist_ok=True,
+            ignore=lambda d, names: [n for n in names if n == "pykrita"],
+        )
+
+
+@dataclass
+class Outcome:
+    rc: int
+    seconds: float
+    evidence: dict
+    out: Path
+    log: str
+
+    def read(self, name: str) -> bytes:
+        return (self.out / name).read_bytes()
+
+
+def run_scenario(h: KritaHome, scenario: dict) -> Outcome:
+    out = h.root / "out"
+    out.mkdir(exist_ok=True)
+    scenario = {"timeout": KRITA_TIMEOUT - 20, **scenario, "out": str(out)}
+    path = h.root / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    env = {**h.env(), "IMPASTO_E2E_SCENARIO": str(path)}
+    cmd = [
+        "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+        "timeout", "-k", "5", str(KRITA_TIMEOUT), "krita", "--nosplash",
+    ]  # fmt: skip
+    log = h.root / "krita.log"
+    start = time.monotonic()
+    with open(log, "wb") as f:
+        rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=h.root).returncode
+    seconds = time.monotonic() - start
+    ev_path = out / "evidence.json"
+    evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
+    return Outcome(rc, seconds, evidence, out, log.read_text(errors="replace")[-4000:])
