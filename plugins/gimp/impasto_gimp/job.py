@@ -1,0 +1,187 @@
+"""Talking to the daemon: connect (starting it when nothing answers), submit, follow the job.
+
+No GIMP here: the plug-in passes callbacks for previews, progress and "keep the UI alive", so
+this module is the connection state machine and nothing else. A GIMP plug-in owns its process,
+so the blocking Client fits; waits are cut into 0.1 s slices so that the dialog stays responsive
+and a Cancel is sent within a slice. The job is never submitted with `detach`: when GIMP kills
+the plug-in (its Cancel is a SIGKILL), the daemon hears no more heartbeats and cancels the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from impasto_protocol import (
+    Cancelled,
+    Client,
+    ConnectionLost,
+    ImpastoError,
+    JobCancelled,
+    Preview,
+    Progress,
+    Result,
+    Submit,
+)
+from impasto_protocol.launcher import (
+    DaemonStartError,
+    PluginConfig,
+    default_log_path,
+    nothing_listening,
+    start_daemon,
+)
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "gimp-plugin 0.1"
+PROBE_TIMEOUT = 3.0  # seconds to wait for an answer before taking the daemon for absent
+SLICE = 0.1  # seconds between UI pumps while waiting
+
+
+class DaemonError(RuntimeError):
+    """The daemon could not be reached, started, or refused the job (one line for the user)."""
+
+
+class UserCancelled(RuntimeError):
+    """The user pressed Cancel in the plug-in's own progress window."""
+
+
+@dataclass
+class Hooks:
+    """What the plug-in does while it waits. `idle` pumps the UI and returns True when the user
+    asked to cancel; `status` shows a line of text."""
+
+    idle: Callable[[], bool] = lambda: False
+    status: Callable[[str], None] = lambda text: None
+    progress: Callable[[Progress], None] = lambda p: None
+    preview: Callable[[Preview], None] = lambda p: None
+
+
+@dataclass
+class Outcome:
+    result: Result
+    job: str
+    previews: int = 0  # previews written before the result
+    preview_iterations: list[int] = field(default_factory=list)
+
+
+def connect(config: PluginConfig, endpoint: str | None, hooks: Hooks) -> Client:
+    """A client that has said hello to a ready daemon at `endpoint` (or the configured one);
+    starts the daemon with the configured command when nothing answers."""
+    target = endpoint or config.resolved_endpoint()
+    client = Client(target, name=CLIENT_NAME)
+    normal_timeout = client.timeout
+    if not nothing_listening(target):
+        client.timeout = PROBE_TIMEOUT
+        try:
+            if _hello(client, hooks)["ready"]:
+                client.timeout = normal_timeout
+                return client
+            started = None  # it answers but still loads its model: wait below
+        except ConnectionLost:
+            started = _start(config, target)
+    else:
+        started = _start(config, target)
+    deadline = time.monotonic() + config.start_timeout
+    client.timeout = 1.0
+    hooks.status("Starting the Impasto daemon (loading the model)...")
+    while time.monotonic() < deadline:
+        if hooks.idle():
+            client.close()
+            raise UserCancelled("cancelled while the daemon was starting")
+        if started is not None and started.poll() is not None:
+            client.close()
+            raise DaemonError(
+                f"the Impasto daemon exited at once (code {started.returncode}); "
+                f"see {default_log_path()}"
+            )
+        try:
+            if _hello(client, hooks)["ready"]:
+                client.timeout = normal_timeout
+                return client
+        except ConnectionLost:
+            pass
+        _sleep(0.5, hooks)
+    client.close()
+    raise DaemonError(
+        f"the Impasto daemon at {target} was not ready within {config.start_timeout:g} s"
+        + (f"; see {default_log_path()}" if started is not None else "")
+    )
+
+
+def _hello(client: Client, hooks: Hooks) -> dict[str, Any]:
+    try:
+        return client.hello()
+    except ImpastoError as exc:
+        if isinstance(exc, ConnectionLost):
+            raise
+        raise DaemonError(f"the daemon at {client.endpoint} refused us: {exc}") from None
+
+
+def _start(config: PluginConfig, endpoint: str) -> Any:
+    if not config.daemon_command:
+        raise DaemonError(
+            f"no Impasto daemon answers at {endpoint}: start one with `impasto daemon "
+            f"--endpoint {endpoint}`, or run `impasto install gimp` again so the plug-in can"
+        )
+    log.info("no daemon at %s: starting %s", endpoint, " ".join(config.daemon_command))
+    try:
+        return start_daemon(PluginConfig(endpoint, config.daemon_command, config.start_timeout))
+    except DaemonStartError as exc:
+        raise DaemonError(f"no Impasto daemon answers at {endpoint}; {exc}") from None
+
+
+def _sleep(seconds: float, hooks: Hooks) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        hooks.idle()
+        time.sleep(min(SLICE, max(0.0, end - time.monotonic())))
+
+
+def run(client: Client, submit: Submit, hooks: Hooks) -> Outcome:
+    """Submit and follow the job to its end. Raises UserCancelled, DaemonError."""
+    try:
+        handle = client.submit(submit)
+    except ImpastoError as exc:
+        raise DaemonError(f"the daemon refused the job: {exc}") from None
+    log.info("job %s accepted: %s", handle.id, handle.accepted)
+    hooks.status("Queued" if handle.accepted.get("position", 1) > 1 else "Starting")
+    outcome = Outcome(result=None, job=handle.id)  # type: ignore[arg-type]
+    cancel_sent = False
+    while True:
+        try:
+            for event in handle.events(timeout=SLICE):
+                if isinstance(event, Result):
+                    outcome.result = event
+                    return outcome
+                if isinstance(event, Cancelled):
+                    if cancel_sent:
+                        raise UserCancelled(f"job {handle.id} cancelled")
+                    raise DaemonError(f"the daemon cancelled the job ({event.reason})")
+                if isinstance(event, Preview):
+                    hooks.preview(event)
+                    outcome.previews += 1
+                    outcome.preview_iterations.append(event.progress.iteration)
+                    hooks.progress(event.progress)
+                else:
+                    hooks.progress(event)
+                if not cancel_sent and hooks.idle():
+                    break  # send the cancel below
+        except TimeoutError:
+            pass
+        except JobCancelled as exc:
+            raise DaemonError(str(exc)) from None
+        except ConnectionLost as exc:
+            raise DaemonError(f"lost the daemon while the job ran: {exc}") from None
+        except ImpastoError as exc:
+            raise DaemonError(f"the job failed: {exc}") from None
+        if not cancel_sent and hooks.idle():
+            hooks.status("Cancelling...")
+            try:
+                client.cancel(handle.id)
+            except ImpastoError as exc:
+                raise DaemonError(f"cannot cancel job {handle.id}: {exc}") from None
+            cancel_sent = True

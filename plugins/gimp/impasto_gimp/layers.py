@@ -1,0 +1,186 @@
+"""The GIMP side of a job: which pixels to send, in which format, and the result layer.
+
+All access to GIMP's image API lives here (STYLE.md rule 5), so job.py and the dialog deal only
+in Pixels and rectangles. The source drawable is only ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+from impasto_protocol import Pixels  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+RESULT_NAME = "Style transfer"
+
+
+class HostError(ValueError):
+    """The image or a setting cannot be used as it is; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """What is sent: a rectangle of the source drawable (drawable coordinates), the selection's
+    bounds grown by the context padding, clipped to the drawable."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    selection: bool  # False: the whole drawable, no mask
+
+    @property
+    def longer_side(self) -> int:
+        return max(self.width, self.height)
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """How the source's pixels are read: a babl format and the protocol's matching sample
+    type. 8-bit images travel as they are; deeper ones as u16 or f32 rather than being
+    truncated in GIMP (the daemon rounds them to the engine's 8 bits)."""
+
+    babl: str
+    layout: str
+    dtype: str
+
+
+_BABL_TYPE = {"u8": "u8", "u16": "u16", "f32": "float"}
+
+
+def source_format(image: Gimp.Image, drawable: Gimp.Drawable) -> SourceFormat:
+    """Check the colour model and pick the read format; HostError for what cannot be sent."""
+    base = image.get_base_type()
+    if base != Gimp.ImageBaseType.RGB:
+        mode = "grayscale" if base == Gimp.ImageBaseType.GRAY else "indexed"
+        raise HostError(
+            f"Style Transfer works on RGB images and this one is {mode}: "
+            "convert it with Image > Mode > RGB first"
+        )
+    if not isinstance(drawable, Gimp.Layer):
+        raise HostError("Style Transfer works on a layer, not on a channel or a layer mask")
+    name = image.get_precision().value_nick  # e.g. "u8-non-linear", "half-perceptual"
+    if name.startswith("u8"):
+        dtype = "u8"
+    elif name.startswith(("u16", "u32")):
+        dtype = "u16"  # u32 carries no more than the engine's 8 bits can use
+    else:
+        dtype = "f32"  # half, float, double: clamped to 0..1 by the daemon
+    alpha = drawable.has_alpha()
+    layout = "RGBA" if alpha else "RGB"
+    babl = f"R'G'B'{'A' if alpha else ''} {_BABL_TYPE[dtype]}"
+    return SourceFormat(babl, layout, dtype)
+
+
+def region(image: Gimp.Image, drawable: Gimp.Drawable, padding: int) -> Region:
+    """The selection's bounds on `drawable` plus `padding` pixels of context, or the whole
+    drawable when nothing is selected."""
+    width, height = drawable.get_width(), drawable.get_height()
+    if Gimp.Selection.is_empty(image):
+        return Region(0, 0, width, height, False)
+    found, x, y, w, h = drawable.mask_intersect()
+    if not found or w <= 0 or h <= 0:
+        raise HostError("the selection does not overlap the layer: select inside it, or nothing")
+    x0, y0 = max(0, x - padding), max(0, y - padding)
+    x1, y1 = min(width, x + w + padding), min(height, y + h + padding)
+    return Region(x0, y0, x1 - x0, y1 - y0, True)
+
+
+def _rect(x: int, y: int, w: int, h: int) -> Gegl.Rectangle:
+    return Gegl.Rectangle.new(x, y, w, h)
+
+
+def read(drawable: Gimp.Drawable, where: Region, fmt: SourceFormat) -> Pixels:
+    buffer = drawable.get_buffer()
+    rect = _rect(where.x, where.y, where.width, where.height)
+    data = bytes(buffer.get(rect, 1.0, fmt.babl, Gegl.AbyssPolicy.CLAMP))
+    return Pixels(where.width, where.height, data, fmt.layout, fmt.dtype)
+
+
+def layer_pixels(layer: Gimp.Drawable) -> Pixels:
+    """A whole layer as 8-bit RGB: a style image (its alpha carries no style)."""
+    if not isinstance(layer, Gimp.Layer):
+        raise HostError("the style source must be a layer")
+    w, h = layer.get_width(), layer.get_height()
+    data = bytes(
+        layer.get_buffer().get(_rect(0, 0, w, h), 1.0, "R'G'B' u8", Gegl.AbyssPolicy.CLAMP)
+    )
+    return Pixels(w, h, data, "RGB", "u8")
+
+
+def file_pixels(path: str) -> Pixels:
+    """An image file, loaded by GIMP itself (every format GIMP reads), flattened to RGB."""
+    gfile = Gio.File.new_for_path(path)
+    if not gfile.query_exists(None):
+        raise HostError(f"style image {path} does not exist")
+    try:
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, gfile)
+    except Exception as exc:  # GLib.Error from the loader
+        raise HostError(f"GIMP cannot open the style image {path}: {exc}") from None
+    if loaded is None:
+        raise HostError(f"GIMP cannot open the style image {path}")
+    try:
+        return layer_pixels(loaded.flatten())
+    finally:
+        loaded.delete()
+
+
+class ResultLayer:
+    """A new layer above the source that previews and the result are written into.
+
+    It covers the region sent; with a selection it gets a layer mask made from it, so pixels
+    outside the selection show the untouched source below (and stay editable: the mask can be
+    painted on later)."""
+
+    def __init__(self, image: Gimp.Image, source: Gimp.Layer, where: Region) -> None:
+        self.image = image
+        self.where = where
+        layer = Gimp.Layer.new(
+            image,
+            f"{RESULT_NAME} of {source.get_name()}",
+            where.width,
+            where.height,
+            Gimp.ImageType.RGBA_IMAGE,
+            100.0,
+            Gimp.LayerMode.NORMAL,
+        )
+        image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+        _, ox, oy = source.get_offsets()
+        layer.set_offsets(ox + where.x, oy + where.y)
+        if where.selection:
+            layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+        self.layer = layer
+        self.writes = 0
+
+    def write(self, pixels: Pixels) -> None:
+        """Show `pixels` (a preview or the result, u8 RGB(A)) in the layer, scaled to the region
+        when the daemon sent a smaller image, and push it to the canvas at once."""
+        w, h = self.where.width, self.where.height
+        fmt = f"R'G'B'{'A' if pixels.layout == 'RGBA' else ''} u8"
+        if pixels.layout not in ("RGB", "RGBA") or pixels.dtype != "u8":
+            raise HostError(f"the daemon sent {pixels.layout} {pixels.dtype}, not RGB(A) u8")
+        data = bytes(pixels.data)
+        if (pixels.width, pixels.height) != (w, h):
+            # A preview (downscaled to preview_size) or a result of a smaller processing size:
+            # let GEGL resample it to the region.
+            small = Gegl.Buffer.new(fmt, 0, 0, pixels.width, pixels.height)
+            small.set(_rect(0, 0, pixels.width, pixels.height), fmt, data)
+            scale = w / pixels.width
+            data = bytes(small.get(_rect(0, 0, w, h), scale, fmt, Gegl.AbyssPolicy.CLAMP))
+        buffer = self.layer.get_buffer()
+        buffer.set(_rect(0, 0, w, h), fmt, data)
+        buffer.flush()
+        self.layer.update(0, 0, w, h)
+        Gimp.displays_flush()
+        self.writes += 1
+
+    def remove(self) -> None:
+        self.image.remove_layer(self.layer)

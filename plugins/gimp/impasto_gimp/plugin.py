@@ -1,0 +1,322 @@
+"""The GIMP procedure `plug-in-impasto-stylize`: its arguments, return values and run function.
+
+Every setting is a procedure argument, so the filter runs the same from the menu (a dialog
+generated from the arguments), from the Python console, Script-Fu or `gimp-console-3.0 -b`.
+GIMP's procedure config remembers the last values between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
+
+import impasto_protocol  # noqa: E402
+from impasto_protocol import Pixels, Preview, Progress, Submit  # noqa: E402
+from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
+
+from . import job, layers  # noqa: E402
+from .settings import (  # noqa: E402
+    PRESERVE_COLORS,
+    STRENGTH_RANGE,
+    Arguments,
+    SettingsInputError,
+    engine_settings,
+    format_eta,
+)
+
+log = logging.getLogger(__name__)
+
+PROC_NAME = "plug-in-impasto-stylize"
+RW = GObject.ParamFlags.READWRITE
+COLOR_LABELS = ("Off", "Luminance only", "Match style colours")
+PREVIEW_SIZE_CAP = 1024  # previews larger than this are not worth their transfer time
+
+
+def _choice(values: dict[str, str]) -> Gimp.Choice:
+    choice = Gimp.Choice.new()
+    for i, (nick, label) in enumerate(values.items()):
+        choice.add(nick, i, label, "")
+    return choice
+
+
+def declare(p: Gimp.Procedure) -> None:
+    """The arguments and return values; the dialog is generated from them."""
+    p.add_file_argument(
+        "style-file", "Style _image", "An image file whose style is transferred",
+        Gimp.FileChooserAction.OPEN, True, None, RW,
+    )  # fmt: skip
+    p.add_layer_argument(
+        "style-layer", "Style _layer", "A layer of an open image to take the style from",
+        True, RW,
+    )  # fmt: skip
+    p.add_string_argument(
+        "style-paths", "More style images", "Further style image files, separated by ';'", "", RW
+    )
+    p.add_double_argument(
+        "strength", "_Strength",
+        "Style weight on a log scale: 0 is the engine's default, +1 ten times more style, "
+        "-1 ten times less",
+        -STRENGTH_RANGE, STRENGTH_RANGE, 0.0, RW,
+    )  # fmt: skip
+    p.add_choice_argument(
+        "quality", "_Quality", "Iterations: draft (a third), normal (the engine's), high (twice)",
+        _choice({"draft": "Draft", "normal": "Normal", "high": "High"}), "normal", RW,
+    )  # fmt: skip
+    p.add_choice_argument(
+        "preserve-colors", "Preserve _colours",
+        "Keep the image's colours: luminance-only transfer, or the style matched to its colours",
+        _choice(dict(zip(PRESERVE_COLORS, COLOR_LABELS, strict=True))),
+        "none", RW,
+    )  # fmt: skip
+    p.add_int_argument(
+        "size", "Processing si_ze", "Longer side in pixels to compute at (0: full resolution)",
+        0, 65535, 0, RW,
+    )  # fmt: skip
+    p.add_int_argument(
+        "iterations", "_Iterations", "Iterations in all (0: from the quality preset)",
+        0, 100000, 0, RW,
+    )  # fmt: skip
+    p.add_int_argument(
+        "preview-every", "_Preview every", "Iterations between live previews (0: none)",
+        0, 100000, 10, RW,
+    )  # fmt: skip
+    p.add_int_argument(
+        "padding", "Context _padding", "Pixels around the selection sent along as context",
+        0, 4096, 32, RW,
+    )  # fmt: skip
+    p.add_string_argument(
+        "advanced", "_Advanced settings",
+        "Other engine settings as name=value, separated by ';' "
+        "(e.g. tv_weight=0.1; pooling=avg; style_scale=0.5; seed=3)",
+        "", RW,
+    )  # fmt: skip
+    p.add_string_argument(
+        "endpoint", "_Endpoint", "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
+        "", RW,
+    )  # fmt: skip
+    p.add_int_return_value(
+        "previews", "Previews", "Previews written to the result layer before the result",
+        0, 2**31 - 1, 0, RW,
+    )  # fmt: skip
+    p.add_layer_return_value("result-layer", "Result layer", "The new layer", True, RW)
+    p.add_string_return_value(
+        "details", "Details", "JSON: job id, iterations, time, device, weights, ...", "", RW
+    )
+
+
+class ImpastoPlugIn(Gimp.PlugIn):
+    plugin_dir = ""
+
+    def do_query_procedures(self) -> list[str]:
+        return [PROC_NAME]
+
+    def do_set_i18n(self, name: str) -> bool:
+        return False
+
+    def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
+        p.set_image_types("RGB*")
+        p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        p.set_menu_label("Style Transfer...")
+        p.add_menu_path("<Image>/Filters/Artistic")
+        p.set_documentation(
+            "Neural style transfer with the Impasto daemon",
+            "Paints the layer (or the selection) in the style of another image, as a new layer "
+            "above it, with live previews while it runs. One undo removes it.",
+            name,
+        )
+        p.set_attribution("Impasto", "Impasto", "2026")
+        declare(p)
+        return p
+
+
+def _error(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
+    log.error("%s", message)
+    return procedure.new_return_values(
+        Gimp.PDBStatusType.EXECUTION_ERROR,
+        GLib.Error.new_literal(GLib.quark_from_string("impasto"), message, 0),
+    )
+
+
+def run(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: Any,
+) -> Gimp.ValueArray:
+    ui = None
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        from . import dialog  # GimpUi and Gtk only when there is a user to talk to
+
+        if not dialog.settings_dialog(procedure, config):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        ui = dialog.ProgressWindow()
+    try:
+        return _run(procedure, image, drawables, config, ui)
+    except (layers.HostError, SettingsInputError, job.DaemonError) as exc:
+        return _error(procedure, str(exc))
+    except job.UserCancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+    finally:
+        if ui is not None:
+            ui.close()
+
+
+def _styles(config: Gimp.ProcedureConfig) -> list[Pixels]:
+    styles = []
+    layer = config.get_property("style-layer")
+    if layer is not None:
+        styles.append(layers.layer_pixels(layer))
+    gfile = config.get_property("style-file")
+    paths = [gfile.get_path()] if gfile is not None and gfile.get_path() else []
+    paths += [p.strip() for p in (config.get_property("style-paths") or "").split(";") if p.strip()]
+    styles += [layers.file_pixels(p) for p in paths]
+    if not styles:
+        raise layers.HostError("no style: give a style image file or a style layer")
+    return styles
+
+
+def _run(
+    procedure: Gimp.Procedure,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    ui: Any,
+) -> Gimp.ValueArray:
+    if len(drawables) != 1:
+        raise layers.HostError(f"select exactly one layer (there are {len(drawables)} selected)")
+    source = drawables[0]
+    fmt = layers.source_format(image, source)
+    where = layers.region(image, source, config.get_property("padding"))
+    args = Arguments(
+        strength=config.get_property("strength"),
+        quality=config.get_property("quality"),
+        preserve_colors=config.get_property("preserve-colors"),
+        size=config.get_property("size"),
+        iterations=config.get_property("iterations"),
+        advanced=config.get_property("advanced") or "",
+    )
+    styles = _styles(config)
+    content = layers.read(source, where, fmt)
+
+    Gimp.progress_init("Style transfer")
+    status = ui.status if ui is not None else (lambda text: Gimp.progress_set_text(text))
+    hooks = job.Hooks(idle=ui.pump if ui is not None else (lambda: False), status=status)
+    plugin_config = _plugin_config()
+    client = job.connect(plugin_config, config.get_property("endpoint") or None, hooks)
+    try:
+        welcome = client.welcome or {}
+        settings = engine_settings(args, welcome.get("defaults", {}), where.longer_side)
+        preview_every = config.get_property("preview-every")
+        submit = Submit(
+            content,
+            styles,
+            settings=settings,
+            preview_every=preview_every,
+            preview_size=max(16, min(settings["size"], PREVIEW_SIZE_CAP)),
+            progress_every=max(1, min(10, preview_every or 10)),
+            result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
+            label=f"GIMP: {_image_name(image)}",
+        )
+        started = time.monotonic()
+        undo_group = [bool(image.undo_group_start())]
+        try:
+            result_layer = layers.ResultLayer(image, source, where)
+            hooks.preview = lambda p: _show_preview(result_layer, p)
+            hooks.progress = lambda p: _show_progress(p, status, ui)
+            try:
+                outcome = job.run(client, submit, hooks)
+            except BaseException:
+                result_layer.remove()  # a failed or cancelled job leaves the image as it was
+                raise
+            result_layer.write(outcome.result.image)
+        finally:
+            undo_group.append(bool(image.undo_group_end()))
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+    finally:
+        client.close()
+    details = _details(outcome, client.endpoint, time.monotonic() - started)
+    details["undo_group"] = undo_group  # what the core answered to start and end
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    for index, (gtype, value) in enumerate(
+        ((GObject.TYPE_INT, outcome.previews), (Gimp.Layer, result_layer.layer),
+         (GObject.TYPE_STRING, json.dumps(details))),
+        start=1,
+    ):  # fmt: skip
+        values.remove(index)
+        values.insert(index, GObject.Value(gtype, value))
+    return values
+
+
+def _image_name(image: Gimp.Image) -> str:
+    gfile = image.get_file()
+    return (gfile.get_basename() if gfile is not None else None) or image.get_name() or "image"
+
+
+def _show_preview(result_layer: layers.ResultLayer, preview: Preview) -> None:
+    result_layer.write(preview.image)
+
+
+def _show_progress(progress: Progress, status: Any, ui: Any) -> None:
+    fraction = progress.iteration / progress.total if progress.total else 0.0
+    text = f"Iteration {progress.iteration}/{progress.total}, {format_eta(progress.eta)}"
+    Gimp.progress_update(fraction)
+    status(text)
+    if ui is not None:
+        ui.fraction(fraction)
+
+
+def _plugin_config() -> PluginConfig:
+    path = os.path.join(ImpastoPlugIn.plugin_dir, CONFIG_NAME)
+    try:
+        return PluginConfig.load(path)
+    except ValueError as exc:
+        raise job.DaemonError(str(exc)) from None
+
+
+def _details(outcome: job.Outcome, endpoint: str, seconds: float) -> dict[str, Any]:
+    import msgpack
+    import zmq
+
+    info = outcome.result.info
+    return {
+        "job": outcome.job,
+        "endpoint": endpoint,
+        "previews": outcome.previews,
+        "preview_iterations": outcome.preview_iterations,
+        "iterations": info.get("iterations"),
+        "elapsed": info.get("elapsed"),
+        "wall": round(seconds, 3),
+        "device": info.get("device"),
+        "weights": info.get("weights"),
+        "stopped": info.get("stopped"),
+        "settings": info.get("settings"),
+        # Which copies were imported: the installer's vendored ones or the system's.
+        "modules": {
+            "zmq": zmq.__file__,
+            "pyzmq": zmq.__version__,
+            "msgpack": msgpack.__file__,
+            "impasto_protocol": impasto_protocol.__file__,
+            "python": sys.version.split()[0],
+        },
+    }
+
+
+def main(plugin_dir: str, argv: list[str]) -> None:
+    level = logging.DEBUG if os.environ.get("IMPASTO_GIMP_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="impasto-gimp: %(message)s")
+    ImpastoPlugIn.plugin_dir = plugin_dir
+    Gimp.main(ImpastoPlugIn.__gtype__, argv)

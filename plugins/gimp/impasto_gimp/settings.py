@@ -1,0 +1,137 @@
+"""From the procedure's arguments to the engine settings of a submit (pure Python, no GIMP).
+
+The procedure's arguments are registered when GIMP queries the plug-in, long before any daemon
+is reached, so they cannot carry the engine's defaults. They are therefore relative or
+"0 = automatic": strength scales the daemon's own `style_weight` on a log scale, the quality
+preset scales its `iterations`, and the advanced text names settings that hello_reply's
+`defaults` lists and types. An engine default lives only in the engine (STYLE.md rule 2).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# Quality presets: a factor on the daemon's default iteration count.
+QUALITY = {"draft": 1 / 3, "normal": 1.0, "high": 2.0}
+PRESERVE_COLORS = ("none", "luminance", "match")  # protocol 1.0 values of preserve_color
+STRENGTH_RANGE = 2.0  # strength s gives style_weight = default * 10**s, s in -2..2
+# Settings the procedure has arguments of its own for; the advanced text may not set them.
+OWN_ARGUMENTS = {
+    "size": "size",
+    "iterations": "iterations (or quality)",
+    "style_weight": "strength",
+    "preserve_color": "preserve-colors",
+}
+
+
+class SettingsInputError(ValueError):
+    """A setting the user gave cannot be used; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """The procedure arguments that become engine settings (names as in the procedure)."""
+
+    strength: float = 0.0
+    quality: str = "normal"
+    preserve_colors: str = "none"
+    size: int = 0  # 0: the region's own longer side (full resolution)
+    iterations: int = 0  # 0: from the quality preset
+    advanced: str = ""  # "name=value; name=v1,v2" over hello_reply's defaults
+
+
+def engine_settings(args: Arguments, defaults: dict[str, Any], region_side: int) -> dict[str, Any]:
+    """The submit's `settings` map. `defaults` is hello_reply's; `region_side` the longer side
+    of the pixels sent. Raises SettingsInputError for bad input."""
+    if args.quality not in QUALITY:
+        raise SettingsInputError(f"quality {args.quality!r} is not one of {', '.join(QUALITY)}")
+    if args.preserve_colors not in PRESERVE_COLORS:
+        raise SettingsInputError(
+            f"preserve-colors {args.preserve_colors!r} is not one of {', '.join(PRESERVE_COLORS)}"
+        )
+    if not -STRENGTH_RANGE <= args.strength <= STRENGTH_RANGE or math.isnan(args.strength):
+        raise SettingsInputError(
+            f"strength {args.strength} is outside -{STRENGTH_RANGE:g}..{STRENGTH_RANGE:g}"
+        )
+    settings = parse_advanced(args.advanced, defaults)
+    base_weight = float(defaults.get("style_weight", 1.0))
+    base_iterations = int(defaults.get("iterations", 300))
+    iterations = args.iterations or max(1, round(base_iterations * QUALITY[args.quality]))
+    settings.update(
+        size=args.size or region_side,
+        iterations=iterations,
+        style_weight=base_weight * 10.0**args.strength,
+        preserve_color=args.preserve_colors,
+    )
+    return settings
+
+
+def parse_advanced(text: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Parse "name=value; name=v1, v2" (entries by ';' or new lines). Each value takes the type
+    of the setting's default in `defaults`; lists split on commas or spaces."""
+    out: dict[str, Any] = {}
+    for entry in re.split(r"[;\n]", text):
+        entry = entry.strip()
+        if not entry:
+            continue
+        name, sep, raw = entry.partition("=")
+        name, raw = name.strip().replace("-", "_"), raw.strip()
+        if not sep or not name:
+            raise SettingsInputError(f"advanced setting {entry!r} is not name=value")
+        if name in OWN_ARGUMENTS:
+            raise SettingsInputError(
+                f"advanced setting {name!r}: use the {OWN_ARGUMENTS[name]} argument instead"
+            )
+        if name not in defaults:
+            valid = ", ".join(sorted(k for k in defaults if k not in OWN_ARGUMENTS))
+            raise SettingsInputError(f"unknown advanced setting {name!r}; valid: {valid}")
+        out[name] = _typed(name, raw, defaults[name])
+    return out
+
+
+def _typed(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, (list, tuple)):
+            items = [item for item in re.split(r"[,\s]+", raw) if item]
+            if name.endswith("_layers"):
+                return items
+            return [float(item) for item in items]
+    except ValueError:
+        kind = "a number" if not isinstance(default, (list, tuple)) else "numbers"
+        raise SettingsInputError(f"advanced setting {name}: {raw!r} is not {kind}") from None
+    return raw
+
+
+def describe_defaults(defaults: dict[str, Any], choices: dict[str, Any]) -> str:
+    """One line per advanced setting with its default (and choices), for the dialog's help."""
+    lines = []
+    for name in sorted(defaults):
+        if name in OWN_ARGUMENTS:
+            continue
+        value = defaults[name]
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        extra = f"  ({' | '.join(map(str, choices[name]))})" if name in choices else ""
+        lines.append(f"{name}={shown}{extra}")
+    return "\n".join(lines)
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "estimating time left"
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s left"
+    return f"{seconds} s left"

@@ -1,0 +1,127 @@
+"""Session fixtures of the GIMP 3 end-to-end tests: the trixie root (built once, cached), its
+mounts (always undone), the plug-in installed by the real installer, a real daemon on the host.
+
+The root shares the host's network namespace, so the plug-in inside it reaches the host's daemon
+at tcp://127.0.0.1:PORT. The test folder is bind-mounted at /shared inside the root; GIMP's
+config dir (GIMP3_DIRECTORY) and the plug-in live there, so nothing is left in the cached root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "tests" / "daemon"))
+
+import gimp_root  # noqa: E402
+from daemon_process import DaemonProcess  # noqa: E402
+
+from hosts import host_missing  # noqa: E402
+
+GIMP_TIMEOUT = 240  # seconds for one gimp-console run (a fresh config dir costs ~7 s)
+PYTHON = "3.13"  # trixie's, GIMP 3's embedded interpreter
+
+
+@dataclass
+class GimpHost:
+    root: Path
+    shared: Path  # host side of /shared
+    endpoint: str
+    daemon: DaemonProcess
+
+    def inside(self, path: Path) -> str:
+        """The path of a file under `shared` as GIMP in the root sees it."""
+        return "/shared/" + str(path.relative_to(self.shared))
+
+    def command(self, script: str) -> list[str]:
+        return [
+            "timeout", "-k", "10", str(GIMP_TIMEOUT),
+            "chroot", str(self.root),
+            # env -i: the plug-in's `#!/usr/bin/env python3` must find the root's Python.
+            "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+            "HOME=/shared/home", "GIMP3_DIRECTORY=/shared/gimpcfg",
+            "gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
+            "-b", f'exec(open("/shared/{script}").read())', "--quit",
+        ]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def built_root() -> Path:
+    root = gimp_root.root_path()
+    if not gimp_root.is_complete(root):
+        if os.geteuid() != 0:
+            host_missing(f"no GIMP 3 root at {root}, and building one needs root")
+        try:
+            gimp_root.build(root)
+        except gimp_root.RootError as exc:
+            host_missing(f"cannot build the GIMP 3 root: {exc}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def wheels(built_root: Path) -> Path:
+    """pyzmq and msgpack wheels for CPython 3.13, downloaded once and cached beside the root."""
+    from impasto_install.vendor import platform_tags
+
+    folder = built_root.parent / "wheels-cp313"
+    if {w.name.split("-")[0].lower() for w in folder.glob("*.whl")} >= {"pyzmq", "msgpack"}:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--no-deps", "--python-version", PYTHON,
+        "--implementation", "cp", "--abi", "cp313", "-d", str(folder),
+    ]  # fmt: skip
+    for tag in platform_tags():
+        command += ["--platform", tag]
+    done = subprocess.run([*command, "pyzmq", "msgpack"], capture_output=True, text=True)
+    if done.returncode != 0:
+        host_missing(f"cannot download the cp313 wheels: {done.stderr.strip()[-300:]}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def gimp(
+    built_root: Path, wheels: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GimpHost]:
+    """The mounted root with the plug-in installed and a daemon on the host, for the session."""
+    shared = tmp_path_factory.mktemp("gimp-shared")
+    (shared / "home").mkdir()
+    for script in (HERE / "batch").glob("*.py"):
+        shutil.copy(script, shared / script.name)
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    install = [
+        str(Path(sys.executable).parent / "impasto"), "install", "gimp",
+        "--dir", str(shared / "gimpcfg" / "plug-ins"),
+        "--endpoint", endpoint,
+        # The default --daemon-command (this venv's Python) does not exist inside the root:
+        # the plug-in must find the daemon running, never start one.
+        "--python", PYTHON, "--wheels", str(wheels),
+    ]  # fmt: skip
+    done = subprocess.run(install, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"impasto install gimp failed:\n{done.stdout}\n{done.stderr}"
+    daemon = DaemonProcess(endpoint, shared / "daemon.log").start(wait_ready=120)
+    try:
+        with gimp_root.mounted(built_root, shared) as root:
+            yield GimpHost(root, shared, endpoint, daemon)
+    except gimp_root.RootError as exc:
+        host_missing(f"cannot mount the GIMP 3 root: {exc}")
+    finally:
+        daemon.stop()
