@@ -75,3 +75,27 @@ def test_server_knows_the_protocol_but_not_the_engine() -> None:
             for n in ast.walk(ast.parse(source))
             if isinstance(n, ast.ImportFrom) and n.level >= 1 and n.module
         }, f"{path.relative_to(ROOT)} imports the engine"
+
+
+PLUGINS = {
+    # the plug-in package: its host's API, the protocol package and what that needs
+    ROOT / "plugins" / "krita" / "impasto_krita": {"krita", "PyQt5", "PyQt6"},
+    ROOT / "plugins" / "gimp" / "impasto_gimp": {"gi"},
+}
+
+
+def test_plugins_know_only_the_protocol_and_their_host() -> None:
+    """Plug-ins run in an editor's Python: no torch, numpy or Pillow, nothing of the daemon.
+    In Krita only qt.py may import Qt, so a move to PyQt6 (Krita 6) touches one module."""
+    protocol = {"impasto_protocol", "zmq", "msgpack"}
+    for folder, host in PLUGINS.items():
+        files = sorted(folder.rglob("*.py"))
+        assert files, folder
+        for path in files:
+            if "vendor" in path.relative_to(folder).parts:
+                continue
+            names = imported_top_level(path) - set(sys.stdlib_module_names)
+            foreign = names - host - protocol - {folder.name}
+            assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
+            if path.name != "qt.py":
+                assert not names & {"PyQt5", "PyQt6"}, f"{path.relative_to(ROOT)} imports Qt"

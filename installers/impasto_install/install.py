@@ -37,7 +37,8 @@ class InstallOptions:
     folder: Path | None = None  # the host's plug-in folder (pykrita, plug-ins); None: default
     kritarc: Path | None = None  # Krita only; None: the default kritarc
     endpoint: str | None = None  # None: keep the existing one (or the default endpoint)
-    daemon_command: list[str] | None = None  # None: keep, or this Python's `-m impasto daemon`
+    # None: keep the existing one, or this Python's `-m impasto daemon`; []: never start one
+    daemon_command: list[str] | None = None
     pythons: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHONS))
     platforms: list[str] | None = None  # None: this machine's wheel tags
     wheels: Path | None = None  # a folder of wheels to use instead of PyPI
@@ -79,8 +80,8 @@ def _config(options: InstallOptions, existing: Path) -> PluginConfig:
             raise InstallError(f"--endpoint: {e}") from None
         config.endpoint = options.endpoint
     if options.daemon_command is not None:
-        config.daemon_command = list(options.daemon_command)
-    elif not config.daemon_command:
+        config.daemon_command = list(options.daemon_command)  # [] = never start one
+    elif not existing.exists():
         config.daemon_command = [sys.executable, "-m", "impasto", "daemon"]
     return config
 

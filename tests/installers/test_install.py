@@ -110,6 +110,10 @@ def test_rerun_keeps_the_users_endpoint(tmp_path: Path, wheel_dir: Path) -> None
     assert data["start_timeout"] == 30
     assert data["daemon_command"] == ["/opt/x/impasto", "daemon", "--cpu"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["impasto-stylize"]  # nothing left over
+    assert install_gimp(tmp_path, wheel_dir, "--daemon-command", "").returncode == 0
+    assert json.loads(config.read_text())["daemon_command"] == []  # never start one...
+    assert install_gimp(tmp_path, wheel_dir).returncode == 0
+    assert json.loads(config.read_text())["daemon_command"] == []  # ...and a re-run keeps that
 
 
 def test_a_failed_install_leaves_the_previous_one(tmp_path: Path, wheel_dir: Path) -> None:
@@ -132,7 +136,7 @@ def test_a_failed_install_leaves_the_previous_one(tmp_path: Path, wheel_dir: Pat
             "--endpoint: transport 'udp' is not supported (use ipc or tcp)",
         ),
         (["--python", "python3"], "--python: 'python3' is not a version like 3.11"),
-        (["--daemon-command", ""], "--daemon-command: empty"),
+        (["--daemon-command", "'unclosed"], "--daemon-command: No closing quotation"),
         (["--wheels", "/nonexistent"], "--wheels: /nonexistent is not a folder"),
     ],
 )

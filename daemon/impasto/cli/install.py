@@ -37,7 +37,8 @@ def add_parser(sub: Any) -> None:
         "--daemon-command",
         metavar="CMD",
         help="the command that starts a daemon, as one shell-quoted string "
-        "(default: this Python with -m impasto daemon)",
+        '(default: this Python with -m impasto daemon; "" for never: the plug-in then only '
+        "uses a running daemon)",
     )
     p.add_argument(
         "--python",
@@ -67,10 +68,10 @@ def _options(args: argparse.Namespace) -> Any:
 
     options = InstallOptions(folder=args.dir, kritarc=args.kritarc, endpoint=args.endpoint)
     if args.daemon_command is not None:
-        command = shlex.split(args.daemon_command)
-        if not command:
-            raise CliError("--daemon-command: empty")
-        options.daemon_command = command
+        try:
+            options.daemon_command = shlex.split(args.daemon_command)
+        except ValueError as e:
+            raise CliError(f"--daemon-command: {e}") from None
     if args.python:
         bad = [v for v in args.python if not PYTHON_VERSION.fullmatch(v)]
         if bad:
@@ -101,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
     except InstallError as e:
         raise CliError(str(e)) from None
     print(f"installed the {host.name} plug-in in {installed.plugin}")
-    print(f"daemon: {installed.config.resolved_endpoint()}, started with: "
-          f"{shlex.join(installed.config.daemon_command)}")
+    print(
+        f"daemon: {installed.config.resolved_endpoint()}, started with: "
+        f"{shlex.join(installed.config.daemon_command)}"
+    )
     for note in installed.notes:
         print(note)
     return 0
