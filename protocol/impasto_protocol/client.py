@@ -23,7 +23,7 @@ import zmq
 from . import messages as M
 from .codec import Message
 from .connection import Connection
-from .constants import ACCEPTED, E_TOO_LARGE, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY
+from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY
 from .errors import ConnectionLost, JobCancelled, ProtocolError
 from .messages import Cancelled, JobEvent, Preview, Result, Submit
 
@@ -89,16 +89,7 @@ class Client(Connection):
         drops a connection that sends a frame over the daemon's max_message_bytes, and the
         request with it. The socket is then reset and ConnectionLost raised.
         """
-        limit = (self.welcome or {}).get("limits", {}).get("max_message_bytes")
-        if isinstance(limit, int):
-            for i, frame in enumerate(msg.frames):
-                if len(frame) > limit:
-                    raise ProtocolError(
-                        E_TOO_LARGE,
-                        f"frame {i} has {len(frame)} bytes; the daemon accepts {limit}",
-                        "frames",
-                    )
-        self.send(msg)
+        self.send(msg)  # refuses a frame over the daemon's limit before it goes
         wait = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         while msg.id not in self._replies:

@@ -9,7 +9,7 @@ from typing import Any
 import zmq
 
 from .codec import Message, decode, encode, new_id
-from .constants import ACK, HEARTBEAT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
+from .constants import ACK, E_TOO_LARGE, HEARTBEAT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 from .curve import ClientKeys
 from .endpoint import default_endpoint
 from .errors import ProtocolError
@@ -36,6 +36,7 @@ class Connection:
         self.curve = curve
         self._context = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
+        self.max_frame_bytes: int | None = None  # the daemon's max_message_bytes, from hello
         self._last_sent = 0.0
         self._last_heard = 0.0
 
@@ -62,6 +63,14 @@ class Connection:
         self.reset()
 
     def send(self, msg: Message) -> str:
+        """Queue `msg` without blocking; returns its id. Raises ProtocolError (too_large) for a
+        frame over the daemon's limit: ZeroMQ would drop the connection, and the request with
+        it, unanswered."""
+        limit = self.max_frame_bytes
+        for i, frame in enumerate(msg.frames):
+            if limit is not None and len(frame) > limit:
+                message = f"frame {i} has {len(frame)} bytes; the daemon accepts {limit}"
+                raise ProtocolError(E_TOO_LARGE, message, "frames")
         try:
             # Never block: when the daemon refuses the CurveZMQ handshake, libzmq drops the
             # connection and a blocking send would wait forever. The message is lost then, and
@@ -101,7 +110,11 @@ class Connection:
         self.send(Message(ACK, new_id(), job=job))
 
     def apply_welcome(self, body: dict[str, Any]) -> None:
-        """Adopt the daemon's timings from hello_reply."""
+        """Adopt the daemon's timings and frame limit from hello_reply."""
+        limits = body.get("limits")
+        limit = limits.get("max_message_bytes") if isinstance(limits, dict) else None
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            self.max_frame_bytes = limit
         interval = body.get("heartbeat_interval")
         if isinstance(interval, (int, float)) and 0 < interval < 3600:
             self.heartbeat_interval = float(interval)

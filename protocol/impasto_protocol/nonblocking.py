@@ -7,6 +7,10 @@ is left, and the caller must drain once more after each send (a send can consume
 with Qt, `QTimer.singleShot(0, drain)`). tick() sends heartbeats, so it reads what is waiting
 too, keeping the edge armed; the next `drain()` returns those messages (drain after tick() to
 have them at once rather than at the next edge). Nothing here blocks.
+
+After a loss (State.LOST) the next connect() makes a new socket, so `fd` changes: read it again
+and watch the new descriptor. submit() raises ProtocolError (too_large) at once for an image
+over the daemon's max_message_bytes rather than sending what the daemon would drop unanswered.
 """
 
 from __future__ import annotations

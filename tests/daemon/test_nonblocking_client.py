@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from daemon_process import example_pixels
 
-from impasto_protocol import NonBlockingClient, State, Submit
+from impasto_protocol import NonBlockingClient, ProtocolError, State, Submit
 from impasto_protocol.codec import Message
 
 TICK = 0.2
@@ -157,5 +158,30 @@ def test_a_tick_that_sends_does_not_strand_waiting_messages(daemon) -> None:
         assert Counter(s.value for s in loop.states)["lost"] == 0
         loop.send(loop.client.status)
         loop.run_until(lambda: bool(loop.of_type("status_reply")), 2)
+    finally:
+        loop.close()
+
+
+def test_an_image_over_the_frame_limit_is_refused_before_sending(fresh_daemon) -> None:
+    """ZeroMQ drops a connection that sends a frame over max_message_bytes, and the request
+    with it, unanswered: an editor would wait forever. submit() refuses it at once instead."""
+    d = fresh_daemon("--max-input-pixels", "1024")  # frames up to 1024 * 16 + 4096 bytes
+    loop = connected(d.endpoint)
+    try:
+        limit = loop.client.welcome["limits"]["max_message_bytes"]
+        assert loop.client.max_frame_bytes == limit == 20480
+        big = Submit(example_pixels("astronaut", 96), [example_pixels("hubble", 32)], {"size": 32})
+        with pytest.raises(ProtocolError) as refused:
+            loop.client.submit(big)
+        assert (refused.value.code, refused.value.field) == ("too_large", "frames")
+        assert "20480" in str(refused.value)
+        small = Submit(
+            example_pixels("astronaut", 32),
+            [example_pixels("hubble", 32)],
+            {"size": 32, "iterations": 2},
+        )
+        loop.send(loop.client.submit, small)
+        loop.run_until(lambda: bool(loop.of_type("result")), 60)
+        assert loop.client.state is State.READY
     finally:
         loop.close()
