@@ -102,10 +102,9 @@ def run(args: argparse.Namespace) -> int:
     except InstallError as e:
         raise CliError(str(e)) from None
     print(f"installed the {host.name} plug-in in {installed.plugin}")
-    print(
-        f"daemon: {installed.config.resolved_endpoint()}, started with: "
-        f"{shlex.join(installed.config.daemon_command)}"
-    )
+    command = installed.config.daemon_command
+    started = f"started with: {shlex.join(command)}" if command else "never started by the plug-in"
+    print(f"daemon: {installed.config.resolved_endpoint()}, {started}")
     for note in installed.notes:
         print(note)
     return 0
