@@ -8,6 +8,7 @@ config dir (GIMP3_DIRECTORY) and the plug-in live there, so nothing is left in t
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -44,14 +45,33 @@ class GimpHost:
         """The path of a file under `shared` as GIMP in the root sees it."""
         return "/shared/" + str(path.relative_to(self.shared))
 
-    def command(self, script: str) -> list[str]:
+    def env(self, *extra: str) -> list[str]:
+        """chroot into the root with a clean environment (plus `extra` NAME=VALUE pairs)."""
         return [
-            "timeout", "-k", "10", str(GIMP_TIMEOUT),
             "chroot", str(self.root),
             # env -i: the plug-in's `#!/usr/bin/env python3` must find the root's Python.
             "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
-            "HOME=/shared/home", "GIMP3_DIRECTORY=/shared/gimpcfg",
-            "gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
+            "HOME=/shared/home", "GIMP3_DIRECTORY=/shared/gimpcfg", *extra,
+        ]  # fmt: skip
+
+    def command(self, script: str) -> list[str]:
+        """gimp-console-3.0 running /shared/`script` in batch mode: a .py file with
+        python-fu-eval, a .scm file with Script-Fu."""
+        if script.endswith(".scm"):
+            interpreter, batch = "plug-in-script-fu-eval", f'(load "/shared/{script}")'
+        else:
+            interpreter, batch = "python-fu-eval", f'exec(open("/shared/{script}").read())'
+        return [
+            "timeout", "-k", "10", str(GIMP_TIMEOUT), *self.env(),
+            "gimp-console-3.0", "-i", f"--batch-interpreter={interpreter}", "-b", batch, "--quit",
+        ]  # fmt: skip
+
+    def gui_command(self, script: str, display: str, timeout: float) -> list[str]:
+        """The GUI gimp-3.0 on X display `display`, running /shared/`script` (python-fu-eval)
+        once it is up, then quitting."""
+        return [
+            "timeout", "-k", "10", str(int(timeout)), *self.env(f"DISPLAY={display}"),
+            "gimp-3.0", "--no-splash", "--batch-interpreter=python-fu-eval",
             "-b", f'exec(open("/shared/{script}").read())', "--quit",
         ]  # fmt: skip
 
@@ -72,6 +92,13 @@ def built_root() -> Path:
             gimp_root.build(root)
         except gimp_root.RootError as exc:
             host_missing(f"cannot build the GIMP 3 root: {exc}")
+    if not gimp_root.has_gui_tools(root) and os.geteuid() == 0:
+        # A root built before the interactive tests existed: add Xvfb and xdotool once. Done
+        # here, before `mounted` takes the root's lock; a failure only skips the GUI tests.
+        try:
+            gimp_root.ensure_gui_tools(root)
+        except gimp_root.RootError as exc:
+            logging.getLogger(__name__).warning("no GUI tools in the GIMP root: %s", exc)
     return root
 
 
@@ -104,8 +131,9 @@ def gimp(
     """The mounted root with the plug-in installed and a daemon on the host, for the session."""
     shared = tmp_path_factory.mktemp("gimp-shared")
     (shared / "home").mkdir()
-    for script in (HERE / "batch").glob("*.py"):
-        shutil.copy(script, shared / script.name)
+    for script in (HERE / "batch").iterdir():
+        if script.suffix in (".py", ".scm"):
+            shutil.copy(script, shared / script.name)
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
     install = [
         str(Path(sys.executable).parent / "impasto"), "install", "gimp",
@@ -117,7 +145,10 @@ def gimp(
     ]  # fmt: skip
     done = subprocess.run(install, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"impasto install gimp failed:\n{done.stdout}\n{done.stderr}"
-    daemon = DaemonProcess(endpoint, shared / "daemon.log").start(wait_ready=120)
+    # Heartbeat silence of 6 s means gone: long enough for a GUI plug-in on a busy 2-core
+    # machine (2 s cancelled a running job as client_gone), short for the SIGKILL test.
+    timings = ("--heartbeat-interval", "0.5", "--heartbeat-timeout", "6")
+    daemon = DaemonProcess(endpoint, shared / "daemon.log", *timings).start(wait_ready=120)
     try:
         with gimp_root.mounted(built_root, shared) as root:
             yield GimpHost(root, shared, endpoint, daemon)

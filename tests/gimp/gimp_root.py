@@ -34,6 +34,10 @@ SUITE = "trixie"
 # python3-zmq and python3-msgpack as in the recipe; the plug-in still imports the installer's
 # vendored cp313 wheels first (the end-to-end test checks which copy it imported).
 PACKAGES = ("gimp", "python3-zmq", "python3-msgpack")
+# The interactive tests run the GUI gimp-3.0 on a virtual X server and act as the user with
+# xdotool. A root built before these were added gets them installed once by `ensure_gui_tools`.
+GUI_PACKAGES = ("xvfb", "xauth", "xdotool")
+GUI_TOOLS = ("usr/bin/Xvfb", "usr/bin/xauth", "usr/bin/xdotool")
 GIMP_CONSOLE = "usr/bin/gimp-console-3.0"
 SHARED = "shared"  # the test folder's mount point inside the root
 LOCK_WAIT = 1800.0  # seconds: a concurrent build or test session may take this long
@@ -177,10 +181,7 @@ def build(root: Path | None = None) -> Path:
             )
             shutil.copyfile("/etc/resolv.conf", tmp / "etc/resolv.conf")
             with _system_mounts(tmp):
-                apt = ["chroot", str(tmp), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
-                _run([*apt, "update"], timeout=600)
-                _run([*apt, "install", "-y", "--no-install-recommends", *PACKAGES], timeout=1800)
-                _run([*apt, "clean"], timeout=120)
+                _install(tmp, [*PACKAGES, *GUI_PACKAGES])
             (tmp / SHARED).mkdir(exist_ok=True)
             if not is_complete(tmp):
                 raise RootError(f"the built root has no /{GIMP_CONSOLE}")
@@ -190,6 +191,41 @@ def build(root: Path | None = None) -> Path:
             raise
         log.info("built %s in %.0f s", root, time.monotonic() - started)
     return root
+
+
+def _install(root: Path, packages: list[str]) -> None:
+    """apt-get install `packages` inside `root` (its system folders must be mounted)."""
+    apt = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
+    _run([*apt, "update"], timeout=600)
+    _run([*apt, "install", "-y", "--no-install-recommends", *packages], timeout=1800)
+    _run([*apt, "clean"], timeout=120)
+
+
+def has_gui_tools(root: Path) -> bool:
+    return all((root / tool).exists() for tool in GUI_TOOLS)
+
+
+def ensure_gui_tools(root: Path) -> None:
+    """Install Xvfb, xauth and xdotool into an existing root that lacks them (once; a no-op
+    when they are there). Needs root and the network, like `build`."""
+    if has_gui_tools(root):
+        return
+    if os.geteuid() != 0:
+        raise RootError("installing Xvfb and xdotool into the GIMP 3 root needs root")
+    with _locked(root):
+        if has_gui_tools(root):  # another run installed them while we waited
+            return
+        for rel in ("shared", "dev/shm", "dev/pts", "dev", "sys", "proc"):
+            _umount(root / rel)
+        shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+        started = time.monotonic()
+        with _system_mounts(root):
+            _install(root, list(GUI_PACKAGES))
+        if not has_gui_tools(root):
+            raise RootError(f"apt-get installed {', '.join(GUI_PACKAGES)} but a tool is missing")
+        log.info(
+            "added %s to %s in %.0f s", ", ".join(GUI_PACKAGES), root, time.monotonic() - started
+        )
 
 
 @contextlib.contextmanager
@@ -221,6 +257,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         root = build()
+        ensure_gui_tools(root)
     except RootError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -94,6 +94,7 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     assert result["offsets"] == [rx, ry] and result["size"] == [rw, rh], result
     assert result["position"] == result["source_position"] - 1 == 0, result
     assert ev["layers_after"] == [result["name"], ev["layers_after"][1]]
+    assert result["name"].startswith("Style transfer of ") and "unfinished" not in result["name"]
     assert result["mask"], "the result layer has no layer mask from the selection"
 
     # The source drawable is unchanged.
@@ -191,6 +192,9 @@ def test_killed_plugin_job_is_cancelled(gimp: GimpHost, load_example) -> None:
         assert proc.returncode == 0, output[-3000:]
         ev = json.loads((out / "evidence.json").read_text())
         assert ev["phase"] == "done" and ev["status"] != "success", ev
+        # What the killed plug-in left: its layer with the last preview, named as unfinished.
+        assert len(ev["layers_after"]) == 2, ev
+        assert ev["layers_after"][0].endswith(" (unfinished)"), ev
         assert ev["source_before"] == ev["source_after"]
 
         # The daemon keeps serving: another job runs to its end.

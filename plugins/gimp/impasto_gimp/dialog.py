@@ -16,6 +16,8 @@ gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 from gi.repository import Gimp, GimpUi, Gtk  # noqa: E402
 
+DIALOG_TITLE = "Style Transfer"
+PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
 MAIN = ["style-file", "style-layer", "style-paths", "strength", "quality", "preserve-colors"]
 ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
 
@@ -23,7 +25,7 @@ ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpo
 def settings_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
     """Show the settings; True when the user pressed OK (the config then holds the values)."""
     GimpUi.init("impasto-stylize")
-    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Style Transfer")
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
     dialog.fill_box("advanced-box", ADVANCED)
     dialog.get_label("advanced-title", "Advanced", False, False)
     dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
@@ -39,7 +41,7 @@ class ProgressWindow:
 
     def __init__(self) -> None:
         self.cancelled = False
-        self.window = Gtk.Window(title="Style Transfer")
+        self.window = Gtk.Window(title=PROGRESS_TITLE)
         self.window.set_default_size(360, -1)
         self.window.set_keep_above(True)
         self.window.connect("delete-event", self._on_cancel)

@@ -20,6 +20,9 @@ from impasto_protocol import Pixels  # noqa: E402
 log = logging.getLogger(__name__)
 
 RESULT_NAME = "Style transfer"
+# Carried by the layer's name while previews are written into it, dropped when the result lands:
+# a plug-in killed by GIMP's own Cancel (SIGKILL, no cleanup) leaves a layer that says so.
+UNFINISHED = " (unfinished)"
 
 
 class HostError(ValueError):
@@ -138,14 +141,15 @@ class ResultLayer:
 
     It covers the region sent; with a selection it gets a layer mask made from it, so pixels
     outside the selection show the untouched source below (and stay editable: the mask can be
-    painted on later)."""
+    painted on later). Its name ends in UNFINISHED until `finish` writes the result."""
 
     def __init__(self, image: Gimp.Image, source: Gimp.Layer, where: Region) -> None:
         self.image = image
         self.where = where
+        self.name = f"{RESULT_NAME} of {source.get_name()}"
         layer = Gimp.Layer.new(
             image,
-            f"{RESULT_NAME} of {source.get_name()}",
+            self.name + UNFINISHED,
             where.width,
             where.height,
             Gimp.ImageType.RGBA_IMAGE,
@@ -181,6 +185,11 @@ class ResultLayer:
         self.layer.update(0, 0, w, h)
         Gimp.displays_flush()
         self.writes += 1
+
+    def finish(self, pixels: Pixels) -> None:
+        """Write the final result and drop the "(unfinished)" mark from the name."""
+        self.write(pixels)
+        self.layer.set_name(self.name)
 
     def remove(self) -> None:
         self.image.remove_layer(self.layer)

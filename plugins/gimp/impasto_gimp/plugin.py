@@ -50,20 +50,22 @@ def _choice(values: dict[str, str]) -> Gimp.Choice:
 
 
 def declare(p: Gimp.Procedure) -> None:
-    """The arguments and return values; the dialog is generated from them."""
+    """The arguments and return values; the dialog is generated from them. Each label's
+    mnemonic is unique and avoids the dialog buttons' (_Help, _Reset, _Cancel, _OK, _Load
+    Saved Settings, _Save Settings): GimpUi reports every clash when the dialog opens."""
     p.add_file_argument(
         "style-file", "Style _image", "An image file whose style is transferred",
         Gimp.FileChooserAction.OPEN, True, None, RW,
     )  # fmt: skip
     p.add_layer_argument(
-        "style-layer", "Style _layer", "A layer of an open image to take the style from",
+        "style-layer", "Style la_yer", "A layer of an open image to take the style from",
         True, RW,
     )  # fmt: skip
     p.add_string_argument(
-        "style-paths", "More style images", "Further style image files, separated by ';'", "", RW
+        "style-paths", "_More style images", "Further style image files, separated by ';'", "", RW
     )
     p.add_double_argument(
-        "strength", "_Strength",
+        "strength", "Stre_ngth",
         "Style weight on a log scale: 0 is the engine's default, +1 ten times more style, "
         "-1 ten times less",
         -STRENGTH_RANGE, STRENGTH_RANGE, 0.0, RW,
@@ -73,7 +75,7 @@ def declare(p: Gimp.Procedure) -> None:
         _choice({"draft": "Draft", "normal": "Normal", "high": "High"}), "normal", RW,
     )  # fmt: skip
     p.add_choice_argument(
-        "preserve-colors", "Preserve _colours",
+        "preserve-colors", "Preserve colo_urs",
         "Keep the image's colours: luminance-only transfer, or the style matched to its colours",
         _choice(dict(zip(PRESERVE_COLORS, COLOR_LABELS, strict=True))),
         "none", RW,
@@ -83,7 +85,7 @@ def declare(p: Gimp.Procedure) -> None:
         0, 65535, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "iterations", "_Iterations", "Iterations in all (0: from the quality preset)",
+        "iterations", "I_terations", "Iterations in all (0: from the quality preset)",
         0, 100000, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
@@ -91,7 +93,7 @@ def declare(p: Gimp.Procedure) -> None:
         0, 100000, 10, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "padding", "Context _padding", "Pixels around the selection sent along as context",
+        "padding", "Context pa_dding", "Pixels around the selection sent along as context",
         0, 4096, 32, RW,
     )  # fmt: skip
     p.add_string_argument(
@@ -241,7 +243,7 @@ def _run(
             except BaseException:
                 result_layer.remove()  # a failed or cancelled job leaves the image as it was
                 raise
-            result_layer.write(outcome.result.image)
+            result_layer.finish(outcome.result.image)
         finally:
             undo_group.append(bool(image.undo_group_end()))
         Gimp.progress_update(1.0)

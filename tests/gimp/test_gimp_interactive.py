@@ -1,0 +1,265 @@
+"""The interactive path in the real GUI GIMP 3.0: the settings dialog, the progress window with
+its graceful Cancel, and the values GIMP remembers between runs and sessions.
+
+GIMP runs as `gimp-3.0` (not gimp-console) on a virtual X server (Xvfb) inside the trixie root.
+A python-fu batch script (batch/interactive.py) calls the procedure with RunMode.INTERACTIVE,
+as the menu does, and this test acts as the user with xdotool: it presses Return in the settings
+dialog and clicks Cancel in the progress window.
+
+What GIMP 3.0.4 does with the remembered values (read from libgimp and checked here):
+- INTERACTIVE and WITH_LAST_VALS runs start from the values saved by the last *successful
+  INTERACTIVE* run (a file `plug-in-settings/GimpProcedureConfigRun-<procedure>.last` in the
+  GIMP config dir, plus a parasite on the image); the arguments passed in are ignored.
+- NONINTERACTIVE runs use their arguments and save nothing; a cancelled or failed run saves
+  nothing either.
+So a first non-interactive run cannot set the values the dialog shows. The test seeds the file
+instead (GIMP's own format: what the dialog's "Save Settings" writes), and checks that the
+dialog showed them, that GIMP rewrote the file after OK, and that a new GIMP session's
+WITH_LAST_VALS run used them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gimp_root
+import pytest
+from PIL import Image
+
+from hosts import host_missing
+from impasto_protocol import Client
+
+if TYPE_CHECKING:
+    from conftest import GimpHost
+
+pytestmark = pytest.mark.gimp
+
+SIZE = (64, 48)
+GUI_TIMEOUT = 150  # seconds for the whole GUI session (start ~10 s, two runs)
+WAIT = 60.0  # seconds to wait for a window or a job state
+DIALOG = "Style Transfer"  # impasto_gimp.dialog.DIALOG_TITLE
+PROGRESS = "Style Transfer: running"  # impasto_gimp.dialog.PROGRESS_TITLE
+LAST = "plug-in-settings/GimpProcedureConfigRun-plug-in-impasto-stylize.last"
+SEED_HEADER = "# seeded by test_gimp_interactive"
+STRENGTH = 0.5
+OK_ITERATIONS = 6
+
+
+def _seed(gimp: GimpHost, style: str, iterations: int) -> Path:
+    """Write GIMP's remembered values for the procedure, as a user's earlier run would have."""
+    path = gimp.shared / "gimpcfg" / LAST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"{SEED_HEADER}\n\n"
+        f'(style-file "file://{style}")\n'
+        f"(strength {STRENGTH})\n"
+        '(quality "draft")\n'
+        f"(iterations {iterations})\n"
+        "(preview-every 2)\n"
+        "(padding 0)\n\n"
+        "# end of settings\n"
+    )
+    return path
+
+
+class Desktop:
+    """xdotool and a screenshot tool on the virtual X display, run inside the root."""
+
+    def __init__(self, gimp: GimpHost, display: str, out: Path) -> None:
+        self.gimp, self.display, self.out = gimp, display, out
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [*self.gimp.env(f"DISPLAY={self.display}"), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed: {done.stderr.strip()}")
+        return done
+
+    def window(self, title: str, gimp: subprocess.Popen[str], timeout: float = WAIT) -> str:
+        """The id of the visible window called exactly `title`, once it appears."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self._run(
+                "xdotool", "search", "--onlyvisible", "--name", f"^{title}$", check=False
+            )
+            if found.returncode == 0 and found.stdout.split():
+                return found.stdout.split()[0]
+            if gimp.poll() is not None:
+                raise AssertionError(f"GIMP exited ({gimp.returncode}) before {title!r} showed")
+            time.sleep(0.2)
+        self.screenshot(f"no-{title.replace(' ', '_').replace(':', '')}.png")
+        raise AssertionError(
+            f"no window {title!r} within {timeout:.0f} s (screenshot in {self.out})"
+        )
+
+    def gone(self, window: str, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._run("xdotool", "getwindowname", window, check=False).returncode != 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"window {window} still open after {timeout:.0f} s")
+
+    def press(self, window: str, key: str) -> None:
+        self._run("xdotool", "windowfocus", "--sync", window, "key", key)
+
+    def click_bottom(self, window: str, above: int) -> None:
+        """Click the middle of `window`, `above` pixels from its bottom edge."""
+        shell = self._run("xdotool", "getwindowgeometry", "--shell", window).stdout
+        geometry = dict(line.split("=", 1) for line in shell.split())
+        x, y = int(geometry["WIDTH"]) // 2, int(geometry["HEIGHT"]) - above
+        self._run("xdotool", "mousemove", "--window", window, str(x), str(y), "click", "1")
+
+    def screenshot(self, name: str) -> None:
+        self._run(
+            "python3", "/shared/screenshot.py", self.gimp.inside(self.out / name), check=False
+        )
+
+
+@pytest.fixture(scope="module")
+def display(gimp: GimpHost) -> Iterator[str]:
+    """A virtual X server (Xvfb) inside the root, on a display number it picks itself."""
+    if not gimp_root.has_gui_tools(gimp.root):
+        host_missing(f"no Xvfb/xdotool in {gimp.root} (run tests/gimp/gimp_root.py build as root)")
+    read, write = os.pipe()
+    with open(gimp.shared / "xvfb.log", "w") as log:
+        xvfb = subprocess.Popen(
+            [*gimp.env(), "Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+             "-nolisten", "tcp"],
+            pass_fds=(write,), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 30)
+        number = os.read(read, 16).decode().strip() if ready else ""
+        if not number.isdigit():
+            host_missing(f"Xvfb did not start: {(gimp.shared / 'xvfb.log').read_text()[-500:]}")
+        yield f":{number}"
+    finally:
+        os.close(read)
+        xvfb.terminate()
+        try:
+            xvfb.wait(10)
+        except subprocess.TimeoutExpired:
+            xvfb.kill()
+            xvfb.wait(10)
+
+
+def _running_job(client: Client, timeout: float = WAIT) -> dict:
+    """The summary of the GIMP job once it runs and has reported an iteration."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job in client.status()["jobs"]:
+            if job["state"] == "running" and str(job.get("label", "")).startswith("GIMP:"):
+                if (job.get("iteration") or 0) >= 2:
+                    return job
+        time.sleep(0.2)
+    raise AssertionError("the plug-in's job never ran")
+
+
+def _job_end(client: Client, job: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = client.status(job)["job"]
+        if summary["state"] not in ("queued", "running"):
+            return summary
+        time.sleep(0.2)
+    raise AssertionError(f"job {job} did not end within {timeout:.0f} s")
+
+
+def _wait_file(path: Path, gimp: subprocess.Popen[str], timeout: float = WAIT) -> dict:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if gimp.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"no {path.name} (GIMP exit code {gimp.poll()})")
+        time.sleep(0.1)
+    return json.loads(path.read_text())
+
+
+def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, load_example) -> None:
+    out = gimp.shared / "out" / "interactive"
+    out.mkdir(parents=True)
+    load_example("astronaut").resize(SIZE, Image.Resampling.LANCZOS).save(out / "content.png")
+    load_example("hubble", 48).save(out / "style.png")
+    params = {
+        "out": gimp.inside(out),
+        "content": gimp.inside(out / "content.png"),
+        "plugin_dir": "/shared/gimpcfg/plug-ins/impasto-stylize",
+        "wait": WAIT,
+    }
+    (gimp.shared / "interactive.json").write_text(json.dumps(params))
+    style = gimp.inside(out / "style.png")
+    last = _seed(gimp, style, iterations=100000)  # run 1 must still run when Cancel is clicked
+    desktop = Desktop(gimp, display, out)
+    client = Client(gimp.endpoint, timeout=5.0)
+    with open(out / "gimp.log", "w") as log:
+        proc = subprocess.Popen(
+            gimp.gui_command("interactive.py", display, GUI_TIMEOUT),
+            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        # Run 1: the dialog shows the remembered values; Return is OK.
+        dialog = desktop.window(DIALOG, proc, timeout=90)
+        desktop.screenshot("dialog.png")
+        desktop.press(dialog, "Return")
+        # The progress window is up while the job runs; its Cancel stops the job gracefully.
+        progress = desktop.window(PROGRESS, proc)
+        job = _running_job(client)
+        desktop.screenshot("progress.png")
+        desktop.click_bottom(progress, above=24)  # the Cancel button fills the bottom row
+        summary = _job_end(client, job["job"])
+        assert (summary["state"], summary.get("reason")) == ("cancelled", "client"), summary
+        run1 = _wait_file(out / "run1.json", proc)
+        desktop.gone(progress)
+        assert run1["status"] == "cancel", run1
+        assert run1["layers"] == ["Background"], run1  # the unfinished layer was removed
+        assert run1["undo_enabled"], run1
+        assert SEED_HEADER in last.read_text(), "a cancelled run must not save its values"
+
+        # Run 2: short values; OK runs the job to its end with them, and GIMP saves them.
+        _seed(gimp, style, iterations=OK_ITERATIONS)
+        (out / "go2").touch()
+        dialog = desktop.window(DIALOG, proc)
+        desktop.press(dialog, "Return")
+        assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
+        # GimpUi checks the dialog's mnemonics when it opens and names each clash.
+        assert "mnemonic" not in (out / "gimp.log").read_text()
+    finally:
+        client.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
+    ev = json.loads((out / "evidence.json").read_text())
+
+    # The dialog lays out every argument of the procedure, once.
+    laid_out = ev["dialog"]["laid_out"]
+    assert sorted(laid_out) == sorted(ev["dialog"]["arguments"]) and len(set(laid_out)) == len(
+        laid_out
+    ), ev["dialog"]
+
+    run2 = ev["run2"]
+    assert run2["status"] == "success", run2
+    details = run2["details"]
+    assert details["iterations"] == OK_ITERATIONS, details  # the remembered values were used
+    assert run2["previews"] >= 1 and details["previews"] == run2["previews"]
+    name = "Style transfer of Background"
+    assert run2["result_name"] == name and run2["layers"] == [name, "Background"], run2
+    saved = last.read_text()
+    assert SEED_HEADER not in saved and f"(iterations {OK_ITERATIONS})" in saved, saved
+
+    # A new GIMP session: WITH_LAST_VALS ignores its arguments and uses the saved values.
+    done = subprocess.run(gimp.command("last_values.py"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    again = json.loads((out / "last_values.json").read_text())
+    assert again["status"] == "success", again
+    assert again["details"]["iterations"] == OK_ITERATIONS, again
+    assert again["details"]["settings"]["style_weight"] == pytest.approx(
+        details["settings"]["style_weight"]
+    )
