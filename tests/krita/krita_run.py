@@ -145,4 +145,8 @@ def run_scenario(h: KritaHome, scenario: dict) -> Outcome:
     seconds = time.monotonic() - start
     ev_path = out / "evidence.json"
     evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
-    return Outcome(rc, seconds, evidence, out, log.read_text(errors="replace")[-4000:])
+    text = log.read_text(errors="replace")[-4000:]
+    stacks = out / "stacks.txt"
+    if stacks.exists() and stacks.stat().st_size:  # Krita hung: where its Python code was
+        text += "\nPython stacks when Krita hung:\n" + stacks.read_text(errors="replace")
+    return Outcome(rc, seconds, evidence, out, text)

@@ -33,6 +33,7 @@ CLIENT_NAME = "krita-plugin 0.1"
 TICK_MS = 1000
 STATUS_EVERY = 2  # ticks between status polls (how busy the daemon is)
 RETRY_EVERY = 5  # ticks between connection attempts while the daemon is unreachable
+NO_COMMAND = " (no daemon command is configured: start one with `impasto daemon`)"
 
 
 class LinkState(str, Enum):
@@ -88,9 +89,15 @@ class DaemonLink(QObject):
             self._set(LinkState.ERROR, str(e))
             return
         self.client = NonBlockingClient(self.config.resolved_endpoint(), name=CLIENT_NAME)
-        if nothing_listening(self.client.endpoint):
+        absent = nothing_listening(self.client.endpoint)
+        if absent:
             self._launch()
         self._hello()
+        if absent and not self.config.daemon_command:
+            # Nothing can answer and we may not start one: say so now, not after a timeout.
+            # The hello stays queued and the timer keeps retrying: a daemon started by hand
+            # later is found without restarting Krita.
+            self._set(LinkState.UNREACHABLE, f"nothing listens at {self.endpoint}{NO_COMMAND}")
         self._timer.start()
 
     def close(self) -> None:
@@ -121,7 +128,8 @@ class DaemonLink(QObject):
         s = self.state
         if s is LinkState.READY:
             device = (self.welcome or {}).get("device", "")
-            busy = f", busy with {self.busy_jobs} job(s)" if self.busy_jobs else ""
+            n = self.busy_jobs
+            busy = f", busy with {n} job{'s' if n > 1 else ''}" if n else ""
             return f"Daemon connected ({device}){busy}"
         if s is LinkState.LOADING:
             return "Daemon starting: loading the model (jobs wait in its queue)"
@@ -181,7 +189,7 @@ class DaemonLink(QObject):
         if self._notifier is not None and fd == self._notifier_fd:
             return
         self._drop_notifier()
-        self._notifier = QSocketNotifier(fd, QSocketNotifier.Read, self)
+        self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._drain)
         self._notifier_fd = fd
 
@@ -269,7 +277,7 @@ class DaemonLink(QObject):
         if self.state is not LinkState.UNREACHABLE:
             why = self.client.error or f"no answer from {self.endpoint}"
             if not self.config.daemon_command:
-                why += " (no daemon command configured: start `impasto daemon`)"
+                why += NO_COMMAND
             self._set(LinkState.UNREACHABLE, why)
         if self._ticks % RETRY_EVERY == 0:
             self._hello(announce=False)  # Lazy Pirate: a fresh socket reaches a restarted daemon

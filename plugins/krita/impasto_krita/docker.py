@@ -41,6 +41,7 @@ from .qt import (
     QVBoxLayout,
     QWidget,
 )
+from .remembered import Remembered
 from .settings_form import CUSTOM, PRESETS, SettingsForm
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,21 @@ class StyleTransferDocker(DockWidget):
         self._replace_timer.setInterval(REPLACE_DELAY_MS)
         self._replace_timer.timeout.connect(self._apply_strength)
         self._build()
+        self._remembered = Remembered.load(document.krita_setting)
+        self._restoring = True
+        self._restore()
+        self._restoring = False
+        self._watch_changes()
         self.link.state_changed.connect(self._on_link_state)
         self.model.state_changed.connect(lambda _: self._update_buttons())
         self.model.progress.connect(self._on_progress)
+        self.model.queued.connect(self._on_queued)
         self.model.message.connect(self._show_message)
         self.model.finished.connect(self._on_finished)
         document.on_document_closed(self.model.check_document)
+        # Closing the panel cancels its job: its close button (closeEvent) or unticking it in
+        # Settings > Dockers (the toggle action; a hide alone also happens when it is tabbed).
+        self.toggleViewAction().triggered.connect(self._on_toggled)
         self._update_buttons()
 
     # -- layout ---------------------------------------------------------------------------
@@ -115,9 +125,9 @@ class StyleTransferDocker(DockWidget):
         fbox.addLayout(row)
         self.table = self._named(QTableWidget(0, 2), "style_list")
         self.table.setHorizontalHeaderLabels(["Style image", "Weight"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMaximumHeight(110)
         fbox.addWidget(self.table)
         remove = self._named(QPushButton("Remove"), "remove_style")
@@ -131,7 +141,7 @@ class StyleTransferDocker(DockWidget):
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Strength"))
-        self.strength = self._named(QSlider(Qt.Horizontal), "strength")
+        self.strength = self._named(QSlider(Qt.Orientation.Horizontal), "strength")
         self.strength.setRange(0, STRENGTH_STEPS)
         self.strength.setValue(STRENGTH_STEPS // 2)
         self.strength.valueChanged.connect(self._on_strength)
@@ -202,6 +212,61 @@ class StyleTransferDocker(DockWidget):
         self.model.cancel()  # closing the panel cancels its job
         super().closeEvent(event)
 
+    def _on_toggled(self, shown: bool) -> None:
+        if not shown:
+            self.model.cancel()
+
+    # -- remembered between sessions --------------------------------------------------------
+
+    def _restore(self) -> None:
+        r = self._remembered
+        for path, weight in r.styles:
+            if Path(path).is_file():
+                self.add_style_file(path, weight)
+            else:
+                log.info("a remembered style image is gone: %s", path)
+        if r.strength is not None:
+            self.strength.setValue(r.strength)
+        if r.preset in (*PRESETS, CUSTOM):
+            self.preset.setCurrentText(r.preset)
+        self.selection_only.setChecked(r.selection_only)
+        if r.source in (FILES, LAYER):
+            self.source.setCurrentText(r.source)
+
+    def _watch_changes(self) -> None:
+        for signal in (
+            self.strength.valueChanged,
+            self.preset.currentTextChanged,
+            self.selection_only.toggled,
+            self.source.currentTextChanged,
+            self.form.changed,
+        ):
+            signal.connect(self._remember)
+
+    def _remember(self, *_: Any) -> None:
+        """Save everything on every change: Krita keeps it in memory and writes kritarc when
+        it quits; there is no 'closing' moment a docker could rely on."""
+        if self._restoring:
+            return
+        r = self._remembered
+        r.styles = [
+            (self.table.item(row, 0).data(Qt.ItemDataRole.UserRole), self._weight(row))
+            for row in range(self.table.rowCount())
+        ]
+        r.strength = self.strength.value()
+        r.preset = self.preset.currentText()
+        r.selection_only = self.selection_only.isChecked()
+        r.source = self.source.currentText()
+        if self.form.built:  # else keep what was remembered: the daemon never answered
+            try:
+                r.advanced = self.form.values()
+            except ValueError:
+                pass  # a half-typed list: remember it once it reads
+        r.save(document.save_krita_setting)
+
+    def _weight(self, row: int) -> float:
+        return float(self.table.cellWidget(row, 1).value())
+
     # -- style sources --------------------------------------------------------------------
 
     def _on_source(self, text: str) -> None:
@@ -238,20 +303,23 @@ class StyleTransferDocker(DockWidget):
         row = self.table.rowCount()
         self.table.insertRow(row)
         item = QTableWidgetItem(Path(path).name)
-        item.setData(Qt.UserRole, path)
+        item.setData(Qt.ItemDataRole.UserRole, path)
         item.setToolTip(path)
         self.table.setItem(row, 0, item)
         spin = QDoubleSpinBox()
         spin.setObjectName(f"style_weight_{row}")
         spin.setRange(0.01, 100.0)
         spin.setValue(weight)
+        spin.valueChanged.connect(self._remember)
         self.table.setCellWidget(row, 1, spin)
+        self._remember()
 
     def _remove_style(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True)
         for row in rows or [self.table.rowCount() - 1]:
             if row >= 0:
                 self.table.removeRow(row)
+        self._remember()
 
     def _styles(self) -> tuple[list[Any], list[float], str]:
         if self.source.currentText() == LAYER:
@@ -263,12 +331,12 @@ class StyleTransferDocker(DockWidget):
             return [document.read_style_layer(doc, node)], [], node.name()
         styles, weights, names = [], [], []
         for row in range(self.table.rowCount()):
-            path = self.table.item(row, 0).data(Qt.UserRole)
+            path = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
             try:
                 styles.append(imaging.load_style_file(path, STYLE_MAX_SIDE))
             except ValueError as e:
                 raise HostError(str(e)) from None
-            weights.append(self.table.cellWidget(row, 1).value())
+            weights.append(self._weight(row))
             names.append(imaging.style_name(path))
         if not styles:
             raise HostError("add a style image first")
@@ -319,7 +387,11 @@ class StyleTransferDocker(DockWidget):
         welcome = self.link.welcome
         if welcome and not self.form.built:
             self.form.build(welcome)
+            self._restoring = True
             self._on_preset(self.preset.currentText())
+            for name, value in self._remembered.advanced.items():
+                self.form.set_value(name, value)
+            self._restoring = False
             self._on_strength(self.strength.value())
         self._update_buttons()
 
@@ -328,11 +400,28 @@ class StyleTransferDocker(DockWidget):
         self.start.setEnabled(not active and self.link.usable() and self.form.built)
         self.cancel.setEnabled(active and self.model.state is not JobState.CANCELLING)
 
-    def _on_progress(self, iteration: int, total: int, eta: float) -> None:
+    def _retargeting(self) -> str:
+        weight = strength_to_weight(self.strength.value(), self.default_weight())
+        return f"re-targeting to strength {weight:.3g}"
+
+    def _on_queued(self, position: int, replacing: bool) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        if replacing:  # the bar starts over: say why, before the first count arrives
+            self.progress.setFormat(f"{self._retargeting()}: from the current result...")
+        elif position > 0:  # replaced by the first count at once when nothing else runs
+            self.progress.setFormat(f"queued: place {position} in the daemon's queue")
+        else:
+            self.progress.setFormat("starting...")
+
+    def _on_progress(self, iteration: int, total: int, eta: float, replacing: bool) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(iteration)
         left = f", {eta:.0f} s left" if eta >= 0 else ""
-        self.progress.setFormat(f"{iteration}/{total} iterations{left}")
+        if replacing:  # a replacement counts its own iterations from 0
+            self.progress.setFormat(f"{self._retargeting()}: iteration {iteration}/{total}{left}")
+        else:
+            self.progress.setFormat(f"{iteration}/{total} iterations{left}")
 
     def _on_finished(self, outcome: str) -> None:
         if outcome == "done":

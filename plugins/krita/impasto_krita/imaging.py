@@ -5,7 +5,7 @@ large layer takes seconds. QImage does the per-pixel work in C++: building image
 smooth scaling (which doubles as a blur for feathering) and alpha compositing. What QImage cannot
 do is done with bytes slicing and bytes.translate, which also run in C.
 
-Buffers here are 8-bit BGRA, the byte order of QImage.Format_ARGB32 on little-endian machines
+Buffers here are 8-bit BGRA, the byte order of QImage.Format.Format_ARGB32 on little-endian machines
 and of Krita's 8-bit RGBA layers, with straight (not premultiplied) alpha.
 """
 
@@ -28,13 +28,13 @@ _INNER_RAMP = bytes(max(0, min(255, 2 * a - 255)) for a in range(256))
 
 def from_bgra(data: bytes | bytearray | memoryview, width: int, height: int) -> QImage:
     """A QImage that owns a copy of the pixels (QImage would otherwise point into `data`)."""
-    return QImage(bytes(data), width, height, width * 4, QImage.Format_ARGB32).copy()
+    return QImage(bytes(data), width, height, width * 4, QImage.Format.Format_ARGB32).copy()
 
 
 def to_bgra(image: QImage) -> bytes:
     """Straight-alpha BGRA rows without padding (4-byte pixels never need row padding)."""
-    if image.format() != QImage.Format_ARGB32:
-        image = image.convertToFormat(QImage.Format_ARGB32)
+    if image.format() != QImage.Format.Format_ARGB32:
+        image = image.convertToFormat(QImage.Format.Format_ARGB32)
     return image.constBits().asstring(image.sizeInBytes())
 
 
@@ -42,8 +42,13 @@ def scaled(image: QImage, width: int, height: int) -> QImage:
     """`image` at exactly width x height (previews come at the daemon's preview size)."""
     if image.width() == width and image.height() == height:
         return image
-    out = image.scaled(width, height, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
-    return out.convertToFormat(QImage.Format_ARGB32)
+    out = image.scaled(
+        width,
+        height,
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    return out.convertToFormat(QImage.Format.Format_ARGB32)
 
 
 def alpha_image(alpha: bytes, width: int, height: int) -> QImage:
@@ -60,7 +65,7 @@ def alpha_of(image: QImage) -> bytes:
 def multiply_alpha(image: QImage, mask: QImage) -> None:
     """image.alpha *= mask.alpha / 255, in place; colours are kept where the result is opaque."""
     painter = QPainter(image)
-    painter.setCompositionMode(QPainter.CompositionMode_DestinationIn)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
     painter.drawImage(0, 0, mask)
     painter.end()
 
@@ -80,8 +85,8 @@ def feathered_mask(selection: bytes, width: int, height: int, radius: int) -> QI
     small = base.scaled(
         max(1, width // radius),
         max(1, height // radius),
-        Qt.IgnoreAspectRatio,
-        Qt.SmoothTransformation,
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
     )
     blurred = scaled(small, width, height)
     mask = alpha_image(alpha_of(blurred).translate(_INNER_RAMP), width, height)
@@ -107,8 +112,8 @@ def widen_to_u16(samples: bytes) -> bytes:
 
 def gray_alpha(bgra: bytes, width: int, height: int) -> bytes:
     """BGRA to interleaved grey + alpha (8-bit), for grayscale layers."""
-    opaque = QImage(bytes(bgra), width, height, width * 4, QImage.Format_RGB32)
-    gray = opaque.convertToFormat(QImage.Format_Grayscale8)
+    opaque = QImage(bytes(bgra), width, height, width * 4, QImage.Format.Format_RGB32)
+    gray = opaque.convertToFormat(QImage.Format.Format_Grayscale8)
     stride = gray.bytesPerLine()  # rows of 1-byte pixels are padded to 4 bytes
     raw = gray.constBits().asstring(gray.sizeInBytes())
     values = b"".join(raw[y * stride : y * stride + width] for y in range(height))
@@ -125,8 +130,13 @@ def load_style_file(path: str, max_side: int) -> Pixels:
     if image.isNull():
         raise ValueError(f"cannot read the style image {path} (missing, or not an image)")
     if max(image.width(), image.height()) > max_side:
-        image = image.scaled(max_side, max_side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-    image = image.convertToFormat(QImage.Format_ARGB32)
+        image = image.scaled(
+            max_side,
+            max_side,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    image = image.convertToFormat(QImage.Format.Format_ARGB32)
     return Pixels(image.width(), image.height(), to_bgra(image), "BGRA", "u8")
 
 

@@ -76,7 +76,10 @@ class _Job:
 
 class StyleTransferModel(QObject):
     state_changed = Signal(str)
-    progress = Signal(int, int, float)  # iteration, total, seconds left (-1 while unknown)
+    # iteration, total, seconds left (-1 while unknown), and whether the job is a replacement
+    # (after a strength change): its own count restarts at 0, and the UI says why.
+    progress = Signal(int, int, float, bool)
+    queued = Signal(int, bool)  # place in the daemon's queue (1: next), replacement
     preview_applied = Signal(int)  # the iteration now shown in the result layer
     finished = Signal(str)  # "done", "cancelled" or "failed"
     message = Signal(str)  # one line for the user (errors, why a job ended)
@@ -210,6 +213,8 @@ class StyleTransferModel(QObject):
         if job.cancel_on_accept:
             self.link.cancel(msg.job)
             return
+        position = msg.body.get("position")
+        self.queued.emit(position if isinstance(position, int) else 0, replacing)
         if self.state is JobState.SUBMITTING:
             self._set_state(JobState.RUNNING)
         if job.pending_weight is not None:
@@ -275,7 +280,8 @@ class StyleTransferModel(QObject):
 
     def _report(self, p: Progress) -> None:
         eta = p.eta
-        self.progress.emit(p.iteration, p.total, -1.0 if eta is None else eta)
+        replacing = bool(self.job and self.job.superseded)
+        self.progress.emit(p.iteration, p.total, -1.0 if eta is None else eta, replacing)
 
     def _end(self, state: JobState, text: str, remove: bool = True) -> None:
         job = self.job

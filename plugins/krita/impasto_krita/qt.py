@@ -10,6 +10,7 @@ from PyQt5.QtCore import QObject, QSocketNotifier, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage, QPainter
 from PyQt5.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -35,6 +36,7 @@ Signal = pyqtSignal
 
 __all__ = [
     "QAbstractItemView",
+    "QApplication",
     "QCheckBox",
     "QComboBox",
     "QDoubleSpinBox",

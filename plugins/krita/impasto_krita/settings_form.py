@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .qt import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from .qt import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+    Signal,
+)
 
 # Set by the docker's own controls (strength, style weights) or by the job itself.
 CONTROLLED = frozenset({"style_weight", "style_blend", "init", "max_pixels"})
@@ -29,7 +38,10 @@ def _label(name: str) -> str:
 
 
 class SettingsForm(QWidget):
-    """One widget per setting, named `setting_<name>`; `values()` gives the changed ones."""
+    """One widget per setting, named `setting_<name>`; `values()` gives the changed ones.
+    `changed` fires on every edit (the docker remembers the values between sessions)."""
+
+    changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +65,7 @@ class SettingsForm(QWidget):
         for name in names:
             widget = self._widget(name, self.defaults[name], choices.get(name), limits)
             widget.setObjectName(f"setting_{name}")
+            self._notify(widget)
             self.widgets[name] = widget
             self._layout.addRow(_label(name), widget)
 
@@ -85,10 +98,37 @@ class SettingsForm(QWidget):
         edit.setPlaceholderText("comma-separated; empty for the default")
         return edit
 
+    def _notify(self, widget: QWidget) -> None:
+        if isinstance(widget, QComboBox):
+            widget.currentTextChanged.connect(self._emit_changed)
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(self._emit_changed)
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            widget.valueChanged.connect(self._emit_changed)
+        elif isinstance(widget, QLineEdit):
+            widget.editingFinished.connect(self._emit_changed)
+
+    def _emit_changed(self, *_: Any) -> None:
+        self.changed.emit()
+
     def set_value(self, name: str, value: Any) -> None:
+        """Show `value` (a preset's or a remembered one); a value of the wrong kind, e.g. from
+        an older daemon's settings, is ignored."""
         widget = self.widgets.get(name)
-        if isinstance(widget, QSpinBox):
-            widget.setValue(int(value))
+        try:
+            if isinstance(widget, QComboBox):
+                if widget.findText(str(value)) >= 0:
+                    widget.setCurrentText(str(value))
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, QSpinBox):
+                widget.setValue(int(value))
+            elif isinstance(widget, QDoubleSpinBox):
+                widget.setValue(float(value))
+            elif isinstance(widget, QLineEdit) and isinstance(value, list):
+                widget.setText(", ".join(str(v) for v in value))
+        except (TypeError, ValueError):
+            pass
 
     def value(self, name: str) -> Any:
         widget = self.widgets[name]

@@ -2,15 +2,19 @@
 
 It reads the scenario named by $IMPASTO_E2E_SCENARIO (JSON, written by tests/krita), opens the
 image, selects a rectangle, opens the docker through its menu action, waits for the daemon,
-fills in the docker's widgets and clicks Start (and Cancel, or moves the strength slider, when
-the scenario says so). It records what the document looked like at each `preview_applied` and at
-the end into files under the scenario's `out` folder, and exits with os._exit: 0 when the
-scenario ran to its end (the pytest side judges the evidence), 2 on an exception, 3 on timeout.
-Krita shows a dialog and keeps running on an uncaught exception, so everything is wrapped.
+fills in the docker's widgets and clicks Start (and Cancel, closes the panel or the document, or
+moves the strength slider, as the scenario's `mode` says). A scenario with `runs` does that once
+per run, each on a fresh copy of the image in its own colour model. It records what the document
+looked like at each `preview_applied` and at the end into files under the scenario's `out`
+folder, and exits with os._exit: 0 when the scenario ran to its end (the pytest side judges the
+evidence), 2 on an exception, 3 on timeout. Krita shows a "Script error" dialog and keeps running
+on an uncaught exception, so everything here is wrapped, and the plug-in's own uncaught
+exceptions are recorded (`script_errors`) for the tests to check.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import json
 import os
@@ -19,31 +23,58 @@ import time
 import traceback
 from pathlib import Path
 
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox
+from impasto_krita.qt import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTimer,
+)
 
 from krita import Extension, Krita, Selection
 
 SCENARIO = json.loads(Path(os.environ["IMPASTO_E2E_SCENARIO"]).read_text())
 OUT = Path(SCENARIO["out"])
-EVIDENCE: dict = {"events": [], "previews": [], "python": sys.version}
-STATE: dict = {}
+RUNS = SCENARIO.get("runs") or [{"convert": SCENARIO.get("convert")}]
+EVIDENCE: dict = {"events": [], "python": sys.version, "script_errors": [], "runs": []}
+STATE: dict = {"run": 0, "t0": time.monotonic(), "last_tick": None, "max_stall": 0.0}
+MODE = SCENARIO.get("mode", "complete")
+
+
+def ev() -> dict:
+    """The current run's evidence (the top level when the scenario has a single run)."""
+    return EVIDENCE if len(RUNS) == 1 else EVIDENCE["runs"][STATE["run"]]
+
+
+def prefix() -> str:
+    return "" if len(RUNS) == 1 else f"{STATE['run']}_"
 
 
 def note(what: str, **fields) -> None:
-    t = round(time.monotonic() - STATE.get("t0", 0), 3)
+    t = round(time.monotonic() - STATE["t0"], 3)
     EVIDENCE["events"].append({"t": t, "what": what, **fields})
+
+
+def label(name: str) -> str:
+    return STATE["docker"].findChild(QLabel, name).text()
 
 
 def finish(code: int) -> None:
     try:
         docker = STATE.get("docker")
         if docker is not None:
-            EVIDENCE["daemon_state"] = docker.findChild(QLabel, "daemon_state").text()
-            EVIDENCE["message"] = docker.findChild(QLabel, "message").text()
+            EVIDENCE["daemon_state"] = label("daemon_state")
+            EVIDENCE["message"] = label("message")
             EVIDENCE["jobs"] = list(docker.model.jobs_seen)
             proc = docker.link.process
             EVIDENCE["daemon_pid"] = proc.pid if proc is not None else None
+        EVIDENCE["max_stall_ms"] = round(STATE["max_stall"] * 1000)
         (OUT / "evidence.json").write_text(json.dumps(EVIDENCE, indent=1, default=str))
     finally:
         sys.stdout.flush()
@@ -61,8 +92,35 @@ def guarded(fn):
     return run
 
 
+def record_script_errors() -> None:
+    """Whatever reaches sys.excepthook is what Krita shows as a "Script error" dialog."""
+    original = sys.excepthook
+
+    def hook(kind, value, tb):
+        EVIDENCE["script_errors"].append("".join(traceback.format_exception(kind, value, tb)))
+        original(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def watch_the_ui() -> None:
+    """A 20 ms timer: the longest gap between its ticks is how long the UI froze."""
+
+    def tick() -> None:
+        now = time.monotonic()
+        if STATE["last_tick"] is not None:
+            STATE["max_stall"] = max(STATE["max_stall"], now - STATE["last_tick"])
+        STATE["last_tick"] = now
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(tick)
+    timer.start()
+    STATE["ui_timer"] = timer
+
+
 def dump(name: str, data: bytes) -> str:
-    (OUT / name).write_bytes(data)
+    (OUT / (prefix() + name)).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -82,21 +140,66 @@ def result_layer():
 @guarded
 def start() -> None:
     STATE["t0"] = time.monotonic()
+    # A hang inside Krita blocks the event loop and the timeout below with it: a watchdog
+    # thread writes every thread's Python stack just before, for the test's failure message.
+    STATE["stacks"] = open(OUT / "stacks.txt", "w")
+    faulthandler.dump_traceback_later(SCENARIO["timeout"] + 5, file=STATE["stacks"])
+    watch_the_ui()
+    Krita.instance().setBatchmode(True)
+    if not MODE.startswith("remember"):
+        open_run()
     k = Krita.instance()
-    k.setBatchmode(True)
-    doc = k.openDocument(SCENARIO["image"])
+    k.action("impasto_show_style_transfer").trigger()  # the plug-in's menu action
+    docker = next(d for d in k.dockers() if d.objectName() == "impasto_style_transfer")
+    STATE["docker"] = docker
+    EVIDENCE["docker_visible"] = docker.isVisible()
+    EVIDENCE["daemon_states_seen"] = []
+    docker.link.state_changed.connect(guarded(on_daemon_state))
+    on_daemon_state()
+    QTimer.singleShot(SCENARIO["timeout"] * 1000, on_timeout)
+    note("docker shown", state=label("daemon_state"))
+    if MODE == "unreachable":
+        QTimer.singleShot(100, unreachable)
+    else:
+        wait_for_daemon()
+
+
+def on_timeout() -> None:
+    """Most hangs are a dialog waiting for a click: name it in the evidence."""
+    modal = QApplication.activeModalWidget()
+    if modal is not None:
+        texts = [w.text() for w in modal.findChildren(QLabel) if w.text()]
+        EVIDENCE["modal_dialog"] = [modal.windowTitle(), *texts]
+    note("timeout")
+    finish(3)
+
+
+def open_run() -> None:
+    """Open the image as a new document in this run's colour model and select a rectangle."""
+    if len(RUNS) > 1:
+        EVIDENCE["runs"].append({"previews": []})
+    else:
+        EVIDENCE["previews"] = []
+    k = Krita.instance()
+    image = Path(SCENARIO["image"])
+    if len(RUNS) > 1:  # a file of its own per run: Krita knows documents by their file
+        copy = OUT / f"{prefix()}{image.name}"
+        copy.write_bytes(image.read_bytes())
+        image = copy
+    doc = k.openDocument(str(image))
     doc.setBatchmode(True)
     doc.waitForDone()
     k.activeWindow().addView(doc)
     STATE["doc"] = doc
-    if SCENARIO.get("convert"):  # e.g. ["RGBA", "U16", ""]: another colour model or depth
-        if not doc.setColorSpace(*SCENARIO["convert"]):
-            raise RuntimeError(f"Krita could not convert to {SCENARIO['convert']}")
+    convert = RUNS[STATE["run"]].get("convert")
+    if convert:  # e.g. ["RGBA", "U16", ""]: another colour model or depth
+        if not doc.setColorSpace(*convert):
+            raise RuntimeError(f"Krita could not convert to {convert}")
         doc.waitForDone()
     source = doc.rootNode().childNodes()[0]
     doc.setActiveNode(source)
     STATE["source"] = source
-    EVIDENCE.update(
+    ev().update(
         size=[doc.width(), doc.height()],
         color=[source.colorModel(), source.colorDepth(), source.colorProfile()],
         source_before=dump("source_before.bin", whole(source)),
@@ -109,102 +212,235 @@ def start() -> None:
     dump("selection.bin", whole(doc.selection()))
     doc.waitForDone()  # the selection adds a "Selection Mask" node: count it as before
     STATE["names_before"] = [n.name() for n in doc.rootNode().childNodes()]
-    EVIDENCE["layers_before"] = STATE["names_before"]
-    QTimer.singleShot(SCENARIO["timeout"] * 1000, lambda: (note("timeout"), finish(3)))
-    k.action("impasto_show_style_transfer").trigger()  # the plug-in's menu action
-    docker = next(d for d in k.dockers() if d.objectName() == "impasto_style_transfer")
-    STATE["docker"] = docker
-    EVIDENCE["docker_visible"] = docker.isVisible()
-    note("docker shown", state=docker.findChild(QLabel, "daemon_state").text())
-    wait_for_daemon()
+    ev()["layers_before"] = STATE["names_before"]
+
+
+def on_daemon_state() -> None:
+    text = label("daemon_state")
+    seen = EVIDENCE["daemon_states_seen"]
+    if not seen or seen[-1] != text:
+        seen.append(text)
+        note("daemon state", state=text)
 
 
 @guarded
 def wait_for_daemon() -> None:
     docker = STATE["docker"]
-    if not docker.findChild(QPushButton, "start").isEnabled():
-        STATE.setdefault("states", set()).add(docker.findChild(QLabel, "daemon_state").text())
+    ready = docker.findChild(QPushButton, "start").isEnabled()
+    if ready and MODE == "busy" and "busy with" not in label("daemon_state"):
+        ready = False  # wait for the status poll that sees the other client's job
+    if not ready:
         QTimer.singleShot(100, wait_for_daemon)
         return
-    EVIDENCE["daemon_states_seen"] = sorted(STATE.get("states", ()))
-    note("daemon usable", state=docker.findChild(QLabel, "daemon_state").text())
-    fill_in_and_start(docker)
+    note("daemon usable", state=label("daemon_state"))
+    EVIDENCE["usable_state"] = label("daemon_state")
+    if MODE == "remember_write":
+        remember_write(docker)
+    elif MODE == "remember_read":
+        remember_read(docker)
+    else:
+        fill_in_and_start(docker)
 
 
 def fill_in_and_start(docker) -> None:
-    path = docker.findChild(QLineEdit, "style_path")
-    path.setText(SCENARIO["style"])
-    docker.findChild(QPushButton, "add_style").click()
+    if docker.findChild(QTableWidget, "style_list").rowCount() == 0:
+        docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
+        docker.findChild(QPushButton, "add_style").click()
     docker.findChild(QSpinBox, "setting_size").setValue(SCENARIO["size"])
     docker.findChild(QSpinBox, "setting_iterations").setValue(SCENARIO["iterations"])
     docker.findChild(QCheckBox, "selection_only").setChecked(True)
     model = docker.model
-    model.preview_applied.connect(guarded(on_preview))
-    model.finished.connect(guarded(on_finished))
-    model.state_changed.connect(lambda s: note("state", state=s))
+    if "connected" not in STATE:  # one connection for all runs
+        STATE["connected"] = True
+        model.preview_applied.connect(guarded(on_preview))
+        model.finished.connect(guarded(on_finished))
+        model.state_changed.connect(lambda s: note("state", state=s))
+        model.queued.connect(guarded(on_queued))
+        model.progress.connect(lambda *_: bar_text())
     docker.findChild(QPushButton, "start").click()
-    note("start clicked", message=docker.findChild(QLabel, "message").text())
-    if SCENARIO["mode"] == "refuse":
-        EVIDENCE["outcome"] = docker.model.state.value
+    note("start clicked", message=label("message"))
+    if RUNS[STATE["run"]].get("refuse"):
+        ev()["outcome"] = "refused" if not docker.model.state.active else "started"
+        ev()["message"] = label("message")
         QTimer.singleShot(0, guarded(after_finish))
         return
     if docker.model.state.value == "idle":
-        raise RuntimeError("Start did nothing: " + docker.findChild(QLabel, "message").text())
+        raise RuntimeError("Start did nothing: " + label("message"))
+
+
+def bar_text() -> None:
+    """The progress bar's text, in order, without repeats of the same kind."""
+    text = STATE["docker"].findChild(QProgressBar, "progress").format()
+    texts = ev().setdefault("bar_texts", [])
+    if not texts or texts[-1] != text:
+        texts.append(text)
+
+
+def on_queued(position: int, replacing: bool) -> None:
+    bar_text()
+    if MODE == "busy" and not replacing:
+        ev()["queued_bar"] = STATE["docker"].findChild(QProgressBar, "progress").format()
+        QTimer.singleShot(0, guarded(busy_wait_for_two))
+
+
+@guarded
+def busy_wait_for_two() -> None:
+    """Our job waits behind the other client's: the state line counts both, then Cancel."""
+    text = label("daemon_state")
+    if "busy with 2 jobs" not in text:
+        QTimer.singleShot(100, busy_wait_for_two)
+        return
+    ev()["busy_state"] = text
+    STATE["docker"].findChild(QPushButton, "cancel").click()
+    note("cancel clicked while queued")
 
 
 def on_preview(iteration: int) -> None:
     layer = result_layer()
     digest = hashlib.sha256(whole(layer)).hexdigest() if layer is not None else None
-    job = STATE["docker"].model.job
-    EVIDENCE["previews"].append(
+    docker = STATE["docker"]
+    job = docker.model.job
+    ev()["previews"].append(
         {"iteration": iteration, "sha256": digest, "job": job.job_id if job else None}
     )
-    n = len(EVIDENCE["previews"])
-    docker = STATE["docker"]
-    if SCENARIO["mode"] == "cancel" and n == 1:
+    n = len(ev()["previews"])
+    if MODE == "cancel" and n == 1:
         QTimer.singleShot(0, guarded(lambda: docker.findChild(QPushButton, "cancel").click()))
         note("cancel clicked")
+    if MODE == "close" and n == 1:
+        if "panel_closed" not in EVIDENCE:
+            EVIDENCE["panel_closed"] = True  # as its title bar's close button does
+            QTimer.singleShot(0, guarded(docker.close))
+            note("panel closed")
+        else:
+            EVIDENCE["document_closed"] = True
+            QTimer.singleShot(0, guarded(close_document))
     if SCENARIO.get("change_strength") and n == 2:
         slider = docker.findChild(QSlider, "strength")
         slider.setValue(slider.value() + 20)  # the docker replaces the job once it rests
         note("strength moved", value=slider.value())
+        ev()["bar_before_change"] = docker.findChild(QProgressBar, "progress").format()
+
+
+def close_document() -> None:
+    """As a user who answers "Discard" when asked whether to save the previews."""
+    doc = STATE["doc"]
+    doc.setModified(False)
+    doc.close()
+    note("document closed")
 
 
 def on_finished(outcome: str) -> None:
     docker = STATE["docker"]
     note("finished", outcome=outcome)
-    EVIDENCE["outcome"] = outcome
-    EVIDENCE["result_info"] = {
+    ev()["outcome"] = outcome
+    ev()["result_info"] = {
         k: v for k, v in docker.model.last_result.items() if k in ("warm_start", "iterations")
     }
     QTimer.singleShot(200, guarded(after_finish))  # let late events (none expected) arrive
 
 
 def after_finish() -> None:
+    if EVIDENCE.get("document_closed"):
+        EVIDENCE["documents_open"] = len(Krita.instance().documents())
+        QTimer.singleShot(500, lambda: finish(0))  # a late event would raise a script error
+        return
     doc = STATE["doc"]
     doc.refreshProjection()
     doc.waitForDone()
     layer = result_layer()
-    EVIDENCE["layers_after"] = [n.name() for n in doc.rootNode().childNodes()]
-    EVIDENCE["source_after"] = dump("source_after.bin", whole(STATE["source"]))
-    EVIDENCE["projection_after"] = dump("projection_after.bin", whole(doc))
+    ev()["layers_after"] = [n.name() for n in doc.rootNode().childNodes()]
+    ev()["source_after"] = dump("source_after.bin", whole(STATE["source"]))
+    ev()["projection_after"] = dump("projection_after.bin", whole(doc))
     if layer is not None:
-        EVIDENCE["result_layer"] = layer.name()
-        EVIDENCE["result_color"] = [layer.colorModel(), layer.colorDepth()]
-        EVIDENCE["result_sha256"] = dump("result.bin", whole(layer))
+        ev()["result_layer"] = layer.name()
+        ev()["result_color"] = [layer.colorModel(), layer.colorDepth()]
+        ev()["result_sha256"] = dump("result.bin", whole(layer))
     if SCENARIO.get("save"):
         kra = str(OUT / "saved.kra")
-        EVIDENCE["saved"] = bool(doc.saveAs(kra))
+        ev()["saved"] = bool(doc.saveAs(kra))
         doc.waitForDone()
     if SCENARIO.get("undo"):
         Krita.instance().action("edit_undo").trigger()
         doc.waitForDone()
-        EVIDENCE["layers_after_undo"] = [n.name() for n in doc.rootNode().childNodes()]
+        ev()["layers_after_undo"] = [n.name() for n in doc.rootNode().childNodes()]
+    if MODE == "close":  # the panel was closed: open it again, start, close the document
+        EVIDENCE["panel_visible_after_close"] = STATE["docker"].isVisible()
+        Krita.instance().action("impasto_show_style_transfer").trigger()
+        EVIDENCE["panel_visible_reopened"] = STATE["docker"].isVisible()
+        ev()["previews"] = []
+        fill_in_and_start(STATE["docker"])
+        return
+    if STATE["run"] + 1 < len(RUNS):  # the next run in a new document, this one stays open
+        STATE["run"] += 1
+        open_run()
+        fill_in_and_start(STATE["docker"])
+        return
+    finish(0)
+
+
+@guarded
+def unreachable() -> None:
+    """No daemon and no command to start one: the state line says so, quickly, and the UI
+    keeps running (the stall timer) while the link retries in the background."""
+    text = label("daemon_state")
+    if "unreachable" not in text:
+        QTimer.singleShot(100, unreachable)
+        return
+    EVIDENCE["unreachable_after_s"] = round(time.monotonic() - STATE["t0"], 2)
+    EVIDENCE["start_enabled"] = STATE["docker"].findChild(QPushButton, "start").isEnabled()
+    QTimer.singleShot(SCENARIO.get("linger_ms", 2500), lambda: finish(0))
+
+
+def remember_write(docker) -> None:
+    """Set what a user would set; Krita writes kritarc when it quits."""
+    docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
+    docker.findChild(QPushButton, "add_style").click()
+    docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style2"])
+    docker.findChild(QPushButton, "add_style").click()
+    docker.findChild(QTableWidget, "style_list").cellWidget(1, 0 + 1).setValue(2.5)
+    docker.findChild(QSlider, "strength").setValue(70)
+    docker.findChild(QComboBox, "preset").setCurrentText("Draft")
+    docker.findChild(QSpinBox, "setting_seed").setValue(1234)
+    docker.findChild(QSpinBox, "setting_iterations").setValue(77)
+    docker.findChild(QCheckBox, "selection_only").setChecked(False)
+    EVIDENCE["widgets"] = read_widgets(docker)
+    quit_krita()
+
+
+def remember_read(docker) -> None:
+    EVIDENCE["widgets"] = read_widgets(docker)
+    finish(0)
+
+
+def read_widgets(docker) -> dict:
+    table = docker.findChild(QTableWidget, "style_list")
+    return {
+        "styles": [
+            [table.item(r, 0).toolTip(), table.cellWidget(r, 1).value()]
+            for r in range(table.rowCount())
+        ],
+        "strength": docker.findChild(QSlider, "strength").value(),
+        "preset": docker.findChild(QComboBox, "preset").currentText(),
+        "seed": docker.findChild(QSpinBox, "setting_seed").value(),
+        "size": docker.findChild(QSpinBox, "setting_size").value(),
+        "iterations": docker.findChild(QSpinBox, "setting_iterations").value(),
+        "selection_only": docker.findChild(QCheckBox, "selection_only").isChecked(),
+    }
+
+
+def quit_krita() -> None:
+    """Settings reach kritarc when Krita quits the normal way: close the main window (no
+    document is open, so nothing asks to be saved), then leave with our own exit code."""
+    EVIDENCE["quit"] = "window closed"
+    (OUT / "evidence.json").write_text(json.dumps(EVIDENCE, indent=1, default=str))
+    Krita.instance().activeWindow().qwindow().close()
     finish(0)
 
 
 class Harness(Extension):
     def setup(self) -> None:
+        record_script_errors()
         Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(0, start))
 
     def createActions(self, window) -> None:

@@ -1,0 +1,67 @@
+"""What the docker remembers between Krita sessions, in Krita's own settings (kritarc, group
+"impasto"): the style files and their weights, the strength, the quality preset, the advanced
+values, "selection only" and the style source.
+
+Krita stores strings, so lists and maps travel as JSON. A value that cannot be read (an older
+version's, or edited by hand) is ignored, never an error: remembering is a convenience. Advanced
+values are kept by name; the form applies those its daemon still knows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Read = Callable[[str], str]  # key -> stored text ("" when absent)
+Write = Callable[[str, str], None]
+
+
+def _json(text: str, kind: type) -> Any:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        log.warning("ignoring an unreadable remembered setting: %.80s", text)
+        return None
+    return value if isinstance(value, kind) else None
+
+
+@dataclass
+class Remembered:
+    styles: list[tuple[str, float]] = field(default_factory=list)  # (path, blend weight)
+    strength: int | None = None  # the slider's position; None: the daemon's default weight
+    preset: str = ""
+    advanced: dict[str, Any] = field(default_factory=dict)
+    selection_only: bool = True
+    source: str = ""
+
+    @classmethod
+    def load(cls, read: Read) -> Remembered:
+        out = cls()
+        for item in _json(read("style_files"), list) or []:
+            if (
+                isinstance(item, list)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], (int, float))
+            ):
+                out.styles.append((item[0], float(item[1])))
+        strength = read("strength")
+        out.strength = int(strength) if strength.strip().isdigit() else None
+        out.preset = read("preset")
+        out.advanced = _json(read("advanced"), dict) or {}
+        out.selection_only = read("selection_only") != "false"
+        out.source = read("style_source")
+        return out
+
+    def save(self, write: Write) -> None:
+        write("style_files", json.dumps([[p, w] for p, w in self.styles]))
+        write("strength", "" if self.strength is None else str(self.strength))
+        write("preset", self.preset)
+        write("advanced", json.dumps(self.advanced))
+        write("selection_only", "true" if self.selection_only else "false")
+        write("style_source", self.source)
