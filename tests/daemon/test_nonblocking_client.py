@@ -32,6 +32,7 @@ class EventLoop:
     def send(self, call: Callable[..., str | None], *args: object) -> str | None:
         """A request, then the drain the docstring asks for: a send can consume the edge."""
         result = call(*args)
+        self._note_state()  # before the drain, which may already bring the answer
         self._take(self.client.drain())
         return result
 
