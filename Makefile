@@ -2,6 +2,9 @@
 # make demo:  stylize the bundled example and say where the result is
 # make test:  the whole test suite
 # make lint:  ruff and mypy
+# make reliability: the reliability and security suites at full size (about 55 min; not part of
+#                   `make test`), then RELIABILITY.md; one suite: make reliability-load (-faults,
+#                   -hostile, -soak, -security), then make reliability-report
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +14,8 @@ STAMP  := $(VENV)/.impasto-installed
 TORCH  ?= torch==2.13.0
 DEMO_OUT := out/demo.png
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean reliability reliability-report \
+	reliability-load reliability-faults reliability-hostile reliability-soak reliability-security
 
 setup: $(STAMP)
 
@@ -39,6 +43,31 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	@echo "see benchmarks/README.md for the individual benchmarks"
+
+RELIABILITY_SUITES := load faults hostile security soak
+
+# One after another (never in parallel: each suite's figures assume the machine to itself).
+reliability: setup
+	@for suite in $(RELIABILITY_SUITES); do $(MAKE) --no-print-directory reliability-$$suite || exit 1; done
+	$(MAKE) --no-print-directory reliability-report
+
+reliability-load: setup
+	$(BIN)/python -m benchmarks.reliability.load --clients 32 --processes 4 --duration 120
+
+reliability-faults: setup
+	$(BIN)/python -m benchmarks.reliability.faults --trials 5
+
+reliability-hostile: setup
+	$(BIN)/python -m benchmarks.reliability.hostile --decoder-inputs 100000 --socket-inputs 10000
+
+reliability-security: setup
+	$(BIN)/python -m benchmarks.reliability.security --attempts 5
+
+reliability-soak: setup
+	$(BIN)/python -m benchmarks.reliability.soak --duration 1800
+
+reliability-report: setup
+	$(BIN)/python -m benchmarks.reliability.report
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

@@ -23,7 +23,8 @@ def example_pixels(name: str, size: int = 48, mode: str = "RGB") -> Pixels:
 
 
 class DaemonProcess:
-    """Start with `start()`, stop with `stop()` (or `kill()`); `log` holds its stderr."""
+    """Start with `start()`, stop with `stop()` (or `kill()`); `log()` reads its log file and
+    `stderr()` what it wrote to stderr (kept in a file beside the log)."""
 
     def __init__(self, endpoint: str, log: Path, *extra: str, env: dict | None = None) -> None:
         self.endpoint = endpoint
@@ -39,12 +40,16 @@ class DaemonProcess:
             *extra,
         ]  # fmt: skip
         self.env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})}
+        self.stderr_path = log.with_suffix(".stderr")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: float = 60.0) -> DaemonProcess:
-        self.proc = subprocess.Popen(
-            self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # stderr into a file beside the log, not a pipe: nobody drains a pipe while a test
+        # runs, and a daemon that writes enough to it would block on the full pipe.
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=err
+            )
         if wait_ready:
             self.wait_ready(wait_ready)
         return self
@@ -69,12 +74,8 @@ class DaemonProcess:
         return Client(self.endpoint, **kwargs)
 
     def stderr(self) -> str:
-        if self.proc is None or self.proc.stderr is None:
-            return ""
-        try:
-            return self.proc.stderr.read().decode(errors="replace")
-        except ValueError:
-            return ""
+        path = self.stderr_path
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""

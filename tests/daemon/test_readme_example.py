@@ -27,7 +27,7 @@ def test_the_readme_scripting_example_works_as_written(daemon, tmp_path: Path) -
     examples = ROOT / "daemon" / "impasto" / "examples"
     # The example's file names, from the bundled images (small, so the run stays short).
     Image.open(examples / "astronaut.png").resize((96, 96)).save(tmp_path / "photo.jpg")
-    Image.open(examples / "hubble.png").resize((96, 96)).save(tmp_path / "painting.jpg")
+    Image.open(examples / "hubble.png").resize((96, 96)).save(tmp_path / "art.jpg")
     env = {**os.environ, "IMPASTO_ENDPOINT": daemon.endpoint}
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, timeout=300

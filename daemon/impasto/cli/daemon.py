@@ -72,6 +72,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-input-pixels", type=int, default=8192 * 8192, metavar="N")
     p.add_argument("--max-iterations", type=int, default=100_000, metavar="N")
     p.add_argument(
+        "--kept-mb",
+        type=int,
+        default=1024,
+        metavar="MB",
+        help="memory for finished jobs' results kept for --result-ttl; the oldest go first "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--cache-mb",
         type=int,
         default=512,
@@ -92,6 +100,8 @@ def _check(args: argparse.Namespace) -> None:
             raise CliError(f"--{name.replace('_', '-')} must be >= 1")
     if args.cache_mb < 0:
         raise CliError("--cache-mb must be >= 0")
+    if args.kept_mb < 0:
+        raise CliError("--kept-mb must be >= 0")
     if (args.curve_key is None) != (args.allow is None):
         raise CliError("--curve-key and --allow go together")
     if args.curve_key is not None and not args.curve_key.is_file():
@@ -105,8 +115,10 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     if args.log:
+        from ..server.logfile import DaemonLogHandler  # a full disk must not stop the daemon
+
         try:
-            handler: logging.Handler = logging.FileHandler(args.log)
+            handler: logging.Handler = DaemonLogHandler(args.log)
         except OSError as e:
             raise CliError(f"--log: cannot open {args.log}: {e.strerror}") from None
     else:
@@ -130,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_interval=args.heartbeat_interval,
         heartbeat_timeout=args.heartbeat_timeout,
         result_ttl=args.result_ttl,
+        max_kept_bytes=args.kept_mb * 2**20,
         max_queue=args.max_queue,
         max_output_pixels=args.max_output_pixels,
         max_input_pixels=args.max_input_pixels,

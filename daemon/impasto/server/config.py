@@ -15,6 +15,9 @@ class ServerConfig:
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT  # silence after which a client is gone
     result_ttl: float = 600.0  # seconds a finished job's result stays fetchable
     max_kept_jobs: int = 256  # finished jobs kept, oldest dropped first
+    # ... and at most this much of their images (a 4096x4096 RGBA result holds 128 MiB: the
+    # encoded result and the image a warm start would begin from).
+    max_kept_bytes: int = 2**30
     max_queue: int = 256  # queued jobs, all clients together
     max_jobs_per_client: int = 32  # unfinished jobs of one client
     max_input_pixels: int = 8192 * 8192  # per image sent (content, style, mask, init)

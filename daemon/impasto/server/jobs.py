@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -54,6 +55,15 @@ class JobRecord:
     warm_from: str | None = None  # the job whose image this one started from
     result_message: Any = None  # the encoded result, kept for watchers that come later
     watchers: set[bytes] = field(default_factory=set)
+
+    def kept_bytes(self) -> int:
+        """The memory a finished job holds for later `watch`es and warm starts: the encoded
+        result and the last image."""
+        n = sum(len(f) for f in self.result_message) if self.result_message is not None else 0
+        if self.last_image is not None:
+            w, h = self.last_image.size
+            n += w * h * len(self.last_image.getbands())
+        return n
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -132,6 +142,21 @@ class Scheduler:
         self._positions = None
         self._last_start[job.owner] = next(self._starts)
         return job
+
+    def forget(self, present: Collection[bytes]) -> None:
+        """Drop the start times of clients that are gone and have nothing queued. Each
+        connection is a new client (ZeroMQ routing ids are per connection), so a daemon that
+        scripts reach with one `impasto submit` after another would otherwise keep one entry
+        per call for as long as it runs."""
+        if len(self._last_start) <= len(present):
+            return  # cheap on every tick; what is left is bounded by the clients present
+        waiting = {j.owner for j in self.queued}
+        for owner in [o for o in self._last_start if o not in present and o not in waiting]:
+            del self._last_start[owner]
+
+    @property
+    def remembered_clients(self) -> int:
+        return len(self._last_start)
 
     def _key(self, job: JobRecord) -> tuple[int, int, int, int]:
         return (

@@ -729,15 +729,25 @@ class Server:
                 self._cancel(job, C.CLIENT_GONE)
 
     def _expire_jobs(self) -> None:
+        self.scheduler.forget(self.peers.keys())
         now = time.time()
         finished = [j for j in self.jobs.values() if j.state.finished and j.finished]
         finished.sort(key=lambda j: j.finished or 0)
         excess = len(finished) - self.config.max_kept_jobs
+        # Results are kept for clients that come back, within a memory budget: without one, a
+        # daemon running large jobs would hold up to 256 full-size results for result_ttl.
+        kept = {j.id: j.kept_bytes() for j in finished}
+        total = sum(kept.values())
         for i, job in enumerate(finished):
-            if i < excess or now - (job.finished or now) > self.config.result_ttl:
+            if (
+                i < excess
+                or total > self.config.max_kept_bytes
+                or now - (job.finished or now) > self.config.result_ttl
+            ):
                 # A job that a queued job warm-starts from is kept until that one starts.
                 if any(q.submit.init_job == job.id for q in self.scheduler.queued):
                     continue
+                total -= kept[job.id]
                 del self.jobs[job.id]
 
 

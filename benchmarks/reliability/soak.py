@@ -1,0 +1,224 @@
+"""Soak: mixed traffic on one daemon for a long time, with its memory, descriptors and threads
+sampled throughout.
+
+The traffic: editor-like clients in other processes (load.py's: submit, follow, cancel,
+replace), a client that reconnects for every request (a new peer each time: `impasto status`
+run from a script), one that watches finished jobs again, one that sends garbage, and one that
+submits and never reads. Memory must level off: the daemon keeps at most 256 finished jobs and a
+bounded style cache, so after warm-up its resident memory may move, not climb.
+
+    .venv/bin/python -m benchmarks.reliability.soak --duration 1800
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from impasto_protocol import Client, encode
+from impasto_protocol.errors import ImpastoError
+
+from .common import Daemon, main_for, start_daemon, tiny_job
+from .load import client_process
+
+
+class Side(threading.Thread):
+    """A background actor that counts its rounds and its failures until told to stop."""
+
+    def __init__(self, name: str, step: Any, pause: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.step, self.pause = step, pause
+        self.rounds = self.failures = 0
+        self.last_failure = ""
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                self.step()
+                self.rounds += 1
+            except (ImpastoError, TimeoutError, zmq.ZMQError) as e:
+                self.failures += 1
+                self.last_failure = f"{type(e).__name__}: {e}"
+            self.halt.wait(self.pause)
+
+
+def actors(daemon: Daemon) -> list[Side]:
+    endpoint = daemon.endpoint
+    rng = random.Random(7)
+    ctx: zmq.Context = zmq.Context.instance()
+
+    def reconnect() -> None:
+        with Client(endpoint, name="script", timeout=10.0) as c:
+            c.hello()
+            c.status()
+
+    def rewatch() -> None:
+        with Client(endpoint, name="rewatch", timeout=10.0) as c:
+            done = [j["job"] for j in c.status()["jobs"] if j["state"] == "done"]
+            if done:
+                c.watch(rng.choice(done)).result(timeout=30)
+
+    def garbage() -> None:
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(endpoint)
+        try:
+            sock.send_multipart([rng.randbytes(rng.randrange(1, 200))])
+            sock.send_multipart([b"\x91" * 1000, b"x"])
+            sock.poll(2000)
+        finally:
+            sock.close(0)
+
+    def never_reads() -> None:
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(endpoint)
+        try:
+            job = tiny_job(20, progress_every=1, preview_every=1, preview_size=32)
+            sock.send_multipart(encode(job.to_message()), copy=False)
+            time.sleep(5.0)  # no heartbeats either: the daemon cancels its job
+        finally:
+            sock.close(0)
+
+    return [
+        Side("reconnect", reconnect, 0.5),
+        Side("rewatch", rewatch, 2.0),
+        Side("garbage", garbage, 0.5),
+        Side("never-reads", never_reads, 10.0),
+    ]
+
+
+def run(
+    duration: float = 1800.0,
+    clients: int = 6,
+    processes: int = 2,
+    sample_every: float = 10.0,
+    tmp: Path | None = None,
+) -> dict[str, Any]:
+    tmp = tmp or Path(tempfile.mkdtemp(prefix="impasto-soak-"))
+    daemon = start_daemon(tmp, name="soak")
+    samples: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    halt = threading.Event()
+
+    def sampler() -> None:
+        while not halt.is_set():
+            samples.append({"t": round(time.monotonic() - t0, 1), **daemon.resources()})
+            halt.wait(sample_every)
+
+    sampling = threading.Thread(target=sampler, daemon=True)
+    sampling.start()
+    sides = actors(daemon)
+    for s in sides:
+        s.start()
+    try:
+        names = [f"editor-{i}" for i in range(clients)]
+        groups = [names[i::processes] for i in range(processes)]
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            futures = [
+                pool.submit(client_process, daemon.endpoint, g, duration, 3, 100 + k, 120.0)
+                for k, g in enumerate(groups)
+            ]
+            per_client = [r for f in futures for r in f.result()]
+        for s in sides:
+            s.halt.set()
+        for s in sides:
+            s.join(30)
+        time.sleep(0.5)
+        halt.set()
+        sampling.join(sample_every + 5)
+        samples.append({"t": round(time.monotonic() - t0, 1), **daemon.resources()})
+        with daemon.client(timeout=10.0) as c:
+            status = c.status()
+        alive = daemon.alive
+    finally:
+        code = daemon.stop()
+    return summarize(samples, per_client, sides, status, alive, code, duration)
+
+
+def summarize(
+    samples: list[dict[str, Any]],
+    per_client: list[dict[str, Any]],
+    sides: list[Side],
+    status: dict[str, Any],
+    alive: bool,
+    code: int | None,
+    duration: float,
+) -> dict[str, Any]:
+    jobs = [j for c in per_client for j in c["jobs"]]
+    count = {
+        k: sum(1 for j in jobs if j["outcome"] == k)
+        for k in ("finished", "cancelled", "failed", "lost")
+    }
+    warm = [s for s in samples if s["t"] >= duration * 0.1] or samples
+    second_half = [s for s in samples if s["t"] >= duration * 0.5] or samples
+    rss = [s["rss_kib"] for s in samples]
+    growth = (samples[-1]["rss_kib"] - warm[0]["rss_kib"]) / 1024
+    half_growth = (samples[-1]["rss_kib"] - second_half[0]["rss_kib"]) / 1024
+    figures: dict[str, Any] = {
+        "jobs": {**count, "submitted": len(jobs)},
+        "side_traffic": {
+            s.name: {
+                "rounds": s.rounds,
+                "failures": s.failures,
+                "last_failure": s.last_failure[:200],
+            }
+            for s in sides
+        },
+        "memory_mib": {
+            "start": round(samples[0]["rss_kib"] / 1024, 1),
+            "after_warm_up": round(warm[0]["rss_kib"] / 1024, 1),
+            "end": round(samples[-1]["rss_kib"] / 1024, 1),
+            "max": round(max(rss) / 1024, 1),
+            "growth_after_warm_up": round(growth, 1),
+            "growth_over_second_half": round(half_growth, 1),
+        },
+        "fds": {
+            "start": samples[0]["fds"],
+            "end": samples[-1]["fds"],
+            "max": max(s["fds"] for s in samples),
+        },
+        "threads": {
+            "start": samples[0]["threads"],
+            "end": samples[-1]["threads"],
+            "max": max(s["threads"] for s in samples),
+        },
+        "daemon_at_end": {
+            "clients": status.get("clients"),
+            "kept_jobs": len(status.get("jobs", [])),
+            "counts": status.get("counts"),
+            "engine": status.get("engine"),
+            "alive": alive,
+            "exit_code": code,
+        },
+        "samples": samples,
+    }
+    figures["verdict"] = {
+        "no_results_lost": count["lost"] == 0,
+        "daemon_alive": alive and code == 0,
+        "fds_bounded": figures["fds"]["end"] <= figures["fds"]["start"] + 4,
+        "threads_bounded": figures["threads"]["end"] <= figures["threads"]["start"] + 1,
+        # Bounded caches: the 256 kept results at 32 px are small; allow for allocator noise.
+        "memory_levels_off": half_growth < 32,
+    }
+    return figures
+
+
+def add_args(ap: Any) -> None:
+    ap.add_argument("--duration", type=float, default=1800.0, help="seconds of traffic")
+    ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--sample-every", type=float, default=10.0)
+
+
+if __name__ == "__main__":
+    main_for("soak", run, add_args)
