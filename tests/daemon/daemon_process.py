@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,13 +41,15 @@ class DaemonProcess:
             *extra,
         ]  # fmt: skip
         self.env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})}
-        self.stderr_path = log.with_suffix(".stderr")
+        # Beside the log, unless the log is a device (/dev/full in the full-disk tests).
+        folder = log.parent if log.parent != Path("/dev") else Path(tempfile.mkdtemp())
+        self.stderr_path = folder / f"{log.stem}.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: float = 60.0) -> DaemonProcess:
         # stderr into a file beside the log, not a pipe: nobody drains a pipe while a test
         # runs, and a daemon that writes enough to it would block on the full pipe.
-        with open(self.stderr_path, "ab") as err:
+        with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=err
             )
