@@ -39,12 +39,7 @@ def private_endpoint(tmp: Path, existing_mode: int | None) -> dict[str, Any]:
     if existing_mode is not None:
         runtime.mkdir()
         runtime.chmod(existing_mode)
-    proc = Daemon(
-        "unused", xdg / "daemon.log", env={"XDG_RUNTIME_DIR": str(xdg), "IMPASTO_ENDPOINT": ""}
-    )
-    i = proc.args.index("--endpoint")
-    del proc.args[i : i + 2]
-    proc.endpoint = f"ipc://{runtime / 'daemon.sock'}"
+    proc = Daemon.on_default_endpoint(xdg)
     try:
         proc.start(wait_ready=0)
         sec.wait_answering(proc, proc.endpoint)

@@ -46,6 +46,18 @@ class DaemonProcess:
         self.stderr_path = folder / f"{log.stem}.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def on_default_endpoint(cls, xdg: Path) -> DaemonProcess:
+        """A daemon left to pick its default endpoint (no --endpoint, IMPASTO_ENDPOINT empty)
+        under XDG_RUNTIME_DIR=`xdg`: the per-user socket in `xdg`/impasto/."""
+        proc = cls(
+            "unused", xdg / "daemon.log", env={"XDG_RUNTIME_DIR": str(xdg), "IMPASTO_ENDPOINT": ""}
+        )
+        i = proc.args.index("--endpoint")
+        del proc.args[i : i + 2]
+        proc.endpoint = f"ipc://{xdg / 'impasto' / 'daemon.sock'}"
+        return proc
+
     def start(self, wait_ready: float = 60.0) -> DaemonProcess:
         # stderr into a file beside the log, not a pipe: nobody drains a pipe while a test
         # runs, and a daemon that writes enough to it would block on the full pipe.

@@ -98,12 +98,7 @@ def test_default_runtime_dir_is_private(
     if existing is not None:
         runtime.mkdir()
         runtime.chmod(existing)
-    proc = DaemonProcess(
-        "unused", xdg / "daemon.log", env={"XDG_RUNTIME_DIR": str(xdg), "IMPASTO_ENDPOINT": ""}
-    )
-    i = proc.args.index("--endpoint")
-    del proc.args[i : i + 2]  # the daemon picks its default endpoint
-    proc.endpoint = f"ipc://{runtime / 'daemon.sock'}"
+    proc = DaemonProcess.on_default_endpoint(xdg)
     try:
         proc.start(wait_ready=0)
         wait_answering(proc, proc.endpoint)

@@ -34,6 +34,7 @@ from impasto_protocol.endpoint import (
 )
 from impasto_protocol.errors import ConnectionLost, ImpastoError, JobCancelled, RemoteError
 from impasto_protocol.launcher import (
+    DEFAULT_START_TIMEOUT,
     DaemonStartError,
     PluginConfig,
     default_log_path,
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 CLIENT_NAME = f"impasto-cli {__version__}"
-READY_TIMEOUT = 120.0  # how long `--daemon auto` waits for a daemon it started to load its model
+READY_TIMEOUT = DEFAULT_START_TIMEOUT  # how long `--daemon auto` waits for the daemon it started
 READY_POLL = 0.2
 EXIT_CANCELLED = 1
 

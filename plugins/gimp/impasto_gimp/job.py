@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from impasto_protocol import (
@@ -129,7 +129,7 @@ def _start(config: PluginConfig, endpoint: str) -> Any:
         )
     log.info("no daemon at %s: starting %s", endpoint, " ".join(config.daemon_command))
     try:
-        return start_daemon(PluginConfig(endpoint, config.daemon_command, config.start_timeout))
+        return start_daemon(replace(config, endpoint=endpoint))
     except DaemonStartError as exc:
         raise DaemonError(f"no Impasto daemon answers at {endpoint}; {exc}") from None
 
