@@ -66,7 +66,9 @@ class Progress:
     tv_loss: float
     loss: float  # the weighted total being minimized
     elapsed: float  # seconds since the job started
-    preview: Image.Image | None = None  # 8-bit, possibly downscaled; only when asked for
+    # 8-bit, possibly downscaled; only when asked for. Iteration 0 with NaN losses: the fast
+    # networks' picture, sent before the optimization starts.
+    preview: Image.Image | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -94,10 +96,12 @@ class StyleResult:
     image: Image.Image  # 8-bit RGB, or RGBA when the content had alpha
     iterations: int  # done, over all scales
     elapsed: float
-    content_loss: float  # of the delivered 8-bit image, at the last scale run
-    style_loss: float
-    tv_loss: float
-    loss: float
+    # Of the delivered 8-bit image, at the last scale run; None for the fast method, which
+    # optimizes nothing (its losses would cost a pass through VGG19).
+    content_loss: float | None
+    style_loss: float | None
+    tv_loss: float | None
+    loss: float | None
     device: str
     weights: str  # which VGG19 weights produced it
     stopped: StopReason

@@ -1,45 +1,208 @@
-"""Coarse-to-fine: which sizes to optimize at, and how many iterations each gets.
+"""Coarse-to-fine: which sizes to optimize at, how long each gets, and when to move on.
 
-Most of the picture's structure forms at a coarse scale, where an iteration costs a quarter of
-the next finer one; the finer scales then only refine, starting from the upsampled result. This
-is what lets a first preview arrive quickly and a whole job finish several times sooner than at
-a single scale.
+Most of the picture's structure forms at a coarse scale, where an iteration costs a fraction of
+one at the output size; the finer scales then refine, starting from the upsampled result. The
+output size always gets the last word: an upsampled coarse picture is blurry and cannot match the
+style's fine texture statistics, so whatever ends a job early (a time budget, a plateau) must
+still leave iterations at the full size.
+
+Three pieces:
+- `plan_scales` fixes the sizes and, from `iterations`, the most iterations each scale may run
+  (a deterministic plan: the same settings give the same plan on every machine);
+- `IterationCosts` remembers what an iteration cost at each size on this engine, so that a time
+  budget can be planned before the first iteration of a job runs (a daemon's engine keeps it
+  across jobs; a fresh engine learns from the job's first iterations);
+- `Pacer` walks the plan during a job: it fits the plan into a time budget from the measured
+  costs, re-plans at every scale and after every iteration, and ends a scale early when its loss
+  stops improving.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from .images import fit_size
 from .settings import MAX_SCALES, MIN_SIZE
 
-# The automatic schedule starts at the first halving of the output at or below this size.
+# The automatic schedule starts at the first scale at or below this size.
 COARSEST_AUTO = 128
+# Each scale's longer side is this much larger than the last one's. sqrt(2) doubles the pixels per
+# step: the upsampled start of each scale is closer to its optimum than with steps of 2.
+SCALE_RATIO = math.sqrt(2)
+# A scale's share of a job's time is this fraction of the next finer scale's.
+COARSER_SHARE = 0.5
+# With a time budget, the output size gets at least this share of it.
+FINAL_SHARE = 0.5
+# ...and at least this many iterations, coarse scales being dropped to make room.
+MIN_FINAL_ITERATIONS = 8
+# A coarse scale has plateaued when its loss fell by less than this fraction per iteration,
+# averaged over the last PLATEAU_WINDOW iterations.
+PLATEAU_TOLERANCE = 0.002
+PLATEAU_WINDOW = 5
+# The first iteration at a size also computes the targets and sets up kernels: counted as this
+# many iterations when a budget is planned.
+SCALE_SETUP_ITERATIONS = 1.0
 
 
-def auto_scales(size: int) -> int:
-    return max(1, min(MAX_SCALES, math.floor(math.log2(max(size, 1) / COARSEST_AUTO)) + 1))
+@dataclass(frozen=True)
+class Scale:
+    width: int
+    height: int
+    iterations: int  # the most this scale may run
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def auto_scales(size: int, ratio: float = SCALE_RATIO) -> int:
+    """How many scales the automatic schedule uses for an output whose longer side is `size`."""
+    steps = math.floor(math.log(max(size, 1) / COARSEST_AUTO, ratio) + 1e-9)
+    return max(1, min(MAX_SCALES, steps + 1))
 
 
 def plan_scales(
-    width: int, height: int, size: int, iterations: int, scales: int
-) -> list[tuple[int, int, int]]:
-    """[(width, height, iterations)] from coarse to fine; the last is the output size.
+    width: int,
+    height: int,
+    size: int,
+    iterations: int,
+    scales: int,
+    ratio: float = SCALE_RATIO,
+    coarser_share: float = COARSER_SHARE,
+) -> list[Scale]:
+    """The scales from coarse to fine (the last is the output size) with their iterations.
 
-    Each scale is twice the one before. Coarser scales get more iterations (twice as many per
-    halving) since they are cheap. Scales whose shorter side would fall below MIN_SIZE pixels, and
-    scales that would get no iteration, are dropped.
+    Each scale's time is `coarser_share` of the next finer one's; an iteration's cost grows with
+    the pixels, so a coarse scale gets more iterations than a fine one. Scales whose shorter side
+    would fall below MIN_SIZE pixels, and scales that would get no iteration, are dropped; the
+    rounding remainder goes to the cheapest scale.
     """
-    n = auto_scales(size) if scales == 0 else scales
-    sizes = []
+    n = auto_scales(size, ratio) if scales == 0 else scales
+    sizes: list[tuple[int, int]] = []
     for i in range(n):
-        w, h = fit_size(width, height, max(1, round(size / 2 ** (n - 1 - i))))
-        if min(w, h) >= MIN_SIZE or i == n - 1:
+        w, h = fit_size(width, height, max(1, round(size / ratio ** (n - 1 - i))))
+        if (min(w, h) >= MIN_SIZE or i == n - 1) and (w, h) not in sizes:
             sizes.append((w, h))
     sizes = sizes[-iterations:]  # fewer iterations than scales: keep the finest
-    shares = [2 ** (len(sizes) - 1 - i) for i in range(len(sizes))]
+    last = sizes[-1][0] * sizes[-1][1]
+    # Iterations per unit of time at each scale, relative to the output size's.
+    shares = [
+        coarser_share ** (len(sizes) - 1 - i) * last / (w * h) for i, (w, h) in enumerate(sizes)
+    ]
     counts = [max(1, math.floor(iterations * s / sum(shares))) for s in shares]
     while sum(counts) > iterations:  # the minimum of one per scale overshot
         counts[counts.index(max(counts))] -= 1
-    counts[0] += iterations - sum(counts)  # rounding remainder to the cheapest scale
-    return [(w, h, c) for (w, h), c in zip(sizes, counts, strict=True)]
+    counts[0] += iterations - sum(counts)
+    return [Scale(w, h, c) for (w, h), c in zip(sizes, counts, strict=True)]
+
+
+class IterationCosts:
+    """Seconds per iteration by size, as measured on one engine (device and precision).
+
+    An iteration's cost is nearly proportional to its pixels above a small size; a size never
+    measured is predicted from the nearest one that was, scaled by the pixel ratio.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, float] = {}  # pixels -> smoothed seconds per iteration
+
+    def observe(self, pixels: int, seconds: float) -> None:
+        old = self._seconds.get(pixels)
+        self._seconds[pixels] = seconds if old is None else 0.7 * old + 0.3 * seconds
+
+    def predict(self, pixels: int) -> float | None:
+        if not self._seconds:
+            return None
+        nearest = min(self._seconds, key=lambda p: abs(math.log(p / pixels)))
+        return self._seconds[nearest] * pixels / nearest
+
+    def estimate(self, scales: list[Scale]) -> float | None:
+        """The seconds a plan would take, or None before anything was measured."""
+        total = 0.0
+        for s in scales:
+            cost = self.predict(s.pixels)
+            if cost is None:
+                return None
+            total += cost * (s.iterations + SCALE_SETUP_ITERATIONS)
+        return total
+
+
+@dataclass
+class Pacer:
+    """Decides, iteration by iteration, whether the current scale goes on.
+
+    Without a budget it runs the plan, ending a coarse scale early on a plateau (its unused
+    iterations are dropped: the plan's time is an upper bound). With a budget it gives the output
+    size at least FINAL_SHARE of the time and MIN_FINAL_ITERATIONS iterations, spreads the rest
+    over the coarse scales in the plan's proportions, and re-plans after every iteration from the
+    costs measured so far, so a slow machine or a busy one still ends at the full size.
+    """
+
+    scales: list[Scale]
+    costs: IterationCosts
+    budget: float | None = None  # seconds, from `start`
+    start: float = 0.0
+    _losses: list[float] = field(default_factory=list)
+    _deadline: float | None = None  # of the current scale, from the budget
+    _skipped: set[int] = field(default_factory=set)
+
+    @property
+    def final(self) -> int:
+        return len(self.scales) - 1
+
+    def begin(self, index: int, now: float) -> bool:
+        """Start scale `index`; False when the budget leaves it no time (skip it)."""
+        self._losses = []
+        self._deadline = None
+        if self.budget is None or index == self.final:
+            return True
+        left = self.budget - (now - self.start)
+        final = self.scales[self.final]
+        final_cost = self.costs.predict(final.pixels)
+        if final_cost is None:
+            # Nothing measured yet: run this coarse scale's first iterations and re-plan.
+            self._deadline = now + (1 - FINAL_SHARE) * left * self._coarse_share(index)
+            return True
+        final_time = max(
+            FINAL_SHARE * left,
+            final_cost * (min(MIN_FINAL_ITERATIONS, final.iterations) + SCALE_SETUP_ITERATIONS),
+        )
+        mine = (left - final_time) * self._coarse_share(index)
+        cost = self.costs.predict(self.scales[index].pixels) or final_cost
+        if mine < cost * (2 + SCALE_SETUP_ITERATIONS):
+            self._skipped.add(index)
+            return False
+        self._deadline = now + mine
+        return True
+
+    def _coarse_share(self, index: int) -> float:
+        """Scale `index`'s part of the time the coarse scales still have, by the plan's time."""
+        rest = [i for i in range(index, self.final) if i not in self._skipped]
+        weights = {i: COARSER_SHARE ** (self.final - i) for i in rest}
+        return weights[index] / sum(weights.values())
+
+    def keep_going(self, index: int, done: int, loss: float, now: float) -> bool:
+        """After `done` iterations of scale `index`, whose last loss was `loss`: another one?"""
+        self._losses.append(loss)
+        scale = self.scales[index]
+        if done >= scale.iterations:
+            return False
+        if self.budget is not None and now - self.start >= self.budget:
+            return False
+        if index == self.final:
+            return True
+        if self._deadline is not None and now >= self._deadline:
+            return False
+        return not self._plateaued()
+
+    def out_of_time(self, now: float) -> bool:
+        return self.budget is not None and now - self.start >= self.budget
+
+    def _plateaued(self) -> bool:
+        if len(self._losses) <= PLATEAU_WINDOW:
+            return False
+        old, new = self._losses[-1 - PLATEAU_WINDOW], self._losses[-1]
+        if not (math.isfinite(old) and math.isfinite(new)) or new <= 0:
+            return False
+        return (old - new) / (PLATEAU_WINDOW * new) < PLATEAU_TOLERANCE

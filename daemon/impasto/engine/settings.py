@@ -53,6 +53,17 @@ class InitMode(str, Enum):
     NOISE = "noise"
     # An explicit image (a file on the command line, a previous result in the daemon).
     IMAGE = "image"
+    # The feed-forward network's picture of the same job: already styled, so the optimization
+    # starts near its goal.
+    FAST = "fast"
+
+
+class Method(str, Enum):
+    # Gatys et al.: optimize the picture's pixels. The best pictures, seconds to minutes.
+    GATYS = "gatys"
+    # A feed-forward network, one pass: any style image (Ghiasi et al. 2017) or the built-in
+    # presets (Dumoulin et al. 2017). A fraction of a second.
+    FAST = "fast"
 
 
 def _opt(
@@ -76,6 +87,29 @@ MAX_ITERATIONS = 100_000
 MAX_STYLES = 16
 MAX_SCALES = 8
 MIN_SIZE = 16
+# The built-in styles of the conditional network (engine/fast/multistyle.py).
+NUM_PRESETS = 26
+# Settings that only the optimization reads: giving one with the fast method is a mistake.
+# (impasto_protocol.modes keeps a copy for the plug-ins; a test compares the two.)
+OPTIMIZATION_ONLY = frozenset(
+    {
+        "iterations",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "content_layers",
+        "content_layer_weights",
+        "style_layers",
+        "style_layer_weights",
+        "style_scale",
+        "seed",
+        "optimizer",
+        "learning_rate",
+        "pooling",
+        "scales",
+        "init",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +120,10 @@ class StyleSettings:
     so the defaults work at any resolution and with either weight file.
     """
 
+    method: Method = field(
+        default=Method.GATYS,
+        metadata=_opt("gatys: optimize the picture (best); fast: a feed-forward network (instant)"),
+    )
     size: int = field(
         default=512,
         metadata=_opt("output size: the longer side in pixels (aspect ratio kept)", lo=MIN_SIZE),
@@ -126,6 +164,20 @@ class StyleSettings:
     style_blend: tuple[float, ...] = field(
         default=(),
         metadata=_opt("blend weights of the style images", lo=0.0, metavar="W"),
+    )
+    presets: tuple[int, ...] = field(
+        default=(),
+        metadata=_opt(
+            f"built-in styles by number (0-{NUM_PRESETS - 1}), alone or beside style images",
+            lo=0,
+            hi=NUM_PRESETS - 1,
+            cli=False,
+            metavar="K",
+        ),
+    )
+    preset_blend: tuple[float, ...] = field(
+        default=(),
+        metadata=_opt("blend weights of the presets (default: equal)", lo=0.0, cli=False),
     )
     style_scale: float = field(
         default=1.0,
@@ -203,7 +255,24 @@ class StyleSettings:
                 raise SettingsError(weights, f"{len(w)} weights given for {n} layers")
         if self.style_blend and sum(self.style_blend) <= 0:
             raise SettingsError("style_blend", "the blend weights must not all be zero")
+        if self.preset_blend and len(self.preset_blend) != len(self.presets):
+            raise SettingsError(
+                "preset_blend",
+                f"{len(self.preset_blend)} weights given for {len(self.presets)} presets",
+            )
+        if self.preset_blend and sum(self.preset_blend) <= 0:
+            raise SettingsError("preset_blend", "the preset weights must not all be zero")
         return self
+
+
+def check_method_fields(method: Method | str, given: set[str]) -> None:
+    """Refuse settings the chosen method would ignore: a user who sets the optimizer for the
+    fast method expects it to matter. `given` are the names the caller set explicitly."""
+    if Method(method) is not Method.FAST:
+        return
+    ignored = sorted(given & OPTIMIZATION_ONLY)
+    if ignored:
+        raise SettingsError(ignored[0], "only the optimization (method gatys) uses this setting")
 
 
 def _to_enum(enum_type: type[Enum], name: str, value: Any) -> Enum:
@@ -248,6 +317,14 @@ def _check_field(f: dataclasses.Field[Any], value: Any) -> None:
             if f.name.endswith("layers"):
                 if not isinstance(item, str):
                     raise SettingsError(f.name, "expected layer names")
+            elif f.name == "presets":
+                if isinstance(item, bool) or not isinstance(item, int):
+                    raise SettingsError(f.name, "expected preset numbers (integers)")
+                if not 0 <= item < NUM_PRESETS:
+                    raise SettingsError(
+                        f.name,
+                        f"unknown preset {item}; the built-in styles are 0-{NUM_PRESETS - 1}",
+                    )
             else:
                 _check_number(f.name, item, float, meta)
 

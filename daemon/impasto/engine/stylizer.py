@@ -8,8 +8,9 @@ in as Pillow images and settings, progress goes out through a callback, and a Ca
 from __future__ import annotations
 
 import logging
+import math
 import time
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,16 +20,19 @@ from PIL import Image
 from . import color
 from .cache import StyleTargetCache, Targets
 from .device import Compute, Precision, select
+from .fast import FastModelError
 from .images import ImageError, fit_size, resize, tensor_digest, to_image, to_mask, to_tensor
+from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
 from .job import Cancelled, Job, Progress, Reporting, StopReason, StyleResult
 from .lbfgs import ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
-from .schedule import plan_scales
+from .schedule import IterationCosts, Pacer, Scale, plan_scales
 from .settings import (
     MAX_STYLES,
     MIN_SIZE,
     InitMode,
     LimitError,
+    Method,
     Optimizer,
     Pooling,
     PreserveColor,
@@ -57,15 +61,26 @@ class _Prepared:
     """A job's inputs, checked and converted once, at the output size, on the CPU."""
 
     settings: StyleSettings
-    scales: list[tuple[int, int, int]]
+    scales: list[Scale]
     content: torch.Tensor  # RGB as delivered (colour kept for luminance mode's chroma)
     net_content: torch.Tensor  # what the network sees: grey luminance in luminance mode
     alpha: torch.Tensor | None
     mask: torch.Tensor | None
-    styles: list[torch.Tensor]  # colour-preprocessed style images
+    styles: list[torch.Tensor]  # colour-preprocessed style images (presets' swatches too)
     style_keys: list[str]
     blend: list[float]
     init: torch.Tensor | None
+    # What the fast networks paint with: the style images (without the presets' swatches),
+    # their weights, and the presets with theirs.
+    fast_styles: list[torch.Tensor]
+    fast_blend: list[float]
+    presets: tuple[int, ...]
+    preset_blend: list[float]
+    painted: torch.Tensor | None = None  # the fast networks' picture at the output size
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        return self.scales[-1].width, self.scales[-1].height
 
 
 class Stylizer:
@@ -81,22 +96,36 @@ class Stylizer:
         self.compute: Compute = select(device, precision)
         loaded = load_weights(weights)
         self.weights_name = loaded.name
+        # bfloat16 convolutions use a bfloat16 copy of the weights, made once here. Under
+        # autocast, torch would cast the frozen weights again at every forward pass (it caches
+        # casts only of weights that require gradients), which cost about 5% of an iteration.
         self.model = VGG19Features(loaded.tensors, loaded.convention).to(self.compute.device)
+        if self.compute.bfloat16:
+            # The convolutions only: the input normalization's mean and scale stay float32.
+            self.model.convs.to(torch.bfloat16)
         if self.compute.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.cache = StyleTargetCache(cache_bytes)
+        # What an iteration costs here, by size: time budgets are planned from it.
+        self.costs = IterationCosts()
+        # The feed-forward networks, loaded on first use.
+        self.instant = InstantStyles(self.compute)
         log.info("VGG19 ready on %s (%s)", self.compute.describe(), self.weights_name)
 
     @property
     def layer_names(self) -> tuple[str, ...]:
         return LAYER_NAMES
 
-    def warm_up(self, size: int = 64) -> None:
-        """One forward and backward pass, so the first job does not pay for kernel selection."""
+    def warm_up(self, size: int = 64, instant: bool = True) -> None:
+        """One forward and backward pass, so the first job does not pay for kernel selection;
+        with `instant`, the fast networks are loaded and run once too (a daemon's first
+        preview then comes at once, not after a second of loading)."""
         x = torch.rand(1, 3, size, size, device=self.compute.device, requires_grad=True)
-        with self._autocast():
-            feats = self.model(x, ["relu5_1"])
+        feats = self._features(x, ["relu5_1"], Pooling.MAX)
         feats["relu5_1"].float().sum().backward()
+        if instant and self.instant.available:
+            self.instant.paint(x.detach(), [x.detach()], [1.0])
+            self.instant.paint(x.detach(), [], [], [0], [1.0])
 
     # -- the job ----------------------------------------------------------------------------
 
@@ -106,27 +135,45 @@ class Stylizer:
         start = time.perf_counter()
         prep = self._prepare(job)
         s = prep.settings
-        total = sum(n for _, _, n in prep.scales)
+        if rep.cancel is not None and rep.cancel.cancelled:
+            raise Cancelled(None)
+        if s.method is Method.FAST:
+            return self._stylize_fast(prep, rep, start)
+        if s.init is InitMode.FAST:
+            prep.painted = self._paint(prep, *prep.out_size)
+        if rep.on_progress and rep.preview_every > 0:
+            self._instant_preview(prep, rep, start)
+        total = sum(sc.iterations for sc in prep.scales)
+        pacer = Pacer(prep.scales, self.costs, rep.time_budget, start)
         done = 0
         x: torch.Tensor | None = None
         stopped = StopReason.COMPLETED
         run_scales: list[tuple[int, int, int]] = []
         objective: _Objective | None = None
-        for index, (w, h, iters) in enumerate(prep.scales):
+        gamma: float | None = None
+        for index, scale in enumerate(prep.scales):
+            w, h = scale.width, scale.height
+            if not pacer.begin(index, time.perf_counter()):
+                total -= scale.iterations
+                continue
             objective = self._objective(prep, w, h)
             x = self._initial(prep, x, w, h)
             run = 0
-            opt = _make_optimizer(s, x)
-            for _ in range(iters):
+            opt = _make_optimizer(s, x, gamma)
+            while True:
                 if rep.cancel is not None and rep.cancel.cancelled:
                     raise Cancelled(self._partial(prep, x))
-                if rep.time_budget is not None and time.perf_counter() - start >= rep.time_budget:
-                    stopped = StopReason.TIME_BUDGET
-                    break
+                began = time.perf_counter()
                 step_terms = _step(opt, x, objective)
+                now = time.perf_counter()
+                if run > 0:  # the first step at a size also selects kernels
+                    self.costs.observe(w * h, now - began)
                 done += 1
                 run += 1
-                last_of_scale = run == iters
+                more = pacer.keep_going(index, run, float(step_terms.total), now)
+                last_of_scale = not more
+                if last_of_scale and index < pacer.final:
+                    total -= scale.iterations - run  # a plateau or the budget ended it early
                 want_preview = rep.preview_every > 0 and (
                     done % rep.preview_every == 0 or last_of_scale
                 )
@@ -137,7 +184,7 @@ class Stylizer:
                     rep.on_progress(
                         Progress(
                             iteration=done,
-                            total=total,
+                            total=max(total, done),
                             scale=index,
                             scales=len(prep.scales),
                             width=w,
@@ -154,16 +201,18 @@ class Stylizer:
                             ),
                         )
                     )
+                if not more:
+                    break
             run_scales.append((w, h, run))
-            if stopped is not StopReason.COMPLETED:
-                break
+            gamma = _next_gamma(opt, w * h, prep.scales, index)
+            if index == pacer.final and run < scale.iterations:
+                stopped = StopReason.TIME_BUDGET
         assert x is not None and objective is not None  # at least one scale always runs
         # The delivered pixels are 8-bit: report the losses of exactly what is delivered.
         with torch.no_grad():
             x.mul_(255).round_().div_(255)
             terms = objective.evaluate(x).floats()
-        out_w, out_h, _ = prep.scales[-1]
-        # Stopped early at a coarse scale: the output size is delivered all the same.
+        out_w, out_h = prep.scales[-1].width, prep.scales[-1].height
         final = resize(x.detach().float().cpu(), out_w, out_h)
         image = self._deliver(prep, final, out_w, out_h, None)
         return StyleResult(
@@ -181,14 +230,83 @@ class Stylizer:
             settings=s,
         )
 
+    # -- the fast networks ------------------------------------------------------------------
+
+    def _paint(self, prep: _Prepared, w: int, h: int) -> torch.Tensor:
+        """The fast networks' picture of the job at w x h, as the optimization sees pictures
+        (grey in luminance mode)."""
+        content = resize(prep.net_content, w, h)
+        painted = self.instant.paint(
+            content, prep.fast_styles, prep.fast_blend, prep.presets, prep.preset_blend
+        )
+        if prep.settings.preserve_color is PreserveColor.LUMINANCE:
+            painted = color.luminance(painted)
+        return painted
+
+    def _instant_preview(self, prep: _Prepared, rep: Reporting, start: float) -> None:
+        """Before the optimization's first iteration: the fast networks' picture as a preview
+        (iteration 0, no losses yet), so a canvas shows a styled picture at once."""
+        if not self.instant.available:
+            return
+        if any(min(st.shape[-2:]) < MIN_STYLE_SIDE for st in prep.fast_styles):
+            return  # too small for the style predictor; the optimization copes
+        out_w, out_h = prep.out_size
+        w, h = out_w, out_h
+        if rep.preview_size is not None and max(w, h) > rep.preview_size:
+            w, h = fit_size(w, h, rep.preview_size)
+        if prep.painted is not None:
+            picture = resize(prep.painted, w, h)
+        else:
+            picture = self._paint(prep, w, h)
+        first = prep.scales[0]
+        assert rep.on_progress is not None
+        rep.on_progress(
+            Progress(
+                iteration=0,
+                total=sum(sc.iterations for sc in prep.scales),
+                scale=0,
+                scales=len(prep.scales),
+                width=first.width,
+                height=first.height,
+                content_loss=math.nan,
+                style_loss=math.nan,
+                tv_loss=math.nan,
+                loss=math.nan,
+                elapsed=time.perf_counter() - start,
+                preview=self._deliver(prep, picture, w, h, None),
+            )
+        )
+
+    def _stylize_fast(self, prep: _Prepared, rep: Reporting, start: float) -> StyleResult:
+        s = prep.settings
+        out_w, out_h = prep.out_size
+        painted = self._paint(prep, out_w, out_h)  # FastModelError without the model files
+        image = self._deliver(prep, painted, out_w, out_h, None)
+        elapsed = time.perf_counter() - start
+        if rep.on_progress:
+            nan = math.nan
+            rep.on_progress(Progress(1, 1, 0, 1, out_w, out_h, nan, nan, nan, nan, elapsed, image))
+        return StyleResult(
+            image=image,
+            iterations=0,
+            elapsed=elapsed,
+            content_loss=None,
+            style_loss=None,
+            tv_loss=None,
+            loss=None,
+            device=self.compute.describe(),
+            weights=self.instant.names(presets_only=not prep.fast_styles),
+            stopped=StopReason.COMPLETED,
+            scales=((out_w, out_h, 0),),
+            settings=s,
+        )
+
     # -- preparing inputs -------------------------------------------------------------------
 
     def _prepare(self, job: Job) -> _Prepared:
         s = job.settings.validate(self.layer_names)
-        if not job.styles:
-            raise SettingsError("styles", "at least one style image is needed")
-        if len(job.styles) > MAX_STYLES:
-            raise SettingsError("styles", f"at most {MAX_STYLES} style images")
+        if not job.styles and not s.presets:
+            raise SettingsError("styles", "at least one style image or preset is needed")
         if s.style_blend and len(s.style_blend) != len(job.styles):
             raise SettingsError(
                 "style_blend", f"{len(s.style_blend)} weights given for {len(job.styles)} styles"
@@ -197,6 +315,8 @@ class Stylizer:
         if cw < 1 or ch < 1:
             raise ImageError("content image is empty (0 pixels)")
         out_w, out_h = output_size(cw, ch, s)
+        if s.method is Method.FAST and s.init not in (InitMode.CONTENT, InitMode.FAST):
+            raise SettingsError("init", "the fast method paints the content; it takes no init")
         if (s.init is InitMode.IMAGE) != (job.init_image is not None):
             raise SettingsError("init", "an init image is given exactly when init is 'image'")
         rgb, alpha = to_tensor(job.content)
@@ -214,12 +334,29 @@ class Stylizer:
             net_content = color.luminance(content)
         # Larger styles than the largest scale needs are shrunk first: colour matching and
         # hashing then work on fewer pixels.
-        style_long = _style_long_side(out_w, out_h, s.style_scale)
+        # The fast networks' style predictor wants the shorter side at PREDICTOR_SIDE.
+        style_long = max(_style_long_side(out_w, out_h, s.style_scale), 2 * PREDICTOR_SIDE)
+        images = [to_tensor(image)[0] for image in self._check_styles(job.styles)]
+        if s.method is Method.FAST or s.init is InitMode.FAST:
+            for i, st in enumerate(images):
+                h, w = st.shape[-2:]
+                if min(w, h) < MIN_STYLE_SIDE:
+                    raise SettingsError(
+                        "styles",
+                        f"style image {i + 1} is {w}x{h}; the fast networks need at least"
+                        f" {MIN_STYLE_SIDE} px on its shorter side",
+                    )
+        fast_blend = list(s.style_blend) if s.style_blend else [1.0] * len(images)
+        preset_blend = list(s.preset_blend) if s.preset_blend else [1.0] * len(s.presets)
+        if fast_blend and preset_blend and sum(fast_blend) + sum(preset_blend) <= 0:
+            raise SettingsError("preset_blend", "the style and preset weights are all zero")
+        blend = fast_blend
+        if s.method is Method.GATYS and s.presets:
+            # For the optimization a preset is its swatch: the example picture in that style.
+            images += [self._swatch(k) for k in s.presets]
+            blend = fast_blend + preset_blend
         styles, keys = [], []
-        for i, image in enumerate(job.styles):
-            if image.width < 1 or image.height < 1:
-                raise ImageError(f"style image {i + 1} is empty (0 pixels)")
-            st = to_tensor(image)[0]
+        for st in images:
             if max(st.shape[-2:]) > style_long:
                 st = resize(st, *_style_size(st.shape[-1], st.shape[-2], style_long))
             if s.preserve_color is PreserveColor.LUMINANCE:
@@ -228,7 +365,6 @@ class Stylizer:
                 st = color.match_colors(st, content)
             styles.append(st)
             keys.append(tensor_digest(st))
-        blend = list(s.style_blend) if s.style_blend else [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
         init = None
         if job.init_image is not None:
@@ -236,10 +372,44 @@ class Stylizer:
             if s.preserve_color is PreserveColor.LUMINANCE:
                 init = color.luminance(init)
         # A warm start begins where the previous result ended: at full size, unless the
-        # caller asked for scales explicitly.
+        # caller asked for scales explicitly. A fast start is sharp already: it skips the
+        # coarsest scales.
         n_scales = 1 if (init is not None and s.scales == 0) else s.scales
         scales = plan_scales(cw, ch, s.size, s.iterations, n_scales)
-        return _Prepared(s, scales, content, net_content, alpha, mask, styles, keys, blend, init)
+        if s.init is InitMode.FAST and s.scales == 0:
+            scales = scales[-FAST_START_SCALES:]
+            scales = plan_scales(cw, ch, s.size, s.iterations, len(scales))
+        n_images = len(job.styles)
+        return _Prepared(
+            s,
+            scales,
+            content,
+            net_content,
+            alpha,
+            mask,
+            styles,
+            keys,
+            blend,
+            init,
+            fast_styles=styles[:n_images],
+            fast_blend=fast_blend,
+            presets=s.presets,
+            preset_blend=preset_blend,
+        )
+
+    def _check_styles(self, styles: Sequence[Image.Image]) -> Sequence[Image.Image]:
+        if len(styles) > MAX_STYLES:
+            raise SettingsError("styles", f"at most {MAX_STYLES} style images")
+        for i, image in enumerate(styles):
+            if image.width < 1 or image.height < 1:
+                raise ImageError(f"style image {i + 1} is empty (0 pixels)")
+        return styles
+
+    def _swatch(self, preset: int) -> torch.Tensor:
+        try:
+            return self.instant.swatch(preset, 2 * PREDICTOR_SIDE)
+        except FastModelError as e:
+            raise SettingsError("presets", str(e)) from None
 
     def _initial(self, prep: _Prepared, previous: torch.Tensor | None, w: int, h: int):
         dev = self.compute.device
@@ -250,6 +420,8 @@ class Stylizer:
             x = torch.rand(1, 3, h, w, generator=gen)
         elif prep.init is not None:
             x = resize(prep.init, w, h)
+        elif prep.painted is not None:
+            x = resize(prep.painted, w, h)
         else:
             x = resize(prep.net_content, w, h)
         # The optimized image stays NCHW-contiguous (L-BFGS flattens it with view(-1));
@@ -261,17 +433,11 @@ class Stylizer:
 
     # -- targets and the objective ----------------------------------------------------------
 
-    def _autocast(self):
-        c = self.compute
-        if not c.bfloat16:
-            return nullcontext()
-        return torch.autocast(device_type=c.autocast_type, dtype=torch.bfloat16)
-
     def _features(self, image: torch.Tensor, layers, pooling: Pooling) -> dict[str, torch.Tensor]:
+        """VGG19's activations in the model's dtype (bfloat16 or float32); the losses upcast."""
         if self.compute.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            return self.model(image, layers, pooling)
+        return self.model(image, layers, pooling)
 
     def _style_targets(self, prep: _Prepared, index: int, w: int, h: int) -> Targets:
         s = prep.settings
@@ -326,7 +492,7 @@ class Stylizer:
         """The current iterate as a delivered image at the output size (a cancelled job's)."""
         if x is None:
             return None
-        out_w, out_h, _ = prep.scales[-1]
+        out_w, out_h = prep.scales[-1].width, prep.scales[-1].height
         return self._deliver(
             prep, resize(x.detach().float().cpu(), out_w, out_h), out_w, out_h, None
         )
@@ -411,12 +577,30 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
     return [v / total for v in w] if total > 0 else w
 
 
-def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer | ProjectedLBFGS:
+# Tuning switches (benchmarks/tune.py measures them): carry L-BFGS's inverse curvature from a
+# scale to the next, and the first step's largest pixel change when nothing is known.
+CARRY_GAMMA = False
+FIRST_STEP: float | None = None
+# A fast start (init "fast") runs only the finest scales of the automatic schedule.
+FAST_START_SCALES = 2
+
+
+def _make_optimizer(
+    s: StyleSettings, x: torch.Tensor, gamma: float | None
+) -> torch.optim.Optimizer | ProjectedLBFGS:
     if s.optimizer is Optimizer.ADAM:
         return torch.optim.Adam([x], lr=s.learning_rate)
     # One L-BFGS iteration (one evaluation) per step() keeps progress, previews and cancellation
     # per iteration; the history persists across calls. lbfgs.py says why not torch's.
-    return ProjectedLBFGS(x)
+    return ProjectedLBFGS(x, gamma=gamma if CARRY_GAMMA else None, first_step=FIRST_STEP)
+
+
+def _next_gamma(opt, pixels: int, scales: list[Scale], index: int) -> float | None:
+    """The next scale's starting inverse curvature. The losses are means over positions, so a
+    pixel's gradient shrinks as 1/pixels and the inverse curvature grows with the pixels."""
+    if not isinstance(opt, ProjectedLBFGS) or opt.gamma is None or index + 1 >= len(scales):
+        return None
+    return opt.gamma * scales[index + 1].pixels / pixels
 
 
 def _step(

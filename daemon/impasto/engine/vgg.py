@@ -107,9 +107,20 @@ class VGG19Features(nn.Module):
         self.register_buffer("_shift", mean / std, persistent=False)
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        """RGB 0..1 -> the weights' input convention."""
+        """RGB 0..1 -> the weights' input convention, in the weights' dtype.
+
+        The normalization itself runs in the image's precision (float32); only its result is
+        rounded, as autocast would round it before the first convolution.
+        """
         x = image.index_select(1, self._order)
-        return x * self._scale - self._shift
+        return (x * self._scale - self._shift).to(self.dtype)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The arithmetic of the convolutions: that of the weights (see Stylizer)."""
+        conv = self.convs["conv1_1"]
+        assert isinstance(conv, nn.Conv2d)
+        return conv.weight.dtype
 
     def forward(
         self, image: torch.Tensor, layers: Iterable[str], pooling: Pooling = Pooling.MAX

@@ -1,0 +1,175 @@
+"""Instant styles: the feed-forward networks of fast/ as the engine uses them.
+
+One pass of a network instead of an optimization, in a fraction of a second, for three uses:
+the `fast` method's result, the first preview of an optimization (the canvas shows a styled
+picture at once), and the optimization's starting image (`init` = `fast`: it starts near its
+goal).
+
+- Style images go through the arbitrary-style pair (Ghiasi et al. 2017): a predictor turns each
+  into a 100-number style vector, the vectors are blended with the style weights, and the
+  transformer paints the content with the blend.
+- Presets alone run the 26-style network (Dumoulin et al. 2017), which mixes its trained styles
+  by a weight vector.
+- Presets beside style images: a preset enters the style-vector blend as the vector of its
+  swatch (a fixed example picture painted in that preset), so both kinds mix in one space.
+
+The networks load on first use (a Gatys-only engine never reads their files) and run at the
+output's own size: they are fully convolutional, and a picture painted at its size keeps finer
+strokes than one painted at 384 px and scaled up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import cached_property
+from importlib import resources
+
+import torch
+
+from . import fast
+from .device import Compute
+from .images import fit_size, resize, tensor_digest, to_tensor
+from .settings import NUM_PRESETS
+
+log = logging.getLogger(__name__)
+
+# The predictor sees the style with its shorter side at this size (its training size); it
+# ends in a global average, so the style keeps its aspect ratio instead of being cropped.
+PREDICTOR_SIDE = fast.PREDICTOR_SIZE
+# A style image smaller than this on its shorter side holds too little texture to predict from.
+MIN_STYLE_SIDE = 32
+# Swatches: the example picture each preset is shown on, and their size.
+SWATCH_IMAGE = "astronaut.png"
+SWATCH_SIZE = 128
+_VECTOR_CACHE = 64  # style vectors kept (a 100-number vector each)
+
+
+class InstantStyles:
+    """The networks on one engine's device and arithmetic. Thread-safe loading; one job at a
+    time, like the engine itself."""
+
+    def __init__(self, compute: Compute) -> None:
+        self.compute = compute
+        self._lock = threading.Lock()
+        self._multistyle: fast.MultiStyleNetwork | None = None
+        self._arbitrary: tuple[fast.StylePredictor, fast.ArbitraryTransformer] | None = None
+        self._vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    # -- availability and provenance --------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise FastModelError (one line naming the file) unless the model files load."""
+        self.multistyle()
+        self.arbitrary()
+
+    @cached_property
+    def available(self) -> bool:
+        try:
+            self.check()
+        except fast.FastModelError as e:
+            log.warning("instant styles unavailable: %s", e)
+            return False
+        return True
+
+    def names(self, presets_only: bool) -> str:
+        """Which networks and weight files a result came from."""
+        if presets_only:
+            return self.multistyle().info.name
+        predictor, transformer = self.arbitrary()
+        return f"{predictor.info.name} + {transformer.info.name}"
+
+    def multistyle(self) -> fast.MultiStyleNetwork:
+        with self._lock:
+            if self._multistyle is None:
+                self._multistyle = fast.load_multistyle(self.compute.device)
+            return self._multistyle
+
+    def arbitrary(self) -> tuple[fast.StylePredictor, fast.ArbitraryTransformer]:
+        with self._lock:
+            if self._arbitrary is None:
+                self._arbitrary = fast.load_arbitrary(self.compute.device)
+            return self._arbitrary
+
+    # -- painting ---------------------------------------------------------------------------
+
+    def _autocast(self):
+        """bfloat16 convolutions where the engine uses them; the networks keep their norms and
+        style parameters in float32 themselves."""
+        if not self.compute.bfloat16:
+            return nullcontext()
+        return torch.autocast(device_type=self.compute.autocast_type, dtype=torch.bfloat16)
+
+    def style_vector(self, style: torch.Tensor) -> torch.Tensor:
+        """(1, 100) for an RGB 0..1 style image (1, 3, H, W); cached by its pixels."""
+        h, w = style.shape[-2:]
+        if min(h, w) < MIN_STYLE_SIDE:
+            raise ValueError(
+                f"style image is {w}x{h}; the fast method needs at least {MIN_STYLE_SIDE} px"
+                " on its shorter side"
+            )
+        key = tensor_digest(style)
+        vector = self._vectors.get(key)
+        if vector is None:
+            predictor, _ = self.arbitrary()
+            pw, ph = fit_size(w, h, round(PREDICTOR_SIDE * max(w, h) / min(w, h)))
+            image = resize(style, pw, ph).to(self.compute.device)
+            with torch.inference_mode():
+                vector = predictor(image)  # float32: the vector is sensitive to rounding
+            self._vectors[key] = vector
+            if len(self._vectors) > _VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+        else:
+            self._vectors.move_to_end(key)
+        return vector
+
+    def paint(
+        self,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        blend: Sequence[float],
+        presets: Sequence[int] = (),
+        preset_blend: Sequence[float] = (),
+    ) -> torch.Tensor:
+        """`content` (1, 3, H, W) painted in the blend of `styles` and `presets`, at its size,
+        as float32 RGB 0..1 on the CPU. Weights need not be normalized; together they must
+        have a positive sum."""
+        weights = list(blend) + list(preset_blend or [1.0] * len(presets))
+        total = sum(weights)
+        if not styles and not presets:
+            raise ValueError("a style image or a preset is needed")
+        if total <= 0:
+            raise ValueError("the style and preset weights must not all be zero")
+        x = content.to(self.compute.device)
+        with torch.inference_mode():
+            if not styles:
+                mix = torch.zeros(NUM_PRESETS)
+                for index, weight in zip(presets, weights, strict=True):
+                    mix[index] += weight / total
+                with self._autocast():
+                    out = self.multistyle()(x, mix)
+            else:
+                vectors = [self.style_vector(s) for s in styles]
+                vectors += [self.style_vector(self.swatch(k, PREDICTOR_SIDE)) for k in presets]
+                vector = sum(v * (w / total) for v, w in zip(vectors, weights, strict=True))
+                _, transformer = self.arbitrary()
+                with self._autocast():
+                    out = transformer(x, vector)
+        return out.float().cpu().clamp(0, 1)
+
+    def swatch(self, preset: int, size: int = SWATCH_SIZE) -> torch.Tensor:
+        """Preset `preset` on the example picture, (1, 3, H, W) 0..1: what a palette shows,
+        and the style image that stands for the preset in a blend or an optimization."""
+        picture = resize(self._swatch_picture, *fit_size(256, 256, size))
+        return self.paint(picture, [], [], [preset], [1.0])
+
+    @cached_property
+    def _swatch_picture(self) -> torch.Tensor:
+        from PIL import Image
+
+        ref = resources.files("impasto").joinpath("examples").joinpath(SWATCH_IMAGE)
+        with resources.as_file(ref) as path, Image.open(path) as image:
+            return to_tensor(image.convert("RGB"))[0]

@@ -1,0 +1,187 @@
+"""The coarse-to-fine plan and the pacer that fits it into a time budget, on synthetic costs.
+
+No network runs here: the pacer is fed the clock readings and losses an engine would feed it, so
+the tests can say exactly when it must move on, skip a scale or stop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from impasto.engine import schedule
+from impasto.engine.images import fit_size
+from impasto.engine.schedule import IterationCosts, Pacer, Scale, auto_scales, plan_scales
+from impasto.engine.settings import MIN_SIZE
+
+RATIO = schedule.SCALE_RATIO
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "size", "iterations", "scales"),
+    [(256, 256, 256, 300, 3), (640, 480, 512, 100, 0), (300, 100, 300, 50, 2),
+     (1000, 1000, 2048, 500, 5), (256, 256, 256, 7, 3)],
+)  # fmt: skip
+def test_plan_scales(w: int, h: int, size: int, iterations: int, scales: int) -> None:
+    plan = plan_scales(w, h, size, iterations, scales)
+    assert sum(s.iterations for s in plan) == iterations
+    assert (plan[-1].width, plan[-1].height) == fit_size(w, h, size)
+    if scales:
+        assert len(plan) == scales
+    for a, b in itertools.pairwise(plan):
+        assert max(b.width, b.height) == pytest.approx(RATIO * max(a.width, a.height), abs=1.5)
+        assert a.iterations >= 1 and b.iterations >= 1
+        # Each coarser scale gets COARSER_SHARE of the next one's time (cost ~ pixels).
+        share = (a.iterations * a.pixels) / (b.iterations * b.pixels)
+        if b.iterations >= 20:
+            assert share == pytest.approx(schedule.COARSER_SHARE, rel=0.35)
+    for s in plan:
+        assert min(s.width, s.height) >= MIN_SIZE
+        assert abs(s.width / s.height - w / h) < 0.1
+
+
+def test_plan_scales_other_ratio() -> None:
+    plan = plan_scales(256, 256, 256, 70, 3, ratio=2.0, coarser_share=0.5)
+    assert [(s.width, s.iterations) for s in plan] == [(64, 40), (128, 20), (256, 10)]
+    assert plan_scales(100, 100, 100, 10, 1) == [Scale(100, 100, 10)]
+
+
+def test_plan_scales_drops_tiny_scales() -> None:
+    plan = plan_scales(40, 40, 40, 12, 4, ratio=2.0)  # 5 and 10 px are below the minimum
+    assert [(s.width, s.height) for s in plan] == [(20, 20), (40, 40)]
+    assert sum(s.iterations for s in plan) == 12
+    plan = plan_scales(400, 40, 400, 12, 3, ratio=2.0)  # a thin image: its shorter side decides
+    assert [(s.width, s.height) for s in plan] == [(200, 20), (400, 40)]
+
+
+def test_plan_scales_fewer_iterations_than_scales() -> None:
+    plan = plan_scales(256, 256, 256, 2, 4)
+    assert [s.iterations for s in plan] == [1, 1]
+    assert (plan[-1].width, plan[-1].height) == (256, 256)
+    assert plan_scales(256, 256, 256, 1, 4) == [Scale(256, 256, 1)]
+
+
+def test_plan_scales_automatic() -> None:
+    assert auto_scales(schedule.COARSEST_AUTO) == 1
+    assert len(plan_scales(64, 64, 64, 10, 0)) == 1
+    plan = plan_scales(512, 512, 512, 100, 0)
+    assert len(plan) == auto_scales(512)
+    assert max(plan[0].width, plan[0].height) <= schedule.COARSEST_AUTO
+    assert max(plan[0].width, plan[0].height) > schedule.COARSEST_AUTO / RATIO
+
+
+def test_costs_predict_by_pixels() -> None:
+    costs = IterationCosts()
+    assert costs.predict(1000) is None
+    assert costs.estimate([Scale(10, 10, 5)]) is None
+    costs.observe(100 * 100, 0.5)
+    costs.observe(200 * 200, 2.0)
+    assert costs.predict(200 * 200) == pytest.approx(2.0)
+    assert costs.predict(400 * 400) == pytest.approx(8.0)  # from the nearest, 200 x 200
+    assert costs.predict(50 * 50) == pytest.approx(0.125)
+    assert costs.estimate([Scale(100, 100, 4)]) == pytest.approx(
+        0.5 * (4 + schedule.SCALE_SETUP_ITERATIONS)
+    )
+
+
+class Clock:
+    """What the engine would report: every iteration costs `cost(pixels)` seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+
+def drive(pacer: Pacer, cost, losses=None, clock: Clock | None = None) -> list[int]:
+    """Run `pacer` as the engine does; the iterations each scale ran (0: skipped)."""
+    clock = clock or Clock()
+    ran = []
+    for index, scale in enumerate(pacer.scales):
+        if not pacer.begin(index, clock.now):
+            ran.append(0)
+            continue
+        clock.now += cost(scale.pixels) * schedule.SCALE_SETUP_ITERATIONS
+        done = 0
+        while True:
+            clock.now += cost(scale.pixels)
+            done += 1
+            pacer.costs.observe(scale.pixels, cost(scale.pixels))
+            loss = losses(index, done) if losses else 1.0 / done
+            if not pacer.keep_going(index, done, loss, clock.now):
+                break
+        ran.append(done)
+    return ran
+
+
+def per_pixel(pixels: int) -> float:
+    return pixels * 1e-5  # 256 x 256: 0.66 s an iteration
+
+
+def test_without_a_budget_the_plan_runs() -> None:
+    plan = plan_scales(256, 256, 256, 60, 3)
+    ran = drive(Pacer(plan, IterationCosts()), per_pixel)
+    assert ran == [s.iterations for s in plan]
+
+
+def test_a_plateau_ends_a_coarse_scale_but_never_the_last() -> None:
+    plan = plan_scales(256, 256, 256, 120, 3)
+
+    def flat_after_ten(index: int, done: int) -> float:
+        return 1.0 / min(done, 10)
+
+    ran = drive(Pacer(plan, IterationCosts()), per_pixel, flat_after_ten)
+    for n, s in zip(ran[:-1], plan[:-1], strict=True):
+        assert n == 10 + schedule.PLATEAU_WINDOW < s.iterations
+    assert ran[-1] == plan[-1].iterations
+
+
+@pytest.mark.parametrize("budget", [6.0, 12.0, 30.0])
+@pytest.mark.parametrize("known", [False, True])
+def test_a_budget_ends_at_the_full_size_on_time(budget: float, known: bool) -> None:
+    """Whatever the budget and whether the costs were known before the job: the output size
+    runs, gets its share, and the job ends within one iteration of the budget."""
+    plan = plan_scales(256, 256, 256, 300, 3)
+    costs = IterationCosts()
+    if known:
+        costs.observe(256 * 256, per_pixel(256 * 256))
+    clock = Clock()
+    ran = drive(Pacer(plan, costs, budget, 0.0), per_pixel, clock=clock)
+    final_cost = per_pixel(256 * 256)
+    assert ran[-1] >= 1
+    assert clock.now <= budget + final_cost
+    final_time = ran[-1] * final_cost
+    assert final_time >= min(
+        schedule.FINAL_SHARE * budget - final_cost,
+        schedule.MIN_FINAL_ITERATIONS * final_cost,
+    )
+
+
+def test_a_tight_budget_skips_coarse_scales() -> None:
+    plan = plan_scales(256, 256, 256, 300, 3)
+    costs = IterationCosts()
+    costs.observe(256 * 256, per_pixel(256 * 256))
+    final_cost = per_pixel(256 * 256)
+    budget = final_cost * (schedule.MIN_FINAL_ITERATIONS + 2)
+    ran = drive(Pacer(plan, costs, budget, 0.0), per_pixel)
+    assert ran[0] == 0  # no time for the coarsest scale
+    assert ran[-1] >= schedule.MIN_FINAL_ITERATIONS - 1
+
+
+def test_a_spent_budget_still_runs_one_final_iteration() -> None:
+    plan = plan_scales(256, 256, 256, 300, 3)
+    ran = drive(Pacer(plan, IterationCosts(), 1e-9, 0.0), per_pixel)
+    assert ran[-1] == 1
+    assert sum(ran) <= len(plan)
+
+
+def test_a_generous_budget_runs_the_plan() -> None:
+    plan = plan_scales(256, 256, 256, 30, 3)
+    ran = drive(Pacer(plan, IterationCosts(), 1e6, 0.0), per_pixel)
+    assert ran == [s.iterations for s in plan]
+
+
+def test_non_finite_losses_do_not_count_as_a_plateau() -> None:
+    plan = [Scale(64, 64, 20), Scale(128, 128, 5)]
+    ran = drive(Pacer(plan, IterationCosts()), per_pixel, lambda i, d: math.nan)
+    assert ran == [20, 5]
