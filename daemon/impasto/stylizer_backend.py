@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from .engine import (
     LAYER_NAMES,
@@ -29,7 +30,10 @@ from .engine import (
     StyleSettings,
     Stylizer,
 )
-from .engine.settings import LimitError
+from .engine.fast import FastModelError
+from .engine.images import to_image
+from .engine.instant import SWATCH_SIZE
+from .engine.settings import NUM_PRESETS, LimitError, Method, check_method_fields
 from .engine.stylizer import output_size
 from .server.backend import FieldError, JobInput, JobOutput, JobStopped, OutOfMemory, ProgressSink
 
@@ -61,11 +65,22 @@ class StylizerBackend:
     ) -> None:
         self._args = (device, weights, precision, cache_bytes)
         self.stylizer: Stylizer | None = None
+        self._swatches: list[Image.Image] = []
 
     def load(self) -> None:
         device, weights, precision, cache_bytes = self._args
         self.stylizer = Stylizer(device, weights, precision, cache_bytes)
         self.stylizer.warm_up()
+        # Rendered once here, on the worker thread: the socket loop answers `presets` from them.
+        if self.stylizer.instant.available:
+            self._swatches = [
+                to_image(self.stylizer.instant.swatch(k, SWATCH_SIZE)) for k in range(NUM_PRESETS)
+            ]
+
+    def swatches(self) -> list[Image.Image]:
+        """One small picture per preset (the example painted in it); empty until loaded, or
+        without the fast networks' files."""
+        return self._swatches
 
     def describe(self) -> dict[str, Any]:
         s = self.stylizer
@@ -73,6 +88,11 @@ class StylizerBackend:
             "device": s.compute.describe() if s else str(self._args[0]),
             "weights": s.weights_name if s else None,
             "layers": list(LAYER_NAMES),
+            # What this engine can run: the fast method and the presets need the fast
+            # networks' files (reported once the model is loaded).
+            "methods": [Method.GATYS.value]
+            + ([Method.FAST.value] if s is not None and s.instant.available else []),
+            "presets": NUM_PRESETS if s is not None and s.instant.available else 0,
             "defaults": settings_to_wire(StyleSettings()),
             "choices": {
                 f.name: [e.value for e in type(f.default)]
@@ -98,6 +118,12 @@ class StylizerBackend:
             raise FieldError("init", "'image' needs init_image or init_job")
         try:
             s = StyleSettings(**settings).validate(LAYER_NAMES)
+            check_method_fields(s.method, set(settings))
+            if self.stylizer is not None and not self.stylizer.instant.available:
+                if s.method is Method.FAST or s.presets or s.init is InitMode.FAST:
+                    self.stylizer.instant.check()  # raises the missing file's one line
+        except FastModelError as e:
+            raise FieldError("method", str(e)) from None
         except SettingsError as e:
             raise FieldError(e.field, e.message) from None
         except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
@@ -160,7 +186,7 @@ class StylizerBackend:
         info = {
             "iterations": r.iterations,
             "elapsed": r.elapsed,
-            "loss": r.loss,
+            "loss": r.loss,  # nil for the fast method, which optimizes nothing
             "content_loss": r.content_loss,
             "style_loss": r.style_loss,
             "tv_loss": r.tv_loss,

@@ -23,9 +23,10 @@ import zmq
 from . import messages as M
 from .codec import Message
 from .connection import Connection
-from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, STATUS_REPLY
+from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, PRESETS_REPLY, STATUS_REPLY
 from .errors import ConnectionLost, JobCancelled, ProtocolError
 from .messages import Cancelled, JobEvent, Preview, Result, Submit
+from .pixels import Pixels
 
 
 class Client(Connection):
@@ -80,6 +81,11 @@ class Client(Connection):
 
     def shutdown(self) -> dict[str, Any]:
         return self.request(M.shutdown(), "shutdown_reply").body
+
+    def presets(self) -> list[Pixels]:
+        """The built-in styles' swatches (protocol 1.1), one RGB picture per preset, in order;
+        empty while the daemon is starting or when it has no fast networks."""
+        return M.swatches_from(self.request(M.presets(), PRESETS_REPLY))
 
     def request(self, msg: Message, expect: str, timeout: float | None = None) -> Message:
         """Send a request and wait for its one terminal answer.

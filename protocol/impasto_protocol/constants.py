@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # (major, minor). A peer refuses a different major version; minor versions only add optional
 # fields and message types, which older peers ignore or answer with `unknown_type`.
-VERSION: tuple[int, int] = (1, 0)
+VERSION: tuple[int, int] = (1, 1)
 
 # Requests, client -> daemon. Each gets exactly one terminal answer (its reply, or `error`).
 HELLO = "hello"
@@ -18,7 +18,8 @@ CANCEL = "cancel"
 STATUS = "status"
 PING = "ping"
 SHUTDOWN = "shutdown"
-REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN)
+PRESETS = "presets"  # 1.1: the built-in styles' swatches
+REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS)
 
 # Notices, client -> daemon: one-way, never answered.
 HEARTBEAT = "heartbeat"
@@ -31,9 +32,19 @@ CANCEL_REPLY = "cancel_reply"
 STATUS_REPLY = "status_reply"
 PING_REPLY = "ping_reply"
 SHUTDOWN_REPLY = "shutdown_reply"
+PRESETS_REPLY = "presets_reply"
 ACCEPTED = "accepted"  # the reply to submit and watch
 ERROR = "error"
-REPLIES = (HELLO_REPLY, CANCEL_REPLY, STATUS_REPLY, PING_REPLY, SHUTDOWN_REPLY, ACCEPTED, ERROR)
+REPLIES = (
+    HELLO_REPLY,
+    CANCEL_REPLY,
+    STATUS_REPLY,
+    PING_REPLY,
+    SHUTDOWN_REPLY,
+    PRESETS_REPLY,
+    ACCEPTED,
+    ERROR,
+)
 
 # Job events, daemon -> the job's watchers. A job ends with exactly one of result, error, cancelled.
 PROGRESS = "progress"

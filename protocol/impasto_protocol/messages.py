@@ -21,6 +21,7 @@ from .constants import (
     HELLO,
     MAX_FRAMES,
     PING,
+    PRESETS,
     PREVIEW,
     PROGRESS,
     RESULT,
@@ -92,8 +93,13 @@ class Submit:
         if content is None:
             raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
         style_descs = F.array(b, "styles", required=True)
-        if not style_descs:
-            raise ProtocolError(E_INVALID_FIELD, "at least one style image is needed", "styles")
+        settings = F.mapping(b, "settings")
+        if not style_descs and not settings.get("presets"):
+            raise ProtocolError(
+                E_INVALID_FIELD,
+                "at least one style image (or settings.presets) is needed",
+                "styles",
+            )
         if len(style_descs) > MAX_FRAMES:
             raise ProtocolError(E_TOO_LARGE, f"at most {MAX_FRAMES} style images", "styles")
         styles = [
@@ -111,7 +117,7 @@ class Submit:
         submit = cls(
             content=content,
             styles=styles,
-            settings=F.mapping(b, "settings"),
+            settings=settings,
             mask=mask,
             init_image=init_image,
             init_job=F.job_id(b, "init_job"),
@@ -157,6 +163,19 @@ def ping(payload: list[Any] | None = None, mid: str | None = None) -> Message:
 
 def shutdown(mid: str | None = None) -> Message:
     return Message(SHUTDOWN, mid or new_id())
+
+
+def presets(mid: str | None = None) -> Message:
+    return Message(PRESETS, mid or new_id())
+
+
+def swatches_from(reply: Message) -> list[Pixels]:
+    """The swatches of a presets_reply, in preset order, checked like any pixel frames."""
+    used: set[int] = set()
+    descs = F.array(reply.body, "swatches")
+    return [
+        pixels_from_descriptor(d, reply.frames, used, f"swatches[{i}]") for i, d in enumerate(descs)
+    ]
 
 
 def ack(job: str) -> Message:

@@ -65,6 +65,11 @@ class NonBlockingClient(Connection):
     def status(self, job: str | None = None) -> str:
         return self.send(M.status(job))
 
+    def presets(self) -> str:
+        """Ask for the built-in styles' swatches (protocol 1.1); the answer, `presets_reply`
+        (ref = this id), goes to M.swatches_from(). An older daemon answers unknown_type."""
+        return self.send(M.presets())
+
     def drain(self) -> list[Message]:
         """Every message waiting, in order (heartbeats consumed). Previews are acknowledged as
         they are read: the caller shows the latest of a batch, and the daemon may send the next.

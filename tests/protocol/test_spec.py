@@ -79,6 +79,7 @@ CLIENT_CALLS = {
     C.STATUS: ".status(",
     C.PING: ".ping(",
     C.SHUTDOWN: ".shutdown(",
+    C.PRESETS: ".presets(",
 }
 
 

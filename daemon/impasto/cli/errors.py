@@ -7,7 +7,7 @@ import sys
 from impasto_protocol.errors import ConnectionLost, JobCancelled, ProtocolError, RemoteError
 
 from ..engine.settings import SettingsError, settings_fields
-from .options import option_name
+from .options import OTHER_OPTIONS, option_name
 
 EXIT_USAGE = 2
 
@@ -24,7 +24,8 @@ def describe_error(e: BaseException) -> str | None:
     """The one-line message for an error the user caused; None for a bug."""
     if isinstance(e, SettingsError):
         options = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
-        name = option_name(e.field) if e.field in options else e.field
+        known = e.field in options or e.field in OTHER_OPTIONS
+        name = option_name(e.field) if known else e.field
         return f"{name}: {e.message}"
     if isinstance(e, (CliError, *_loaded_engine_errors())):
         return str(e)
@@ -43,6 +44,7 @@ def _loaded_engine_errors() -> tuple[type[Exception], ...]:
         ("device", "DeviceError"),
         ("images", "ImageError"),
         ("weights", "WeightsError"),
+        ("fast.models", "FastModelError"),
     ):
         loaded = sys.modules.get(f"impasto.engine.{module}")
         if loaded is not None:

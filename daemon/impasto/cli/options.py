@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from enum import Enum
 from typing import Any
 
-from ..engine.settings import StyleSettings, settings_fields
+from ..engine.settings import (
+    NUM_PRESETS,
+    InitMode,
+    SettingsError,
+    StyleSettings,
+    check_method_fields,
+    settings_fields,
+)
+
+# Settings set through an option of another shape than their field's.
+OTHER_OPTIONS = {"presets": "--preset", "preset_blend": "--preset", "init": "--init"}
 
 
 def option_name(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
+    return OTHER_OPTIONS.get(field_name) or "--" + field_name.replace("_", "-")
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
@@ -49,3 +60,63 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> StyleSettings:
     given = {k: v for k, v in vars(args).items() if k in names}
     given.update(extra)
     return StyleSettings(**given)
+
+
+def add_job_style_options(parser: argparse.ArgumentParser, init_help_default: str) -> None:
+    """--init and --preset, which `stylize` and `submit` share."""
+    parser.add_argument(
+        "--init",
+        metavar="content|noise|fast|PATH",
+        help="starting image: the content, noise, the fast method's picture, or an image file"
+        f" (default: {init_help_default})",
+    )
+    parser.add_argument(
+        "--preset",
+        nargs="+",
+        type=parse_preset,
+        metavar="K[:W]",
+        help=f"built-in styles, 0-{NUM_PRESETS - 1}, each with a blend weight (default 1); with"
+        " or without STYLE images. `impasto styles` shows them",
+    )
+
+
+def parse_preset(text: str) -> tuple[int, float]:
+    """'7' or '7:0.5' -> (7, 0.5); the range of K is checked with the other settings."""
+    index, sep, weight = text.partition(":")
+    try:
+        k, w = int(index), float(weight) if sep else 1.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected K or K:W, a preset number and a blend weight"
+        ) from None
+    if not math.isfinite(w) or w < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the weight must be a number >= 0")
+    return k, w
+
+
+def preset_fields(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
+    """The presets and their weights from --preset, as settings fields."""
+    chosen: list[tuple[int, float]] = getattr(args, "preset", None) or []
+    if not chosen:
+        return {}
+    return {"presets": tuple(k for k, _ in chosen), "preset_blend": tuple(w for _, w in chosen)}
+
+
+def init_choice(value: str | None) -> tuple[InitMode, str | None]:
+    """--init's value: a mode, or a path (mode "image")."""
+    modes = (InitMode.CONTENT.value, InitMode.NOISE.value, InitMode.FAST.value)
+    if value is None or value in modes:
+        return InitMode(value or InitMode.CONTENT.value), None
+    return InitMode.IMAGE, value
+
+
+def check_styles_and_method(args: argparse.Namespace, settings: StyleSettings) -> None:
+    """A job needs a style image or a preset; the fast method refuses the optimization's
+    settings when they are given explicitly (they would silently do nothing)."""
+    if not args.styles and not getattr(args, "preset", None):
+        raise SettingsError("styles", "give at least one STYLE image or --preset")
+    names = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
+    given = {k for k in vars(args) if k in names}
+    if getattr(args, "init", None) is not None:
+        given.add("init")
+    check_method_fields(settings.method, given)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -47,11 +48,18 @@ from impasto_protocol.pixels import Pixels
 from .. import __version__
 from ..engine.settings import InitMode, StyleSettings, settings_fields
 from .errors import CliError
-from .options import add_settings_options, option_name, settings_from_args
+from .options import (
+    add_job_style_options,
+    add_settings_options,
+    check_styles_and_method,
+    init_choice,
+    option_name,
+    preset_fields,
+    settings_from_args,
+)
 from .stylize import (
     _NO_ALPHA_FORMATS,
     _check_output,
-    _init_choice,
     _jsonable,
     _open_image,
     _output_format,
@@ -138,12 +146,10 @@ def add_parsers(sub: Any) -> None:
         "`impasto watch JOB -o OUT`.",
     )
     p.add_argument("content", metavar="CONTENT", help="the image to stylize")
-    p.add_argument("styles", metavar="STYLE", nargs="+", help="style image(s)")
     p.add_argument(
-        "--init",
-        metavar="content|noise|PATH",
-        help="starting image: the content, noise, or an image file (default: content)",
+        "styles", metavar="STYLE", nargs="*", help="style image(s); none with --preset alone"
     )
+    add_job_style_options(p, "content")
     p.add_argument(
         "--init-job",
         metavar="JOB",
@@ -429,7 +435,8 @@ def _given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings options the user gave (the others are absent: argparse.SUPPRESS), as the
     wire carries them; the daemon supplies its defaults for the rest."""
     names = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
-    return {k: _jsonable(v) for k, v in vars(args).items() if k in names}
+    given = {k: _jsonable(v) for k, v in vars(args).items() if k in names}
+    return given | {k: _jsonable(v) for k, v in preset_fields(args).items()}
 
 
 def _pixels(image: Image.Image, mask: bool = False) -> Pixels:
@@ -456,11 +463,14 @@ def submit(args: argparse.Namespace) -> int:
     _check_job_options(args)
     if args.init is not None and args.init_job is not None:
         raise CliError("--init and --init-job: give one, not both")
-    init_mode, init_path = _init_choice(args.init or InitMode.CONTENT.value)
-    extra = {"init": init_mode} if args.init_job is None else {}
-    settings_from_args(args, **extra).validate()  # the daemon checks again, with its layers
+    init_mode, init_value = init_choice(args.init)
+    init_path = Path(init_value) if init_value else None
+    extra: dict[str, Any] = {"init": init_mode} if args.init_job is None else {}
+    extra |= preset_fields(args)
+    settings = settings_from_args(args, **extra).validate()  # the daemon checks again
+    check_styles_and_method(args, settings)
     wire = _given_settings(args)
-    if init_mode is InitMode.NOISE:
+    if init_mode in (InitMode.NOISE, InitMode.FAST):
         wire["init"] = init_mode.value
     endpoint = _endpoint(args.endpoint)
     curve = _curve(args)
@@ -545,7 +555,10 @@ class ProgressView:
             print(f"{self.prefix}{text}", file=sys.stderr, flush=True)
 
     def update(self, p: Progress) -> None:
-        stats = f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}"
+        if math.isnan(p.loss):  # iteration 0: the fast networks' preview, before any loss
+            stats = f"{p.width}x{p.height} instant preview"
+        else:
+            stats = f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}"
         if self.lines:
             self.note(f"{p.iteration}/{p.total} it, {stats}, {p.elapsed:.1f} s")
             return
@@ -676,8 +689,8 @@ def stylize_on_daemon(
     else:
         endpoint = _endpoint(args.daemon, "--daemon")
     wire = _given_settings(args)
-    if settings.init is InitMode.NOISE:
-        wire["init"] = InitMode.NOISE.value
+    if settings.init in (InitMode.NOISE, InitMode.FAST):
+        wire["init"] = settings.init.value
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     job = Submit(
         content=_pixels(content),

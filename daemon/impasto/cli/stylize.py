@@ -19,9 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..engine.settings import InitMode, StyleSettings
+from ..engine.settings import StyleSettings
 from .errors import CliError
-from .options import add_settings_options, settings_from_args
+from .options import (
+    add_job_style_options,
+    add_settings_options,
+    check_styles_and_method,
+    init_choice,
+    preset_fields,
+    settings_from_args,
+)
 
 if TYPE_CHECKING:
     from ..engine import Job, Progress, StyleResult, Stylizer
@@ -40,14 +47,11 @@ def add_parser(sub: Any) -> None:
         description="Paint CONTENT in the style of STYLE (several are blended) and write OUT.",
     )
     p.add_argument("content", metavar="CONTENT", help="the image to stylize")
-    p.add_argument("styles", metavar="STYLE", nargs="+", help="style image(s)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image file")
     p.add_argument(
-        "--init",
-        default="content",
-        metavar="content|noise|PATH",
-        help="starting image: the content, noise, or an image file (default: content)",
+        "styles", metavar="STYLE", nargs="*", help="style image(s); none with --preset alone"
     )
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image file")
+    add_job_style_options(p, "content")
     p.add_argument(
         "--mask",
         metavar="PATH",
@@ -100,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     inputs = {"content": Path(args.content), "mask": args.mask and Path(args.mask)}
     inputs.update({f"style {i + 1}": Path(s) for i, s in enumerate(args.styles)})
-    init_mode, init_path = _init_choice(args.init)
+    init_mode, init_value = init_choice(args.init)
+    init_path = Path(init_value) if init_value else None
     if init_path is not None:
         inputs["init"] = init_path
     _check_output(output, [p for p in inputs.values() if p])
@@ -110,12 +115,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
     if args.daemon is None and (args.server_key or args.client_key):
         raise CliError("--server-key and --client-key go with --daemon")
+    extra = {"init": init_mode, **preset_fields(args)}
     if args.daemon is None:
         from ..engine import LAYER_NAMES
 
-        settings = settings_from_args(args, init=init_mode).validate(LAYER_NAMES)
+        settings = settings_from_args(args, **extra).validate(LAYER_NAMES)
     else:  # the daemon checks the layer names (and its own limits)
-        settings = settings_from_args(args, init=init_mode).validate()
+        settings = settings_from_args(args, **extra).validate()
+    check_styles_and_method(args, settings)
 
     content = _open_image(inputs["content"], "content image")
     styles = [_open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
@@ -143,14 +150,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_summary(result, output), indent=None))
     else:
         w, h = result.image.size
-        print(f"wrote {output} ({w}x{h}, {result.iterations} iterations, {result.elapsed:.1f} s)")
+        what = f"{result.iterations} iterations" if result.iterations else "fast method"
+        print(f"wrote {output} ({w}x{h}, {what}, {result.elapsed:.1f} s)")
     return 0
-
-
-def _init_choice(value: str) -> tuple[InitMode, Path | None]:
-    if value in (InitMode.CONTENT.value, InitMode.NOISE.value):
-        return InitMode(value), None
-    return InitMode.IMAGE, Path(value)
 
 
 def _open_image(path: Path, role: str) -> Image.Image:
@@ -211,10 +213,11 @@ def _run_with_progress(
     def on_progress(p: Progress) -> None:
         bar.total = p.total
         bar.update(p.iteration - bar.n)
-        bar.set_postfix_str(
-            f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}",
-            refresh=False,
-        )
+        if p.iteration > 0:  # iteration 0: the fast networks' preview, no losses yet
+            bar.set_postfix_str(
+                f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}",
+                refresh=False,
+            )
         if p.preview is not None and preview_dir is not None:
             p.preview.save(preview_dir / f"step_{p.iteration:05d}.png")
 

@@ -75,3 +75,7 @@ class Backend(Protocol):
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""
+
+    def swatches(self) -> list[Image.Image]:
+        """The presets' swatches for the `presets` request: already rendered (the socket loop
+        calls it), empty when there are none (yet)."""

@@ -30,6 +30,7 @@ from .. import __version__
 from .backend import Backend, FieldError
 from .binding import Binding
 from .config import ServerConfig
+from .imaging import from_pil
 from .jobs import JobRecord, JobState, Scheduler
 from .worker import WAKE_ENDPOINT, Worker, WorkerEvent
 
@@ -90,6 +91,7 @@ class Server:
             C.STATUS: self._on_status,
             C.PING: self._on_ping,
             C.SHUTDOWN: self._on_shutdown,
+            C.PRESETS: self._on_presets,
             C.HEARTBEAT: lambda peer, msg: None,
             C.ACK: self._on_ack,
         }
@@ -432,6 +434,17 @@ class Server:
     def backend_stats(self) -> dict[str, Any]:
         stats = getattr(self.backend, "stats", None)
         return {"engine": stats()} if callable(stats) else {}
+
+    def _on_presets(self, peer: Peer, msg: Message) -> None:
+        """The built-in styles' swatches, rendered by the backend when it loaded."""
+        swatches: list[Any] = getattr(self.backend, "swatches", list)()
+        pixels = [from_pil(image.convert("RGB"), "RGB") for image in swatches]
+        body = {
+            "ready": self.ready,
+            "count": len(pixels),
+            "swatches": [p.descriptor(i) for i, p in enumerate(pixels)],
+        }
+        self._reply(peer, msg, C.PRESETS_REPLY, body, frames=[p.data for p in pixels])
 
     def _on_ping(self, peer: Peer, msg: Message) -> None:
         self._reply(peer, msg, C.PING_REPLY, {"time": time.time()}, frames=msg.frames)

@@ -1,0 +1,85 @@
+"""What the plug-ins' "Instant", "Refine" and "Paint" mean, decided once for every client.
+
+Since protocol 1.1 a job can be one pass of a feed-forward network (the fast method) as well as
+an optimization. An editor offers that as three modes; this module turns a mode and the
+settings a dialog collected into a submit's `settings`, so that both plug-ins and the command
+line mean the same by each:
+
+- INSTANT: the fast method alone, a fraction of a second. The optimization's settings are
+  dropped (the daemon refuses them with the fast method: they would do nothing).
+- REFINE: the optimization, started from the fast method's picture (`init` = `fast`): a styled
+  picture at once, then the optimization improves it.
+- PAINT: the optimization from the content, as before 1.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+
+class Mode(str, Enum):
+    INSTANT = "instant"
+    REFINE = "refine"
+    PAINT = "paint"
+
+    @property
+    def label(self) -> str:
+        return {"instant": "Instant", "refine": "Refine", "paint": "Paint"}[self.value]
+
+    @property
+    def help(self) -> str:
+        return {
+            "instant": "a feed-forward network paints the picture in a fraction of a second",
+            "refine": "the instant picture first, then the optimization refines it",
+            "paint": "the optimization paints from your picture (slowest, most faithful)",
+        }[self.value]
+
+
+# The settings only the optimization reads (SPEC.md section 10 marks them (O)); a test checks
+# this against the engine's own list.
+OPTIMIZATION_ONLY = frozenset(
+    {
+        "iterations",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "content_layers",
+        "content_layer_weights",
+        "style_layers",
+        "style_layer_weights",
+        "style_scale",
+        "seed",
+        "optimizer",
+        "learning_rate",
+        "pooling",
+        "scales",
+        "init",
+    }
+)
+
+
+def settings_for(mode: Mode | str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A submit's settings for `mode`, from the settings a dialog collected."""
+    mode = Mode(mode)
+    out = dict(settings)
+    if mode is Mode.INSTANT:
+        out = {k: v for k, v in out.items() if k not in OPTIMIZATION_ONLY}
+        out["method"] = "fast"
+    else:
+        out["method"] = "gatys"
+        if mode is Mode.REFINE:
+            out["init"] = "fast"
+        elif out.get("init") == "fast":
+            del out["init"]
+    return out
+
+
+def preset_fields(mix: Mapping[int, float]) -> dict[str, list[Any]]:
+    """`presets` and `preset_blend` for a palette's choice {preset: weight}; weights of 0 are
+    left out (a swatch turned off), and nothing at all when none is on."""
+    chosen = [(int(k), float(w)) for k, w in sorted(mix.items()) if w > 0]
+    if not chosen:
+        return {}
+    return {"presets": [k for k, _ in chosen], "preset_blend": [w for _, w in chosen]}
