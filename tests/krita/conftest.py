@@ -1,5 +1,5 @@
 """Fixtures of the Krita end-to-end tests: Krita itself (or a skip), the wheels the installer
-vendors, Krita's resource folder shared across the session, and a throwaway HOME per test."""
+vendors, Krita's resource folder shared across the session, and a real daemon per test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-from krita_run import krita_missing, krita_python
+from daemon_process import DaemonProcess
+from krita_run import DAEMON_TIMINGS, krita_missing, krita_python
 
 from hosts import host_missing
 
@@ -43,3 +44,11 @@ def wheels(tmp_path_factory: pytest.TempPathFactory, krita_ready: None) -> Path:
 def resource_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Krita's resource folder from the first run, copied into later HOMEs (11 s -> 3.5 s)."""
     return tmp_path_factory.mktemp("krita-resources")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path):
+    proc = DaemonProcess(f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS)
+    proc.start()
+    yield proc
+    proc.stop()

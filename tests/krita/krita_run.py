@@ -16,6 +16,8 @@ from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parent / "harness"
 KRITA_TIMEOUT = 150  # seconds, enforced by `timeout` inside xvfb-run (the recipe's order)
+# The daemon the tests start: small heartbeat timings would cancel a job while Krita saves.
+DAEMON_TIMINGS = ("--heartbeat-interval", "1", "--heartbeat-timeout", "10")
 
 
 def krita_python() -> str:

@@ -5,6 +5,10 @@ data waits, so every wake-up drains until ZMQ_EVENTS says nothing is left, and o
 scheduled after every send (a send can consume the edge). A 1 s timer sends heartbeats, notices a
 silent daemon and retries. The UI reads `state` and `describe()`; job messages go out through
 the `message` signal, untouched, for the model to match with its requests.
+
+Each time the link becomes ready it asks a daemon that has built-in styles (protocol 1.1) for
+their swatches, once, and keeps them in `swatches` for the palette (`swatches_changed`): a
+restarted daemon may be another one, with other styles or none.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from impasto_protocol import Message, NonBlockingClient, State
+from impasto_protocol import Message, NonBlockingClient, Pixels, State
 from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
@@ -23,7 +27,8 @@ from impasto_protocol.launcher import (
     nothing_listening,
     start_daemon,
 )
-from impasto_protocol.messages import Submit
+from impasto_protocol.messages import Submit, remote_error, swatches_from
+from impasto_protocol.modes import Features
 
 from .qt import QObject, QSocketNotifier, QTimer, Signal
 
@@ -49,6 +54,7 @@ class LinkState(str, Enum):
 class DaemonLink(QObject):
     state_changed = Signal()
     message = Signal(object)  # an impasto_protocol Message: replies and job events
+    swatches_changed = Signal()  # `swatches` were (re)read from the daemon
 
     def __init__(self, config_path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +71,8 @@ class DaemonLink(QObject):
         self._notifier_fd = -1
         self._ticks = 0
         self._status_id: str | None = None
+        self.swatches: list[Pixels] = []  # the built-in styles' pictures, in preset order
+        self._presets_id: str | None = None  # the presets request waiting for its answer
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
@@ -148,8 +156,42 @@ class DaemonLink(QObject):
     def _set(self, state: LinkState, error: str = "") -> None:
         if state is not self.state or error != self.error:
             log.info("daemon link: %s %s", state.value, error)
+            became_ready = state is LinkState.READY and self.state is not LinkState.READY
             self.state, self.error = state, error
+            if became_ready:
+                self._ask_presets()
             self.state_changed.emit()
+
+    def _ask_presets(self) -> None:
+        """The swatches, once per connection: `presets` in hello_reply is 0 before `ready`, so
+        this waits for the link to be ready; a daemon without built-in styles has none."""
+        if self.client is None:
+            return
+        if Features.from_hello(self.welcome or {}).presets == 0:
+            self._set_swatches([])
+        elif self._presets_id is None:
+            self._presets_id = self.client.presets()
+            self._after_send()
+
+    def _on_presets(self, msg: Message) -> None:
+        self._presets_id = None
+        if msg.type != "presets_reply":  # an older daemon: unknown_type
+            text = str(remote_error(msg)) if msg.type == "error" else msg.type
+            log.info("the daemon has no swatches: %s", text)
+            self._set_swatches([])
+            return
+        try:
+            swatches = swatches_from(msg)
+        except Exception as e:  # bad frames must not raise into Qt's event loop
+            log.warning("ignoring unreadable swatches from the daemon: %s", e)
+            swatches = []
+        self._set_swatches(swatches)
+
+    def _set_swatches(self, swatches: list[Pixels]) -> None:
+        if swatches or self.swatches:
+            log.info("%d built-in styles from the daemon", len(swatches))
+            self.swatches = swatches
+            self.swatches_changed.emit()
 
     def _launch(self) -> None:
         assert self.config is not None
@@ -167,6 +209,7 @@ class DaemonLink(QObject):
     def _hello(self, announce: bool = True) -> None:
         assert self.client is not None
         self.client.connect()
+        self._presets_id = None  # a request sent before is lost with the old connection
         self._watch_socket()
         self._after_send()
         if announce and self.state is not LinkState.ERROR:
@@ -215,6 +258,8 @@ class DaemonLink(QObject):
         for msg in messages:
             if msg.ref is not None and msg.ref == self._status_id:
                 self._on_status(msg)
+            elif msg.ref is not None and msg.ref == self._presets_id:
+                self._on_presets(msg)
             elif msg.type != "hello_reply":
                 self.message.emit(msg)
 

@@ -2,8 +2,8 @@
 connection in DaemonLink; this module turns widget state into a JobRequest and shows what the
 model and the link report.
 
-Widgets carry object names (`start`, `strength`, `style_path`, `setting_iterations`, ...) so
-that scripts and the end-to-end tests can drive the docker as a user would.
+Widgets carry object names (`start`, `strength`, `style_path`, `setting_iterations`, `mode`,
+`palette`, ...) so that scripts and the end-to-end tests can drive the docker as a user would.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from impasto_protocol.modes import Features, Mode
 from krita import DockWidget
 
 from . import document, imaging
-from .connection import DaemonLink
+from .connection import DaemonLink, LinkState
 from .document import HostError
+from .instant import NO_METHOD, NO_PRESETS, WAITING, ModeChoice, Palette
 from .model import JobRequest, JobState, StyleTransferModel
 from .qt import (
     QAbstractItemView,
@@ -54,6 +56,7 @@ FILES, LAYER = "Image files", "Layer of this image"
 STRENGTH_STEPS = 100  # the slider's range; the middle is the daemon's default style weight
 STRENGTH_DECADES = 2.0  # the slider's ends are the default divided / multiplied by 10**this
 REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before replacing
+FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
 
 
 def strength_to_weight(value: int, default: float) -> float:
@@ -84,6 +87,7 @@ class StyleTransferDocker(DockWidget):
         self._restoring = False
         self._watch_changes()
         self.link.state_changed.connect(self._on_link_state)
+        self.link.swatches_changed.connect(lambda: self.palette.set_swatches(self.link.swatches))
         self.model.state_changed.connect(lambda _: self._update_buttons())
         self.model.progress.connect(self._on_progress)
         self.model.queued.connect(self._on_queued)
@@ -100,6 +104,9 @@ class StyleTransferDocker(DockWidget):
     def _build(self) -> None:
         root = QWidget(self)
         box = QVBoxLayout(root)
+        self.mode = ModeChoice(root)
+        self.mode.changed.connect(self._on_mode)
+        box.addWidget(self.mode)
 
         style = QGroupBox("Style", root)
         sbox = QVBoxLayout(style)
@@ -137,6 +144,8 @@ class StyleTransferDocker(DockWidget):
         self.layer = self._named(QComboBox(), "style_layer")
         self.layer.setVisible(False)
         sbox.addWidget(self.layer)
+        self.palette = Palette(style)
+        sbox.addWidget(self.palette)
         box.addWidget(style)
 
         row = QHBoxLayout()
@@ -193,6 +202,7 @@ class StyleTransferDocker(DockWidget):
         box.addStretch(1)
         self.setWidget(root)
         self._on_strength(self.strength.value())
+        self._on_mode()
 
     @staticmethod
     def _named(widget: Any, name: str) -> Any:
@@ -232,6 +242,9 @@ class StyleTransferDocker(DockWidget):
         self.selection_only.setChecked(r.selection_only)
         if r.source in (FILES, LAYER):
             self.source.setCurrentText(r.source)
+        if r.mode in {m.value for m in Mode}:
+            self.mode.choose(Mode(r.mode))
+        self.palette.set_chosen(r.palette)
 
     def _watch_changes(self) -> None:
         for signal in (
@@ -240,6 +253,8 @@ class StyleTransferDocker(DockWidget):
             self.selection_only.toggled,
             self.source.currentTextChanged,
             self.form.changed,
+            self.mode.changed,
+            self.palette.changed,
         ):
             signal.connect(self._remember)
 
@@ -257,6 +272,8 @@ class StyleTransferDocker(DockWidget):
         r.preset = self.preset.currentText()
         r.selection_only = self.selection_only.isChecked()
         r.source = self.source.currentText()
+        r.mode = self.mode.chosen.value
+        r.palette = self.palette.chosen()
         if self.form.built:  # else keep what was remembered: the daemon never answered
             try:
                 r.advanced = self.form.values()
@@ -321,14 +338,18 @@ class StyleTransferDocker(DockWidget):
                 self.table.removeRow(row)
         self._remember()
 
-    def _styles(self) -> tuple[list[Any], list[float], str]:
+    def _styles(self, presets: bool) -> tuple[list[Any], list[float], str]:
+        """The style images, their weights and the name for the result layer; none at all is
+        fine when built-in styles are chosen (`presets`)."""
         if self.source.currentText() == LAYER:
             doc = document.active_document()
             layers = dict(document.style_layers(doc))
             node = layers.get(self.layer.currentText())
             if node is None:
+                if presets:
+                    return [], [], ""
                 raise HostError("choose the layer that holds the style")
-            return [document.read_style_layer(doc, node)], [], node.name()
+            return [document.read_style_layer(doc, node)], [1.0], node.name()
         styles, weights, names = [], [], []
         for row in range(self.table.rowCount()):
             path = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
@@ -338,8 +359,8 @@ class StyleTransferDocker(DockWidget):
                 raise HostError(str(e)) from None
             weights.append(self._weight(row))
             names.append(imaging.style_name(path))
-        if not styles:
-            raise HostError("add a style image first")
+        if not styles and not presets:
+            raise HostError("add a style image first, or choose a built-in style")
         return styles, weights, " + ".join(names)
 
     # -- settings -------------------------------------------------------------------------
@@ -350,8 +371,14 @@ class StyleTransferDocker(DockWidget):
     def _on_strength(self, value: int) -> None:
         weight = strength_to_weight(value, self.default_weight())
         self.strength_value.setText(f"{weight:.3g}")
-        if self.model.state.active:
+        if self.model.state.active and self.model.mode is not Mode.INSTANT:
             self._replace_timer.start()
+
+    def _on_mode(self) -> None:
+        """The fast method has no style weight: Instant greys the strength out."""
+        instant = self.mode.effective() is Mode.INSTANT
+        self.strength.setEnabled(not instant)
+        self.strength.setToolTip(FIXED_STRENGTH if instant else "the style weight (log scale)")
 
     def _apply_strength(self) -> None:
         weight = strength_to_weight(self.strength.value(), self.default_weight())
@@ -364,16 +391,25 @@ class StyleTransferDocker(DockWidget):
             self.form.set_value("iterations", iterations)
 
     def _on_start(self) -> None:
+        presets = self.palette.mix()
         try:
-            styles, weights, name = self._styles()
+            styles, weights, name = self._styles(bool(presets))
             settings = self.form.values()
         except (HostError, ValueError) as e:
             self._show_message(str(e))
             return
-        if len(styles) > 1:
+        if len(styles) > 1 or (styles and presets):  # normalized together with the presets'
             settings["style_blend"] = weights
         settings["style_weight"] = strength_to_weight(self.strength.value(), self.default_weight())
-        request = JobRequest(styles, name, settings, self.selection_only.isChecked())
+        name = " + ".join(n for n in (name, *self.palette.names()) if n)
+        request = JobRequest(
+            styles,
+            name,
+            settings,
+            self.selection_only.isChecked(),
+            mode=self.mode.effective(),
+            presets=presets,
+        )
         self._show_message("")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -393,7 +429,21 @@ class StyleTransferDocker(DockWidget):
                 self.form.set_value(name, value)
             self._restoring = False
             self._on_strength(self.strength.value())
+        self._update_instant()
         self._update_buttons()
+
+    def _update_instant(self) -> None:
+        """Offer the mode choice and the palette as far as the daemon has the fast method and
+        built-in styles; decided when it is ready (a loading daemon does not say yet)."""
+        if self.link.state is LinkState.READY:
+            welcome = self.link.welcome
+            features = Features.from_hello(welcome or {})
+            self.mode.set_available("" if features.fast else NO_METHOD)
+            self.palette.set_available("" if features.presets else NO_PRESETS)
+        elif self.link.welcome is None:
+            self.mode.set_available(WAITING)
+            self.palette.set_available(WAITING)
+        self._on_mode()
 
     def _update_buttons(self) -> None:
         active = self.model.state.active
@@ -417,9 +467,14 @@ class StyleTransferDocker(DockWidget):
     def _on_progress(self, iteration: int, total: int, eta: float, replacing: bool) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(iteration)
-        left = f", {eta:.0f} s left" if eta >= 0 else ""
-        if replacing:  # a replacement counts its own iterations from 0
+        left = f", {eta:.0f} s left" if eta >= 0 else ""  # -1: unknown (iteration 0)
+        mode = self.model.mode
+        if mode is Mode.INSTANT:  # one pass: its only count is 1/1, at the end
+            self.progress.setFormat("painting with the instant style...")
+        elif replacing:  # a replacement counts its own iterations from 0
             self.progress.setFormat(f"{self._retargeting()}: iteration {iteration}/{total}{left}")
+        elif iteration == 0 and mode is Mode.REFINE:  # the instant picture, before iterating
+            self.progress.setFormat(f"instant picture shown; refining: 0/{total} iterations")
         else:
             self.progress.setFormat(f"{iteration}/{total} iterations{left}")
 
@@ -427,9 +482,16 @@ class StyleTransferDocker(DockWidget):
         if outcome == "done":
             info = self.model.last_result
             self.progress.setValue(self.progress.maximum())
-            self.progress.setFormat(
-                f"done: {info.get('iterations', '?')} iterations in {info.get('elapsed', 0):.1f} s"
-            )
+            elapsed = info.get("elapsed")
+            seconds = "? s"
+            if isinstance(elapsed, (int, float)):  # an instant style takes a fraction of one
+                seconds = f"{elapsed:.2f} s" if elapsed < 1 else f"{elapsed:.1f} s"
+            if self.model.mode is Mode.INSTANT:
+                self.progress.setFormat(f"done: instant style in {seconds}")
+            else:
+                self.progress.setFormat(
+                    f"done: {info.get('iterations', '?')} iterations in {seconds}"
+                )
         else:
             self.progress.setValue(0)
             self.progress.setFormat(outcome)

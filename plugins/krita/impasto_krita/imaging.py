@@ -16,7 +16,7 @@ from pathlib import Path
 
 from impasto_protocol import Pixels
 
-from .qt import QImage, QPainter, Qt
+from .qt import QColor, QImage, QPainter, Qt
 
 if sys.byteorder != "little":  # ARGB32 is B, G, R, A in memory only on little-endian machines
     raise ImportError("impasto_krita needs a little-endian machine")
@@ -29,6 +29,12 @@ _INNER_RAMP = bytes(max(0, min(255, 2 * a - 255)) for a in range(256))
 def from_bgra(data: bytes | bytearray | memoryview, width: int, height: int) -> QImage:
     """A QImage that owns a copy of the pixels (QImage would otherwise point into `data`)."""
     return QImage(bytes(data), width, height, width * 4, QImage.Format.Format_ARGB32).copy()
+
+
+def from_rgb(data: bytes | bytearray | memoryview, width: int, height: int) -> QImage:
+    """An RGB u8 picture (the daemon's preset swatches) as a QImage that owns its pixels; rows
+    of 3-byte pixels are not 4-byte aligned, hence the explicit stride."""
+    return QImage(bytes(data), width, height, width * 3, QImage.Format.Format_RGB888).copy()
 
 
 def to_bgra(image: QImage) -> bytes:
@@ -49,6 +55,29 @@ def scaled(image: QImage, width: int, height: int) -> QImage:
         Qt.TransformationMode.SmoothTransformation,
     )
     return out.convertToFormat(QImage.Format.Format_ARGB32)
+
+
+def fit(image: QImage, side: int) -> QImage:
+    """`image` with its longer side `side` (aspect kept), in ARGB32."""
+    out = image.scaled(
+        side,
+        side,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    return out.convertToFormat(QImage.Format.Format_ARGB32)
+
+
+def framed(image: QImage, color: QColor, width: int) -> QImage:
+    """A copy of `image` inside a frame `width` px wide of `color`."""
+    out = image.copy()
+    w, h = out.width(), out.height()
+    painter = QPainter(out)
+    for x, y, fw, fh in ((0, 0, w, width), (0, h - width, w, width),
+                         (0, 0, width, h), (w - width, 0, width, h)):  # fmt: skip
+        painter.fillRect(x, y, fw, fh, color)
+    painter.end()
+    return out
 
 
 def alpha_image(alpha: bytes, width: int, height: int) -> QImage:

@@ -10,6 +10,13 @@ replacement (`replace`) that warm-starts from the running job (`init_job`), so t
 improving instead of starting over. Cancelling, a failure or a closed document remove the layer:
 what is left is either a finished result or the document as it was.
 
+The request's mode (impasto_protocol.modes) decides the submit's settings: Instant is one pass
+of the fast method (no previews: the result comes in a fraction of a second), Refine starts the
+optimization from the instant picture, which comes as the preview of iteration 0, and Paint is
+the optimization from the content. The iteration-0 preview of a Paint job or of a replacement (the
+daemon sends one to every optimization) is not shown: it is not what that job starts from, and
+the canvas would jump to the instant picture and back.
+
 The model knows neither widgets nor sockets: it takes a JobRequest, speaks to the daemon through
 a DaemonLink and reports with Qt signals, which the docker and the end-to-end tests observe.
 """
@@ -23,6 +30,7 @@ from typing import Any
 
 from impasto_protocol import Cancelled, Message, Pixels, Preview, Progress, RemoteError, Result
 from impasto_protocol.messages import Submit, job_event, remote_error
+from impasto_protocol.modes import Mode, preset_fields, settings_for
 
 from . import document, imaging
 from .connection import DaemonLink, LinkState
@@ -52,12 +60,15 @@ class JobState(str, Enum):
 
 @dataclass
 class JobRequest:
-    """What the user asked for; `settings` are engine settings by name (hello_reply.defaults)."""
+    """What the user asked for; `settings` are engine settings by name (hello_reply.defaults),
+    before the mode's own; `presets` the palette's built-in styles {number: blend weight}."""
 
     styles: list[Pixels]
     style_name: str
     settings: dict[str, Any] = field(default_factory=dict)
     selection_only: bool = True
+    mode: Mode = Mode.PAINT
+    presets: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,6 +78,7 @@ class _Job:
     submit: Submit  # kept for replacements: same content, styles and mask
     name: str
     mask: QImage | None
+    mode: Mode
     job_id: str | None = None
     submit_id: str | None = None  # the submit (or replacement) waiting for `accepted`
     superseded: set[str] = field(default_factory=set)
@@ -94,6 +106,11 @@ class StyleTransferModel(QObject):
         link.message.connect(self._on_message)
         link.state_changed.connect(self._on_link_state)
 
+    @property
+    def mode(self) -> Mode | None:
+        """The mode of the current (or last) job, for the progress text."""
+        return self.job.mode if self.job is not None else None
+
     # -- commands -------------------------------------------------------------------------
 
     def start(self, request: JobRequest) -> bool:
@@ -104,8 +121,8 @@ class StyleTransferModel(QObject):
         if not self.link.usable():
             self.message.emit(f"cannot start: {self.link.describe()}")
             return False
-        if not request.styles:
-            self.message.emit("choose at least one style image or layer")
+        if not request.styles and not preset_fields(request.presets):
+            self.message.emit("choose a style image or layer, or a built-in style")
             return False
         try:
             target = document.active_target(request.selection_only)
@@ -128,6 +145,9 @@ class StyleTransferModel(QObject):
         size = int(settings.get("size") or self._default("size", 512))
         settings["size"] = max(16, min(size, max(area.width, area.height)))  # never upscale
         iterations = int(settings.get("iterations") or self._default("iterations", 300))
+        every = max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB))
+        settings = settings_for(request.mode, settings)
+        settings.update(preset_fields(request.presets))
         mask = None
         mask_pixels = None
         if target.selection is not None:
@@ -139,8 +159,8 @@ class StyleTransferModel(QObject):
             styles=list(request.styles),
             settings=settings,
             mask=mask_pixels,
-            progress_every=max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB)),
-            preview_every=max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB)),
+            progress_every=every,
+            preview_every=0 if request.mode is Mode.INSTANT else every,  # the result is next
             preview_size=max(16, min(MAX_PREVIEW_SIZE, settings["size"])),
             label=f"krita: {request.style_name}"[:200],
             result_layout="BGRA",
@@ -150,7 +170,7 @@ class StyleTransferModel(QObject):
         except HostError as e:
             self.message.emit(str(e))
             return False
-        self.job = _Job(target, layer, submit, request.style_name, mask)
+        self.job = _Job(target, layer, submit, request.style_name, mask, request.mode)
         self.job.submit_id = self.link.submit(submit)
         self._set_state(JobState.SUBMITTING)
         return True
@@ -169,6 +189,8 @@ class StyleTransferModel(QObject):
         """A new strength: while a job runs, replace it with a warm-started one."""
         job = self.job
         if job is None or self.state not in (JobState.SUBMITTING, JobState.RUNNING):
+            return
+        if job.mode is Mode.INSTANT:  # the fast method has no style weight (and is done soon)
             return
         if job.submit_id is not None or job.job_id is None:
             job.pending_weight = weight  # one replacement in flight at a time
@@ -234,8 +256,9 @@ class StyleTransferModel(QObject):
             self._report(event)
         elif isinstance(event, Preview):
             self._report(event.progress)
-            if self.state is JobState.RUNNING and self._show(job, event.image):
-                self.preview_applied.emit(event.progress.iteration)
+            if self.state is JobState.RUNNING and self._wanted(job, event.progress):
+                if self._show(job, event.image):
+                    self.preview_applied.emit(event.progress.iteration)
         elif isinstance(event, Result):
             if self.state is JobState.CANCELLING:  # it finished first; the user wants none
                 self._end(JobState.CANCELLED, "")
@@ -260,6 +283,12 @@ class StyleTransferModel(QObject):
         settings = {**job.submit.settings, "style_weight": weight}
         job.submit = replace(job.submit, settings=settings, replace=job.job_id, init_job=job.job_id)
         job.submit_id = self.link.submit(job.submit)
+
+    @staticmethod
+    def _wanted(job: _Job, p: Progress) -> bool:
+        """Whether a preview goes on the canvas: not the instant picture (iteration 0) unless
+        the job starts from it, i.e. a Refine job that is not a warm-started replacement."""
+        return p.iteration > 0 or (job.mode is Mode.REFINE and not job.superseded)
 
     def _show(self, job: _Job, image: Pixels) -> bool:
         """Write a preview or the result into the layer; False when that is impossible."""

@@ -6,8 +6,8 @@ differ. Every other module takes its Qt names from here, so that move touches th
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QObject, QSocketNotifier, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QImage, QPainter
+from PyQt5.QtCore import QObject, QSize, QSocketNotifier, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -21,6 +21,8 @@ from PyQt5.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -38,6 +40,7 @@ __all__ = [
     "QAbstractItemView",
     "QApplication",
     "QCheckBox",
+    "QColor",
     "QComboBox",
     "QDoubleSpinBox",
     "QFileDialog",
@@ -45,13 +48,18 @@ __all__ = [
     "QGroupBox",
     "QHBoxLayout",
     "QHeaderView",
+    "QIcon",
     "QImage",
     "QLabel",
     "QLineEdit",
+    "QListWidget",
+    "QListWidgetItem",
     "QObject",
     "QPainter",
+    "QPixmap",
     "QProgressBar",
     "QPushButton",
+    "QSize",
     "QSlider",
     "QSocketNotifier",
     "QSpinBox",

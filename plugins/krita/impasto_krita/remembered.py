@@ -1,6 +1,6 @@
 """What the docker remembers between Krita sessions, in Krita's own settings (kritarc, group
 "impasto"): the style files and their weights, the strength, the quality preset, the advanced
-values, "selection only" and the style source.
+values, "selection only", the style source, the mode and the palette's built-in styles.
 
 Krita stores strings, so lists and maps travel as JSON. A value that cannot be read (an older
 version's, or edited by hand) is ignored, never an error: remembering is a convenience. Advanced
@@ -38,6 +38,8 @@ class Remembered:
     advanced: dict[str, Any] = field(default_factory=dict)
     selection_only: bool = True
     source: str = ""
+    mode: str = ""  # a Mode value; "" or unknown: the default
+    palette: dict[int, float] = field(default_factory=dict)  # built-in style -> blend weight
 
     @classmethod
     def load(cls, read: Read) -> Remembered:
@@ -56,6 +58,17 @@ class Remembered:
         out.advanced = _json(read("advanced"), dict) or {}
         out.selection_only = read("selection_only") != "false"
         out.source = read("style_source")
+        out.mode = read("mode")
+        for item in _json(read("palette"), list) or []:
+            if (
+                isinstance(item, list)
+                and len(item) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)
+                and isinstance(item[0], int)
+                and item[0] >= 0
+                and item[1] > 0
+            ):
+                out.palette[item[0]] = float(item[1])
         return out
 
     def save(self, write: Write) -> None:
@@ -65,3 +78,5 @@ class Remembered:
         write("advanced", json.dumps(self.advanced))
         write("selection_only", "true" if self.selection_only else "false")
         write("style_source", self.source)
+        write("mode", self.mode)
+        write("palette", json.dumps([[k, w] for k, w in sorted(self.palette.items())]))

@@ -19,8 +19,11 @@ from .qt import (
     Signal,
 )
 
-# Set by the docker's own controls (strength, style weights) or by the job itself.
-CONTROLLED = frozenset({"style_weight", "style_blend", "init", "max_pixels"})
+# Set by the docker's own controls (strength, style weights, the mode, the palette) or by the
+# job itself.
+CONTROLLED = frozenset(
+    {"style_weight", "style_blend", "init", "max_pixels", "method", "presets", "preset_blend"}
+)
 FIRST = ("size", "iterations", "preserve_color", "scales", "seed")
 INT_MAX = 2**31 - 1
 INT_RANGES = {"size": (16, 65535), "iterations": (1, 100000), "scales": (0, 8)}

@@ -2,14 +2,16 @@
 
 It reads the scenario named by $IMPASTO_E2E_SCENARIO (JSON, written by tests/krita), opens the
 image, selects a rectangle, opens the docker through its menu action, waits for the daemon,
-fills in the docker's widgets and clicks Start (and Cancel, closes the panel or the document, or
-moves the strength slider, as the scenario's `mode` says). A scenario with `runs` does that once
-per run, each on a fresh copy of the image in its own colour model. It records what the document
-looked like at each `preview_applied` and at the end into files under the scenario's `out`
-folder, and exits with os._exit: 0 when the scenario ran to its end (the pytest side judges the
-evidence), 2 on an exception, 3 on timeout. Krita shows a "Script error" dialog and keeps running
-on an uncaught exception, so everything here is wrapped, and the plug-in's own uncaught
-exceptions are recorded (`script_errors`) for the tests to check.
+fills in the docker's widgets (the style, and as a run or the scenario says, the mode choice
+`mode_choice` and the palette's built-in styles `presets`, or no style image: `no_style`) and
+clicks Start (and Cancel, closes the panel or the document, or moves the strength slider, as
+the scenario's `mode` says); `palette` waits for the daemon's swatches first. A scenario with
+`runs` does that once per run, each on a fresh copy of the image in its own colour model. It
+records what the document looked like at each `preview_applied` and at the end into files under
+the scenario's `out` folder, and exits with os._exit: 0 when the scenario ran to its end (the
+pytest side judges the evidence), 2 on an exception, 3 on timeout. Krita shows a "Script error"
+dialog and keeps running on an uncaught exception, so everything here is wrapped, and the
+plug-in's own uncaught exceptions are recorded (`script_errors`) for the tests to check.
 """
 
 from __future__ import annotations
@@ -27,14 +29,18 @@ from impasto_krita.qt import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QLabel,
     QLineEdit,
+    QListWidget,
     QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
+    Qt,
     QTableWidget,
     QTimer,
+    QToolButton,
 )
 
 from krita import Extension, Krita, Selection
@@ -45,6 +51,11 @@ RUNS = SCENARIO.get("runs") or [{"convert": SCENARIO.get("convert")}]
 EVIDENCE: dict = {"events": [], "python": sys.version, "script_errors": [], "runs": []}
 STATE: dict = {"run": 0, "t0": time.monotonic(), "last_tick": None, "max_stall": 0.0}
 MODE = SCENARIO.get("mode", "complete")
+
+
+def opt(name: str, default=None):
+    """A setting of the current run, else of the scenario (e.g. `mode_choice`, `presets`)."""
+    return RUNS[STATE["run"]].get(name, SCENARIO.get(name, default))
 
 
 def ev() -> dict:
@@ -75,6 +86,7 @@ def finish(code: int) -> None:
             proc = docker.link.process
             EVIDENCE["daemon_pid"] = proc.pid if proc is not None else None
         EVIDENCE["max_stall_ms"] = round(STATE["max_stall"] * 1000)
+        EVIDENCE["max_stall_ended_at"] = STATE.get("max_stall_at")  # s after start, for `events`
         (OUT / "evidence.json").write_text(json.dumps(EVIDENCE, indent=1, default=str))
     finally:
         sys.stdout.flush()
@@ -104,12 +116,15 @@ def record_script_errors() -> None:
 
 
 def watch_the_ui() -> None:
-    """A 20 ms timer: the longest gap between its ticks is how long the UI froze."""
+    """A 20 ms timer: the longest gap between its ticks (once start() has returned) is how
+    long the UI froze."""
 
     def tick() -> None:
         now = time.monotonic()
         if STATE["last_tick"] is not None:
-            STATE["max_stall"] = max(STATE["max_stall"], now - STATE["last_tick"])
+            if now - STATE["last_tick"] > STATE["max_stall"]:
+                STATE["max_stall"] = now - STATE["last_tick"]
+                STATE["max_stall_at"] = round(now - STATE["t0"], 3)
         STATE["last_tick"] = now
 
     timer = QTimer()
@@ -158,6 +173,10 @@ def start() -> None:
     on_daemon_state()
     QTimer.singleShot(SCENARIO["timeout"] * 1000, on_timeout)
     note("docker shown", state=label("daemon_state"))
+    # The stall timer measures the event loop from here: until now this function held it
+    # (opening the image, building the docker: about a second, more on a loaded machine).
+    EVIDENCE["setup_ms"] = round((time.monotonic() - STATE["t0"]) * 1000)
+    STATE["last_tick"] = None
     if MODE == "unreachable":
         QTimer.singleShot(100, unreachable)
     else:
@@ -223,6 +242,14 @@ def on_daemon_state() -> None:
         note("daemon state", state=text)
 
 
+def palette_settled(docker) -> bool:
+    """The daemon is ready and, if it has built-in styles, their swatches have arrived."""
+    if docker.link.state.value != "ready":
+        return False
+    grid = docker.findChild(QListWidget, "palette")
+    return grid.count() > 0 or not (docker.link.welcome or {}).get("presets")
+
+
 @guarded
 def wait_for_daemon() -> None:
     docker = STATE["docker"]
@@ -232,8 +259,12 @@ def wait_for_daemon() -> None:
     if not ready:
         QTimer.singleShot(100, wait_for_daemon)
         return
+    if SCENARIO.get("palette") and not palette_settled(docker):
+        QTimer.singleShot(100, wait_for_daemon)
+        return
     note("daemon usable", state=label("daemon_state"))
     EVIDENCE["usable_state"] = label("daemon_state")
+    EVIDENCE["instant_ui"] = instant_ui(docker)
     if MODE == "remember_write":
         remember_write(docker)
     elif MODE == "remember_read":
@@ -242,10 +273,65 @@ def wait_for_daemon() -> None:
         fill_in_and_start(docker)
 
 
+def instant_ui(docker) -> dict:
+    """What the mode choice and the palette offer once the daemon is ready."""
+    combo = docker.findChild(QComboBox, "mode")
+    toggle = docker.findChild(QToolButton, "palette_toggle")
+    grid = docker.findChild(QListWidget, "palette")
+    icons = [grid.item(i).icon().pixmap(36, 36).toImage() for i in range(grid.count())]
+    return {
+        "modes": [combo.itemText(i) for i in range(combo.count())],
+        "mode_tips": [combo.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(combo.count())],
+        "mode": combo.currentText(),
+        "mode_enabled": combo.isEnabled(),
+        "mode_tooltip": combo.toolTip(),
+        "palette_enabled": toggle.isEnabled(),
+        "palette_tooltip": toggle.toolTip(),
+        "palette_count": grid.count(),
+        "swatch_sizes": sorted({(i.width(), i.height()) for i in icons}),
+        "distinct_swatches": len({bytes(i.constBits().asstring(i.sizeInBytes())) for i in icons}),
+        "grid_height": grid.height() if grid.isVisible() else grid.maximumHeight(),
+    }
+
+
+def choose_mode(docker, text: str) -> None:
+    combo = docker.findChild(QComboBox, "mode")
+    if not combo.isEnabled():
+        raise RuntimeError(f"the mode choice is disabled: {combo.toolTip()}")
+    combo.setCurrentIndex(combo.findText(text))  # as a user's pick: currentIndexChanged
+
+
+def choose_presets(docker, presets: dict) -> None:
+    """Open the palette, click the swatches, set their weights."""
+    toggle = docker.findChild(QToolButton, "palette_toggle")
+    if not toggle.isChecked():
+        toggle.click()
+    grid = docker.findChild(QListWidget, "palette")
+    ev()["palette_open"] = grid.isVisible()
+    for k, weight in presets.items():
+        grid.item(int(k)).setSelected(True)  # what a click on the swatch does
+        spin = docker.findChild(QDoubleSpinBox, f"preset_weight_{k}")
+        ev()["default_preset_weight"] = spin.value()
+        spin.setValue(weight)
+    ev()["palette_label"] = toggle.text()
+
+
 def fill_in_and_start(docker) -> None:
-    if docker.findChild(QTableWidget, "style_list").rowCount() == 0:
+    if opt("no_style"):
+        table = docker.findChild(QTableWidget, "style_list")
+        for row in reversed(range(table.rowCount())):
+            table.selectRow(row)
+            docker.findChild(QPushButton, "remove_style").click()
+    elif docker.findChild(QTableWidget, "style_list").rowCount() == 0:
         docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
         docker.findChild(QPushButton, "add_style").click()
+    if opt("mode_choice"):
+        choose_mode(docker, opt("mode_choice"))
+    if opt("presets"):
+        choose_presets(docker, opt("presets"))
+    ev()["strength_enabled"] = docker.findChild(QSlider, "strength").isEnabled()
+    if SCENARIO.get("screenshot"):  # a debugging aid: how the docker looks when Start is clicked
+        docker.grab().save(str(OUT / f"{prefix()}docker.png"))
     docker.findChild(QSpinBox, "setting_size").setValue(SCENARIO["size"])
     docker.findChild(QSpinBox, "setting_iterations").setValue(SCENARIO["iterations"])
     docker.findChild(QCheckBox, "selection_only").setChecked(True)
@@ -258,6 +344,7 @@ def fill_in_and_start(docker) -> None:
         model.queued.connect(guarded(on_queued))
         model.progress.connect(lambda *_: bar_text())
     docker.findChild(QPushButton, "start").click()
+    STATE["started_at"] = time.monotonic()
     note("start clicked", message=label("message"))
     if RUNS[STATE["run"]].get("refuse"):
         ev()["outcome"] = "refused" if not docker.model.state.active else "started"
@@ -304,6 +391,8 @@ def on_preview(iteration: int) -> None:
         {"iteration": iteration, "sha256": digest, "job": job.job_id if job else None}
     )
     n = len(ev()["previews"])
+    if n == 1 and layer is not None:
+        dump("preview_first.bin", whole(layer))
     if MODE == "cancel" and n == 1:
         QTimer.singleShot(0, guarded(lambda: docker.findChild(QPushButton, "cancel").click()))
         note("cancel clicked")
@@ -334,9 +423,15 @@ def on_finished(outcome: str) -> None:
     docker = STATE["docker"]
     note("finished", outcome=outcome)
     ev()["outcome"] = outcome
-    ev()["result_info"] = {
-        k: v for k, v in docker.model.last_result.items() if k in ("warm_start", "iterations")
+    ev()["start_to_finish_s"] = round(time.monotonic() - STATE["started_at"], 3)
+    info = docker.model.last_result
+    kept = ("warm_start", "iterations", "elapsed", "weights")
+    ev()["result_info"] = {k: v for k, v in info.items() if k in kept}
+    used = info.get("settings") or {}
+    ev()["result_info"]["settings"] = {
+        k: used.get(k) for k in ("method", "init", "presets", "preset_blend", "style_blend")
     }
+    ev()["done_bar"] = docker.findChild(QProgressBar, "progress").format()
     QTimer.singleShot(200, guarded(after_finish))  # let late events (none expected) arrive
 
 
@@ -404,6 +499,8 @@ def remember_write(docker) -> None:
     docker.findChild(QSpinBox, "setting_seed").setValue(1234)
     docker.findChild(QSpinBox, "setting_iterations").setValue(77)
     docker.findChild(QCheckBox, "selection_only").setChecked(False)
+    choose_mode(docker, "Refine")
+    choose_presets(docker, {"5": 2.5, "20": 1.0})
     EVIDENCE["widgets"] = read_widgets(docker)
     quit_krita()
 
@@ -415,6 +512,7 @@ def remember_read(docker) -> None:
 
 def read_widgets(docker) -> dict:
     table = docker.findChild(QTableWidget, "style_list")
+    grid = docker.findChild(QListWidget, "palette")
     return {
         "styles": [
             [table.item(r, 0).toolTip(), table.cellWidget(r, 1).value()]
@@ -426,6 +524,11 @@ def read_widgets(docker) -> dict:
         "size": docker.findChild(QSpinBox, "setting_size").value(),
         "iterations": docker.findChild(QSpinBox, "setting_iterations").value(),
         "selection_only": docker.findChild(QCheckBox, "selection_only").isChecked(),
+        "mode": docker.findChild(QComboBox, "mode").currentText(),
+        "palette": {
+            str(k): docker.findChild(QDoubleSpinBox, f"preset_weight_{k}").value()
+            for k in sorted(int(i.data(Qt.ItemDataRole.UserRole)) for i in grid.selectedItems())
+        },
     }
 
 
