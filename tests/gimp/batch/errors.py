@@ -50,6 +50,15 @@ def _main():
     # (a missing style-file is refused by GIMP itself, before the plug-in runs)
     out["missing_style"] = _call(load(), p["style"], **{"style-paths": "/shared/no-such-style.png"})
     out["bad_advanced"] = _call(load(), p["style"], advanced="pooling=avg; colour=1")
+    out["presets_unknown"] = _call(load(), p["style"], presets="3:1,26:1")
+    out["presets_syntax"] = _call(load(), p["style"], presets="3:1,abc")
+    out["presets_negative"] = _call(load(), None, presets="3:-1", mode="instant")
+    # A daemon without the fast networks: Instant and Refine and the presets are refused.
+    old = p["gatys_only"]
+    out["no_fast_instant"] = _call(load(), p["style"], mode="instant", endpoint=old)
+    out["no_fast_refine"] = _call(load(), p["style"], mode="refine", endpoint=old)
+    out["no_fast_presets"] = _call(load(), None, mode="paint", presets="3", endpoint=old)
+    out["no_fast_paint"] = _call(load(), p["style"], mode="paint", endpoint=old)
     out["no_daemon"] = _call(load(), p["style"], endpoint=p["dead_endpoint"])
     gray = load()
     gray.convert_grayscale()

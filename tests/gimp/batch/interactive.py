@@ -30,12 +30,16 @@ def _write(path, data):
 
 def _dialog_arguments(p):
     """Which procedure arguments the dialog module lays out, and which exist."""
-    sys.path.insert(0, p["plugin_dir"])
+    # As impasto-stylize.py sets it up: the package, and the vendored protocol it imports.
+    vendor = os.path.join(p["plugin_dir"], "vendor")
+    version = f"py{sys.version_info.major}{sys.version_info.minor}"
+    for folder in (p["plugin_dir"], os.path.join(vendor, version), os.path.join(vendor, "common")):
+        sys.path.insert(0, folder)
     from impasto_gimp import dialog
 
     proc = Gimp.get_pdb().lookup_procedure(PROC)
     arguments = [spec.name for spec in proc.get_arguments() if spec.name not in STANDARD]
-    return {"arguments": arguments, "laid_out": dialog.MAIN + dialog.ADVANCED}
+    return {"arguments": arguments, "laid_out": dialog.MAIN + dialog.PALETTE + dialog.ADVANCED}
 
 
 def _run(p):

@@ -9,6 +9,8 @@
                                         #:image image
                                         #:drawables (vector layer)
                                         #:style-file "/shared/scriptfu/style.png"
+                                        #:presets "3:0.5"
+                                        #:mode "refine"
                                         #:strength 0.5
                                         #:quality "draft"
                                         #:iterations 6

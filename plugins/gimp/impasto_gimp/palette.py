@@ -1,0 +1,202 @@
+"""The palette of built-in styles in the settings dialog: a swatch per preset, each toggled
+into the mix with a weight, written to the procedure's `presets` argument.
+
+The argument stays the truth (scripts set it, GIMP remembers it), so the palette is only a
+second way to edit it: a click writes the text ("3:1,17:0.5"), and text typed into the
+argument's entry turns the matching swatches on. The swatches arrive from a worker thread
+(prefetch.py) after the dialog opened; `fill` and `status` run on the main loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import Gdk, GdkPixbuf, Gimp, GLib, Gtk  # noqa: E402
+
+from impasto_protocol import Pixels  # noqa: E402
+
+from .prefetch import Swatches  # noqa: E402
+from .settings import MAX_PRESET_WEIGHT, SettingsInputError, format_presets, parse_presets  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ARGUMENT = "presets"
+SHOWN = 64  # px: half the daemon's 128 px swatches (sharp), six to a row
+COLUMNS = 6
+# Px of swatches visible at once, a row and a half (the cut row says "scroll"): with it the
+# whole dialog stays under 700 px, so it fits a 1366x768 screen with a title bar and a panel.
+HEIGHT = 180
+HELP = "Click styles to mix them; set each one's weight in the blend below it."
+
+
+def pixbuf(pixels: Pixels, side: int = SHOWN) -> GdkPixbuf.Pixbuf:
+    """A GdkPixbuf of an RGB u8 swatch, scaled to `side` on its longer side."""
+    if pixels.layout != "RGB" or pixels.dtype != "u8":
+        raise ValueError(f"a swatch is {pixels.layout} {pixels.dtype}, not RGB u8")
+    w, h = pixels.width, pixels.height
+    data = GLib.Bytes.new(bytes(pixels.data))
+    full = GdkPixbuf.Pixbuf.new_from_bytes(data, GdkPixbuf.Colorspace.RGB, False, 8, w, h, w * 3)
+    scale = side / max(w, h)
+    if scale == 1.0:
+        return full
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return full.scale_simple(*size, GdkPixbuf.InterpType.BILINEAR)
+
+
+class Cell:
+    """One preset: a toggle button showing its swatch and number, and its weight below."""
+
+    def __init__(
+        self,
+        index: int,
+        pixels: Pixels,
+        changed: Callable[[], None],
+        scroll: Callable[[Gtk.Widget, Gdk.EventScroll], bool],
+    ) -> None:
+        self.index = index
+        self.toggle = Gtk.ToggleButton(label=str(index))  # the number scripts use
+        self.toggle.set_image(Gtk.Image.new_from_pixbuf(pixbuf(pixels)))
+        self.toggle.set_image_position(Gtk.PositionType.LEFT)  # beside: the row stays low
+        self.toggle.set_always_show_image(True)
+        self.toggle.set_tooltip_text(f"Built-in style {index}")
+        self.weight = Gtk.SpinButton.new_with_range(0.1, MAX_PRESET_WEIGHT, 0.1)
+        self.weight.set_digits(1)
+        self.weight.set_value(1.0)
+        self.weight.set_width_chars(3)
+        self.weight.set_sensitive(False)
+        self.weight.set_tooltip_text(f"Weight of style {index} in the blend")
+        self.widget = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=2)
+        self.widget.pack_start(self.toggle, False, False, 0)
+        self.widget.pack_start(self.weight, False, False, 0)
+        self.toggle.connect("toggled", self._on_toggled, changed)
+        self.weight.connect("value-changed", lambda *_: changed())
+        # A spin button takes the mouse wheel: in a scrolled palette, scrolling past a weight
+        # would change it. The wheel scrolls the palette instead (the weight has +/- and text).
+        self.weight.connect("scroll-event", scroll)
+
+    def _on_toggled(self, button: Gtk.ToggleButton, changed: Callable[[], None]) -> None:
+        self.weight.set_sensitive(button.get_active())
+        changed()
+
+    @property
+    def value(self) -> float:
+        """The weight in the mix: 0 when the swatch is off."""
+        return round(self.weight.get_value(), 2) if self.toggle.get_active() else 0.0
+
+    def set(self, weight: float) -> None:
+        self.toggle.set_active(weight > 0)
+        if weight > 0:
+            self.weight.set_value(weight)
+
+
+class Palette:
+    """The palette widget (`widget`), bound to `config`'s presets argument."""
+
+    def __init__(self, config: Gimp.ProcedureConfig) -> None:
+        self.config = config
+        self.cells: list[Cell] = []
+        self.closed = False
+        self._syncing = False  # set while one side updates the other, so it does not echo
+        self.note = Gtk.Label(label="Asking the Impasto daemon for its built-in styles...")
+        self.note.set_xalign(0.0)
+        self.note.set_line_wrap(True)
+        self.note.set_max_width_chars(60)
+        self.flow = Gtk.FlowBox()
+        self.flow.set_selection_mode(Gtk.SelectionMode.NONE)
+        self.flow.set_homogeneous(True)
+        self.flow.set_min_children_per_line(COLUMNS)
+        self.flow.set_max_children_per_line(COLUMNS)
+        self.scroller = Gtk.ScrolledWindow()
+        self.scroller.set_policy(Gtk.PolicyType.NEVER, Gtk.PolicyType.AUTOMATIC)
+        self.scroller.set_min_content_height(HEIGHT)
+        self.scroller.set_no_show_all(True)  # shown once there are swatches
+        self.scroller.add(self.flow)
+        self.widget = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+        self.widget.pack_start(self.note, False, False, 0)
+        self.widget.pack_start(self.scroller, True, True, 0)
+        self._handler = config.connect(f"notify::{ARGUMENT}", self._on_argument)
+
+    def status(self, text: str) -> bool:
+        """Show how fetching goes (GLib.idle_add callback: False runs it once)."""
+        if not self.closed and not self.cells:
+            self.note.set_text(text)
+        return False
+
+    def fill(self, swatches: Swatches) -> bool:
+        """Show the swatches, or why there are none (GLib.idle_add callback)."""
+        if self.closed:
+            return False
+        if swatches.problem or not swatches.pictures:
+            self.note.set_text(swatches.problem or "The daemon has no built-in styles.")
+            return False
+        try:
+            cells = [
+                Cell(index, pixels, self._on_cell, self._on_wheel)
+                for index, pixels in enumerate(swatches.pictures)
+            ]
+        except ValueError as exc:  # not RGB u8: a daemon that breaks SPEC section 6
+            self.note.set_text(f"Cannot show the built-in styles: {exc}")
+            return False
+        for cell in cells:
+            self.cells.append(cell)
+            self.flow.add(cell.widget)
+        self._apply(self.config.get_property(ARGUMENT) or "")
+        self.note.set_text(HELP)
+        self.scroller.set_no_show_all(False)
+        self.scroller.show_all()
+        log.info("palette: %d swatches shown", len(self.cells))
+        return False
+
+    def close(self) -> None:
+        """The dialog is going: ignore late callbacks, let go of the config."""
+        self.closed = True
+        self.config.disconnect(self._handler)
+
+    def mix(self) -> dict[int, float]:
+        return {cell.index: cell.value for cell in self.cells if cell.value > 0}
+
+    def _on_wheel(self, _widget: Gtk.Widget, event: Gdk.EventScroll) -> bool:
+        """Scroll the palette by what the wheel would scroll it elsewhere."""
+        adjustment = self.scroller.get_vadjustment()
+        step = adjustment.get_page_size() ** (2 / 3)  # GTK's own wheel step
+        smooth, _dx, dy = event.get_scroll_deltas()
+        if not smooth:
+            _found, direction = event.get_scroll_direction()
+            dy = {Gdk.ScrollDirection.UP: -1.0, Gdk.ScrollDirection.DOWN: 1.0}.get(direction, 0.0)
+        top = adjustment.get_upper() - adjustment.get_page_size()
+        adjustment.set_value(min(max(adjustment.get_value() + dy * step, 0.0), top))
+        return True  # handled: the weight keeps its value
+
+    def _on_cell(self) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.config.set_property(ARGUMENT, format_presets(self.mix()))
+        finally:
+            self._syncing = False
+
+    def _on_argument(self, *_: object) -> None:
+        if not self._syncing:
+            self._apply(self.config.get_property(ARGUMENT) or "")
+
+    def _apply(self, text: str) -> None:
+        """Turn on the swatches the argument names. Text that does not parse (yet: the user
+        may be typing) changes nothing; the run reports it."""
+        try:
+            mix = parse_presets(text)
+        except SettingsInputError:
+            return
+        self._syncing = True
+        try:
+            for cell in self.cells:
+                cell.set(mix.get(cell.index, 0.0))
+        finally:
+            self._syncing = False
