@@ -72,7 +72,8 @@ def test_stylize_writes_output_json_and_previews(images: dict[str, Path], tmp_pa
     result = Image.open(out)
     assert result.size == (40, 40) and result.mode == "RGB"
     assert result.tobytes() != Image.open(images["astronaut"]).resize((40, 40)).tobytes()
-    assert sorted(p.name for p in previews.iterdir())[:1] == ["step_00004.png"]
+    # step 0: the fast method's picture, before the first iteration
+    assert sorted(p.name for p in previews.iterdir())[:2] == ["step_00000.png", "step_00004.png"]
     assert len(list(previews.iterdir())) >= 3
     assert {p: digest(p) for p in images.values()} == before  # inputs untouched
 
@@ -108,6 +109,46 @@ def test_time_budget_writes_the_current_result(images: dict[str, Path], tmp_path
     assert summary["stopped"] == "time_budget"
     assert 0 < summary["iterations"] < 100000
     assert Image.open(out).size == (48, 48)
+
+
+def test_fast_method_presets_and_init_fast(images: dict[str, Path], tmp_path: Path) -> None:
+    before = {p: digest(p) for p in images.values()}
+    fast = tmp_path / "fast.png"
+    r = impasto("stylize", images["rocket"], images["hubble"], "-o", fast, "--method", "fast",
+                "--size", 48, "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["iterations"] == 0 and summary["loss"] is None
+    assert "arbitrary_transform" in summary["weights"]
+    assert Image.open(fast).size == (48, 32)
+    presets = tmp_path / "presets.png"
+    r = impasto("stylize", images["rocket"], "-o", presets, "--method", "fast",
+                "--preset", "3:1", "17:0.5", "--size", 48, "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["settings"]["presets"] == [3, 17]
+    assert summary["settings"]["preset_blend"] == [1.0, 0.5]
+    assert "multistyle26" in summary["weights"]
+    refined = tmp_path / "refined.png"
+    r = impasto("stylize", images["rocket"], images["hubble"], "-o", refined, "--init", "fast",
+                "--size", 48, "--iterations", 4, "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["settings"]["init"] == "fast" and summary["iterations"] == 4
+    assert {p: digest(p) for p in images.values()} == before
+
+
+def test_styles_lists_the_presets_and_draws_a_sheet(tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.png"
+    r = impasto("styles", "--sheet", sheet, "--size", 32)
+    assert r.returncode == 0, r.stderr
+    assert "26 built-in styles" in r.stdout and f"wrote {sheet}" in r.stdout
+    image = Image.open(sheet)
+    assert image.width == 6 * 32 and image.height >= 5 * 32
+    r = impasto("styles", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["presets"] == list(range(26))
+    r = impasto("styles", "--sheet", tmp_path / "sheet.xyz")
+    assert r.returncode == 2 and "image format" in r.stderr
 
 
 BAD_INPUTS = [
@@ -177,6 +218,44 @@ BAD_INPUTS = [
         ["{content}", "{style}", "-o", "{out}", "--init", "{missing}"],
         "init image not found",
     ),
+    # The fast method and the built-in styles.
+    ("no style", ["{content}", "-o", "{out}"], "give at least one STYLE image or --preset"),
+    (
+        "unknown preset",
+        ["{content}", "-o", "{out}", "--method", "fast", "--preset", "40"],
+        "--preset: unknown preset 40; the built-in styles are 0-25",
+    ),
+    (
+        "negative preset weight",
+        ["{content}", "-o", "{out}", "--method", "fast", "--preset", "3:-1"],
+        "the weight must be a number >= 0",
+    ),
+    (
+        "zero preset mix",
+        ["{content}", "-o", "{out}", "--method", "fast", "--preset", "3:0", "4:0"],
+        "--preset: the preset weights must not all be zero",
+    ),
+    (
+        "preset syntax",
+        ["{content}", "-o", "{out}", "--method", "fast", "--preset", "x:1"],
+        "expected K or K:W",
+    ),
+    (
+        "optimizer with fast",
+        ["{content}", "{style}", "-o", "{out}", "--method", "fast", "--optimizer", "adam"],
+        "--optimizer: only the optimization (method gatys) uses this setting",
+    ),
+    (
+        "init with fast",
+        ["{content}", "{style}", "-o", "{out}", "--method", "fast", "--init", "noise"],
+        "--init: only the optimization",
+    ),
+    (
+        "style too small for fast",
+        ["{content}", "{tiny}", "-o", "{out}", "--method", "fast"],
+        "the fast networks need at least 32 px",
+    ),
+    ("bad method", ["{content}", "{style}", "-o", "{out}", "--method", "quick"], "invalid choice"),
 ]
 
 
@@ -189,6 +268,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(
     text.write_text("this is not an image\n")
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(images["astronaut"].read_bytes()[:300])
+    tiny = tmp_path / "tiny.png"
+    Image.open(images["hubble"]).resize((20, 20)).save(tiny)
     out = tmp_path / "out.png"
     names = {
         "content": images["astronaut"],
@@ -196,11 +277,12 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(
         "out": out,
         "text": text,
         "truncated": truncated,
+        "tiny": tiny,
         "missing": tmp_path / "missing.png",
         "dir": tmp_path,
     }
     args = [a.format(**names) for a in template]
-    before = {p: digest(p) for p in (*images.values(), text, truncated)}
+    before = {p: digest(p) for p in (*images.values(), text, truncated, tiny)}
     r = impasto("stylize", *args)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
@@ -208,5 +290,5 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(
     assert "Traceback" not in r.stderr
     assert expected in lines[0], lines[0]
     assert not out.exists()
-    assert {p: digest(p) for p in (*images.values(), text, truncated)} == before
+    assert {p: digest(p) for p in (*images.values(), text, truncated, tiny)} == before
     assert not list(tmp_path.glob(".*.tmp"))

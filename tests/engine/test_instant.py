@@ -81,7 +81,7 @@ def test_fast_method_paints_at_the_output_size(
     assert result.scales == ((333, 257, 0),)
     difference = np.abs(pixels(result.image) - pixels(content.convert("RGB"))).mean()
     assert difference > 10  # visibly restyled
-    assert len(seen) == 1 and seen[0].preview is not None
+    assert len(seen) == 1 and seen[0].preview is None  # no previews were asked for
 
 
 def test_presets_alone_use_the_conditional_network(
@@ -145,6 +145,11 @@ def test_first_preview_comes_from_the_fast_networks(
     quiet: list[Progress] = []
     stylizer.stylize(Job(content, [style], s), Reporting(on_progress=quiet.append))
     assert [p.iteration for p in quiet] == [1, 2, 3, 4]
+    # A warm start begins from an earlier result: no instant picture before it.
+    warm: list[Progress] = []
+    job = Job(content, [style], s.replace(init="image"), init_image=content)
+    stylizer.stylize(job, Reporting(on_progress=warm.append, preview_every=2))
+    assert [p.iteration for p in warm] == [1, 2, 3, 4]
 
 
 def test_init_fast_starts_from_the_painted_picture(

@@ -160,3 +160,17 @@ def test_tv_loss() -> None:
     stripes = torch.zeros(1, 3, 4, 4)
     stripes[..., :, 1::2] = 1.0  # every horizontal neighbour differs by 1, vertical ones by 0
     torch.testing.assert_close(tv_loss(stripes), torch.tensor(1.0))
+
+
+def test_gram_is_the_same_in_either_memory_layout() -> None:
+    """Channels-last activations (what the convolutions prefer on CPU and GPU) are read as a
+    transposed view: the same Gram matrix and the same gradient, with no copy of the features."""
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(1, 8, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = a.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    mask = torch.rand(1, 1, 5, 7, generator=gen, dtype=torch.float64)
+    for m in (None, mask):
+        torch.testing.assert_close(gram(a, m), gram(b, m))
+        (ga,) = torch.autograd.grad(gram(a, m).pow(2).sum(), a)
+        (gb,) = torch.autograd.grad(gram(b, m).pow(2).sum(), b)
+        torch.testing.assert_close(ga, gb)

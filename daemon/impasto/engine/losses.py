@@ -59,11 +59,21 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     # feature-sized gradient in the backward pass; a view's backward is free.
     if features.shape[0] != 1:
         raise ValueError(f"gram() takes a batch of one image, got {features.shape[0]}")
-    f = _upcast(features).reshape(features.shape[1], -1)  # (C, M)
+    f = _flat(_upcast(features))  # (C, M)
     if mask is None:
         return _Gram.apply(f, None) / f.shape[1]
     m = mask_for(features, mask).flatten().to(f.dtype)
     return _Gram.apply(f, m) / m.sum().clamp_min(_EPS)
+
+
+def _flat(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (C, H*W) without a copy, in either memory layout: channels-last
+    activations (NHWC, what the CPU and GPU convolutions prefer) are viewed as the transpose
+    of (H*W, C), which the matrix products take as it is."""
+    c = features.shape[1]
+    if not features.is_contiguous() and features.is_contiguous(memory_format=torch.channels_last):
+        return features.permute(0, 2, 3, 1).reshape(-1, c).T
+    return features.reshape(c, -1)
 
 
 def mask_for(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -141,7 +141,8 @@ class Stylizer:
             return self._stylize_fast(prep, rep, start)
         if s.init is InitMode.FAST:
             prep.painted = self._paint(prep, *prep.out_size)
-        if rep.on_progress and rep.preview_every > 0:
+        if rep.on_progress and rep.preview_every > 0 and prep.init is None:
+            # Not for a warm start: it begins from a previous result, which is further along.
             self._instant_preview(prep, rep, start)
         total = sum(sc.iterations for sc in prep.scales)
         pacer = Pacer(prep.scales, self.costs, rep.time_budget, start)
@@ -285,7 +286,10 @@ class Stylizer:
         elapsed = time.perf_counter() - start
         if rep.on_progress:
             nan = math.nan
-            rep.on_progress(Progress(1, 1, 0, 1, out_w, out_h, nan, nan, nan, nan, elapsed, image))
+            preview = image if rep.preview_every > 0 else None  # only when asked for
+            rep.on_progress(
+                Progress(1, 1, 0, 1, out_w, out_h, nan, nan, nan, nan, elapsed, preview)
+            )
         return StyleResult(
             image=image,
             iterations=0,
