@@ -120,7 +120,8 @@ class StylizerBackend:
             s = StyleSettings(**settings).validate(LAYER_NAMES)
             check_method_fields(s.method, set(settings))
             if self.stylizer is not None and not self.stylizer.instant.available:
-                if s.method is Method.FAST or s.presets or s.init is InitMode.FAST:
+                # (init "fast" falls back to the content: it is only where to start from)
+                if s.method is Method.FAST or s.presets:
                     self.stylizer.instant.check()  # raises the missing file's one line
         except FastModelError as e:
             raise FieldError("method", str(e)) from None

@@ -27,7 +27,9 @@ def pictures() -> tuple[Image.Image, Image.Image]:
 
 
 def _run(engine: Stylizer, pictures: tuple[Image.Image, Image.Image]) -> tuple[bytes, float]:
-    s = StyleSettings(size=40, iterations=8, scales=1)
+    # From the content, at the style weight this test was written for: the two arithmetics
+    # then start from the same picture (the fast start is painted in each engine's own).
+    s = StyleSettings(size=40, iterations=8, scales=1, init="content", style_weight=3.0)
     r = engine.stylize(Job(pictures[0], [pictures[1]], s))
     return r.image.tobytes(), r.loss
 

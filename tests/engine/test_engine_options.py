@@ -164,6 +164,8 @@ def test_optimizer_reduces_loss(
         Reporting(on_progress=reports.append),
         optimizer=optimizer,
         iterations=20,
+        init="content",
+        style_weight=3.0,
     )
     initial = reports[0]  # the terms of the starting image: the content itself
     assert initial.content_loss == 0.0

@@ -209,9 +209,11 @@ def test_a_style_too_small_for_the_predictor(
     with pytest.raises(SettingsError) as e:
         stylizer.stylize(Job(content, [tiny], fast()))
     assert e.value.field == "styles" and f"at least {MIN_STYLE_SIDE} px" in e.value.message
-    with pytest.raises(SettingsError):
-        stylizer.stylize(Job(content, [tiny], StyleSettings(size=48, init="fast")))
-    # The optimization takes it, only without the instant preview.
+    # The optimization takes it, from the content and without the instant preview.
+    small = StyleSettings(size=48, iterations=2, scales=1)
+    a = stylizer.stylize(Job(content, [tiny], small.replace(init="fast")))
+    b = stylizer.stylize(Job(content, [tiny], small.replace(init="content")))
+    assert a.image.tobytes() == b.image.tobytes()
     seen: list[Progress] = []
     s = StyleSettings(size=48, iterations=2, scales=1)
     stylizer.stylize(Job(content, [tiny], s), Reporting(on_progress=seen.append, preview_every=1))
@@ -241,6 +243,10 @@ def test_missing_model_files(
     s = StyleSettings(size=48, iterations=2, scales=1)
     engine.stylize(Job(content, [style], s), Reporting(on_progress=seen.append, preview_every=1))
     assert [p.iteration for p in seen] == [1, 2]
+    # A fast start is only where to begin: without the networks it begins from the content.
+    fallback = engine.stylize(Job(content, [style], s.replace(init="fast")))
+    plain = engine.stylize(Job(content, [style], s.replace(init="content")))
+    assert fallback.image.tobytes() == plain.image.tobytes()
 
 
 def test_fast_result_settings_record_the_method(

@@ -25,7 +25,8 @@ def test_instant_drops_what_the_fast_method_refuses() -> None:
 
 def test_refine_starts_from_the_fast_picture_and_paint_from_the_content() -> None:
     assert settings_for("refine", DIALOG) == {**DIALOG, "method": "gatys", "init": "fast"}
-    assert settings_for(Mode.PAINT, {**DIALOG, "init": "fast"}) == {**DIALOG, "method": "gatys"}
+    paint = {**DIALOG, "method": "gatys", "init": "content"}
+    assert settings_for(Mode.PAINT, {**DIALOG, "init": "fast"}) == paint
     assert DIALOG == {"size": 512, "style_weight": 7.0, "iterations": 120,
                       "preserve_color": "luminance"}  # fmt: skip  # the input is not changed
     with pytest.raises(ValueError):

@@ -149,7 +149,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "styles", metavar="STYLE", nargs="*", help="style image(s); none with --preset alone"
     )
-    add_job_style_options(p, "content")
+    add_job_style_options(p, "fast")
     p.add_argument(
         "--init-job",
         metavar="JOB",

@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
         "styles", metavar="STYLE", nargs="*", help="style image(s); none with --preset alone"
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image file")
-    add_job_style_options(p, "content")
+    add_job_style_options(p, "fast")
     p.add_argument(
         "--mask",
         metavar="PATH",

@@ -152,9 +152,12 @@ class InstantStyles:
                 with self._autocast():
                     out = self.multistyle()(x, mix)
             else:
-                vectors = [self.style_vector(s) for s in styles]
-                vectors += [self.style_vector(self.swatch(k, PREDICTOR_SIDE)) for k in presets]
-                vector = sum(v * (w / total) for v, w in zip(vectors, weights, strict=True))
+                pictures = list(styles) + [self.swatch(k, PREDICTOR_SIDE) for k in presets]
+                vector = sum(
+                    self.style_vector(p) * (w / total)
+                    for p, w in zip(pictures, weights, strict=True)
+                    if w > 0  # a style weighed 0 takes no part (nor its predictor's time)
+                )
                 _, transformer = self.arbitrary()
                 with self._autocast():
                     out = transformer(x, vector)

@@ -56,8 +56,9 @@ class Scale:
         return self.width * self.height
 
 
-def auto_scales(size: int, ratio: float = SCALE_RATIO) -> int:
+def auto_scales(size: int, ratio: float | None = None) -> int:
     """How many scales the automatic schedule uses for an output whose longer side is `size`."""
+    ratio = SCALE_RATIO if ratio is None else ratio
     steps = math.floor(math.log(max(size, 1) / COARSEST_AUTO, ratio) + 1e-9)
     return max(1, min(MAX_SCALES, steps + 1))
 
@@ -68,16 +69,19 @@ def plan_scales(
     size: int,
     iterations: int,
     scales: int,
-    ratio: float = SCALE_RATIO,
-    coarser_share: float = COARSER_SHARE,
+    ratio: float | None = None,
+    coarser_share: float | None = None,
 ) -> list[Scale]:
     """The scales from coarse to fine (the last is the output size) with their iterations.
 
     Each scale's time is `coarser_share` of the next finer one's; an iteration's cost grows with
     the pixels, so a coarse scale gets more iterations than a fine one. Scales whose shorter side
     would fall below MIN_SIZE pixels, and scales that would get no iteration, are dropped; the
-    rounding remainder goes to the cheapest scale.
+    rounding remainder goes to the cheapest scale. `ratio` and `coarser_share` default to
+    SCALE_RATIO and COARSER_SHARE (read when called, so a benchmark can try others).
     """
+    ratio = SCALE_RATIO if ratio is None else ratio
+    coarser_share = COARSER_SHARE if coarser_share is None else coarser_share
     n = auto_scales(size, ratio) if scales == 0 else scales
     sizes: list[tuple[int, int]] = []
     for i in range(n):

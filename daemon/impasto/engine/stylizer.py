@@ -30,6 +30,7 @@ from .schedule import IterationCosts, Pacer, Scale, plan_scales
 from .settings import (
     MAX_STYLES,
     MIN_SIZE,
+    STYLE_LAYER_EMPHASIS,
     InitMode,
     LimitError,
     Method,
@@ -140,7 +141,12 @@ class Stylizer:
         if s.method is Method.FAST:
             return self._stylize_fast(prep, rep, start)
         if s.init is InitMode.FAST:
-            prep.painted = self._paint(prep, *prep.out_size)
+            # Only where to start: without the networks' files, or with a style too small for
+            # their predictor, the optimization starts from the content instead.
+            if self._can_paint(prep):
+                prep.painted = self._paint(prep, *prep.out_size)
+            else:
+                log.info("init fast: the fast networks cannot paint this job; from the content")
         if rep.on_progress and rep.preview_every > 0 and prep.init is None:
             # Not for a warm start: it begins from a previous result, which is further along.
             self._instant_preview(prep, rep, start)
@@ -244,13 +250,18 @@ class Stylizer:
             painted = color.luminance(painted)
         return painted
 
+    def _can_paint(self, prep: _Prepared) -> bool:
+        """Whether the fast networks can paint this job: their files are there, and no style
+        image is too small for their predictor (the optimization copes with those)."""
+        used = (st for st, w in zip(prep.fast_styles, prep.fast_blend, strict=True) if w > 0)
+        small = any(min(st.shape[-2:]) < MIN_STYLE_SIDE for st in used)
+        return self.instant.available and not small
+
     def _instant_preview(self, prep: _Prepared, rep: Reporting, start: float) -> None:
         """Before the optimization's first iteration: the fast networks' picture as a preview
         (iteration 0, no losses yet), so a canvas shows a styled picture at once."""
-        if not self.instant.available:
+        if not self._can_paint(prep):
             return
-        if any(min(st.shape[-2:]) < MIN_STYLE_SIDE for st in prep.fast_styles):
-            return  # too small for the style predictor; the optimization copes
         out_w, out_h = prep.out_size
         w, h = out_w, out_h
         if rep.preview_size is not None and max(w, h) > rep.preview_size:
@@ -341,7 +352,7 @@ class Stylizer:
         # The fast networks' style predictor wants the shorter side at PREDICTOR_SIDE.
         style_long = max(_style_long_side(out_w, out_h, s.style_scale), 2 * PREDICTOR_SIDE)
         images = [to_tensor(image)[0] for image in self._check_styles(job.styles)]
-        if s.method is Method.FAST or s.init is InitMode.FAST:
+        if s.method is Method.FAST:
             for i, st in enumerate(images):
                 h, w = st.shape[-2:]
                 if min(w, h) < MIN_STYLE_SIDE:
@@ -485,7 +496,11 @@ class Stylizer:
                 continue
             for name, g in self._style_targets(prep, i, w, h).items():
                 blended[name] = blended[name] + b * g if name in blended else b * g
-        sw = _normalized(s.style_layer_weights, len(s.style_layers))
+        sw = _normalized(
+            s.style_layer_weights
+            or tuple(STYLE_LAYER_EMPHASIS.get(n, 1.0) for n in s.style_layers),
+            len(s.style_layers),
+        )
         style_losses = [
             (name, wt, StyleLoss(blended[name]))
             for name, wt in zip(s.style_layers, sw, strict=True)
