@@ -39,6 +39,11 @@ class Mode(str, Enum):
         }[self.value]
 
 
+# Refine: it reaches a given quality soonest on most of the benchmark pairs, and shows a styled
+# picture at once (benchmarks/RESULTS.md); an editor falls back to Paint when the daemon has no
+# fast networks.
+DEFAULT_MODE = Mode.REFINE
+
 # The settings only the optimization reads (SPEC.md section 10 marks them (O)); a test checks
 # this against the engine's own list.
 OPTIMIZATION_ONLY = frozenset(
@@ -103,9 +108,13 @@ def settings_for(mode: Mode | str, settings: Mapping[str, Any]) -> dict[str, Any
     if mode is Mode.INSTANT:
         out = {k: v for k, v in out.items() if k not in OPTIMIZATION_ONLY}
         out["method"] = "fast"
-    else:
+    elif mode is Mode.REFINE:
         out["method"] = "gatys"
-        out["init"] = "fast" if mode is Mode.REFINE else "content"
+        out["init"] = "fast"
+    else:  # PAINT: from the content, unless the user chose another start (noise, an image)
+        out["method"] = "gatys"
+        if out.get("init", "fast") == "fast":
+            out["init"] = "content"
     return out
 
 

@@ -245,7 +245,8 @@ def test_stylize_on_a_daemon_matches_in_process(
     assert on_daemon["output"] == str(remote) and on_daemon["iterations"] == 6
     a, b = Image.open(local), Image.open(remote)
     assert (a.size, a.mode) == (b.size, b.mode) == ((32, 21), "RGBA")
-    assert sorted(p.name for p in previews.iterdir())[:1] == ["step_00002.png"]
+    # Iteration 0 is the fast network's picture (init "fast"), then every second iteration.
+    assert sorted(p.name for p in previews.iterdir())[:2] == ["step_00000.png", "step_00002.png"]
 
 
 def test_stylize_on_a_daemon_refuses_what_stylize_refuses(

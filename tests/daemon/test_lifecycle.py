@@ -163,7 +163,7 @@ def remote_error(call: Callable[[], Any]) -> RemoteError:
 def test_hello_describes_the_daemon(daemon) -> None:
     with daemon.client() as c:
         welcome = c.hello()
-    assert welcome["version"] == [1, 0]
+    assert welcome["version"] == [1, 1]
     assert welcome["ready"] is True and welcome["state"] == "ready"
     assert welcome["heartbeat_interval"] == 0.2 and welcome["heartbeat_timeout"] == 2.0
     limits = welcome["limits"]
@@ -177,7 +177,8 @@ def test_hello_describes_the_daemon(daemon) -> None:
     assert welcome["defaults"] == settings_to_wire(StyleSettings())
     assert welcome["layers"] == list(LAYER_NAMES)
     assert welcome["choices"] == {
-        "init": ["content", "noise", "image"],
+        "init": ["content", "noise", "image", "fast"],
+        "method": ["gatys", "fast"],
         "optimizer": ["lbfgs", "adam"],
         "pooling": ["max", "avg"],
         "preserve_color": ["none", "luminance", "match"],
@@ -296,7 +297,8 @@ def test_concurrent_clients_get_their_own_events_and_results(daemon) -> None:
             result = events[-1].image
             assert (result.width, result.height) == (w, h)
             steps = [step(e) for e in events[:-1]]
-            assert [s.iteration for s in steps] == [1, 2, 3]  # this job's, none of another's
+            # This job's, none of another's; 0 is the fast start's picture (init "fast").
+            assert [s.iteration for s in steps] == [0, 1, 2, 3]
             assert all((s.width, s.height) == (w, h) and s.total == 3 for s in steps)
             for e in events:
                 if isinstance(e, Preview):
@@ -376,9 +378,9 @@ def test_warm_start_from_a_finished_job_begins_at_full_size(daemon) -> None:
         first = c.submit(tiny(32, 3))
         assert first.result(timeout=30).info["warm_start"] is None
         source = first.id
-        # At 256 px with 2 iterations a cold job runs two scales (128 and 256 px) ...
+        # At 256 px with 2 iterations a cold job runs two scales (181 and 256 px) ...
         cold = c.submit(tiny(256, 2, content=content(32))).result(timeout=60)
-        assert cold.info["scales"] == [[128, 128, 1], [256, 256, 1]]
+        assert cold.info["scales"] == [[181, 181, 1], [256, 256, 1]]
         # ... and a warm one only the last: it starts from the source's result.
         warm = c.submit(
             tiny(256, 2, {"style_weight": 10.0}, content=content(32), init_job=source)
@@ -613,7 +615,7 @@ def test_a_client_that_does_not_read_gets_one_preview_and_the_result(daemon) -> 
         events = list(job.events(timeout=10))
     previews = [e for e in events if isinstance(e, Preview)]
     assert isinstance(events[-1], Result)
-    assert len(previews) == 1 and previews[0].progress.iteration == 1
+    assert len(previews) == 1 and previews[0].progress.iteration == 0  # the fast start
     assert len(events) == 2
 
 

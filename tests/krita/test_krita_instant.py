@@ -35,7 +35,7 @@ def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemo
     assert ui["modes"] == ["Instant", "Refine", "Paint"], ui
     assert all(ui["mode_tips"]), ui  # each mode says what it does (Mode.help)
     assert ui["mode_enabled"] and ui["palette_enabled"], ui
-    assert ui["mode"] == "Paint"  # the default: what the docker did before instant styles
+    assert ui["mode"] == "Refine"  # the default (impasto_protocol.modes.DEFAULT_MODE)
     assert ev["outcome"] == "done", ev
     assert ev["strength_enabled"] is False
     info = ev["result_info"]

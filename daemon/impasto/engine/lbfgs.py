@@ -36,8 +36,6 @@ class ProjectedLBFGS:
         lo: float = 0.0,
         hi: float = 1.0,
         max_increase: float = 0.01,
-        gamma: float | None = None,
-        first_step: float | None = None,
     ) -> None:
         if not x.is_contiguous():
             raise ValueError("the optimized tensor must be contiguous")
@@ -53,20 +51,6 @@ class ProjectedLBFGS:
         self._g_prev: torch.Tensor | None = None
         self._f_prev = math.inf
         self.rejected = 0  # evaluations spent backing off, for diagnostics
-        # The first step, before any curvature is known: -gamma * g with a gamma carried over
-        # from a previous problem (a coarser scale of the same image), or else a step whose
-        # largest pixel change is `first_step`; with neither, torch's unit-L1 step.
-        self._gamma0 = gamma
-        self._first_step = first_step
-
-    @property
-    def gamma(self) -> float | None:
-        """s'y / y'y of the latest accepted pair: the inverse curvature the recursion starts
-        from. A finer scale of the same image can start from it (scaled by the pixel ratio)."""
-        if not self._s:
-            return self._gamma0
-        y = self._y[-1]
-        return float(1.0 / (self._rho[-1] * (y @ y)))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.x.grad = None
@@ -110,10 +94,6 @@ class ProjectedLBFGS:
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
         """-H g by the two-loop recursion (Nocedal and Wright, algorithm 7.4)."""
         if not self._s:
-            if self._gamma0 is not None:
-                return g.neg().mul_(self._gamma0)
-            if self._first_step is not None:
-                return g.neg().mul_(self._first_step / max(float(g.abs().max()), 1e-30))
             # No curvature known yet: a gradient step of at most unit length per L1 norm,
             # as torch's L-BFGS starts.
             return g.neg().mul_(min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)))

@@ -157,7 +157,6 @@ class Stylizer:
         stopped = StopReason.COMPLETED
         run_scales: list[tuple[int, int, int]] = []
         objective: _Objective | None = None
-        gamma: float | None = None
         for index, scale in enumerate(prep.scales):
             w, h = scale.width, scale.height
             if not pacer.begin(index, time.perf_counter()):
@@ -166,7 +165,7 @@ class Stylizer:
             objective = self._objective(prep, w, h)
             x = self._initial(prep, x, w, h)
             run = 0
-            opt = _make_optimizer(s, x, gamma)
+            opt = _make_optimizer(s, x)
             while True:
                 if rep.cancel is not None and rep.cancel.cancelled:
                     raise Cancelled(self._partial(prep, x))
@@ -211,7 +210,6 @@ class Stylizer:
                 if not more:
                     break
             run_scales.append((w, h, run))
-            gamma = _next_gamma(opt, w * h, prep.scales, index)
             if index == pacer.final and run < scale.iterations:
                 stopped = StopReason.TIME_BUDGET
         assert x is not None and objective is not None  # at least one scale always runs
@@ -596,30 +594,19 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
     return [v / total for v in w] if total > 0 else w
 
 
-# Tuning switches (benchmarks/tune.py measures them): carry L-BFGS's inverse curvature from a
-# scale to the next, and the first step's largest pixel change when nothing is known.
-CARRY_GAMMA = False
-FIRST_STEP: float | None = None
-# A fast start (init "fast") runs only the finest scales of the automatic schedule.
+# A fast start (init "fast") runs only the finest scales of the automatic schedule: the fast
+# network's picture is sharp already (benchmarks/tune.py measured 2 against 3).
 FAST_START_SCALES = 2
 
 
-def _make_optimizer(
-    s: StyleSettings, x: torch.Tensor, gamma: float | None
-) -> torch.optim.Optimizer | ProjectedLBFGS:
+def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer | ProjectedLBFGS:
     if s.optimizer is Optimizer.ADAM:
         return torch.optim.Adam([x], lr=s.learning_rate)
     # One L-BFGS iteration (one evaluation) per step() keeps progress, previews and cancellation
     # per iteration; the history persists across calls. lbfgs.py says why not torch's.
-    return ProjectedLBFGS(x, gamma=gamma if CARRY_GAMMA else None, first_step=FIRST_STEP)
-
-
-def _next_gamma(opt, pixels: int, scales: list[Scale], index: int) -> float | None:
-    """The next scale's starting inverse curvature. The losses are means over positions, so a
-    pixel's gradient shrinks as 1/pixels and the inverse curvature grows with the pixels."""
-    if not isinstance(opt, ProjectedLBFGS) or opt.gamma is None or index + 1 >= len(scales):
-        return None
-    return opt.gamma * scales[index + 1].pixels / pixels
+    # A fresh history at each scale: carrying the inverse curvature over from the coarser scale
+    # made no measurable difference on the tuning set (benchmarks/RESULTS.md).
+    return ProjectedLBFGS(x)
 
 
 def _step(

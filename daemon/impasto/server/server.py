@@ -83,6 +83,7 @@ class Server:
         self._wake: zmq.Socket | None = None
         self._worker: Worker | None = None
         self._last_heartbeat = 0.0
+        self._last_housekeeping = time.monotonic()
         self._handlers: dict[str, Callable[[Peer, Message], None]] = {
             C.HELLO: self._on_hello,
             C.SUBMIT: self._on_submit,
@@ -704,6 +705,14 @@ class Server:
         now = time.monotonic()
         self._flush_outboxes()
         timeout = self.config.heartbeat_timeout
+        # Time this loop did not run (the engine thread held the interpreter, reading a model
+        # file for a second; the process was stopped) does not count against the clients: they
+        # may have been talking all along, or, in the same process, been stalled with us.
+        stalled = now - self._last_housekeeping - self.config.heartbeat_interval
+        self._last_housekeeping = now
+        if stalled > 0:
+            for peer in self.peers.values():
+                peer.last_seen = min(now, peer.last_seen + stalled)
         for peer in list(self.peers.values()):
             if peer.silent_since is None and now - peer.last_seen > timeout:
                 log.info("client %s went silent; cancelling its jobs", peer.name)

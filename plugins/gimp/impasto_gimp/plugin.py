@@ -23,12 +23,11 @@ from gi.repository import Gimp, GLib, GObject  # noqa: E402
 import impasto_protocol  # noqa: E402
 from impasto_protocol import Pixels, Preview, Progress, Submit  # noqa: E402
 from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
-from impasto_protocol.modes import Mode  # noqa: E402
+from impasto_protocol.modes import DEFAULT_MODE, Mode  # noqa: E402
 
 from . import job, layers  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .settings import (  # noqa: E402
-    DEFAULT_MODE,
     PRESERVE_COLORS,
     STRENGTH_RANGE,
     Arguments,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
+from impasto_protocol.modes import DEFAULT_MODE, Features, Mode, preset_fields, settings_for
 
 # Quality presets: a factor on the daemon's default iteration count.
 QUALITY = {"draft": 1 / 3, "normal": 1.0, "high": 2.0}
@@ -35,7 +35,6 @@ OWN_ARGUMENTS = {
     "presets": "presets",
     "preset_blend": "presets (index:weight)",
 }
-DEFAULT_MODE = Mode.REFINE  # a styled picture at once, then the optimization (README: Modes)
 MAX_PRESET_WEIGHT = 100.0  # blend weights are relative; more than this is a typing slip
 
 

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from impasto_protocol import Pixels
-from impasto_protocol.modes import Mode
+from impasto_protocol.modes import DEFAULT_MODE, Mode
 
 from . import imaging
 from .qt import (
@@ -46,7 +46,6 @@ from .qt import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODE = Mode.PAINT  # what the docker did before 1.1, and what every daemon runs
 WAITING = "waiting for the daemon to say whether it has instant styles"
 NO_METHOD = "this daemon has no instant styles (it lacks the feed-forward networks or is older)"
 NO_PRESETS = "this daemon has no built-in styles (it lacks the feed-forward networks or is older)"
