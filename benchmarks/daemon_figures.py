@@ -106,7 +106,8 @@ def main() -> None:
                 "second": {k: v for k, v in second.items() if k != "curve"},
                 "style_pass_saved_s": first["result"] - second["result"],
             }
-            # A changed style weight: cold (from the content) against warm (from `first`).
+            # A changed style weight: cold (a fresh job, the default fast start) against warm (from
+            # `first`).
             cold = run_job(c, edit(style_weight=10.0))
             warm_job = edit(style_weight=10.0)
             warm_job.init_job = first["id"]

@@ -9,7 +9,10 @@ The two are interleaved in one process so that machine noise hits both alike: im
 single-scale job, and from its progress callback (called after every iteration) a bare pass runs
 at the same size with the same model and precision. The impasto iteration time is the wall time
 between the end of one callback and the start of the next, so the bare pass in the callback is
-not counted against impasto; the bare pass is timed on its own.
+not counted against impasto; the bare pass is timed on its own. So is, after it, one pass of the
+job's own objective (forward to its layers, the content and Gram losses, backward) without the
+optimizer: the difference to the bare pass is what the losses cost, the rest of the iteration
+(L-BFGS, clamping, reporting) is the difference to impasto's iteration.
 
 Two windows of iterations are timed: early ones (after a few warm-up iterations) and steady ones,
 after L-BFGS has filled its history of past steps, whose update then costs the most; a long job
@@ -19,13 +22,13 @@ spends most of its iterations in the steady state. Medians are reported.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -51,6 +54,7 @@ class Window:
     last: int
     impasto_s: list[float] = field(default_factory=list)
     bare_s: list[float] = field(default_factory=list)
+    objective_s: list[float] = field(default_factory=list)
 
     def __contains__(self, iteration: int) -> bool:
         return self.first <= iteration <= self.last
@@ -68,24 +72,30 @@ class Row:
     impasto_median_s: float
     bare_median_s: float
     ratio: float
+    # The job's own objective (forward to its layers, content and Gram losses, backward) without
+    # the optimizer: what the losses add to the bare pass, and what the rest of an iteration adds.
+    objective_median_s: float
     impasto_s: list[float]
     bare_s: list[float]
+    objective_s: list[float]
 
 
-def _autocast(bf16: bool) -> contextlib.AbstractContextManager[object]:
-    """The bare pass runs in the same arithmetic as the engine (bfloat16 autocast or not)."""
-    if bf16:
-        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def bare_pass(model: torch.nn.Module, x: torch.Tensor, bf16: bool) -> float:
-    """One forward to relu5_1 and one backward to the input image; returns its wall time."""
+def bare_pass(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """One forward to relu5_1 and one backward to the input image, in the model's arithmetic
+    (its weights are bfloat16 in bfloat16 mode, float32 otherwise); returns its wall time."""
     x.grad = None
     start = time.perf_counter()
-    with _autocast(bf16):
-        out = model(x, ["relu5_1"])["relu5_1"]
+    # As the engine hands it the image: channels-last where its convolutions are (device.py).
+    out = model(x.contiguous(memory_format=torch.channels_last), ["relu5_1"])["relu5_1"]
     out.float().sum().backward()
+    return time.perf_counter() - start
+
+
+def objective_pass(objective: Any, x: torch.Tensor) -> float:
+    """The job's objective on `x`, forward and backward, as one L-BFGS evaluation runs it."""
+    x.grad = None
+    start = time.perf_counter()
+    objective.evaluate(x).total.backward()
     return time.perf_counter() - start
 
 
@@ -103,6 +113,7 @@ class Interleaver:
         self.size: tuple[int, int] | None = None
         self._x: torch.Tensor | None = None
         self._last_exit: float | None = None
+        self.objective: Any = None  # set by measure(): the job's _Objective
 
     def __call__(self, p: Progress) -> None:
         enter = time.perf_counter()
@@ -115,7 +126,8 @@ class Interleaver:
         if self._x is None:
             self.size = (p.width, p.height)
             self._x = torch.rand(1, 3, p.height, p.width, requires_grad=True)
-        window.bare_s.append(bare_pass(self.stylizer.model, self._x, self.bf16))
+        window.bare_s.append(bare_pass(self.stylizer.model, self._x))
+        window.objective_s.append(objective_pass(self.objective, self._x))
         self._last_exit = time.perf_counter()
 
 
@@ -132,7 +144,19 @@ def measure(
     steady = Window("steady", start, start + n - 1)
     settings = StyleSettings(size=size, iterations=steady.last, scales=1)
     rec = Interleaver(stylizer, [early, steady])
-    result = stylizer.stylize(Job(content, [style], settings), Reporting(on_progress=rec, every=1))
+    make_objective = stylizer._objective
+
+    def keep(*args: Any) -> Any:  # the engine's own objective, to time it alone
+        rec.objective = make_objective(*args)
+        return rec.objective
+
+    stylizer._objective = keep  # type: ignore[method-assign]
+    try:
+        result = stylizer.stylize(
+            Job(content, [style], settings), Reporting(on_progress=rec, every=1)
+        )
+    finally:
+        del stylizer._objective  # the class's method again
     return rec, result.elapsed
 
 
@@ -162,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             rec, elapsed = measure(stylizer, content, style, size, args.steps, args.warmup)
             assert rec.size is not None
             for w in rec.windows:
-                imp, bare = median(w.impasto_s), median(w.bare_s)
+                imp, bare, obj = median(w.impasto_s), median(w.bare_s), median(w.objective_s)
                 row = Row(
                     size,
                     rec.size[0],
@@ -174,12 +198,15 @@ def main(argv: list[str] | None = None) -> int:
                     imp,
                     bare,
                     imp / bare,
+                    obj,
                     w.impasto_s,
                     w.bare_s,
+                    w.objective_s,
                 )
                 rows.append(row)
                 log.info(
-                    "%d px %-8s (bf16=%s) %-6s: impasto %.3f s/it, bare fwd+bwd %.3f s, ratio %.3f",
+                    "%d px %-8s (bf16=%s) %-6s: impasto %.3f s/it, bare fwd+bwd %.3f s, ratio %.3f;"
+                    " objective alone %.3f s",
                     size,
                     precision,
                     rec.bf16,
@@ -187,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     imp,
                     bare,
                     row.ratio,
+                    obj,
                 )
             log.info("job of %d px %s took %.1f s", size, precision, elapsed)
     info["load_average_at_end"] = load_average()
@@ -202,12 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(payload, indent=1))
     print()
-    print("| size | precision | iterations | impasto s/iter | bare fwd+bwd s | ratio |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| size | precision | iterations | impasto s/iter | bare fwd+bwd s | ratio"
+        " | objective alone s | its ratio |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.width}x{r.height} | {r.precision} | {r.iterations} ({r.window}) | "
-            f"{r.impasto_median_s:.3f} | {r.bare_median_s:.3f} | {r.ratio:.3f} |"
+            f"{r.impasto_median_s:.3f} | {r.bare_median_s:.3f} | {r.ratio:.3f} | "
+            f"{r.objective_median_s:.3f} | {r.objective_median_s / r.bare_median_s:.3f} |"
         )
     print(f"\nmedians; written: {args.out}")
     return 0
