@@ -608,7 +608,11 @@ def test_style_cache(stylizer: Stylizer, content: Image.Image) -> None:
     assert mid[1] - before[1] == 2  # one miss per scale
     assert after[0] - mid[0] == 2  # then one hit per scale
     assert after[1] == mid[1]
-    assert first.image.tobytes() == second.image.tobytes()
+    # The cached targets give the same picture, up to float rounding: in the full suite two
+    # identical runs have differed by one level in one channel of one pixel (CPU kernels do
+    # not promise bitwise repeatability); wrong targets would differ everywhere.
+    a, b = (np.asarray(r.image, dtype=np.int16) for r in (first, second))
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.01
     # A different style size is a different entry.
     run(stylizer, content, [style], iterations=1, style_scale=0.75)
     assert stylizer.cache.stats.misses == after[1] + 1
