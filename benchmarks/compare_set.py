@@ -17,8 +17,8 @@ Figures per pair, and their medians:
 - the losses impasto delivers within 1/3 and 1/5 of pastiche's time, relative to pastiche's
   final ones.
 
-Outputs in `--out`: compare_set_SIZE.json (every curve), compare_set_SIZE.png (content, style,
-pastiche's and impasto's final images, one row per pair) and a Markdown table on stdout.
+Outputs in `--out`: compare_set_SET_SIZE.json (every curve), .md (the table, also printed) and
+.jpg (content, style, pastiche's and impasto's final images, one row per pair).
 Clocks: pastiche's is the sum of its steps (its setup is reported apart); impasto's is its job's
 elapsed time, which includes computing the style targets, less the time our callback takes.
 """
@@ -37,34 +37,10 @@ from PIL import Image, ImageDraw
 import pairs
 import quality
 from common import RESULTS, load_average, machine_info, median
-from compare_pastiche import run_pastiche
 from impasto.engine import Stylizer
 
 log = logging.getLogger("compare_set")
 BUDGETS = (3, 5)
-
-
-def run_pastiche_curve(pair: pairs.Pair, size: int) -> tuple[quality.Curve, Image.Image]:
-    with quality.prepared(pair, size) as (content, style, evaluator):
-        run = run_pastiche(content, style, size, quality.PASTICHE_STEPS, 1)
-        points = []
-        for snap in run.snapshots:
-            assert snap.image is not None
-            losses = evaluator.evaluate(snap.image)
-            points.append(
-                quality.Point(
-                    snap.iteration,
-                    snap.time_s,
-                    losses.content,
-                    losses.style,
-                    losses.style_layers,
-                    snap.width,
-                )
-            )
-        last = run.snapshots[-1].image
-    assert last is not None
-    details = {"step_times_s": run.details["step_times_s"]}
-    return quality.Curve("pastiche", points, run.setup_s, details), last
 
 
 def figures(pastiche: quality.Curve, impasto: quality.Curve) -> dict[str, Any]:
@@ -96,9 +72,9 @@ def compare_pair(
 ) -> tuple[dict[str, Any], dict[str, Any], list[Image.Image]]:
     if impasto_first:
         impasto = quality.run_impasto(engine, pair, size, {}, keep_final=True)
-        pastiche, pastiche_image = run_pastiche_curve(pair, size)
+        pastiche, pastiche_image = quality.pastiche_curve(pair, size)
     else:
-        pastiche, pastiche_image = run_pastiche_curve(pair, size)
+        pastiche, pastiche_image = quality.pastiche_curve(pair, size)
         impasto = quality.run_impasto(engine, pair, size, {}, keep_final=True)
     row = {"pair": pair.name, "impasto_first": impasto_first, **figures(pastiche, impasto)}
     curves = {"pastiche": pastiche.to_json(), "impasto": impasto.to_json()}

@@ -115,11 +115,8 @@ def prepared(pair: Pair, size: int) -> Iterator[tuple[Path, Path, PaperEvaluator
         yield content, style, PaperEvaluator(Image.open(content), Image.open(style))
 
 
-def reference(pair: Pair, size: int, cache: Path, steps: int = PASTICHE_STEPS) -> Curve:
-    """Pastiche's curve for a pair: every step scored. Cached in `cache`."""
-    path = cache / f"pastiche_{size}_{pair.name}.json"
-    if path.exists():
-        return Curve.from_json(json.loads(path.read_text()))
+def pastiche_curve(pair: Pair, size: int, steps: int = PASTICHE_STEPS) -> tuple[Curve, Image.Image]:
+    """Pastiche's run for a pair (its defaults), every step scored, and its final image."""
     with prepared(pair, size) as (content, style, evaluator):
         run = run_pastiche(content, style, size, steps, 1)
         points = []
@@ -128,7 +125,18 @@ def reference(pair: Pair, size: int, cache: Path, steps: int = PASTICHE_STEPS) -
             points.append(
                 _point(snap.iteration, snap.time_s, evaluator.evaluate(snap.image), snap.width)
             )
+    last = run.snapshots[-1].image
+    assert last is not None
     curve = Curve("pastiche", points, run.setup_s, {"step_times_s": run.details["step_times_s"]})
+    return curve, last
+
+
+def reference(pair: Pair, size: int, cache: Path, steps: int = PASTICHE_STEPS) -> Curve:
+    """Pastiche's curve for a pair: every step scored. Cached in `cache`."""
+    path = cache / f"pastiche_{size}_{pair.name}.json"
+    if path.exists():
+        return Curve.from_json(json.loads(path.read_text()))
+    curve, _ = pastiche_curve(pair, size, steps)
     cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(curve.to_json()))
     return curve
