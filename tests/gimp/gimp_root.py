@@ -1,4 +1,4 @@
-"""The Debian trixie root that runs the real GIMP 3.0 headlessly (see shared/hosts/gimp3.md).
+"""The Debian trixie root that runs the real GIMP 3.0 headlessly.
 
 Debian 12 has only GIMP 2.10; trixie's GIMP 3.0 runs from a debootstrap root entered with chroot.
 Building it takes minutes and ~750 MB, so it is cached at `IMPASTO_GIMP_ROOT` (default

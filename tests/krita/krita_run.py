@@ -1,5 +1,5 @@
 """Run the real Krita under Xvfb with the Impasto plug-in (installed by `impasto install`) and
-the e2e harness plug-in, in a throwaway HOME. See ../../../shared/hosts/krita.md, the recipe.
+the e2e harness plug-in, in a throwaway HOME. .ci/install-krita installs what it needs.
 """
 
 from __future__ import annotations
