@@ -210,10 +210,14 @@ def test_a_style_too_small_for_the_predictor(
         stylizer.stylize(Job(content, [tiny], fast()))
     assert e.value.field == "styles" and f"at least {MIN_STYLE_SIDE} px" in e.value.message
     # The optimization takes it, from the content and without the instant preview.
-    small = StyleSettings(size=48, iterations=2, scales=1)
-    a = stylizer.stylize(Job(content, [tiny], small.replace(init="fast")))
-    b = stylizer.stylize(Job(content, [tiny], small.replace(init="content")))
+    auto = StyleSettings(size=256, iterations=6)  # three automatic scales: 128, 181, 256
+    a = stylizer.stylize(Job(content, [tiny], auto.replace(init="fast")))
+    b = stylizer.stylize(Job(content, [tiny], auto.replace(init="content")))
+    assert a.scales == b.scales and len(b.scales) > 2
     assert a.image.tobytes() == b.image.tobytes()
+    # Where the networks can paint, the fast start skips the coarsest scales.
+    painted = stylizer.stylize(Job(content, [load_example("hubble")], auto.replace(init="fast")))
+    assert len(painted.scales) == 2
     seen: list[Progress] = []
     s = StyleSettings(size=48, iterations=2, scales=1)
     stylizer.stylize(Job(content, [tiny], s), Reporting(on_progress=seen.append, preview_every=1))
@@ -243,9 +247,13 @@ def test_missing_model_files(
     s = StyleSettings(size=48, iterations=2, scales=1)
     engine.stylize(Job(content, [style], s), Reporting(on_progress=seen.append, preview_every=1))
     assert [p.iteration for p in seen] == [1, 2]
-    # A fast start is only where to begin: without the networks it begins from the content.
-    fallback = engine.stylize(Job(content, [style], s.replace(init="fast")))
-    plain = engine.stylize(Job(content, [style], s.replace(init="content")))
+    # A fast start is only where to begin: without the networks it begins from the content,
+    # with the content's whole coarse-to-fine schedule (not the fast start's shorter one).
+    auto = StyleSettings(size=256, iterations=6)  # three automatic scales: 128, 181, 256
+    fallback = engine.stylize(Job(content, [style], auto.replace(init="fast")))
+    plain = engine.stylize(Job(content, [style], auto.replace(init="content")))
+    assert len(plain.scales) > 2
+    assert fallback.scales == plain.scales
     assert fallback.image.tobytes() == plain.image.tobytes()
 
 

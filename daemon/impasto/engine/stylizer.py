@@ -385,15 +385,11 @@ class Stylizer:
             if s.preserve_color is PreserveColor.LUMINANCE:
                 init = color.luminance(init)
         # A warm start begins where the previous result ended: at full size, unless the
-        # caller asked for scales explicitly. A fast start is sharp already: it skips the
-        # coarsest scales.
+        # caller asked for scales explicitly.
         n_scales = 1 if (init is not None and s.scales == 0) else s.scales
         scales = plan_scales(cw, ch, s.size, s.iterations, n_scales)
-        if s.init is InitMode.FAST and s.scales == 0:
-            scales = scales[-FAST_START_SCALES:]
-            scales = plan_scales(cw, ch, s.size, s.iterations, len(scales))
         n_images = len(job.styles)
-        return _Prepared(
+        prep = _Prepared(
             s,
             scales,
             content,
@@ -409,6 +405,13 @@ class Stylizer:
             presets=s.presets,
             preset_blend=preset_blend,
         )
+        if s.init is InitMode.FAST and s.scales == 0 and self._can_paint(prep):
+            # A fast start is sharp already: it skips the coarsest scales. Decided here, with
+            # the same test as where the picture is painted: a job the networks cannot paint
+            # starts from the content and keeps the content's schedule.
+            n_fast = min(FAST_START_SCALES, len(scales))
+            prep.scales = plan_scales(cw, ch, s.size, s.iterations, n_fast)
+        return prep
 
     def _check_styles(self, styles: Sequence[Image.Image]) -> Sequence[Image.Image]:
         if len(styles) > MAX_STYLES:
