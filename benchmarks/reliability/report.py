@@ -364,6 +364,10 @@ def security_section(r: dict[str, Any]) -> str:
         f"| {k} | {v['refused']}/{v['attempts']} | {v['slowest_s']} s |"
         for k, v in c["refusals"].items()
     )
+    own = c["ownership"]
+    own_rows = "\n".join(
+        f"| {k} | {v['answered_as_missing']}/{v['attempts']} |" for k, v in own["requests"].items()
+    )
     if ins.get("ok") is None:
         ins_text = ins.get("note", "")
     else:
@@ -400,7 +404,20 @@ after its 2 s timeout; after every refusal the allowed client was served:
 The allowed client ran a job ({yes(c["allowed_client_served"])}) and could shut the daemon down
 ({yes(c["allowed_client_may_shut_down"])}, exit {c["exit_code_after_shutdown"]}). The daemon's
 log ({c["debug_log_lines"]} debug lines) and stderr contained {c["secret_keys_in_log"]} of the
-three secret keys in play.
+secret keys in play.
+
+Jobs belong to their owner. With the first allowed key's job running, a second allowed key tried
+every request that names a job; each answer was compared with the answer for a job id that does
+not exist (the same code, message and field, ids aside):
+
+| request by another key | answered as for a missing job |
+|---|---|
+{own_rows}
+
+The job was not in the other key's `status` list ({yes(not own["listed_to_the_other_key"])}); it ran
+on untouched ({yes(own["owner_job_untouched"])}); the `--admin` key saw it
+({yes(own["admin_sees_it"])}) and cancelled it ({yes(own["admin_cancelled_it"])}). Job ids:
+{own["job_id"]["length"]} hexadecimal characters, 128 random bits.
 
 {ins_text}
 """

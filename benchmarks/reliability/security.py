@@ -8,11 +8,13 @@ trying the default socket.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,7 @@ def curve_checks(tmp: Path, attempts: int) -> dict[str, Any]:
             f"tcp://0.0.0.0:{keys.port}",
             tmp / "curve" / "daemon.log",
             *("--curve-key", str(keys.server_secret), "--allow", str(keys.allow)),
+            *("--admin", str(keys.admin_public)),
         )
     )
     proc.start(wait_ready=0)
@@ -120,6 +123,7 @@ def curve_checks(tmp: Path, attempts: int) -> dict[str, Any]:
                 with Client(keys.endpoint, curve=allowed, timeout=5.0) as c:
                     c.ping()  # the allowed client is still served
             rows[name] = {"attempts": attempts, "refused": refused, "slowest_s": round(slowest, 2)}
+        owners = ownership_checks(keys, attempts)
         with Client(keys.endpoint, curve=allowed, timeout=5.0) as c:
             can = c.hello()["can_shutdown"]
             served = c.submit(tiny_job(3)).result(timeout=60).image.width == 32
@@ -132,16 +136,72 @@ def curve_checks(tmp: Path, attempts: int) -> dict[str, Any]:
     leaked = sum(secret in log for secret in keys.secrets())
     return {
         "refusals": rows,
+        "ownership": owners,
         "allowed_client_served": served,
         "allowed_client_may_shut_down": can,
         "exit_code_after_shutdown": code,
         "debug_log_lines": log.count(" DEBUG "),
         "secret_keys_in_log": leaked,
         "ok": all(r["refused"] == r["attempts"] for r in rows.values())
+        and owners["ok"]
         and served
         and can
         and code == 0
         and leaked == 0,
+    }
+
+
+def _answer(call: Any) -> tuple[str, str, str | None] | None:
+    """The error a request got, with job ids replaced by ID; None if it was answered."""
+    try:
+        call()
+    except RemoteError as e:
+        return e.code, re.sub(r"[0-9a-f]{32}", "ID", e.message), e.field
+    return None
+
+
+def ownership_checks(keys: Any, attempts: int) -> dict[str, Any]:
+    """A second allowed key tries every request that names a job on the first key's running
+    job; each answer is compared with the answer for a job id that does not exist. Then the
+    administrator key (--admin) lists and cancels that job."""
+    missing = "0" * 32
+    with (
+        Client(keys.endpoint, curve=keys.keys(keys.client_secret), timeout=10.0) as owner,
+        Client(keys.endpoint, curve=keys.keys(keys.colleague_secret), timeout=10.0) as other,
+        Client(keys.endpoint, curve=keys.keys(keys.admin_secret), timeout=10.0) as admin,
+    ):
+        job = owner.submit(sec.long_job())
+        tries: dict[str, Any] = {
+            "status": lambda j: other.status(j),
+            "watch": lambda j: other.watch(j),
+            "cancel": lambda j: other.cancel(j),
+            "submit replace": lambda j: other.submit(replace(sec.long_job(), replace=j)),
+            "submit init_job": lambda j: other.submit(replace(sec.long_job(), init_job=j)),
+        }
+        rows = {}
+        for name, call in tries.items():
+            same = 0
+            for _ in range(attempts):
+                theirs = _answer(lambda: call(job.id))  # noqa: B023 (called at once)
+                same += theirs is not None and theirs == _answer(lambda: call(missing))  # noqa: B023
+            rows[name] = {"attempts": attempts, "answered_as_missing": same}
+        listing = other.status()
+        listed = any(j["job"] == job.id for j in listing["jobs"]) or listing["running"] is not None
+        untouched = owner.status(job.id)["job"]["state"] in ("queued", "running")
+        admin_sees = any(j["job"] == job.id for j in admin.status()["jobs"])
+        admin_cancelled = admin.cancel(job.id)["cancelled"]
+    return {
+        "requests": rows,
+        "listed_to_the_other_key": listed,
+        "owner_job_untouched": untouched,
+        "admin_sees_it": admin_sees,
+        "admin_cancelled_it": admin_cancelled,
+        "job_id": {"length": len(job.id), "hex": bool(re.fullmatch(r"[0-9a-f]{32}", job.id))},
+        "ok": all(r["answered_as_missing"] == r["attempts"] for r in rows.values())
+        and not listed
+        and untouched
+        and admin_sees
+        and admin_cancelled,
     }
 
 
@@ -199,6 +259,7 @@ def run(attempts: int = 5, tmp: Path | None = None) -> dict[str, Any]:
                 r["refused"] == r["attempts"] for r in curve["refusals"].values()
             ),
             "nothing_secret_in_logs": curve["secret_keys_in_log"] == 0,
+            "other_keys_cannot_see_or_touch_jobs": curve["ownership"]["ok"],
             "remote_shutdown_refused": insecure["ok"],
         },
     }

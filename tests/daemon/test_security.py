@@ -6,6 +6,9 @@
   no answer at all, and the daemon goes on serving the allowed ones.
 - With --insecure, remote clients may use the daemon but not shut it down.
 - Keys are never logged, even at debug level.
+- Jobs belong to their owner (the client's key): another key cannot see, watch, cancel, replace
+  or warm-start from them, and gets the answer a job that does not exist gets; an --admin key
+  sees and may cancel every job. Job ids are 128 random bits.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,8 @@ from daemon_process import DaemonProcess, example_pixels
 
 from impasto_protocol import Client, ClientKeys, ConnectionLost, RemoteError, Submit
 from impasto_protocol import constants as C
+
+IMPASTO = (sys.executable, "-m", "impasto")
 
 
 def free_port() -> int:
@@ -189,12 +196,18 @@ def test_a_daemon_stopped_while_loading_waits_for_its_engine_thread(tmp_path: Pa
 class Curve:
     def __init__(self, root: Path) -> None:
         keys, self.allow = root / "keys", root / "allow"
+        self.keys_dir = keys
         keys.mkdir()
         self.allow.mkdir()
         self.server_public, self.server_secret = zmq.auth.create_certificates(keys, "server")
         _, self.client_secret = zmq.auth.create_certificates(keys, "client")
         _, self.intruder_secret = zmq.auth.create_certificates(keys, "intruder")
-        shutil.copy(keys / "client.key", self.allow / "client.key")
+        self.colleague_public, self.colleague_secret = zmq.auth.create_certificates(
+            keys, "colleague"
+        )
+        self.admin_public, self.admin_secret = zmq.auth.create_certificates(keys, "admin")
+        for name in ("client", "colleague", "admin"):
+            shutil.copy(keys / f"{name}.key", self.allow / f"{name}.key")
         self.port = free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
 
@@ -204,7 +217,13 @@ class Curve:
     def secrets(self) -> list[str]:
         """The z85 text of every secret key in play."""
         out = []
-        for path in (self.server_secret, self.client_secret, self.intruder_secret):
+        for path in (
+            self.server_secret,
+            self.client_secret,
+            self.intruder_secret,
+            self.colleague_secret,
+            self.admin_secret,
+        ):
             _, secret = zmq.auth.load_certificate(path)
             assert secret is not None
             out.append(secret.decode())
@@ -220,6 +239,7 @@ def curve(tmp_path_factory: pytest.TempPathFactory):
             f"tcp://0.0.0.0:{keys.port}",
             root / "daemon.log",
             *("--curve-key", str(keys.server_secret), "--allow", str(keys.allow)),
+            *("--admin", str(keys.admin_public)),
         )
     )
     proc.start(wait_ready=0)
@@ -279,6 +299,63 @@ def test_a_client_with_the_wrong_server_key_gets_no_answer(curve: Curve, tmp_pat
     assert_allowed_client_served(curve)
 
 
+def long_job() -> Submit:
+    return Submit(
+        example_pixels("astronaut", 32),
+        [example_pixels("hubble", 32)],
+        {"size": 32, "iterations": 100_000, "init": "content"},
+        label="a private label",
+    )
+
+
+def refusal(call) -> tuple[str, str, str | None]:
+    """The error a request gets, with job ids taken out: (code, message, field)."""
+    with pytest.raises(RemoteError) as info:
+        call()
+    e = info.value
+    return e.code, re.sub(r"[0-9a-f]{32}", "ID", e.message), e.field
+
+
+def test_jobs_belong_to_their_owner(curve: Curve) -> None:
+    """Another key gets, for the owner's job, the very answer a job that does not exist gets;
+    the administrator sees and cancels it."""
+    owner_keys = curve.keys(curve.client_secret)
+    with (
+        Client(curve.endpoint, curve=owner_keys, timeout=10.0) as owner,
+        Client(curve.endpoint, curve=curve.keys(curve.colleague_secret), timeout=10.0) as other,
+        Client(curve.endpoint, curve=curve.keys(curve.admin_secret), timeout=10.0) as admin,
+    ):
+        job = owner.submit(long_job())
+        assert re.fullmatch(r"[0-9a-f]{32}", job.id), job.id
+        second = owner.submit(long_job())
+        assert second.id != job.id
+        owner_key = zmq.auth.load_certificate(curve.keys_dir / "client.key")[0].decode()
+        assert owner.status(job.id)["job"]["owner"] == owner_key
+        missing = "0" * 32
+        for name, call, absent in [
+            ("status", lambda j: other.status(j), None),
+            ("watch", lambda j: other.watch(j), None),
+            ("cancel", lambda j: other.cancel(j), None),
+            ("replace", lambda j: other.submit(replace(long_job(), replace=j)), "replace"),
+            ("init_job", lambda j: other.submit(replace(long_job(), init_job=j)), "init_job"),
+        ]:
+            theirs = refusal(lambda: call(job.id))  # noqa: B023 (called at once)
+            assert theirs == refusal(lambda: call(missing)), name  # noqa: B023
+            assert theirs[0] == C.E_UNKNOWN_JOB and theirs[2] == (absent or "job"), name
+        listing = other.status()
+        assert all(j["job"] != job.id for j in listing["jobs"])
+        assert "a private label" not in repr(listing)
+        assert listing["running"] is None and sum(listing["counts"].values()) == 0
+        # The owner's job ran on: the refusals touched nothing.
+        assert owner.status(job.id)["job"]["state"] in ("queued", "running")
+        seen = {j["job"] for j in admin.status()["jobs"]}
+        assert {job.id, second.id} <= seen
+        assert owner.cancel(second.id)["cancelled"] is True  # queued: cancelled at once
+        assert admin.cancel(job.id)["cancelled"] is True
+        events = [type(e).__name__ for e in job.events(timeout=30)]
+        assert events[-1] == "Cancelled"
+
+
 def test_keys_are_never_logged(curve: Curve) -> None:
     log = curve.proc.log()  # type: ignore[attr-defined]
     assert " DEBUG " in log  # -vv took effect: the strictest case
@@ -311,14 +388,48 @@ def test_insecure_lets_remote_clients_in_but_not_shut_down(tmp_path: Path) -> No
         proc.start(wait_ready=0)
         remote = wait_answering(proc, f"tcp://{address}:{port}")
         assert remote["can_shutdown"] is False
-        with Client(f"tcp://{address}:{port}", timeout=5.0) as c:
+        with (
+            Client(f"tcp://127.0.0.1:{port}", timeout=5.0) as local,
+            Client(f"tcp://{address}:{port}", timeout=5.0) as c,
+        ):
             with pytest.raises(RemoteError) as info:
                 c.shutdown()
             assert info.value.code == C.E_NOT_ALLOWED
             assert c.ping() < 2.0  # refused, and still served
-        with Client(f"tcp://127.0.0.1:{port}", timeout=5.0) as c:
-            assert c.hello()["can_shutdown"] is True
-            c.shutdown()
+            # The local user's job is not "anyone"'s.
+            wait_answering(proc, f"tcp://127.0.0.1:{port}", ready=True)
+            job = local.submit(long_job())
+            assert local.status(job.id)["job"]["owner"] == "local"
+            assert refusal(lambda: c.cancel(job.id))[0] == C.E_UNKNOWN_JOB
+            assert all(j["job"] != job.id for j in c.status()["jobs"])
+            assert c.status(c.submit(long_job()).id)["job"]["owner"] == "anyone"
+            assert local.hello()["can_shutdown"] is True
+            local.shutdown()
         assert proc.proc is not None and proc.proc.wait(30) == 0
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("value", ["notakey", "~" * 40, "missing.key"])
+def test_a_bad_admin_is_one_line_exit_2(tmp_path: Path, value: str) -> None:
+    r = subprocess.run(
+        [*IMPASTO, "daemon", "--endpoint", f"ipc://{tmp_path}/s", "--admin", value],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--admin" in lines[0] and value in lines[0], r.stderr
+
+
+def test_admin_values_name_owners(tmp_path: Path) -> None:
+    from impasto.cli.daemon import admin_owner
+
+    public_file, secret_file = zmq.auth.create_certificates(tmp_path, "someone")
+    public = zmq.auth.load_certificate(public_file)[0].decode()
+    assert admin_owner(str(public_file)) == public
+    assert admin_owner(str(secret_file)) == public  # the public half of a key pair
+    assert admin_owner(public) == public
+    assert admin_owner("local") == "local"

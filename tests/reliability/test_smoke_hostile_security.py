@@ -28,3 +28,11 @@ def test_the_default_endpoint_is_private(tmp_path: Path) -> None:
     assert (row["dir_mode"], row["socket_mode"]) == ("0o700", "0o600"), row
     assert row["other_user"] != "connected", row
     assert row["ok"], row
+
+
+def test_curve_refuses_strangers_and_keeps_jobs_to_their_owner(tmp_path: Path) -> None:
+    figures = security.curve_checks(tmp_path, attempts=1)
+    assert all(r["refused"] == 1 for r in figures["refusals"].values()), figures["refusals"]
+    own = figures["ownership"]
+    assert own["ok"], own
+    assert figures["secret_keys_in_log"] == 0 and figures["exit_code_after_shutdown"] == 0

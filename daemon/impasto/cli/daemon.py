@@ -46,6 +46,15 @@ def add_parser(sub: Any) -> None:
         "it can use the daemon",
     )
     p.add_argument(
+        "--admin",
+        metavar="KEY",
+        action="append",
+        default=[],
+        help="an owner who sees and may cancel everyone's jobs: a client's public key file, "
+        "its z85 public key, or 'local' (the clients on this machine without CurveZMQ); "
+        "may be repeated. Everyone else sees only their own jobs",
+    )
+    p.add_argument(
         "--heartbeat-interval",
         type=float,
         default=HEARTBEAT_INTERVAL,
@@ -112,8 +121,35 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError(f"--weights: {args.weights} is not a file")
 
 
+def admin_owner(value: str) -> str:
+    """The owner an --admin value names, as the daemon compares owners: a CurveZMQ public key
+    in z85 text, or 'local'."""
+    import zmq
+    import zmq.auth
+
+    if value == "local":
+        return value
+    path = Path(value)
+    if path.is_file():
+        try:
+            public, _ = zmq.auth.load_certificate(str(path))
+        except (ValueError, OSError) as e:
+            message = f"--admin: {value} is not a key file of `impasto keys` ({e})"
+            raise CliError(message) from None
+        return public.decode("ascii")
+    try:
+        if len(value) == 40 and len(zmq.utils.z85.decode(value)) == 32:
+            return value
+    except (ValueError, KeyError):  # a character outside z85's alphabet
+        pass
+    raise CliError(
+        f"--admin: {value!r} is neither 'local', a public key file nor a 40-character z85 key"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    admins = frozenset(admin_owner(value) for value in args.admin)
     if args.log:
         from ..server.logfile import DaemonLogHandler  # a full disk must not stop the daemon
 
@@ -151,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         curve_secret_file=args.curve_key,
         curve_allow_dir=args.allow,
         insecure=args.insecure,
+        admins=admins,
     )
     backend = StylizerBackend(args.device, args.weights, args.precision, args.cache_mb * 2**20)
     server = Server(backend, config)

@@ -30,3 +30,5 @@ class ServerConfig:
     curve_secret_file: Path | None = None
     curve_allow_dir: Path | None = None
     insecure: bool = False  # allow a non-local TCP bind without CurveZMQ
+    # Owners who see and may act on every job: CurveZMQ public keys (z85), or "local".
+    admins: frozenset[str] = frozenset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import secrets
 import threading
 import time
 from collections import deque
@@ -32,10 +33,17 @@ class JobState(str, Enum):
 _sequence = itertools.count()
 
 
+def new_job_id() -> str:
+    """128 random bits: a job id says nothing about the daemon or its other jobs, and cannot
+    be guessed (ownership, not secrecy, is what protects a job; this only adds depth)."""
+    return secrets.token_hex(16)
+
+
 @dataclass
 class JobRecord:
     id: str
-    owner: bytes  # routing id of the submitting peer
+    client: bytes  # the submitting connection's routing id: heartbeats, fairness, limits
+    owner: str  # who may see and act on the job (server.owner_of): a key, or "local"
     submit: Submit
     settings: Any  # checked by the backend
     submit_ref: str  # the id of the submit request
@@ -68,6 +76,7 @@ class JobRecord:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "job": self.id,
+            "owner": self.owner,
             "state": self.state.value,
             "label": self.submit.label,
             "priority": self.submit.priority,
@@ -120,7 +129,7 @@ class Scheduler:
         tiers: dict[tuple[int, int], dict[bytes, deque[JobRecord]]] = {}
         for job in sorted(self.queued, key=lambda j: j.seq):
             tier = self._key(job)[:2]
-            tiers.setdefault(tier, {}).setdefault(job.owner, deque()).append(job)
+            tiers.setdefault(tier, {}).setdefault(job.client, deque()).append(job)
         out: list[JobRecord] = []
         for tier in sorted(tiers):
             owners = tiers[tier]
@@ -140,7 +149,7 @@ class Scheduler:
         job = min(self.queued, key=self._key)
         self.queued.remove(job)
         self._positions = None
-        self._last_start[job.owner] = next(self._starts)
+        self._last_start[job.client] = next(self._starts)
         return job
 
     def forget(self, present: Collection[bytes]) -> None:
@@ -150,7 +159,7 @@ class Scheduler:
         per call for as long as it runs."""
         if len(self._last_start) <= len(present):
             return  # cheap on every tick; what is left is bounded by the clients present
-        waiting = {j.owner for j in self.queued}
+        waiting = {j.client for j in self.queued}
         for owner in [o for o in self._last_start if o not in present and o not in waiting]:
             del self._last_start[owner]
 
@@ -162,6 +171,6 @@ class Scheduler:
         return (
             0 if job.urgent else 1,
             -job.submit.priority,
-            self._last_start.get(job.owner, -1),
+            self._last_start.get(job.client, -1),
             job.seq,
         )

@@ -31,10 +31,16 @@ from .backend import Backend, FieldError
 from .binding import Binding
 from .config import ServerConfig
 from .imaging import from_pil
-from .jobs import JobRecord, JobState, Scheduler
+from .jobs import JobRecord, JobState, Scheduler, new_job_id
 from .worker import WAKE_ENDPOINT, Worker, WorkerEvent
 
 log = logging.getLogger(__name__)
+
+# Who owns a job (SPEC.md section 13): an authenticated client's CurveZMQ public key; without
+# CurveZMQ, every client on a local endpoint is the one local user (the IPC socket is private to
+# the user running the daemon), and every client of an --insecure endpoint is "anyone".
+LOCAL_OWNER = "local"
+ANYONE = "anyone"
 
 MAX_OUTBOX = 10_000  # messages waiting for a peer that does not read; then it is dropped
 STOP_GRACE = 0.3  # seconds a stopping daemon still answers (with `shutting_down`)
@@ -56,6 +62,8 @@ class Peer:
     local: bool  # on this machine (IPC or loopback), or authenticated by CurveZMQ
     name: str = "?"
     user: str | None = None  # the CurveZMQ public key, when authenticated
+    owner: str = LOCAL_OWNER  # whose jobs it sees: see LOCAL_OWNER
+    admin: bool = False  # sees and may act on everyone's jobs (`impasto daemon --admin`)
     previews: dict[str, PreviewSlot] = field(default_factory=dict)
     outbox: deque[tuple[str, str | None, list[Any]]] = field(default_factory=deque)
     # Set when the peer went silent: its jobs were cancelled, and their outcomes are still
@@ -221,7 +229,9 @@ class Server:
         user = _frame_property(frame, "User-Id") or None
         address = _frame_property(frame, "Peer-Address")
         local = self._binding.local or user is not None or _is_loopback_address(address)
-        peer = Peer(identity, now, local, user=user)
+        owner = user or (LOCAL_OWNER if local else ANYONE)
+        peer = Peer(identity, now, local, user=user, owner=owner)
+        peer.admin = owner in self.config.admins
         self.peers[identity] = peer
         log.debug("new peer %s (address %r, user %r)", identity.hex(), address, user)
         return peer
@@ -303,8 +313,8 @@ class Server:
         requested = settings.get("max_pixels")
         if not isinstance(requested, int) or requested > cfg.max_output_pixels:
             settings["max_pixels"] = cfg.max_output_pixels
-        if sub.init_job is not None and sub.init_job not in self.jobs:
-            raise ProtocolError(C.E_UNKNOWN_JOB, f"no job {sub.init_job}", "init_job")
+        if sub.init_job is not None:
+            self._visible_job(peer, sub.init_job, "init_job")
         warm = sub.init_job is not None or sub.init_image is not None
         if warm:
             settings["init"] = "image"
@@ -324,7 +334,7 @@ class Server:
                 "settings.iterations",
             )
         replaced = self._replaceable(peer, sub.replace)
-        mine = [j for j in self.jobs.values() if j.owner == peer.identity and not j.state.finished]
+        mine = [j for j in self.jobs.values() if j.client == peer.identity and not j.state.finished]
         if len(mine) - (replaced is not None) >= cfg.max_jobs_per_client:
             raise ProtocolError(
                 C.E_BUSY, f"this client already has {len(mine)} unfinished jobs", None
@@ -332,8 +342,9 @@ class Server:
         if len(self.scheduler) >= cfg.max_queue:
             raise ProtocolError(C.E_BUSY, f"the queue is full ({cfg.max_queue} jobs)", None)
         job = JobRecord(
-            id=new_id(),
-            owner=peer.identity,
+            id=new_job_id(),
+            client=peer.identity,
+            owner=peer.owner,
             submit=sub,
             settings=checked,
             submit_ref=msg.id,
@@ -365,17 +376,11 @@ class Server:
     def _replaceable(self, peer: Peer, job_id: str | None) -> JobRecord | None:
         if job_id is None:
             return None
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ProtocolError(C.E_UNKNOWN_JOB, f"no job {job_id}", "replace")
-        if job.owner != peer.identity:
-            raise ProtocolError(
-                C.E_NOT_ALLOWED, "only the client that submitted a job can replace it", "replace"
-            )
+        job = self._visible_job(peer, job_id, "replace")
         return None if job.state.finished else job
 
     def _on_watch(self, peer: Peer, msg: Message) -> None:
-        job = self._job(msg)
+        job = self._job(peer, msg)
         self._reply(
             peer,
             msg,
@@ -396,7 +401,7 @@ class Server:
             job.watchers.add(peer.identity)
 
     def _on_cancel(self, peer: Peer, msg: Message) -> None:
-        job = self._job(msg)
+        job = self._job(peer, msg)
         before = job.state
         if not before.finished:
             self._cancel(job, C.BY_CLIENT)
@@ -410,23 +415,25 @@ class Server:
 
     def _on_status(self, peer: Peer, msg: Message) -> None:
         if msg.job is not None:
-            job = self._job(msg)
+            job = self._job(peer, msg)
             summary = {**job.summary(), "position": self._position(job)}
             self._reply(peer, msg, C.STATUS_REPLY, {"job": summary}, job=job.id)
             return
+        mine = [j for j in self.jobs.values() if self._visible(peer, j)]
         counts = {s.value: 0 for s in JobState}
-        for j in self.jobs.values():
+        for j in mine:
             counts[j.state.value] += 1
+        running = self.running if self.running and self._visible(peer, self.running) else None
         body = {
             "ready": self.ready,
             "uptime": time.time() - self.started,
             "clients": sum(1 for p in self.peers.values() if p.silent_since is None),
             "counts": counts,
-            "queue": len(self.scheduler),
-            "running": self.running.id if self.running else None,
+            "queue": len(self.scheduler),  # everyone's: how long a new job would wait
+            "running": running.id if running else None,
             "jobs": [
                 {**j.summary(), "position": self._position(j)}
-                for j in sorted(self.jobs.values(), key=lambda j: j.seq)
+                for j in sorted(mine, key=lambda j: j.seq)
             ],
             **self.backend_stats(),
         }
@@ -474,16 +481,24 @@ class Server:
             slot.in_flight = True
             self._send(peer, C.PREVIEW, msg.job, frames)
 
-    def _job(self, msg: Message) -> JobRecord:
-        job_id = M.require_job(msg)
+    def _job(self, peer: Peer, msg: Message) -> JobRecord:
+        return self._visible_job(peer, M.require_job(msg), "job")
+
+    def _visible_job(self, peer: Peer, job_id: str, field_name: str) -> JobRecord:
+        """The job, if this peer may see it. Someone else's job gets the very answer a job
+        that does not exist gets, so that ids cannot be probed."""
         job = self.jobs.get(job_id)
-        if job is None:
+        if job is None or not self._visible(peer, job):
             raise ProtocolError(
                 C.E_UNKNOWN_JOB,
                 f"no job {job_id} (finished jobs are kept {self.config.result_ttl:g} s)",
-                "job",
+                field_name,
             )
         return job
+
+    @staticmethod
+    def _visible(peer: Peer, job: JobRecord) -> bool:
+        return peer.admin or job.owner == peer.owner
 
     def _position(self, job: JobRecord) -> int:
         return self.scheduler.position(job) if job.state is JobState.QUEUED else 0
@@ -737,7 +752,7 @@ class Server:
         peer.outbox.clear()
         peer.previews.clear()
         for job in list(self.jobs.values()):
-            if job.owner == peer.identity and not job.submit.detach and not job.state.finished:
+            if job.client == peer.identity and not job.submit.detach and not job.state.finished:
                 self._cancel(job, C.CLIENT_GONE)
 
     def _drop_peer(self, peer: Peer) -> None:
@@ -747,7 +762,7 @@ class Server:
         peer.outbox.clear()
         for job in list(self.jobs.values()):
             job.watchers.discard(peer.identity)
-            if job.owner == peer.identity and not job.submit.detach and not job.state.finished:
+            if job.client == peer.identity and not job.submit.detach and not job.state.finished:
                 self._cancel(job, C.CLIENT_GONE)
 
     def _expire_jobs(self) -> None:
