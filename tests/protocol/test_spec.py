@@ -86,3 +86,25 @@ CLIENT_CALLS = {
 @pytest.mark.parametrize("mtype", C.REQUESTS)
 def test_every_request_is_exercised_by_a_test(mtype: str) -> None:
     assert CLIENT_CALLS[mtype] in _test_sources(), mtype
+
+
+def test_limits_table_matches_the_one_definition() -> None:
+    """SPEC.md section 12, hello_reply's `limits` row and impasto_protocol.limits agree: the
+    daemon's configuration and its command line take their defaults from there."""
+    from impasto.server import ServerConfig
+    from impasto_protocol import limits
+
+    found = re.finditer(r"^\| (`?[a-z_ ]+`?)\s*\| ([^|]+)\|", section("12. Limits"), re.M)
+    rows = {m[1].strip().strip("`"): m[2].strip() for m in found}
+    for name, value in dataclasses.asdict(limits.DEFAULTS).items():
+        assert int(rows[name].split()[0]) == value, name
+    formula = f"`max_input_pixels` x {limits.BYTES_PER_PIXEL_MAX} + {limits.FRAME_ROOM}"
+    assert rows["max_message_bytes"].startswith(formula)
+    assert int(rows["header"].split()[0]) == C.MAX_HEADER_BYTES
+    assert int(rows["data frames per message"].split()[0]) == C.MAX_FRAMES
+    assert int(rows["ids"].split()[0]) == C.MAX_ID_LENGTH
+    hello_row = next(line for line in section("6. Requests").splitlines() if "| `limits`" in line)
+    assert set(re.findall(r"`(max_[a-z_]+)`", hello_row)) == set(limits.DEFAULTS.to_wire())
+    config = ServerConfig(endpoint="ipc:///nowhere")
+    assert config.limits == limits.DEFAULTS
+    assert config.max_message_bytes == limits.message_bytes(limits.DEFAULTS.max_input_pixels)

@@ -10,6 +10,7 @@ from typing import Any
 
 from impasto_protocol.constants import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 from impasto_protocol.endpoint import EndpointError, default_endpoint
+from impasto_protocol.limits import DEFAULTS as LIMITS
 
 from .errors import CliError
 
@@ -76,10 +77,10 @@ def add_parser(sub: Any) -> None:
         metavar="S",
         help="seconds a finished job's result is kept (default: %(default)s)",
     )
-    p.add_argument("--max-queue", type=int, default=256, metavar="N")
-    p.add_argument("--max-output-pixels", type=int, default=4096 * 4096, metavar="N")
-    p.add_argument("--max-input-pixels", type=int, default=8192 * 8192, metavar="N")
-    p.add_argument("--max-iterations", type=int, default=100_000, metavar="N")
+    p.add_argument("--max-queue", type=int, default=LIMITS.max_queue, metavar="N")
+    p.add_argument("--max-output-pixels", type=int, default=LIMITS.max_output_pixels, metavar="N")
+    p.add_argument("--max-input-pixels", type=int, default=LIMITS.max_input_pixels, metavar="N")
+    p.add_argument("--max-iterations", type=int, default=LIMITS.max_iterations, metavar="N")
     p.add_argument(
         "--kept-mb",
         type=int,
@@ -183,7 +184,6 @@ def run(args: argparse.Namespace) -> int:
         max_output_pixels=args.max_output_pixels,
         max_input_pixels=args.max_input_pixels,
         max_iterations=args.max_iterations,
-        max_message_bytes=args.max_input_pixels * 16 + 4096,
         curve_secret_file=args.curve_key,
         curve_allow_dir=args.allow,
         insecure=args.insecure,

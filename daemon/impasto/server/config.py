@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impasto_protocol.constants import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
+from impasto_protocol.limits import DEFAULTS, Limits
 
 
 @dataclass(frozen=True)
@@ -18,17 +19,32 @@ class ServerConfig:
     # ... and at most this much of their images (a 4096x4096 RGBA result holds 128 MiB: the
     # encoded result and the image a warm start would begin from).
     max_kept_bytes: int = 2**30
-    max_queue: int = 256  # queued jobs, all clients together
-    max_jobs_per_client: int = 32  # unfinished jobs of one client
-    max_input_pixels: int = 8192 * 8192  # per image sent (content, style, mask, init)
-    max_output_pixels: int = 4096 * 4096
-    max_iterations: int = 100_000
-    max_styles: int = 16
-    # ZMQ_MAXMSGSIZE: a larger frame makes libzmq drop the connection before it is buffered.
-    max_message_bytes: int = 8192 * 8192 * 4 + 4096
+    # The limits clients see in hello_reply (impasto_protocol.limits says what each means).
+    max_queue: int = DEFAULTS.max_queue
+    max_jobs_per_client: int = DEFAULTS.max_jobs_per_client
+    max_input_pixels: int = DEFAULTS.max_input_pixels
+    max_output_pixels: int = DEFAULTS.max_output_pixels
+    max_iterations: int = DEFAULTS.max_iterations
+    max_styles: int = DEFAULTS.max_styles
     # CurveZMQ: the daemon's secret key file and a folder of allowed client public keys.
     curve_secret_file: Path | None = None
     curve_allow_dir: Path | None = None
     insecure: bool = False  # allow a non-local TCP bind without CurveZMQ
     # Owners who see and may act on every job: CurveZMQ public keys (z85), or "local".
     admins: frozenset[str] = frozenset()
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_input_pixels=self.max_input_pixels,
+            max_output_pixels=self.max_output_pixels,
+            max_iterations=self.max_iterations,
+            max_styles=self.max_styles,
+            max_queue=self.max_queue,
+            max_jobs_per_client=self.max_jobs_per_client,
+        )
+
+    @property
+    def max_message_bytes(self) -> int:
+        """ZMQ_MAXMSGSIZE, from the largest image a client may send."""
+        return self.limits.max_message_bytes

@@ -259,15 +259,7 @@ class Server:
             "heartbeat_interval": cfg.heartbeat_interval,
             "heartbeat_timeout": cfg.heartbeat_timeout,
             "result_ttl": cfg.result_ttl,
-            "limits": {
-                "max_input_pixels": cfg.max_input_pixels,
-                "max_output_pixels": cfg.max_output_pixels,
-                "max_iterations": cfg.max_iterations,
-                "max_styles": cfg.max_styles,
-                "max_message_bytes": cfg.max_message_bytes,
-                "max_queue": cfg.max_queue,
-                "max_jobs_per_client": cfg.max_jobs_per_client,
-            },
+            "limits": cfg.limits.to_wire(),
             "can_shutdown": peer.local,
             **self.backend.describe(),
         }
