@@ -60,7 +60,6 @@ DONE = "done"
 FAILED = "failed"
 CANCELLED_STATE = "cancelled"
 JOB_STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED_STATE)
-FINISHED_STATES = (DONE, FAILED, CANCELLED_STATE)
 
 # Why a job was cancelled.
 BY_CLIENT = "client"  # a cancel request

@@ -11,7 +11,6 @@ from typing import Any
 from . import fields as F
 from .codec import Message, new_id
 from .constants import (
-    ACK,
     CANCEL,
     CANCELLED,
     E_INVALID_FIELD,
@@ -176,10 +175,6 @@ def swatches_from(reply: Message) -> list[Pixels]:
     return [
         pixels_from_descriptor(d, reply.frames, used, f"swatches[{i}]") for i, d in enumerate(descs)
     ]
-
-
-def ack(job: str) -> Message:
-    return Message(ACK, new_id(), job=job)
 
 
 def require_job(msg: Message) -> str:

@@ -9,7 +9,6 @@ from impasto_gimp.settings import (
     Arguments,
     Features,
     SettingsInputError,
-    describe_defaults,
     engine_settings,
     format_eta,
     format_presets,
@@ -101,9 +100,7 @@ def test_bad_arguments_are_refused(defaults: dict, args: Arguments) -> None:
         engine_settings(args, defaults, 64, FULL)
 
 
-def test_help_texts(defaults: dict) -> None:
-    text = describe_defaults(defaults, {"pooling": ["max", "avg"]})
-    assert "pooling=max  (max | avg)" in text and "size=" not in text
+def test_time_left_texts() -> None:
     assert format_eta(None) == "estimating time left"
     assert format_eta(75) == "1 min 15 s left"
     assert format_eta(3 * 3600 + 120) == "3 h 02 min left"

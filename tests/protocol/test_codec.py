@@ -391,7 +391,7 @@ def test_submit_round_trip(sub: Submit) -> None:
         M.ping(),
         M.ping([b"", b"\x00" * 1000, b"abc"]),
         M.shutdown(),
-        M.ack("job-1"),
+        Message(C.ACK, "a-1", job="job-1"),
         Message(C.HEARTBEAT, "h-1"),
         Message(C.ACCEPTED, "r-1", {"state": "queued", "position": 1}, ref="s-1", job="j-1"),
         Message(C.PING_REPLY, "r-2", {"time": 1.5}, ref="p-1", frames=[b"abc"]),

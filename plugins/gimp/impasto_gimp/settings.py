@@ -207,19 +207,6 @@ def _typed(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def describe_defaults(defaults: dict[str, Any], choices: dict[str, Any]) -> str:
-    """One line per advanced setting with its default (and choices), for the dialog's help."""
-    lines = []
-    for name in sorted(defaults):
-        if name in OWN_ARGUMENTS:
-            continue
-        value = defaults[name]
-        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-        extra = f"  ({' | '.join(map(str, choices[name]))})" if name in choices else ""
-        lines.append(f"{name}={shown}{extra}")
-    return "\n".join(lines)
-
-
 def progress_text(iteration: int, total: int, eta: float | None, mode: str) -> str:
     """The status line for a progress event. The fast method's single event and the
     iteration-0 preview of Refine (the instant picture, NaN losses, no time estimate yet) get

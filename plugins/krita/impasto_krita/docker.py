@@ -9,7 +9,6 @@ Widgets carry object names (`start`, `strength`, `style_path`, `setting_iteratio
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +62,6 @@ def strength_to_weight(value: int, default: float) -> float:
     """Log scale: each step multiplies the weight by the same factor."""
     exponent = (value - STRENGTH_STEPS / 2) / (STRENGTH_STEPS / 2) * STRENGTH_DECADES
     return default * 10**exponent
-
-
-def weight_to_strength(weight: float, default: float) -> int:
-    exponent = math.log10(max(weight, 1e-9) / default)
-    return round(exponent / STRENGTH_DECADES * STRENGTH_STEPS / 2 + STRENGTH_STEPS / 2)
 
 
 class StyleTransferDocker(DockWidget):
