@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -258,6 +260,11 @@ BAD_INPUTS = [
         "the fast networks need at least 32 px",
     ),
     ("bad method", ["{content}", "{style}", "-o", "{out}", "--method", "quick"], "invalid choice"),
+    (
+        "preview dir is a file",
+        ["{content}", "{style}", "-o", "{out}", "--preview-dir", "{text}"],
+        "--preview-dir: cannot make the folder",
+    ),
 ]
 
 
@@ -293,4 +300,39 @@ def test_bad_input_is_one_line_exit_2_and_nothing_lost(
     assert expected in lines[0], lines[0]
     assert not out.exists()
     assert {p: digest(p) for p in (*images.values(), text, truncated, tiny)} == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ctrl_c_writes_the_picture_so_far(images: dict[str, Path], tmp_path: Path) -> None:
+    """The first Ctrl-C stops the engine after its iteration and writes what it has (exit 130);
+    the inputs are untouched."""
+    out = tmp_path / "out.png"
+    previews = tmp_path / "previews"
+    before = {p: digest(p) for p in images.values()}
+    args = ["-o", out, "--size", "48", "--iterations", "100000", "--scales", "1"]
+    args += ["--preview-dir", previews, "--preview-every", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "impasto", "stylize", images["astronaut"], images["hubble"], *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(previews.glob("step_0000[1-9].png")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        assert list(previews.glob("step_*.png")), "no iteration within 240 s"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted at iteration" in lines[0], stderr
+    assert str(out) in lines[0]
+    with Image.open(out) as image:
+        assert image.size == (48, 48)
+    assert {p: digest(p) for p in images.values()} == before
     assert not list(tmp_path.glob(".*.tmp"))

@@ -8,11 +8,14 @@ which every `impasto` command does, stays fast for the commands that never run i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +137,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{output}: {fmt} cannot store the content's transparency; use .png")
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir is not None:
-        preview_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            preview_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CliError(
+                f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
+            ) from None
     if args.daemon is not None:
         from .remote import stylize_on_daemon
 
@@ -144,7 +152,18 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Stylizer(device=args.device, weights=args.weights, precision=args.precision)
     job = Job(content, styles, settings, mask=mask, init_image=init)
-    result = _run_with_progress(engine, job, args, preview_dir)
+    try:
+        result = _run_with_progress(engine, job, args, preview_dir)
+    except Interrupted as stop:
+        if stop.partial is None:
+            raise KeyboardInterrupt from None  # before the first iteration: nothing to keep
+        _save_atomically(stop.partial, output, fmt)
+        print(
+            f"impasto stylize: interrupted at iteration {stop.iteration}; wrote the picture so"
+            f" far to {output}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     _save_atomically(result.image, output, fmt)
     if args.json:
         print(json.dumps(_summary(result, output), indent=None))
@@ -198,19 +217,57 @@ def _output_format(output: Path) -> str:
     return fmt
 
 
+EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
+
+
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) stopped the engine between two iterations: the picture so far."""
+
+    def __init__(self, partial: Image.Image | None, iteration: int) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
+        self.iteration = iteration
+
+
+@contextlib.contextmanager
+def _interrupt_cancels(cancel: Any) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) asks the engine to stop after its current iteration, so
+    the picture so far can be written; a second one interrupts at once, as usual."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def stop(signum: int, frame: Any) -> None:
+        cancel.cancel()
+        for sig in signals:  # the next one is the usual KeyboardInterrupt
+            signal.signal(sig, signal.default_int_handler)
+
+    try:
+        previous = [signal.signal(sig, stop) for sig in signals]
+    except ValueError:  # not the main thread: leave the signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in zip(signals, previous, strict=True):
+            signal.signal(sig, handler)
+
+
 def _run_with_progress(
     engine: Stylizer, job: Job, args: argparse.Namespace, preview_dir: Path | None
 ) -> StyleResult:
     from tqdm import tqdm
 
-    from ..engine import Reporting
+    from ..engine import Cancelled, CancelToken, Reporting
 
     # tqdm draws only when stderr is a terminal (disable=None), so logs and pipes stay clean.
     bar = tqdm(
         total=job.settings.iterations, unit="it", disable=None, file=sys.stderr, dynamic_ncols=True
     )
 
+    done = [0]
+
     def on_progress(p: Progress) -> None:
+        done[0] = p.iteration
         bar.total = p.total
         bar.update(p.iteration - bar.n)
         if p.iteration > 0:  # iteration 0: the fast networks' preview, no losses yet
@@ -221,14 +278,19 @@ def _run_with_progress(
         if p.preview is not None and preview_dir is not None:
             p.preview.save(preview_dir / f"step_{p.iteration:05d}.png")
 
+    cancel = CancelToken()
     reporting = Reporting(
         on_progress=on_progress,
         every=1,
         preview_every=args.preview_every if preview_dir else 0,
         time_budget=args.time_budget,
+        cancel=cancel,
     )
     try:
-        return engine.stylize(job, reporting)
+        with _interrupt_cancels(cancel):
+            return engine.stylize(job, reporting)
+    except Cancelled as stopped:
+        raise Interrupted(stopped.partial, done[0]) from None
     finally:
         bar.close()
 
