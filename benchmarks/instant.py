@@ -2,9 +2,9 @@
 start does for the optimization.
 
     python benchmarks/instant.py speed               # 256..2048 px against a bare VGG19 pass
-    python benchmarks/instant.py quality [--size N]  # paper losses: fast vs pastiche vs Gatys
-    python benchmarks/instant.py native              # 1024 px: painted at its size or at 384
-    python benchmarks/instant.py plot [--size N]     # quality's curves as a figure
+    python benchmarks/instant.py quality [--size N] [--set S]  # fast vs pastiche vs Gatys
+    python benchmarks/instant.py native                        # 1024 px: at its size or at 384
+    python benchmarks/instant.py plot [--size N] [--set S]     # quality's curves as a figure
 
 - speed: the fast method (a style image through the arbitrary-style network, and a preset mix
   through the 26-style network) at 256, 512, 1024 and 2048 px on the warm engine, beside one
@@ -198,7 +198,7 @@ def plot(args: argparse.Namespace) -> dict[str, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = json.loads((OUT / f"quality_{args.size}.json").read_text())
+    data = json.loads((OUT / f"quality_{args.set}_{args.size}.json").read_text())
     names = [r["pair"] for r in data["rows"]]
     fig, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 5.5), squeeze=False)
     for j, name in enumerate(names):
@@ -219,7 +219,7 @@ def plot(args: argparse.Namespace) -> dict[str, Any]:
     axes[0][0].set_ylabel("content loss / pastiche's final")
     axes[1][0].set_ylabel("style loss / pastiche's final")
     fig.tight_layout()
-    path = OUT / f"quality_{args.size}.png"
+    path = OUT / f"quality_{args.set}_{args.size}.png"
     fig.savefig(path, dpi=90)
     return {"figure": str(path.relative_to(RESULTS.parent))}
 
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {"speed": speed, "quality": quality_figures, "native": native}[args.what](args)
     payload = {"machine": machine_info(), **figures}
     OUT.mkdir(parents=True, exist_ok=True)
-    suffix = f"_{args.size}" if args.what == "quality" else ""
+    suffix = f"_{args.set}_{args.size}" if args.what == "quality" else ""
     path = OUT / f"{args.what}{suffix}.json"
     path.write_text(json.dumps(payload, indent=1))
     summary = {k: v for k, v in figures.items() if k not in ("curves", "rows")}
