@@ -33,7 +33,13 @@ from .engine import (
 from .engine.fast import FastModelError
 from .engine.images import to_image
 from .engine.instant import SWATCH_SIZE
-from .engine.settings import NUM_PRESETS, LimitError, Method, check_method_fields
+from .engine.settings import (
+    NUM_PRESETS,
+    LimitError,
+    Method,
+    check_method_fields,
+    check_styles_given,
+)
 from .engine.stylizer import output_size
 from .server.backend import FieldError, JobInput, JobOutput, JobStopped, OutOfMemory, ProgressSink
 
@@ -108,7 +114,11 @@ class StylizerBackend:
         return {"style_cache": dataclasses.asdict(c)}
 
     def check_settings(
-        self, settings: dict[str, Any], content_size: tuple[int, int], warm_start: bool
+        self,
+        settings: dict[str, Any],
+        content_size: tuple[int, int],
+        warm_start: bool,
+        n_styles: int,
     ) -> StyleSettings:
         unknown = sorted(set(settings) - SETTING_NAMES)
         if unknown:
@@ -119,6 +129,7 @@ class StylizerBackend:
         try:
             s = StyleSettings(**settings).validate(LAYER_NAMES)
             check_method_fields(s.method, set(settings))
+            check_styles_given(s, n_styles)
             if self.stylizer is not None and not self.stylizer.instant.available:
                 # (init "fast" falls back to the content: it is only where to start from)
                 if s.method is Method.FAST or s.presets:

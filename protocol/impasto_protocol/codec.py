@@ -108,8 +108,10 @@ def decode(parts: Sequence[Buffer]) -> Message:
             "v",
         )
     mtype = header.get("type")
-    if not isinstance(mtype, str) or not mtype:
+    if mtype is None:
         raise ProtocolError(E_MISSING_FIELD, "the header needs a 'type' string", "type")
+    if not isinstance(mtype, str) or not mtype:
+        raise ProtocolError(E_INVALID_FIELD, "must be a non-empty string", "type")
     mid = _id(header, "id", required=True)
     body = header.get("body", {})
     if body is None:
@@ -143,9 +145,19 @@ def _id(header: dict[str, Any], key: str, required: bool = False) -> str | None:
 def header_id(raw: Buffer) -> str | None:
     """The id of a message that failed to decode, if it can be read, so the error reply can
     point at it. Never raises."""
+    return _header_text(raw, "id")
+
+
+def header_type(raw: Buffer) -> str | None:
+    """The type of a message that failed to decode, if it can be read: a broken notice is
+    dropped, not answered. Never raises."""
+    return _header_text(raw, "type")
+
+
+def _header_text(raw: Buffer, key: str) -> str | None:
     try:
         header = _unpack(raw) if len(raw) <= MAX_HEADER_BYTES else None
-        value = header.get("id") if isinstance(header, dict) else None
+        value = header.get(key) if isinstance(header, dict) else None
         return value if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH else None
     except Exception:
         return None

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from impasto_protocol import Client, Message, ProtocolError, Result, Submit, decode, encode
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
-from impasto_protocol.codec import header_id, new_id
+from impasto_protocol.codec import header_id, header_type, new_id
 from impasto_protocol.pixels import DTYPES, LAYOUTS
 
 MAX_INPUT_PIXELS = 4096  # so that max_message_bytes is 4096 * 16 + 4096 = 69632
@@ -143,6 +143,8 @@ def expectation(parts: list[bytes]) -> Expect:
     try:
         msg = decode(parts)
     except ProtocolError as e:
+        if header_type(parts[0]) in C.NOTICES:
+            return Expect(silent=True)  # a broken notice is dropped, not answered
         return Expect(header_id(parts[0]), e.code, e.field)
     if msg.type in C.NOTICES:
         return Expect(silent=True)
@@ -155,7 +157,12 @@ def expectation(parts: list[bytes]) -> Expect:
             return Expect(msg.id, e.code, e.field)
     if msg.type == C.HELLO:
         v = msg.body.get("version")
-        if isinstance(v, list) and v and v[0] != C.VERSION[0]:
+        well_formed = isinstance(v, list) and len(v) == 2
+        if well_formed and not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            well_formed = False
+        if v is not None and not well_formed:
+            return Expect(msg.id, C.E_INVALID_FIELD, "version")
+        if well_formed and v[0] != C.VERSION[0]:
             return Expect(msg.id, C.E_VERSION, "version")
     return Expect(msg.id)
 
@@ -315,7 +322,8 @@ def test_hostile_messages_get_an_error_and_the_daemon_goes_on(
 
 
 def hello_parts(v: Any = (1, 0), body_version: Any = (1, 0), mid: str = "h-1") -> list[bytes]:
-    body = {"client": "hostile", "version": list(body_version)}
+    version = body_version if isinstance(body_version, str) else list(body_version)
+    body = {"client": "hostile", "version": version}
     return [pack({"v": list(v), "type": "hello", "id": mid, "body": body})]
 
 
@@ -326,6 +334,9 @@ def hello_parts(v: Any = (1, 0), body_version: Any = (1, 0), mid: str = "h-1") -
         (hello_parts(v=(0, 1)), C.E_VERSION, "v", "h-1"),
         (hello_parts(body_version=(2, 0)), C.E_VERSION, "version", "h-1"),
         (hello_parts(body_version=(99, 7)), C.E_VERSION, "version", "h-1"),
+        (hello_parts(body_version="x"), C.E_INVALID_FIELD, "version", "h-1"),
+        (hello_parts(body_version=(1,)), C.E_INVALID_FIELD, "version", "h-1"),
+        ([pack({"v": [1, 0], "type": 7, "id": "t-1"})], C.E_INVALID_FIELD, "type", "t-1"),
         ([pack({"v": [1, 0], "type": "frobnicate", "id": "u-1"})], C.E_UNKNOWN_TYPE, "type", "u-1"),
         ([pack({"v": [1, 0], "type": "result", "id": "u-2"})], C.E_UNKNOWN_TYPE, "type", "u-2"),
         ([pack({"v": [1, 9], "type": "future", "id": "u-3"})], C.E_UNKNOWN_TYPE, "type", "u-3"),
@@ -353,6 +364,20 @@ def test_specific_refusals(
     (answer,) = send_checked(raw, witness, parts)
     assert (answer.type, answer.ref) == (C.ERROR, ref)
     assert (answer.body["code"], answer.body["field"]) == (code, field)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [pack({"v": [1, 0], "type": "heartbeat"})],  # no id
+        [pack({"v": [1, 0], "type": "ack", "id": "a-1", "job": 5})],
+        [pack({"v": [9, 0], "type": "heartbeat", "id": "h-9"})],
+    ],
+    ids=["heartbeat-without-id", "ack-with-a-bad-job", "heartbeat-of-another-major"],
+)
+def test_a_broken_notice_is_never_answered(raw: Raw, witness: Client, parts: list[bytes]) -> None:
+    """SPEC.md section 5: notices are one-way, even when they are broken."""
+    assert send_checked(raw, witness, parts) == []
 
 
 def submit_parts(body_change: dict[str, Any], frames: list[bytes] | None = None) -> list[bytes]:
@@ -384,6 +409,9 @@ def submit_parts(body_change: dict[str, Any], frames: list[bytes] | None = None)
         ({"settings": {"size": 64, "iterations": 2}}, None, C.E_TOO_LARGE, "settings.size"),
         ({"settings": {"size": 16, "iterations": 2, "bogus": 1}}, None, C.E_INVALID_FIELD,
          "settings.bogus"),
+        # Regression: refused only when the job ran, after it was accepted and queued.
+        ({"settings": {"size": 16, "iterations": 2, "style_blend": [1.0, 2.0]}}, None,
+         C.E_INVALID_FIELD, "settings.style_blend"),
         ({"settings": {"size": 16, "iterations": [2]}}, None, C.E_INVALID_FIELD,
          "settings.iterations"),
         ({"settings": {"size": 16, "iterations": 2, "optimizer": {"x": 1}}}, None,
@@ -585,7 +613,7 @@ def test_a_client_cannot_write_lines_into_the_log(hostile: DaemonProcess, raw: R
     (answer,) = raw.exchange(submit_parts({"settings": {"size": 16, forged: 1}}))
     assert answer.body["field"] == f"settings.{forged}"  # the client hears it as it was
     (answer,) = raw.exchange(hello_parts(body_version=(forged, 0)))
-    assert answer.body["code"] == C.E_VERSION
+    assert (answer.body["code"], answer.body["field"]) == (C.E_INVALID_FIELD, "version")
     time.sleep(0.2)  # the log is written by another process
     assert not re.search(r"^(Traceback|  forged)", hostile.log(), re.MULTILINE)
 

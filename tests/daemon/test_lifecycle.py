@@ -45,6 +45,7 @@ from impasto_protocol import (
     Result,
     Submit,
 )
+from impasto_protocol import constants as C
 from impasto_protocol import messages as M
 from impasto_protocol.constants import PING_REPLY
 
@@ -718,3 +719,56 @@ def test_a_stalled_client_hears_that_its_job_was_cancelled(daemon) -> None:
         assert outcome and outcome[0].reason == "client_gone"
         assert time.monotonic() - started < 5
         assert c.status(job.id)["job"]["reason"] == "client_gone"
+
+
+def test_the_order_of_cancelled_and_cancel_reply(daemon) -> None:
+    """SPEC.md 8.1, on a raw socket: a queued job's `cancelled` event comes before the
+    `cancel_reply`; a running job's comes after it, once the engine has stopped."""
+    import zmq
+
+    from impasto_protocol import decode, encode
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.connect(daemon.endpoint)
+
+    def until(kind: str, ref: str) -> list[tuple[str, str | None]]:
+        seen: list[tuple[str, str | None]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not sock.poll(1000):
+                continue
+            msg = decode(sock.recv_multipart())
+            if msg.type in (C.HEARTBEAT, C.PROGRESS, C.PREVIEW):
+                continue
+            seen.append((msg.type, msg.job))
+            if msg.type == kind and msg.ref == ref:
+                return seen
+        raise AssertionError(f"no {kind} within 60 s: {seen}")
+
+    try:
+        jobs = []
+        for submit in (long_job(), tiny()):
+            request = submit.to_message()
+            sock.send_multipart(encode(request))
+            jobs.append(until(C.ACCEPTED, request.id)[-1][1])
+        running, queued = jobs
+        request = M.cancel(queued)
+        sock.send_multipart(encode(request))
+        assert until(C.CANCEL_REPLY, request.id) == [
+            (C.CANCELLED, queued),
+            (C.CANCEL_REPLY, queued),
+        ]
+        request = M.cancel(running)
+        sock.send_multipart(encode(request))
+        assert until(C.CANCEL_REPLY, request.id) == [(C.CANCEL_REPLY, running)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if sock.poll(1000):
+                msg = decode(sock.recv_multipart())
+                if msg.type == C.CANCELLED:
+                    assert msg.job == running
+                    break
+        else:
+            raise AssertionError("the running job's cancelled event never came")
+    finally:
+        sock.close(linger=0)

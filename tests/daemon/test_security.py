@@ -161,7 +161,9 @@ class SlowLoadingBackend:
     def describe(self) -> dict:
         return {}
 
-    def check_settings(self, settings: dict, content_size: tuple, warm_start: bool) -> None:
+    def check_settings(
+        self, settings: dict, content_size: tuple, warm_start: bool, n_styles: int
+    ) -> None:
         raise AssertionError("no jobs here")
 
     def run(self, job: object, progress: object) -> None:

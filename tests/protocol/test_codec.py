@@ -629,8 +629,9 @@ def test_a_missing_or_broken_version_is_missing_field(v: Any) -> None:
     ("change", "code", "field"),
     [
         ({"type": None}, C.E_MISSING_FIELD, "type"),
-        ({"type": ""}, C.E_MISSING_FIELD, "type"),
-        ({"type": 7}, C.E_MISSING_FIELD, "type"),
+        ({"type": ""}, C.E_INVALID_FIELD, "type"),
+        ({"type": 7}, C.E_INVALID_FIELD, "type"),
+        ({"type": ["ping"]}, C.E_INVALID_FIELD, "type"),
         ({"id": None}, C.E_MISSING_FIELD, "id"),
         ({"id": ""}, C.E_INVALID_FIELD, "id"),
         ({"id": "x" * 65}, C.E_INVALID_FIELD, "id"),

@@ -280,6 +280,18 @@ class StyleSettings:
         return self
 
 
+def check_styles_given(settings: StyleSettings, n_styles: int) -> None:
+    """What the settings ask of the job's style images, checked before any work is done (a
+    daemon checks it before it queues the job): some style to paint with, and one blend weight
+    per style image."""
+    if not n_styles and not settings.presets:
+        raise SettingsError("styles", "at least one style image or preset is needed")
+    if settings.style_blend and len(settings.style_blend) != n_styles:
+        raise SettingsError(
+            "style_blend", f"{len(settings.style_blend)} weights given for {n_styles} styles"
+        )
+
+
 def check_method_fields(method: Method | str, given: set[str]) -> None:
     """Refuse settings the chosen method would ignore: a user who sets the optimizer for the
     fast method expects it to matter. `given` are the names the caller set explicitly."""

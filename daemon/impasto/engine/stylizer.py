@@ -39,6 +39,7 @@ from .settings import (
     PreserveColor,
     SettingsError,
     StyleSettings,
+    check_styles_given,
 )
 from .vgg import LAYER_NAMES, VGG19Features
 from .weights import load_weights
@@ -318,12 +319,7 @@ class Stylizer:
 
     def _prepare(self, job: Job) -> _Prepared:
         s = job.settings.validate(self.layer_names)
-        if not job.styles and not s.presets:
-            raise SettingsError("styles", "at least one style image or preset is needed")
-        if s.style_blend and len(s.style_blend) != len(job.styles):
-            raise SettingsError(
-                "style_blend", f"{len(s.style_blend)} weights given for {len(job.styles)} styles"
-            )
+        check_styles_given(s, len(job.styles))
         cw, ch = job.content.size
         if cw < 1 or ch < 1:
             raise ImageError("content image is empty (0 pixels)")

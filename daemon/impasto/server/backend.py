@@ -69,9 +69,14 @@ class Backend(Protocol):
         """Facts for hello_reply: device, weights, layers, settings defaults and choices."""
 
     def check_settings(
-        self, settings: dict[str, Any], content_size: tuple[int, int], warm_start: bool
+        self,
+        settings: dict[str, Any],
+        content_size: tuple[int, int],
+        warm_start: bool,
+        n_styles: int,
     ) -> Any:
-        """Validate a submit's settings before it is queued; raise FieldError."""
+        """Validate a submit's settings, against its content's size and number of style images,
+        before it is queued; raise FieldError."""
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""

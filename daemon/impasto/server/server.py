@@ -22,7 +22,7 @@ import zmq
 
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
-from impasto_protocol.codec import Message, decode, encode, header_id, new_id
+from impasto_protocol.codec import Message, decode, encode, header_id, header_type, new_id
 from impasto_protocol.endpoint import parse as parse_endpoint
 from impasto_protocol.errors import ProtocolError
 
@@ -202,6 +202,9 @@ class Server:
         try:
             msg = decode([p.buffer for p in parts[1:]])
         except ProtocolError as e:
+            if len(parts) > 1 and header_type(parts[1].buffer) in C.NOTICES:
+                log.debug("dropped a broken notice from %s: %s", peer.name, e)
+                return  # notices are never answered (SPEC.md section 5)
             ref = header_id(parts[1].buffer) if len(parts) > 1 else None
             self._reply_error(peer, e.code, e.message, e.field, ref)
             return
@@ -240,7 +243,13 @@ class Server:
 
     def _on_hello(self, peer: Peer, msg: Message) -> None:
         version = msg.body.get("version")
-        if isinstance(version, list) and version and version[0] != C.VERSION[0]:
+        if version is not None and not (
+            isinstance(version, list)
+            and len(version) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in version)
+        ):
+            raise ProtocolError(C.E_INVALID_FIELD, "expected [major, minor]", "version")
+        if isinstance(version, list) and version[0] != C.VERSION[0]:
             raise ProtocolError(
                 C.E_VERSION,
                 f"protocol {version[0]} is not supported; this daemon speaks "
@@ -312,7 +321,7 @@ class Server:
             settings["init"] = "image"
         try:
             checked = self.backend.check_settings(
-                settings, (sub.content.width, sub.content.height), warm
+                settings, (sub.content.width, sub.content.height), warm, len(sub.styles)
             )
         except FieldError as e:
             code = e.code
