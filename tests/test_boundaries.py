@@ -6,6 +6,7 @@ inside its functions."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -74,17 +75,52 @@ def test_protocol_package_needs_only_pyzmq_and_msgpack() -> None:
         assert not lazy, f"{path.relative_to(ROOT)} imports {sorted(lazy)}"
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved to absolute names."""
+    package = ".".join(path.relative_to(ROOT / "daemon").with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return names
+
+
 def test_server_knows_the_protocol_but_not_the_engine() -> None:
+    """Neither by a relative nor by an absolute import; and it names no engine setting: the
+    backend applies the daemon's limits to the settings."""
+    from impasto.engine import StyleSettings
+
+    settings = {f.name for f in dataclasses.fields(StyleSettings)}
     folder = ROOT / "daemon" / "impasto" / "server"
     for path in sorted(folder.rglob("*.py")):
-        names = imported_top_level(path)
-        assert "torch" not in names, path
-        source = path.read_text()
-        assert "engine" not in {
-            n.module.split(".")[0]
-            for n in ast.walk(ast.parse(source))
-            if isinstance(n, ast.ImportFrom) and n.level >= 1 and n.module
-        }, f"{path.relative_to(ROOT)} imports the engine"
+        where = path.relative_to(ROOT)
+        modules = imported_modules(path)
+        assert "torch" not in {m.split(".")[0] for m in modules}, where
+        engine = [m for m in modules if m.startswith(("impasto.engine", "impasto.stylizer"))]
+        assert not engine, f"{where} imports {engine}"
+        literals = {
+            n.value
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+        assert not literals & settings, f"{where} names engine settings {literals & settings}"
+
+
+def test_the_import_resolver_sees_both_kinds() -> None:
+    """The check above is only as good as its resolver."""
+    here = ROOT / "daemon" / "impasto" / "server" / "server.py"
+    modules = imported_modules(here)
+    assert "impasto.server.backend.FieldError" in modules  # from .backend import FieldError
+    assert "impasto.__version__" in modules  # from .. import __version__
+    assert "impasto_protocol.constants" in modules
 
 
 PLUGINS = {

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from impasto_protocol.limits import Limits
+
 from .engine import (
     LAYER_NAMES,
     Cancelled,
@@ -41,7 +43,15 @@ from .engine.settings import (
     check_styles_given,
 )
 from .engine.stylizer import output_size
-from .server.backend import FieldError, JobInput, JobOutput, JobStopped, OutOfMemory, ProgressSink
+from .server.backend import (
+    FieldError,
+    JobInput,
+    JobOutput,
+    JobStopped,
+    OutOfMemory,
+    ProgressSink,
+    SettingsRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +123,25 @@ class StylizerBackend:
         c = self.stylizer.cache.stats
         return {"style_cache": dataclasses.asdict(c)}
 
-    def check_settings(
-        self,
-        settings: dict[str, Any],
-        content_size: tuple[int, int],
-        warm_start: bool,
-        n_styles: int,
-    ) -> StyleSettings:
+    def check_settings(self, request: SettingsRequest) -> StyleSettings:
+        settings = dict(request.settings)
+        limits = request.limits
         unknown = sorted(set(settings) - SETTING_NAMES)
         if unknown:
             # Refused rather than ignored: a misspelt setting would silently do nothing.
             raise FieldError(unknown[0], "unknown setting (hello_reply's `defaults` lists them)")
-        if not warm_start and settings.get("init") == InitMode.IMAGE.value:
+        asked = settings.get("iterations")
+        if isinstance(asked, int) and not isinstance(asked, bool):
+            _check_iterations(asked, limits)  # before the engine's own range says otherwise
+        # The daemon's own output limit, unless the client asks for a lower one.
+        requested = settings.get("max_pixels")
+        if not isinstance(requested, int) or requested > limits.max_output_pixels:
+            settings["max_pixels"] = limits.max_output_pixels
+        if request.warm_start:
+            settings["init"] = InitMode.IMAGE.value
+        elif settings.get("init") == InitMode.IMAGE.value:
             raise FieldError("init", "'image' needs init_image or init_job")
+        n_styles = request.n_styles
         try:
             s = StyleSettings(**settings).validate(LAYER_NAMES)
             check_method_fields(s.method, set(settings))
@@ -141,11 +157,13 @@ class StylizerBackend:
         except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
             raise FieldError(None, str(e)) from None
         try:
-            output_size(*content_size, s)
+            output_size(*request.content_size, s)
         except LimitError as e:
             raise FieldError(e.field, e.message, "too_large") from None
         except SettingsError as e:
             raise FieldError(e.field, e.message) from None
+        if s.method is Method.GATYS:
+            _check_iterations(s.iterations, limits)  # the default, when none was given
         return s
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
@@ -210,3 +228,10 @@ class StylizerBackend:
             "style_cache": {"hits": cache.hits - hits, "misses": cache.misses - misses},
         }
         return JobOutput(r.image, info)
+
+
+def _check_iterations(iterations: int, limits: Limits) -> None:
+    if iterations > limits.max_iterations:
+        raise FieldError(
+            "iterations", f"{iterations} iterations; at most {limits.max_iterations}", "too_large"
+        )

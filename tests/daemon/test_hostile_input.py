@@ -380,6 +380,18 @@ def test_a_broken_notice_is_never_answered(raw: Raw, witness: Client, parts: lis
     assert send_checked(raw, witness, parts) == []
 
 
+def test_the_iteration_limit_is_the_optimizations(raw: Raw, witness: Client) -> None:
+    """Regression: the default iteration count was held against --max-iterations for the fast
+    method too, which has no iterations: every instant job was refused."""
+    fast = {"size": 16, "method": "fast", "presets": [1]}
+    (answer,) = send_checked(
+        raw, witness, submit_parts({"styles": [], "settings": fast}, [bytes(768)])
+    )
+    assert answer.type == C.ACCEPTED, answer.body
+    (answer,) = send_checked(raw, witness, submit_parts({"settings": {"size": 16}}))
+    assert (answer.body["code"], answer.body["field"]) == (C.E_TOO_LARGE, "settings.iterations")
+
+
 def submit_parts(body_change: dict[str, Any], frames: list[bytes] | None = None) -> list[bytes]:
     body: dict[str, Any] = {
         "content": descriptor(0, 16, 16),

@@ -161,9 +161,7 @@ class SlowLoadingBackend:
     def describe(self) -> dict:
         return {}
 
-    def check_settings(
-        self, settings: dict, content_size: tuple, warm_start: bool, n_styles: int
-    ) -> None:
+    def check_settings(self, request: object) -> None:
         raise AssertionError("no jobs here")
 
     def run(self, job: object, progress: object) -> None:

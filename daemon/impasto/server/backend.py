@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from impasto_protocol.limits import Limits
+
 
 class FieldError(ValueError):
     """A job setting the engine refuses; becomes an `error` reply naming `field`."""
@@ -34,6 +36,18 @@ class JobStopped(Exception):
 
 class OutOfMemory(Exception):
     """The device ran out of memory; the daemon reports it and keeps serving."""
+
+
+@dataclass(frozen=True)
+class SettingsRequest:
+    """What a backend checks a submit's settings against. The server knows no setting by
+    name: the limits on iterations and output pixels are the backend's to apply."""
+
+    settings: dict[str, Any]
+    content_size: tuple[int, int]
+    warm_start: bool  # an init_image or init_job: the job starts from that picture
+    n_styles: int
+    limits: Limits
 
 
 @dataclass
@@ -68,15 +82,9 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """Facts for hello_reply: device, weights, layers, settings defaults and choices."""
 
-    def check_settings(
-        self,
-        settings: dict[str, Any],
-        content_size: tuple[int, int],
-        warm_start: bool,
-        n_styles: int,
-    ) -> Any:
-        """Validate a submit's settings, against its content's size and number of style images,
-        before it is queued; raise FieldError."""
+    def check_settings(self, request: SettingsRequest) -> Any:
+        """Validate a submit's settings before it is queued, within the daemon's limits;
+        raise FieldError (code `too_large` for what a limit refuses)."""
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""

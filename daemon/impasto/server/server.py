@@ -27,7 +27,7 @@ from impasto_protocol.endpoint import parse as parse_endpoint
 from impasto_protocol.errors import ProtocolError
 
 from .. import __version__
-from .backend import Backend, FieldError
+from .backend import Backend, FieldError, SettingsRequest
 from .binding import Binding
 from .config import ServerConfig
 from .imaging import from_pil
@@ -304,36 +304,21 @@ class Server:
                 f"{sub.content.width}x{sub.content.height}",
                 "mask",
             )
-        iterations = sub.settings.get("iterations")
-        if isinstance(iterations, int) and iterations > cfg.max_iterations:
-            raise ProtocolError(
-                C.E_TOO_LARGE, f"at most {cfg.max_iterations} iterations", "settings.iterations"
-            )
-        settings = dict(sub.settings)
-        # The daemon's own output limit, unless the client asks for a lower one.
-        requested = settings.get("max_pixels")
-        if not isinstance(requested, int) or requested > cfg.max_output_pixels:
-            settings["max_pixels"] = cfg.max_output_pixels
         if sub.init_job is not None:
             self._visible_job(peer, sub.init_job, "init_job")
-        warm = sub.init_job is not None or sub.init_image is not None
-        if warm:
-            settings["init"] = "image"
+        request = SettingsRequest(
+            settings=dict(sub.settings),
+            content_size=(sub.content.width, sub.content.height),
+            warm_start=sub.init_job is not None or sub.init_image is not None,
+            n_styles=len(sub.styles),
+            limits=cfg.limits,
+        )
         try:
-            checked = self.backend.check_settings(
-                settings, (sub.content.width, sub.content.height), warm, len(sub.styles)
-            )
+            checked = self.backend.check_settings(request)
         except FieldError as e:
             code = e.code
             where = f"settings.{e.field}" if e.field else "settings"
             raise ProtocolError(code, e.message, where) from None
-        effective = getattr(checked, "iterations", None)  # the default when not given
-        if isinstance(effective, int) and effective > cfg.max_iterations:
-            raise ProtocolError(
-                C.E_TOO_LARGE,
-                f"{effective} iterations; at most {cfg.max_iterations}",
-                "settings.iterations",
-            )
         replaced = self._replaceable(peer, sub.replace)
         mine = [j for j in self.jobs.values() if j.client == peer.identity and not j.state.finished]
         if len(mine) - (replaced is not None) >= cfg.max_jobs_per_client:
