@@ -1,6 +1,6 @@
 """What the server needs from an engine, and nothing more: the server never imports torch.
 
-`impasto.daemon_backend.StylizerBackend` implements this for the style transfer engine; tests can
+`impasto.stylizer_backend.StylizerBackend` implements this for the style transfer engine; tests can
 run the server on the real engine or, to study the socket loop alone, on any other Backend.
 """
 

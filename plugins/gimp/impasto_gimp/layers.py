@@ -1,6 +1,6 @@
 """The GIMP side of a job: which pixels to send, in which format, and the result layer.
 
-All access to GIMP's image API lives here (STYLE.md rule 5), so job.py and the dialog deal only
+All access to GIMP's image API lives here, so job.py and the dialog deal only
 in Pixels and rectangles. The source drawable is only ever read.
 """
 

@@ -4,7 +4,7 @@ The procedure's arguments are registered when GIMP queries the plug-in, long bef
 is reached, so they cannot carry the engine's defaults. They are therefore relative or
 "0 = automatic": strength scales the daemon's own `style_weight` on a log scale, the quality
 preset scales its `iterations`, and the advanced text names settings that hello_reply's
-`defaults` lists and types. An engine default lives only in the engine (STYLE.md rule 2).
+`defaults` lists and types. An engine default lives only in the engine: the daemon says it.
 
 What a mode (Instant / Refine / Paint) and a palette choice mean is decided once for every
 client in `impasto_protocol.modes`; this module only parses the arguments that name them and
