@@ -200,24 +200,32 @@ def plot(args: argparse.Namespace) -> dict[str, Any]:
 
     data = json.loads((OUT / f"quality_{args.set}_{args.size}.json").read_text())
     names = [r["pair"] for r in data["rows"]]
-    fig, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 5.5), squeeze=False)
+    cols = min(6, len(names))  # six pairs a band: a band is two rows, content and style
+    bands = -(-len(names) // cols)
+    fig, grid = plt.subplots(2 * bands, cols, figsize=(3.2 * cols, 5.5 * bands), squeeze=False)
     for j, name in enumerate(names):
+        band, col = divmod(j, cols)
+        axes = [[grid[2 * band][col]], [grid[2 * band + 1][col]]]
         target = quality.reference(pairs.find(name), args.size, RESULTS / "quality").final
         for init, colour in (("content", "tab:blue"), ("fast", "tab:red")):
             points = data["curves"][f"{name}/{init}"]["points"]
             t = [p["time_s"] for p in points]
             for i, key in enumerate(("content", "style")):
                 ref = getattr(target, key)
-                axes[i][j].plot(t, [p[key] / ref for p in points], color=colour, label=init)
+                axes[i][0].plot(t, [p[key] / ref for p in points], color=colour, label=init)
         for i, key in enumerate(("content", "style")):
-            ax = axes[i][j]
+            ax = axes[i][0]
             ax.axhline(1.0, color="black", lw=0.8, ls="--")
             ax.set_yscale("log")
             ax.set_title(f"{name}: {key}", fontsize=9)
             ax.set_xlabel("seconds")
-        axes[0][j].legend(title="init", fontsize=8)
-    axes[0][0].set_ylabel("content loss / pastiche's final")
-    axes[1][0].set_ylabel("style loss / pastiche's final")
+        axes[0][0].legend(title="init", fontsize=8)
+    for band in range(bands):
+        grid[2 * band][0].set_ylabel("content loss / pastiche's final")
+        grid[2 * band + 1][0].set_ylabel("style loss / pastiche's final")
+    for j in range(len(names), bands * cols):  # empty places in the last band
+        grid[2 * (bands - 1)][j % cols].axis("off")
+        grid[2 * (bands - 1) + 1][j % cols].axis("off")
     fig.tight_layout()
     path = OUT / f"quality_{args.set}_{args.size}.png"
     fig.savefig(path, dpi=90)
