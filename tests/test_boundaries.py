@@ -116,7 +116,7 @@ def test_server_knows_the_protocol_but_not_the_engine() -> None:
 
 def test_the_import_resolver_sees_both_kinds() -> None:
     """The check above is only as good as its resolver."""
-    here = ROOT / "daemon" / "impasto" / "server" / "server.py"
+    here = ROOT / "daemon" / "impasto" / "server" / "requests.py"
     modules = imported_modules(here)
     assert "impasto.server.backend.FieldError" in modules  # from .backend import FieldError
     assert "impasto.__version__" in modules  # from .. import __version__
@@ -145,3 +145,15 @@ def test_plugins_know_only_the_protocol_and_their_host() -> None:
             assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
             if path.name != "qt.py":
                 assert not names & {"PyQt5", "PyQt6"}, f"{path.relative_to(ROOT)} imports Qt"
+
+
+def test_no_module_borrows_another_modules_private_names() -> None:
+    """A `_name` is its module's own: a helper two modules need lives in a module of its own
+    (cli/remote.py once imported seven of cli/stylize.py's, which imported it back)."""
+    for folder in (ROOT / "daemon" / "impasto", ROOT / "protocol" / "impasto_protocol"):
+        for path in sorted(folder.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                    private = [a.name for a in node.names if a.name.startswith("_")]
+                    private = [n for n in private if not n.startswith("__")]
+                    assert not private, f"{path.relative_to(ROOT)} imports {private}"

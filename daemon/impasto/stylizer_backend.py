@@ -41,6 +41,7 @@ from .engine.settings import (
     Method,
     check_method_fields,
     check_styles_given,
+    wire_value,
 )
 from .engine.stylizer import output_size
 from .server.backend import (
@@ -56,15 +57,6 @@ from .server.backend import (
 log = logging.getLogger(__name__)
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(StyleSettings))
-
-
-def wire_value(value: Any) -> Any:
-    """A settings value as msgpack carries it: enums by value, tuples as lists."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [wire_value(v) for v in value]
-    return value
 
 
 def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:

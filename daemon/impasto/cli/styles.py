@@ -43,15 +43,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .stylize import _check_output, _open_image, _output_format, _save_atomically
+    from .stylize import check_output, open_image, output_format, save_atomically
 
     if not 16 <= args.size <= 1024:
         raise CliError(f"--size: must be in 16..1024, got {args.size}")
-    picture = _open_image(Path(args.on), "--on image") if args.on else None
+    picture = open_image(Path(args.on), "--on image") if args.on else None
     sheet_path = Path(args.sheet) if args.sheet else None
     if sheet_path is not None:
-        _check_output(sheet_path, [Path(args.on)] if args.on else [])
-        fmt = _output_format(sheet_path)
+        check_output(sheet_path, [Path(args.on)] if args.on else [])
+        fmt = output_format(sheet_path)
 
     from ..engine.device import select
     from ..engine.images import fit_size, resize, to_image, to_tensor
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             t = to_tensor(picture.convert("RGB"))[0]
             t = resize(t, *fit_size(t.shape[-1], t.shape[-2], args.size))
             swatches = [to_image(instant.paint(t, [], [], [k], [1.0])) for k in range(NUM_PRESETS)]
-        _save_atomically(contact_sheet(swatches), sheet_path, fmt)
+        save_atomically(contact_sheet(swatches), sheet_path, fmt)
     if args.json:
         print(json.dumps(info))
         return 0

@@ -11,19 +11,25 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import sys
 import time
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from ..engine.settings import StyleSettings
+from ..engine.settings import StyleSettings, wire_value
+from .connection import add_daemon_options
 from .errors import CliError
+from .image_files import (
+    NO_ALPHA_FORMATS,
+    check_output,
+    open_image,
+    output_format,
+    save_atomically,
+)
 from .options import (
     add_job_style_options,
     add_settings_options,
@@ -38,9 +44,6 @@ if TYPE_CHECKING:
 
 # The values of engine.Precision, written out so the parser needs no torch (a test compares).
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-# Pillow formats that cannot hold an alpha channel.
-_NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "PCX", "EPS", "PDF"}
 
 
 def add_parser(sub: Any) -> None:
@@ -89,9 +92,7 @@ def add_parser(sub: Any) -> None:
         help="stop when this time is spent and write the current result",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object describing the run")
-    from . import remote  # here, not at the top: remote imports this module's helpers
-
-    remote.add_daemon_options(p)
+    add_daemon_options(p)
     add_settings_options(p)
     p.lazy_epilog = _layers_epilog  # shown by --help only: listing the layers loads torch
     p.set_defaults(func=run)
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     init_path = Path(init_value) if init_value else None
     if init_path is not None:
         inputs["init"] = init_path
-    _check_output(output, [p for p in inputs.values() if p])
+    check_output(output, [p for p in inputs.values() if p])
     if args.preview_every < 1:
         raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
     if args.time_budget is not None and not args.time_budget > 0:
@@ -127,13 +128,13 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args, **extra).validate()
     check_styles_and_method(args, settings)
 
-    content = _open_image(inputs["content"], "content image")
-    styles = [_open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
-    mask = _open_image(Path(args.mask), "mask") if args.mask else None
-    init = _open_image(init_path, "init image") if init_path else None
-    fmt = _output_format(output)
+    content = open_image(inputs["content"], "content image")
+    styles = [open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
+    mask = open_image(Path(args.mask), "mask") if args.mask else None
+    init = open_image(init_path, "init image") if init_path else None
+    fmt = output_format(output)
     has_alpha = content.mode in ("RGBA", "LA", "PA") or "transparency" in content.info
-    if fmt in _NO_ALPHA_FORMATS and has_alpha:
+    if fmt in NO_ALPHA_FORMATS and has_alpha:
         raise CliError(f"{output}: {fmt} cannot store the content's transparency; use .png")
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
     if preview_dir is not None:
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
             ) from None
     if args.daemon is not None:
-        from .remote import stylize_on_daemon
+        from .on_daemon import stylize_on_daemon
 
         return stylize_on_daemon(args, settings, output, fmt, content, styles, mask, init)
 
@@ -157,14 +158,14 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         if stop.partial is None:
             raise KeyboardInterrupt from None  # before the first iteration: nothing to keep
-        _save_atomically(stop.partial, output, fmt)
+        save_atomically(stop.partial, output, fmt)
         print(
             f"impasto stylize: interrupted at iteration {stop.iteration}; wrote the picture so"
             f" far to {output}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    _save_atomically(result.image, output, fmt)
+    save_atomically(result.image, output, fmt)
     if args.json:
         print(json.dumps(_summary(result, output), indent=None))
     else:
@@ -172,49 +173,6 @@ def run(args: argparse.Namespace) -> int:
         what = f"{result.iterations} iterations" if result.iterations else "fast method"
         print(f"wrote {output} ({w}x{h}, {what}, {result.elapsed:.1f} s)")
     return 0
-
-
-def _open_image(path: Path, role: str) -> Image.Image:
-    """Load fully now, so a broken file fails before minutes of work, with EXIF rotation applied."""
-    if not path.exists():
-        raise CliError(f"{role} not found: {path}")
-    if not path.is_file():
-        raise CliError(f"{role} is not a file: {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return ImageOps.exif_transpose(image)
-    except UnidentifiedImageError:
-        raise CliError(f"{role} is not an image Pillow can read: {path}") from None
-    except Image.DecompressionBombError:
-        raise CliError(f"{role} is too large to open safely: {path}") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise CliError(f"{role} cannot be read: {path} ({e})") from None
-
-
-def _check_output(output: Path, inputs: list[Path]) -> None:
-    target = os.path.realpath(output)
-    for p in inputs:
-        if os.path.realpath(p) == target or (
-            output.exists() and p.exists() and os.path.samefile(p, output)
-        ):
-            raise CliError(f"the output {output} is also an input; choose another output name")
-    parent = output.parent
-    if not parent.is_dir():
-        raise CliError(f"the output's directory does not exist: {parent}")
-    if output.is_dir():
-        raise CliError(f"the output is a directory: {output}")
-    if not os.access(parent, os.W_OK):
-        raise CliError(f"the output's directory is not writable: {parent}")
-
-
-def _output_format(output: Path) -> str:
-    fmt = Image.registered_extensions().get(output.suffix.lower())
-    if fmt is None or fmt not in Image.SAVE:
-        raise CliError(
-            f"cannot tell an image format from the output name {output.name!r}; use .png or .jpg"
-        )
-    return fmt
 
 
 EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
@@ -295,26 +253,6 @@ def _run_with_progress(
         bar.close()
 
 
-def _save_atomically(image: Image.Image, output: Path, fmt: str) -> None:
-    """Write beside the target, then rename: an interrupted run never leaves half a file."""
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, format=fmt)
-        os.replace(tmp, output)
-    except OSError as e:
-        raise CliError(f"cannot write {output}: {e.strerror or e}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _summary(result: StyleResult, output: Path) -> dict[str, Any]:
     settings: StyleSettings = result.settings
     return {
@@ -332,7 +270,7 @@ def _summary(result: StyleResult, output: Path) -> dict[str, Any]:
         "device": result.device,
         "weights": result.weights,
         "settings": {
-            f.name: _jsonable(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+            f.name: wire_value(getattr(settings, f.name)) for f in dataclasses.fields(settings)
         },
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

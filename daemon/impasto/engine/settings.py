@@ -280,6 +280,15 @@ class StyleSettings:
         return self
 
 
+def wire_value(value: Any) -> Any:
+    """A settings value as JSON and msgpack carry it: enums by value, tuples as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [wire_value(v) for v in value]
+    return value
+
+
 def check_styles_given(settings: StyleSettings, n_styles: int) -> None:
     """What the settings ask of the job's style images, checked before any work is done (a
     daemon checks it before it queues the job): some style to paint with, and one blend weight

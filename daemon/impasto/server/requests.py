@@ -1,0 +1,320 @@
+"""The daemon's answer to each request type (SPEC.md section 6).
+
+Every handler either replies or raises ProtocolError (or the backend's FieldError), which the
+socket loop turns into the one `error` reply. Jobs are visible only to their owner and to
+administrators (SPEC.md section 13): someone else's job is answered as a missing one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from impasto_protocol import constants as C
+from impasto_protocol import messages as M
+from impasto_protocol.codec import Message, encode, new_id
+from impasto_protocol.errors import ProtocolError
+
+from .. import __version__
+from .backend import FieldError, SettingsRequest
+from .imaging import from_pil
+from .jobs import JobRecord, JobState, new_job_id
+from .lifecycle import JobBook
+from .peers import Peer, Peers, printable
+
+if TYPE_CHECKING:
+    from .server import Server
+
+log = logging.getLogger(__name__)
+
+
+class Requests:
+    """The request handlers, by message type."""
+
+    def __init__(self, server: Server, book: JobBook, peers: Peers) -> None:
+        self.server = server
+        self.book = book
+        self.peers = peers
+        self.handlers = {
+            C.HELLO: self.hello,
+            C.SUBMIT: self.submit,
+            C.WATCH: self.watch,
+            C.CANCEL: self.cancel,
+            C.STATUS: self.status,
+            C.PING: self.ping,
+            C.SHUTDOWN: self.shutdown,
+            C.PRESETS: self.presets,
+            C.HEARTBEAT: lambda peer, msg: None,
+            C.ACK: self.ack,
+        }
+
+    def hello(self, peer: Peer, msg: Message) -> None:
+        version = msg.body.get("version")
+        if version is not None and not (
+            isinstance(version, list)
+            and len(version) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in version)
+        ):
+            raise ProtocolError(C.E_INVALID_FIELD, "expected [major, minor]", "version")
+        if isinstance(version, list) and version[0] != C.VERSION[0]:
+            raise ProtocolError(
+                C.E_VERSION,
+                f"protocol {version[0]} is not supported; this daemon speaks "
+                f"{C.VERSION[0]}.{C.VERSION[1]}",
+                "version",
+            )
+        name = msg.body.get("client")
+        if isinstance(name, str):
+            peer.name = printable(name[:100])  # it goes into the log
+        cfg = self.server.config
+        body = {
+            "version": list(C.VERSION),
+            "daemon": f"impasto {__version__}",
+            "ready": self.book.ready,
+            "state": "ready" if self.book.ready else "starting",
+            "heartbeat_interval": cfg.heartbeat_interval,
+            "heartbeat_timeout": cfg.heartbeat_timeout,
+            "result_ttl": cfg.result_ttl,
+            "limits": cfg.limits.to_wire(),
+            "can_shutdown": peer.local,
+            **self.server.backend.describe(),
+        }
+        self.reply(peer, msg, C.HELLO_REPLY, body)
+
+    def submit(self, peer: Peer, msg: Message) -> None:
+        if self.server.stopping:
+            raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
+        sub = M.Submit.from_message(msg)
+        cfg = self.server.config
+        images = [
+            ("content", sub.content),
+            *((f"styles[{i}]", s) for i, s in enumerate(sub.styles)),
+        ]
+        images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
+        for name, p in images:
+            if p.width * p.height > cfg.max_input_pixels:
+                raise ProtocolError(
+                    C.E_TOO_LARGE,
+                    f"{p.width}x{p.height} is over the daemon's limit of "
+                    f"{cfg.max_input_pixels} pixels per image",
+                    name,
+                )
+        if len(sub.styles) > cfg.max_styles:
+            raise ProtocolError(C.E_TOO_LARGE, f"at most {cfg.max_styles} styles", "styles")
+        if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
+            sub.content.width,
+            sub.content.height,
+        ):
+            raise ProtocolError(
+                C.E_INVALID_FIELD,
+                f"mask is {sub.mask.width}x{sub.mask.height} but the content is "
+                f"{sub.content.width}x{sub.content.height}",
+                "mask",
+            )
+        if sub.init_job is not None:
+            self.visible_job(peer, sub.init_job, "init_job")
+        request = SettingsRequest(
+            settings=dict(sub.settings),
+            content_size=(sub.content.width, sub.content.height),
+            warm_start=sub.init_job is not None or sub.init_image is not None,
+            n_styles=len(sub.styles),
+            limits=cfg.limits,
+        )
+        try:
+            checked = self.server.backend.check_settings(request)
+        except FieldError as e:
+            code = e.code
+            where = f"settings.{e.field}" if e.field else "settings"
+            raise ProtocolError(code, e.message, where) from None
+        replaced = self.replaceable(peer, sub.replace)
+        mine = [
+            j for j in self.book.jobs.values() if j.client == peer.identity and not j.state.finished
+        ]
+        if len(mine) - (replaced is not None) >= cfg.max_jobs_per_client:
+            raise ProtocolError(
+                C.E_BUSY, f"this client already has {len(mine)} unfinished jobs", None
+            )
+        if len(self.book.scheduler) >= cfg.max_queue:
+            raise ProtocolError(C.E_BUSY, f"the queue is full ({cfg.max_queue} jobs)", None)
+        job = JobRecord(
+            id=new_job_id(),
+            client=peer.identity,
+            owner=peer.owner,
+            submit=sub,
+            settings=checked,
+            submit_ref=msg.id,
+            urgent=replaced is not None,
+        )
+        self.book.add(job, replaced)
+        log.info(
+            "job %s from %s: %dx%d, %d style(s)%s",
+            job.id,
+            peer.name,
+            sub.content.width,
+            sub.content.height,
+            len(sub.styles),
+            f", replaces {replaced.id}" if replaced else "",
+        )
+        self.reply(
+            peer,
+            msg,
+            C.ACCEPTED,
+            {"state": job.state.value, "position": self.book.scheduler.position(job)},
+            job=job.id,
+        )
+        self.book.start_next()
+
+    def replaceable(self, peer: Peer, job_id: str | None) -> JobRecord | None:
+        if job_id is None:
+            return None
+        job = self.visible_job(peer, job_id, "replace")
+        return None if job.state.finished else job
+
+    def watch(self, peer: Peer, msg: Message) -> None:
+        job = self.job(peer, msg)
+        self.reply(
+            peer,
+            msg,
+            C.ACCEPTED,
+            {"state": job.state.value, "position": self.book.position(job)},
+            job=job.id,
+        )
+        if job.state is JobState.DONE and job.result_message is not None:
+            self.peers.send(peer, C.RESULT, job.id, job.result_message)
+        elif job.state is JobState.CANCELLED:
+            self.book.send_event(peer, C.CANCELLED, job, {"reason": job.cancel_reason})
+        elif job.state is JobState.FAILED and job.error is not None:
+            code, message, field_name = job.error
+            self.book.send_event(
+                peer, C.ERROR, job, {"code": code, "message": message, "field": field_name}
+            )
+        else:
+            job.watchers.add(peer.identity)
+
+    def cancel(self, peer: Peer, msg: Message) -> None:
+        job = self.job(peer, msg)
+        before = job.state
+        if not before.finished:
+            self.book.cancel(job, C.BY_CLIENT)
+        self.reply(
+            peer,
+            msg,
+            C.CANCEL_REPLY,
+            {"state": before.value, "cancelled": not before.finished},
+            job=job.id,
+        )
+
+    def status(self, peer: Peer, msg: Message) -> None:
+        if msg.job is not None:
+            job = self.job(peer, msg)
+            summary = {**job.summary(), "position": self.book.position(job)}
+            self.reply(peer, msg, C.STATUS_REPLY, {"job": summary}, job=job.id)
+            return
+        mine = [j for j in self.book.jobs.values() if self.visible(peer, j)]
+        counts = {s.value: 0 for s in JobState}
+        for j in mine:
+            counts[j.state.value] += 1
+        running = (
+            self.book.running
+            if self.book.running and self.visible(peer, self.book.running)
+            else None
+        )
+        body = {
+            "ready": self.book.ready,
+            "uptime": time.time() - self.server.started,
+            "clients": sum(1 for p in self.peers if p.silent_since is None),
+            "counts": counts,
+            "queue": len(self.book.scheduler),  # everyone's: how long a new job would wait
+            "running": running.id if running else None,
+            "jobs": [
+                {**j.summary(), "position": self.book.position(j)}
+                for j in sorted(mine, key=lambda j: j.seq)
+            ],
+            **self.server.backend_stats(),
+        }
+        self.reply(peer, msg, C.STATUS_REPLY, body)
+
+    def presets(self, peer: Peer, msg: Message) -> None:
+        """The built-in styles' swatches, rendered by the backend when it loaded."""
+        swatches: list[Any] = getattr(self.server.backend, "swatches", list)()
+        pixels = [from_pil(image.convert("RGB"), "RGB") for image in swatches]
+        body = {
+            "ready": self.book.ready,
+            "count": len(pixels),
+            "swatches": [p.descriptor(i) for i, p in enumerate(pixels)],
+        }
+        self.reply(peer, msg, C.PRESETS_REPLY, body, frames=[p.data for p in pixels])
+
+    def ping(self, peer: Peer, msg: Message) -> None:
+        self.reply(peer, msg, C.PING_REPLY, {"time": time.time()}, frames=msg.frames)
+
+    def shutdown(self, peer: Peer, msg: Message) -> None:
+        if not peer.local:
+            raise ProtocolError(
+                C.E_NOT_ALLOWED, "shutdown is only allowed to local or authenticated clients"
+            )
+        log.info("shutdown requested by %s", peer.name)
+        self.reply(
+            peer,
+            msg,
+            C.SHUTDOWN_REPLY,
+            {"jobs_cancelled": sum(1 for j in self.book.jobs.values() if not j.state.finished)},
+        )
+        self.server.stop()
+
+    def ack(self, peer: Peer, msg: Message) -> None:
+        slot = peer.previews.get(msg.job or "")
+        if slot is None:
+            return
+        slot.in_flight = False
+        if slot.waiting is not None:
+            frames, slot.waiting = slot.waiting, None
+            slot.in_flight = True
+            self.peers.send(peer, C.PREVIEW, msg.job, frames)
+
+    def job(self, peer: Peer, msg: Message) -> JobRecord:
+        return self.visible_job(peer, M.require_job(msg), "job")
+
+    def visible_job(self, peer: Peer, job_id: str, field_name: str) -> JobRecord:
+        """The job, if this peer may see it. Someone else's job gets the very answer a job
+        that does not exist gets, so that ids cannot be probed."""
+        job = self.book.jobs.get(job_id)
+        if job is None or not self.visible(peer, job):
+            raise ProtocolError(
+                C.E_UNKNOWN_JOB,
+                f"no job {job_id} (finished jobs are kept {self.server.config.result_ttl:g} s)",
+                field_name,
+            )
+        return job
+
+    @staticmethod
+    def visible(peer: Peer, job: JobRecord) -> bool:
+        return peer.admin or job.owner == peer.owner
+
+    def reply(
+        self,
+        peer: Peer,
+        request: Message,
+        mtype: str,
+        body: dict[str, Any],
+        job: str | None = None,
+        frames: list[Any] | None = None,
+    ) -> None:
+        msg = Message(mtype, new_id(), body, ref=request.id, job=job, frames=frames or [])
+        self.peers.send(peer, mtype, job, encode(msg))
+
+    def reply_error(
+        self,
+        peer: Peer,
+        code: str,
+        message: str,
+        field_name: str | None,
+        ref: str | None,
+        job: str | None = None,
+    ) -> None:
+        # Field names and messages may quote the client's strings: no newlines into the log.
+        where, what = printable(field_name or ""), printable(message)
+        log.info("error to %s: %s %s: %s", peer.name, code, where, what)
+        msg = M.error(code, message, field_name, ref=ref, job=job)
+        self.peers.send(peer, C.ERROR, job, encode(msg))
