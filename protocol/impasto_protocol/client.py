@@ -23,7 +23,15 @@ import zmq
 from . import messages as M
 from .codec import Message
 from .connection import Connection
-from .constants import ACCEPTED, ERROR, HELLO_REPLY, PING_REPLY, PRESETS_REPLY, STATUS_REPLY
+from .constants import (
+    ACCEPTED,
+    ERROR,
+    EVENTS,
+    HELLO_REPLY,
+    PING_REPLY,
+    PRESETS_REPLY,
+    STATUS_REPLY,
+)
 from .errors import ConnectionLost, JobCancelled, ProtocolError
 from .messages import Cancelled, JobEvent, Preview, Result, Submit
 from .pixels import Pixels
@@ -128,6 +136,8 @@ class Client(Connection):
             while not queue:
                 self._wait(deadline, f"events of job {job}")
             msg = queue.popleft()
+            if msg.type not in (*EVENTS, ERROR):
+                continue  # an event type of a newer minor version: ignored (SPEC.md section 1)
             try:
                 event = M.job_event(msg)
             except Exception:

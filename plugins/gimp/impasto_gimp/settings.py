@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from impasto_protocol import policy
 from impasto_protocol.modes import DEFAULT_MODE, Features, Mode, preset_fields, settings_for
 
 # Quality presets: a factor on the daemon's default iteration count.
 QUALITY = {"draft": 1 / 3, "normal": 1.0, "high": 2.0}
 PRESERVE_COLORS = ("none", "luminance", "match")  # protocol 1.0 values of preserve_color
-STRENGTH_RANGE = 2.0  # strength s gives style_weight = default * 10**s, s in -2..2
+STRENGTH_RANGE = policy.STRENGTH_DECADES  # style_weight = the daemon's default * 10**strength
 # Settings the procedure has arguments of its own for; the advanced text may not set them.
 OWN_ARGUMENTS = {
     "size": "size",
@@ -76,13 +77,12 @@ def engine_settings(
             f"strength {args.strength} is outside -{STRENGTH_RANGE:g}..{STRENGTH_RANGE:g}"
         )
     settings = parse_advanced(args.advanced, defaults)
-    base_weight = float(defaults.get("style_weight", 1.0))
-    base_iterations = int(defaults.get("iterations", 300))
+    base_iterations = policy.default_iterations(defaults)
     iterations = args.iterations or max(1, round(base_iterations * QUALITY[args.quality]))
     settings.update(
         size=args.size or region_side,
         iterations=iterations,
-        style_weight=base_weight * 10.0**args.strength,
+        style_weight=policy.style_weight(args.strength, defaults),
         preserve_color=args.preserve_colors,
     )
     settings.update(preset_fields(mix))

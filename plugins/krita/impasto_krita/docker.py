@@ -9,9 +9,11 @@ Widgets carry object names (`start`, `strength`, `style_path`, `setting_iteratio
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from impasto_protocol import policy
 from impasto_protocol.modes import Features, Mode
 from krita import DockWidget
 
@@ -53,15 +55,14 @@ CONFIG_PATH = Path(__file__).resolve().parent / "impasto.json"
 STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon rescales them)
 FILES, LAYER = "Image files", "Layer of this image"
 STRENGTH_STEPS = 100  # the slider's range; the middle is the daemon's default style weight
-STRENGTH_DECADES = 2.0  # the slider's ends are the default divided / multiplied by 10**this
 REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before replacing
 FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
 
 
-def strength_to_weight(value: int, default: float) -> float:
-    """Log scale: each step multiplies the weight by the same factor."""
-    exponent = (value - STRENGTH_STEPS / 2) / (STRENGTH_STEPS / 2) * STRENGTH_DECADES
-    return default * 10**exponent
+def strength_to_weight(value: int, defaults: Mapping[str, Any]) -> float:
+    """The slider's position as the shared policy's strength (its middle is 0)."""
+    half = STRENGTH_STEPS / 2
+    return policy.style_weight((value - half) / half * policy.STRENGTH_DECADES, defaults)
 
 
 class StyleTransferDocker(DockWidget):
@@ -359,11 +360,8 @@ class StyleTransferDocker(DockWidget):
 
     # -- settings -------------------------------------------------------------------------
 
-    def default_weight(self) -> float:
-        return float(self.form.defaults.get("style_weight", 3.0))
-
     def _on_strength(self, value: int) -> None:
-        weight = strength_to_weight(value, self.default_weight())
+        weight = strength_to_weight(value, self.form.defaults)
         self.strength_value.setText(f"{weight:.3g}")
         if self.model.state.active and self.model.mode is not Mode.INSTANT:
             self._replace_timer.start()
@@ -375,7 +373,7 @@ class StyleTransferDocker(DockWidget):
         self.strength.setToolTip(FIXED_STRENGTH if instant else "the style weight (log scale)")
 
     def _apply_strength(self) -> None:
-        weight = strength_to_weight(self.strength.value(), self.default_weight())
+        weight = strength_to_weight(self.strength.value(), self.form.defaults)
         self.model.set_style_weight(weight)
 
     def _on_preset(self, name: str) -> None:
@@ -394,7 +392,7 @@ class StyleTransferDocker(DockWidget):
             return
         if len(styles) > 1 or (styles and presets):  # normalized together with the presets'
             settings["style_blend"] = weights
-        settings["style_weight"] = strength_to_weight(self.strength.value(), self.default_weight())
+        settings["style_weight"] = strength_to_weight(self.strength.value(), self.form.defaults)
         name = " + ".join(n for n in (name, *self.palette.names()) if n)
         request = JobRequest(
             styles,
@@ -445,7 +443,7 @@ class StyleTransferDocker(DockWidget):
         self.cancel.setEnabled(active and self.model.state is not JobState.CANCELLING)
 
     def _retargeting(self) -> str:
-        weight = strength_to_weight(self.strength.value(), self.default_weight())
+        weight = strength_to_weight(self.strength.value(), self.form.defaults)
         return f"re-targeting to strength {weight:.3g}"
 
     def _on_queued(self, position: int, replacing: bool) -> None:

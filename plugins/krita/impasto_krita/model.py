@@ -28,7 +28,17 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from impasto_protocol import Cancelled, Message, Pixels, Preview, Progress, RemoteError, Result
+from impasto_protocol import (
+    Cancelled,
+    Message,
+    Pixels,
+    Preview,
+    Progress,
+    RemoteError,
+    Result,
+    policy,
+)
+from impasto_protocol.constants import ERROR, EVENTS
 from impasto_protocol.messages import Submit, job_event, remote_error
 from impasto_protocol.modes import Mode, preset_fields, settings_for
 
@@ -144,7 +154,8 @@ class StyleTransferModel(QObject):
         settings = dict(request.settings)
         size = int(settings.get("size") or self._default("size", 512))
         settings["size"] = max(16, min(size, max(area.width, area.height)))  # never upscale
-        iterations = int(settings.get("iterations") or self._default("iterations", 300))
+        defaults = (self.link.welcome or {}).get("defaults") or {}
+        iterations = int(settings.get("iterations") or policy.default_iterations(defaults))
         every = max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB))
         settings = settings_for(request.mode, settings)
         settings.update(preset_fields(request.presets))
@@ -244,6 +255,8 @@ class StyleTransferModel(QObject):
             self._replace(job, weight)
 
     def _on_event(self, job: _Job, msg: Message) -> None:
+        if msg.type not in (*EVENTS, ERROR):
+            return  # an event of a newer protocol version: ignored (SPEC.md section 1)
         try:
             event = job_event(msg)
         except RemoteError as e:
