@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 import select
 import signal
 import socket
@@ -185,6 +186,19 @@ def test_hello_describes_the_daemon(daemon) -> None:
         "preserve_color": ["none", "luminance", "match"],
     }
     assert welcome["device"] and welcome["weights"]
+    assert set(welcome) == spec_fields("`hello_reply` body:")  # SPEC.md's table, exactly
+
+
+def spec_fields(marker: str) -> set[str]:
+    """The backticked names in the first column of the table after `marker` in SPEC.md."""
+    spec = (Path(__file__).resolve().parents[2] / "protocol" / "SPEC.md").read_text()
+    after = spec[spec.index(marker) :]
+    start = after.index("\n|")
+    table = after[start : after.index("\n\n", start)]
+    names: set[str] = set()
+    for row in table.strip().splitlines()[2:]:  # past the header and the rule
+        names.update(re.findall(r"`([a-z_0-9]+)`", row.split("|")[1]))
+    return names
 
 
 def test_ping_echoes_its_payload_byte_for_byte(daemon) -> None:
@@ -237,6 +251,7 @@ def test_submit_watch_status_and_cancel_round_trips(daemon) -> None:
         assert everything["clients"] >= 3
         assert job.id in [j["job"] for j in everything["jobs"]]
         assert set(everything["counts"]) == {"queued", "running", "done", "failed", "cancelled"}
+        assert set(everything) == spec_fields("`status_reply` body:")  # SPEC.md's table
 
         # cancel: a finished job is left alone; unknown jobs are refused.
         assert a.cancel(job.id) == {"state": "done", "cancelled": False}

@@ -155,3 +155,55 @@ def test_the_worked_example_bytes_decode_and_encode_again() -> None:
     assert (reply.type, reply.ref) == (C.CANCEL_REPLY, "a1-5")
     assert reply.job == "e3a07d5c91b24f6a8c0e1d2b3a4f5c6d"
     assert reply.body == {"state": "running", "cancelled": True}
+
+
+def table_names(text: str) -> set[str]:
+    """Every backticked name in the first column of the table `text` (a row may name several:
+    "`width`, `height`"). The header row's names are plain words, not backticked."""
+    rows = re.findall(r"^\| ([^|]+)\|", text, re.M)
+    names: set[str] = set()
+    for row in rows:
+        if set(row.strip()) <= {"-"}:
+            continue
+        names.update(re.findall(r"`([a-z_0-9]+)`", row))
+    return names
+
+
+def table_after(title: str, marker: str) -> str:
+    """The table that follows `marker` within section `title`."""
+    text = section(title)
+    start = text.index(marker)
+    block = text[start:].split("\n\n")
+    tables = [b for b in block if b.lstrip().startswith("|")]
+    return tables[0]
+
+
+def test_field_tables_match_the_message_classes() -> None:
+    """Each table of fields names what the code reads and writes, no more and no less."""
+    import msgpack
+
+    from impasto_protocol import Pixels, Submit
+    from impasto_protocol import messages as M
+    from impasto_protocol.codec import Message, encode
+
+    header = msgpack.unpackb(encode(Message(C.PING, "x"))[0])
+    assert table_names(table_after("3. The envelope", "The header is")) == set(header)
+    pixel = Pixels(1, 1, b"\0\0\0", "RGB")
+    assert table_names(table_after("4. Pixel buffers", "An image travels")) == set(
+        pixel.descriptor(0)
+    )
+    assert table_names(table_after("6. Requests", "Request body")) == set(M.hello("x").body)
+    full = Submit(
+        pixel,
+        [pixel],
+        {},
+        mask=Pixels(1, 1, b"\0", "L"),
+        init_image=pixel,
+        replace="j",
+        result_layout="RGB",
+        time_budget=1.0,
+    )
+    body = set(full.to_message().body) | {"init_job"}  # init_job excludes init_image
+    assert table_names(table_after("6. Requests", "### submit")) == body
+    progress = {f.name for f in dataclasses.fields(M.Progress)}
+    assert table_names(table_after("8. Jobs", "`progress` body")) == progress
