@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -32,7 +33,7 @@ def test_strength_is_a_log_scale_around_the_daemons_default() -> None:
     assert policy.style_weight(-2.0, defaults) == pytest.approx(0.05)
     assert policy.style_weight(2.0, defaults) == pytest.approx(500.0)
     steps = [policy.style_weight(s / 10, defaults) for s in range(-20, 21)]
-    ratios = [b / a for a, b in zip(steps, steps[1:], strict=False)]
+    ratios = [b / a for a, b in itertools.pairwise(steps)]
     assert all(r == pytest.approx(ratios[0]) for r in ratios)  # each step the same factor
 
 
