@@ -13,7 +13,7 @@ import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 
@@ -94,11 +94,7 @@ def decode(parts: Sequence[Buffer]) -> Message:
     if not isinstance(header, dict):
         raise malformed("the header is not a msgpack map")
     version = header.get("v")
-    if (
-        not isinstance(version, list)
-        or len(version) != 2
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in version)
-    ):
+    if not is_version(version):
         raise ProtocolError(E_MISSING_FIELD, "the header needs 'v': [major, minor]", "v")
     if version[0] != VERSION[0]:
         raise ProtocolError(
@@ -126,6 +122,15 @@ def decode(parts: Sequence[Buffer]) -> Message:
         job=_id(header, "job"),
         frames=list(parts[1:]),
         version=(version[0], version[1]),
+    )
+
+
+def is_version(value: Any) -> TypeGuard[list[int]]:
+    """Whether `value` is a protocol version as messages carry it: [major, minor], two ints."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
     )
 
 

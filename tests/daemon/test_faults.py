@@ -17,6 +17,7 @@ from impasto.stylizer_backend import StylizerBackend
 from impasto_protocol import Client, RemoteError, Submit
 from impasto_protocol import messages as M
 from impasto_protocol.codec import decode, encode
+from impasto_protocol.limits import Limits
 
 
 class FaultyBackend(StylizerBackend):
@@ -60,7 +61,7 @@ def server(tmp_path: Path):
         endpoint=f"ipc://{tmp_path}/f.sock",
         heartbeat_interval=0.2,
         heartbeat_timeout=2,
-        max_queue=1,
+        limits=Limits(max_queue=1),
     )
     srv = Server(backend, config)
     srv.bind()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -180,10 +181,13 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_timeout=args.heartbeat_timeout,
         result_ttl=args.result_ttl,
         max_kept_bytes=args.kept_mb * 2**20,
-        max_queue=args.max_queue,
-        max_output_pixels=args.max_output_pixels,
-        max_input_pixels=args.max_input_pixels,
-        max_iterations=args.max_iterations,
+        limits=dataclasses.replace(
+            LIMITS,
+            max_queue=args.max_queue,
+            max_output_pixels=args.max_output_pixels,
+            max_input_pixels=args.max_input_pixels,
+            max_iterations=args.max_iterations,
+        ),
         curve_secret_file=args.curve_key,
         curve_allow_dir=args.allow,
         insecure=args.insecure,

@@ -20,29 +20,13 @@ class ServerConfig:
     # encoded result and the image a warm start would begin from).
     max_kept_bytes: int = 2**30
     # The limits clients see in hello_reply (impasto_protocol.limits says what each means).
-    max_queue: int = DEFAULTS.max_queue
-    max_jobs_per_client: int = DEFAULTS.max_jobs_per_client
-    max_input_pixels: int = DEFAULTS.max_input_pixels
-    max_output_pixels: int = DEFAULTS.max_output_pixels
-    max_iterations: int = DEFAULTS.max_iterations
-    max_styles: int = DEFAULTS.max_styles
+    limits: Limits = DEFAULTS
     # CurveZMQ: the daemon's secret key file and a folder of allowed client public keys.
     curve_secret_file: Path | None = None
     curve_allow_dir: Path | None = None
     insecure: bool = False  # allow a non-local TCP bind without CurveZMQ
     # Owners who see and may act on every job: CurveZMQ public keys (z85), or "local".
     admins: frozenset[str] = frozenset()
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(
-            max_input_pixels=self.max_input_pixels,
-            max_output_pixels=self.max_output_pixels,
-            max_iterations=self.max_iterations,
-            max_styles=self.max_styles,
-            max_queue=self.max_queue,
-            max_jobs_per_client=self.max_jobs_per_client,
-        )
 
     @property
     def max_message_bytes(self) -> int:

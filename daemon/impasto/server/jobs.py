@@ -43,7 +43,7 @@ def new_job_id() -> str:
 class JobRecord:
     id: str
     client: bytes  # the submitting connection's routing id: heartbeats, fairness, limits
-    owner: str  # who may see and act on the job (server.owner_of): a key, or "local"
+    owner: str  # who may see and act on the job (peers.Peer.owner): a key, "local" or "anyone"
     submit: Submit
     settings: Any  # checked by the backend
     submit_ref: str  # the id of the submit request

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
-from impasto_protocol.codec import Message, encode, new_id
+from impasto_protocol.codec import Message, encode, is_version, new_id
 from impasto_protocol.errors import ProtocolError
 
 from .. import __version__
@@ -51,13 +51,9 @@ class Requests:
 
     def hello(self, peer: Peer, msg: Message) -> None:
         version = msg.body.get("version")
-        if version is not None and not (
-            isinstance(version, list)
-            and len(version) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in version)
-        ):
+        if version is not None and not is_version(version):
             raise ProtocolError(C.E_INVALID_FIELD, "expected [major, minor]", "version")
-        if isinstance(version, list) and version[0] != C.VERSION[0]:
+        if is_version(version) and version[0] != C.VERSION[0]:
             raise ProtocolError(
                 C.E_VERSION,
                 f"protocol {version[0]} is not supported; this daemon speaks "
@@ -86,22 +82,22 @@ class Requests:
         if self.server.stopping:
             raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
         sub = M.Submit.from_message(msg)
-        cfg = self.server.config
+        limits = self.server.config.limits
         images = [
             ("content", sub.content),
             *((f"styles[{i}]", s) for i, s in enumerate(sub.styles)),
         ]
         images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
         for name, p in images:
-            if p.width * p.height > cfg.max_input_pixels:
+            if p.width * p.height > limits.max_input_pixels:
                 raise ProtocolError(
                     C.E_TOO_LARGE,
                     f"{p.width}x{p.height} is over the daemon's limit of "
-                    f"{cfg.max_input_pixels} pixels per image",
+                    f"{limits.max_input_pixels} pixels per image",
                     name,
                 )
-        if len(sub.styles) > cfg.max_styles:
-            raise ProtocolError(C.E_TOO_LARGE, f"at most {cfg.max_styles} styles", "styles")
+        if len(sub.styles) > limits.max_styles:
+            raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
         if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
             sub.content.width,
             sub.content.height,
@@ -119,7 +115,7 @@ class Requests:
             content_size=(sub.content.width, sub.content.height),
             warm_start=sub.init_job is not None or sub.init_image is not None,
             n_styles=len(sub.styles),
-            limits=cfg.limits,
+            limits=limits,
         )
         try:
             checked = self.server.backend.check_settings(request)
@@ -131,12 +127,12 @@ class Requests:
         mine = [
             j for j in self.book.jobs.values() if j.client == peer.identity and not j.state.finished
         ]
-        if len(mine) - (replaced is not None) >= cfg.max_jobs_per_client:
+        if len(mine) - (replaced is not None) >= limits.max_jobs_per_client:
             raise ProtocolError(
                 C.E_BUSY, f"this client already has {len(mine)} unfinished jobs", None
             )
-        if len(self.book.scheduler) >= cfg.max_queue:
-            raise ProtocolError(C.E_BUSY, f"the queue is full ({cfg.max_queue} jobs)", None)
+        if len(self.book.scheduler) >= limits.max_queue:
+            raise ProtocolError(C.E_BUSY, f"the queue is full ({limits.max_queue} jobs)", None)
         job = JobRecord(
             id=new_job_id(),
             client=peer.identity,
