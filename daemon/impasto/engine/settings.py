@@ -198,9 +198,10 @@ class StyleSettings:
         ),
     )
     init: InitMode = field(
-        # The fast networks' picture: on most of the benchmark set the optimization reaches the
-        # same losses sooner from it than from the content (benchmarks/RESULTS.md). Without
-        # the networks' files it starts from the content.
+        # The fast networks' picture: the optimization reaches the same losses sooner from it
+        # than from the content on 7 of 12 benchmark pairs at 256 px, but on 2 of 6 at 512 px
+        # (benchmarks/RESULTS.md); kept until a fast start at the full size is measured.
+        # Without the networks' files it starts from the content.
         default=InitMode.FAST,
         metadata=_opt(
             "starting image: the fast method's picture, the content, noise, or an image",
