@@ -243,11 +243,11 @@ def run_impasto(
         def record(p: Progress) -> None:
             enter = time.perf_counter()
             if p.preview is not None and not final_only:
-                snaps.append((p.iteration, p.elapsed - overhead[0], p.preview, p.width))
+                snaps.append((p.iteration, p.elapsed - overhead[0], p.preview.to_pil(), p.width))
             if stop_after is not None and p.elapsed - overhead[0] > stop_after:
                 cancel.cancel()
             if stop_when is not None and p.preview is not None:
-                image = p.preview
+                image = p.preview.to_pil()
                 if image.size != out_size:
                     image = to_image(resize(to_tensor(image)[0], *out_size))
                 online.append(_point(p.iteration, p.elapsed, evaluator.evaluate(image), p.width))

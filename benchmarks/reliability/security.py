@@ -177,6 +177,7 @@ def ownership_checks(keys: Any, attempts: int) -> dict[str, Any]:
             "cancel": lambda j: other.cancel(j),
             "submit replace": lambda j: other.submit(replace(sec.long_job(), replace=j)),
             "submit init_job": lambda j: other.submit(replace(sec.long_job(), init_job=j)),
+            "submit inputs_from": lambda j: other.submit(sec.borrowing(j)),
         }
         rows = {}
         for name, call in tries.items():

@@ -1,6 +1,6 @@
 """The style transfer engine behind the daemon's server: the one module that knows both.
 
-The server speaks in wire terms (dicts of settings, Pillow images, a threading.Event); this
+The server speaks in wire terms (dicts of settings, arrays of samples, a threading.Event); this
 adapter turns them into the engine's StyleSettings, Job and Reporting, and the engine's Progress
 and StyleResult back into the fields of SPEC.md's `progress` and `result` messages.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from impasto_protocol.limits import Limits
 
@@ -33,7 +32,7 @@ from .engine import (
     Stylizer,
 )
 from .engine.fast import FastModelError
-from .engine.images import to_image
+from .engine.images import Picture
 from .engine.instant import SWATCH_SIZE
 from .engine.settings import (
     NUM_PRESETS,
@@ -51,12 +50,15 @@ from .server.backend import (
     JobStopped,
     OutOfMemory,
     ProgressSink,
+    Samples,
     SettingsRequest,
 )
 
 log = logging.getLogger(__name__)
 
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(StyleSettings))
+# A result's wire sample type -> the bits per sample the engine rounds it to (0: not rounded).
+BITS_OF_DTYPE = {"u8": 8, "u16": 16, "f32": 0}
 
 
 def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:
@@ -73,7 +75,7 @@ class StylizerBackend:
     ) -> None:
         self._args = (device, weights, precision, cache_bytes)
         self.stylizer: Stylizer | None = None
-        self._swatches: list[Image.Image] = []
+        self._swatches: list[Samples] = []
 
     def load(self) -> None:
         device, weights, precision, cache_bytes = self._args
@@ -82,10 +84,11 @@ class StylizerBackend:
         # Rendered once here, on the worker thread: the socket loop answers `presets` from them.
         if self.stylizer.instant.available:
             self._swatches = [
-                to_image(self.stylizer.instant.swatch(k, SWATCH_SIZE)) for k in range(NUM_PRESETS)
+                Picture.of(self.stylizer.instant.swatch(k, SWATCH_SIZE)).to_array()
+                for k in range(NUM_PRESETS)
             ]
 
-    def swatches(self) -> list[Image.Image]:
+    def swatches(self) -> list[Samples]:
         """One small picture per preset (the example painted in it); empty until loaded, or
         without the fast networks' files."""
         return self._swatches
@@ -178,7 +181,7 @@ class StylizerBackend:
                 "tv_loss": p.tv_loss,
                 "elapsed": p.elapsed,
             }
-            progress(fields, p.preview)
+            progress(fields, None if p.preview is None else p.preview.to_array())
 
         reporting = Reporting(
             on_progress=on_progress,
@@ -188,13 +191,20 @@ class StylizerBackend:
             cancel=CancelToken(job.cancel),
             time_budget=job.time_budget,
         )
-        engine_job = Job(job.content, job.styles, settings, job.mask, job.init)
+        engine_job = Job(
+            job.content,
+            job.styles,
+            settings,
+            job.mask,
+            job.init,
+            sample_bits=BITS_OF_DTYPE[job.result_dtype],
+        )
         cache = self.stylizer.cache.stats
         hits, misses = cache.hits, cache.misses
         try:
             r = self.stylizer.stylize(engine_job, reporting)
         except Cancelled as e:
-            raise JobStopped(e.partial) from None
+            raise JobStopped(None if e.partial is None else e.partial.to_array()) from None
         except SettingsError as e:
             raise FieldError(
                 e.field if e.field == "styles" else f"settings.{e.field}", e.message
@@ -219,7 +229,7 @@ class StylizerBackend:
             "settings": settings_to_wire(r.settings),
             "style_cache": {"hits": cache.hits - hits, "misses": cache.misses - misses},
         }
-        return JobOutput(r.image, info)
+        return JobOutput(r.picture.to_array(), info)
 
 
 def _check_iterations(iterations: int, limits: Limits) -> None:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,67 @@ def start_daemon(config: PluginConfig, log_path: Path | None = None) -> subproce
         raise DaemonStartError(
             f"cannot start the daemon ({command[0]}): {e.strerror or e} (log: {log})"
         ) from None
+
+
+@dataclass
+class Startup:
+    """One client bringing up a daemon that did not answer ready: started at most once, then
+    given `start_timeout` to say it is ready. The CLI waits for it blocking, GIMP between its
+    UI events, Krita from a timer; what counts as started, gone or late is decided here, so
+    the three say the same thing."""
+
+    config: PluginConfig
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float | None = None  # time.monotonic() when started (or when waiting began)
+
+    def start(self) -> None:
+        """Start the configured daemon (DaemonStartError: one line)."""
+        self.process = start_daemon(self.config, self.log_path)
+        self.started_at = time.monotonic()
+
+    def wait_for_one(self) -> None:
+        """Wait for a daemon that answers but still loads, or that someone else starts."""
+        if self.started_at is None:
+            self.started_at = time.monotonic()
+
+    @property
+    def log(self) -> Path:
+        return self.log_path or default_log_path()
+
+    def waited(self) -> float:
+        return 0.0 if self.started_at is None else time.monotonic() - self.started_at
+
+    def check(self) -> None:
+        """Raise DaemonStartError when the daemon started here has exited, or when the wait
+        has lasted longer than `start_timeout`."""
+        if self.process is not None and self.process.poll() is not None:
+            raise DaemonStartError(
+                f"the Impasto daemon exited at once (status {self.process.returncode}); "
+                f"see {self.log}"
+            )
+        if self.waited() > self.config.start_timeout:
+            where = self.config.resolved_endpoint()
+            see = f"; see {self.log}" if self.process is not None else ""
+            raise DaemonStartError(
+                f"the Impasto daemon at {where} was not ready within "
+                f"{self.config.start_timeout:g} s{see}"
+            )
+
+
+def wait_until_ready(
+    startup: Startup,
+    hello: Callable[[], Mapping[str, Any] | None],
+    pause: Callable[[float], None] = time.sleep,
+    every: float = 0.5,
+) -> Mapping[str, Any]:
+    """Say hello until a daemon answers ready, and return its hello_reply. `hello` returns
+    None while nothing answers; `pause` may run the caller's event loop (and raise to
+    cancel). Raises DaemonStartError (Startup.check) when the daemon will not come."""
+    startup.wait_for_one()
+    while True:
+        welcome = hello()
+        if welcome is not None and welcome.get("ready"):
+            return welcome
+        startup.check()
+        pause(every)

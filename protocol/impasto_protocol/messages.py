@@ -31,7 +31,7 @@ from .constants import (
     WATCH,
 )
 from .errors import ProtocolError, RemoteError
-from .pixels import Pixels, pixels_from_descriptor, read_pixels
+from .pixels import DTYPES, Pixels, pixels_from_descriptor, read_pixels
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
 MAX_PRIORITY = 10
@@ -40,9 +40,13 @@ MAX_PRIORITY = 10
 @dataclass
 class Submit:
     """A stylization job. `settings` holds StyleSettings fields by name (see hello_reply's
-    `defaults`); the daemon checks them, this package only checks the envelope around them."""
+    `defaults`); the daemon checks them, this package only checks the envelope around them.
 
-    content: Pixels
+    With `inputs_from` (1.3) the content, styles and mask are those of that earlier job, and
+    this submit sends none of them (content None, styles empty): a strength change then
+    sends only settings."""
+
+    content: Pixels | None
     styles: list[Pixels]
     settings: dict[str, Any] = field(default_factory=dict)
     mask: Pixels | None = None
@@ -56,6 +60,8 @@ class Submit:
     detach: bool = False  # keep running when this client goes away
     label: str = ""
     result_layout: str | None = None  # default: RGBA when the content has alpha, else RGB
+    result_dtype: str = "u8"  # sample type of the result: u8, u16 or f32 (previews are u8)
+    inputs_from: str | None = None  # take content, styles and mask from that job of ours
     time_budget: float | None = None  # seconds; then the current image is the result
 
     def to_message(self, mid: str | None = None) -> Message:
@@ -65,8 +71,8 @@ class Submit:
             frames.append(p.data)
             return p.descriptor(len(frames) - 1)
 
-        body: dict[str, Any] = {
-            "content": put(self.content),
+        body: dict[str, Any] = {} if self.content is None else {"content": put(self.content)}
+        body |= {
             "styles": [put(s) for s in self.styles],
             "settings": self.settings,
             "priority": self.priority,
@@ -80,20 +86,31 @@ class Submit:
             body["mask"] = put(self.mask)
         if self.init_image is not None:
             body["init_image"] = put(self.init_image)
-        for name in ("init_job", "replace", "result_layout", "time_budget"):
+        for name in ("init_job", "replace", "result_layout", "time_budget", "inputs_from"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
+        if self.result_dtype != "u8":  # (sent only when asked for: a 1.2 daemon ignores it)
+            body["result_dtype"] = self.result_dtype
         return Message(SUBMIT, mid or new_id(), body, frames=frames)
 
     @classmethod
     def from_message(cls, msg: Message) -> Submit:
         b, frames, used = msg.body, msg.frames, set[int]()
+        inputs_from = F.job_id(b, "inputs_from")
         content = read_pixels(b, "content", frames, used)
-        if content is None:
+        style_descs = F.array(b, "styles", required=inputs_from is None)
+        if inputs_from is not None:
+            given = [k for k in ("content", "mask") if b.get(k) is not None] or (
+                ["styles"] if style_descs else []
+            )
+            if given:
+                raise ProtocolError(
+                    E_INVALID_FIELD, "inputs_from gives the images; send none with it", given[0]
+                )
+        elif content is None:
             raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
-        style_descs = F.array(b, "styles", required=True)
         settings = F.mapping(b, "settings")
-        if not style_descs and not settings.get("presets"):
+        if inputs_from is None and not style_descs and not settings.get("presets"):
             raise ProtocolError(
                 E_INVALID_FIELD,
                 "at least one style image (or settings.presets) is needed",
@@ -128,6 +145,8 @@ class Submit:
             detach=F.boolean(b, "detach"),
             label=F.text(b, "label", "", max_length=200),  # type: ignore[arg-type]
             result_layout=F.text(b, "result_layout", choices=RESULT_LAYOUTS),
+            result_dtype=F.text(b, "result_dtype", "u8", choices=tuple(DTYPES)),  # type: ignore[arg-type]
+            inputs_from=inputs_from,
             time_budget=F.number(b, "time_budget", None, 0.001, 7 * 86400),
         )
         if init_image is not None and submit.init_job is not None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .codec import is_version
+
 
 class Mode(str, Enum):
     INSTANT = "instant"
@@ -39,9 +41,9 @@ class Mode(str, Enum):
         }[self.value]
 
 
-# Refine: it reaches a given quality soonest on most of the benchmark pairs, and shows a styled
-# picture at once (benchmarks/RESULTS.md); an editor falls back to Paint when the daemon has no
-# fast networks.
+# Refine: it shows a styled picture at once; it reaches a given quality sooner than Paint at
+# 256 px on most benchmark pairs, but not at 512 px (benchmarks/RESULTS.md). An editor falls
+# back to Paint when the daemon has no fast networks.
 DEFAULT_MODE = Mode.REFINE
 
 # The settings only the optimization reads (SPEC.md section 10 marks them (O)); a test checks
@@ -76,16 +78,29 @@ class Features:
     methods: tuple[str, ...] = ("gatys",)
     presets: int = 0
     since_1_1: bool = False  # whether hello_reply had the 1.1 fields at all
+    version: tuple[int, int] = (1, 0)  # the daemon's protocol version
 
     @classmethod
     def from_hello(cls, welcome: Mapping[str, Any]) -> Features:
         methods = welcome.get("methods")
         count = welcome.get("presets")
+        version = welcome.get("version")
         return cls(
             methods=tuple(str(m) for m in methods) if isinstance(methods, list) else ("gatys",),
             presets=count if isinstance(count, int) and not isinstance(count, bool) else 0,
             since_1_1=isinstance(methods, list),
+            version=(version[0], version[1]) if is_version(version) else (1, 0),
         )
+
+    @property
+    def inputs_from(self) -> bool:
+        """Whether a submit may take its images from an earlier job (1.3)."""
+        return self.version >= (1, 3)
+
+    @property
+    def deep_results(self) -> bool:
+        """Whether results come in the sample type asked for (1.3); before, always u8."""
+        return self.version >= (1, 3)
 
     @property
     def fast(self) -> bool:

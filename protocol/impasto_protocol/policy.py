@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
+
+from .messages import Submit
 
 FALLBACK_STYLE_WEIGHT = 20.0
 FALLBACK_ITERATIONS = 150
@@ -18,6 +21,86 @@ FALLBACK_ITERATIONS = 150
 # Strength is an exponent: the style weight is the daemon's default times 10**strength, so each
 # step multiplies the weight by the same factor and 0 is the daemon's default.
 STRENGTH_DECADES = 2.0  # strength runs from -2 (a hundredth of the default) to 2 (a hundredfold)
+
+
+class Quality(str, Enum):
+    """A quality preset: how large a job runs and how many iterations it takes. Both editors
+    offer these four, with these words, and mean the same by them."""
+
+    DRAFT = "draft"
+    NORMAL = "normal"
+    HIGH = "high"
+    FULL = "full"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def side(self) -> int:
+        """The longer side a job runs at, at most; 0: the layer's (or selection's) own."""
+        return _PRESETS[self][0]
+
+    def iterations(self, defaults: Mapping[str, Any]) -> int:
+        """The daemon's default iterations, scaled for this preset."""
+        return max(1, round(default_iterations(defaults) * _PRESETS[self][1]))
+
+
+_LABELS = {
+    Quality.DRAFT: "Draft",
+    Quality.NORMAL: "Normal",
+    Quality.HIGH: "High",
+    Quality.FULL: "Full size",
+}
+# (longer side, factor on the daemon's iterations). Normal takes about a minute on a laptop
+# CPU; Full size is the layer at its own resolution, which can take much longer.
+_PRESETS = {
+    Quality.DRAFT: (256, 1 / 3),
+    Quality.NORMAL: (512, 1.0),
+    Quality.HIGH: (1024, 2.0),
+    Quality.FULL: (0, 1.0),
+}
+DEFAULT_QUALITY = Quality.NORMAL
+MIN_SIDE = 16  # the engine's smallest size
+
+
+def job_size(requested: int, width: int, height: int, limits: Mapping[str, Any]) -> int:
+    """The longer side a job on a width x height region runs at: `requested` (a preset's side,
+    or the user's; 0 for the region's own), never more than the region's own (the engine
+    would only invent pixels), and small enough for the daemon's `max_output_pixels`."""
+    longer = max(width, height)
+    side = min(requested, longer) if requested > 0 else longer
+    cap = limits.get("max_output_pixels")
+    if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0:
+        side = min(side, math.floor(longer * math.sqrt(cap / (width * height))))
+    return max(MIN_SIDE, side)
+
+
+# Selections: the engine sees some surroundings, so a stroke across the selection's edge
+# continues the picture outside it.
+CONTEXT_PADDING = 0.1  # of the selection's longer side
+MIN_CONTEXT_PADDING = 8
+
+
+def context_padding(width: int, height: int) -> int:
+    """Pixels of context sent around a width x height selection (clipped to the layer)."""
+    return max(MIN_CONTEXT_PADDING, round(CONTEXT_PADDING * max(width, height)))
+
+
+# Previews: about PREVIEWS_PER_JOB canvas updates per job, but at least one every
+# MAX_PREVIEW_EVERY iterations; never larger than MAX_PREVIEW_SIDE (the editor scales them to
+# the layer, and a larger frame costs transfer time on every update).
+PREVIEWS_PER_JOB = 30
+MAX_PREVIEW_EVERY = 10
+MAX_PREVIEW_SIDE = 768
+
+
+def preview_every(iterations: int) -> int:
+    return max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB))
+
+
+def preview_size(job_side: int) -> int:
+    return max(MIN_SIDE, min(MAX_PREVIEW_SIDE, job_side))
 
 
 def default_style_weight(defaults: Mapping[str, Any]) -> float:
@@ -41,3 +124,22 @@ def _positive(value: Any, fallback: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return fallback
     return float(value) if math.isfinite(value) and value > 0 else fallback
+
+
+def oversized_image(submit: Submit, welcome: Mapping[str, Any] | None) -> str | None:
+    """Why `submit` cannot be sent to the daemon that said `welcome`, or None: a frame over its
+    `max_message_bytes` makes ZeroMQ drop the connection without an answer (while heartbeats
+    go on), so every client checks before sending. One line, naming the image."""
+    limit = ((welcome or {}).get("limits") or {}).get("max_message_bytes")
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return None
+    images = [("content image", submit.content), ("mask", submit.mask)]
+    images += [("init image", submit.init_image)]
+    images += [(f"style image {i + 1}", s) for i, s in enumerate(submit.styles)]
+    for role, image in images:
+        if image is not None and image.nbytes > limit:
+            return (
+                f"the {role} ({image.width}x{image.height}) is larger than the daemon accepts "
+                f"({limit} bytes per image)"
+            )
+    return None

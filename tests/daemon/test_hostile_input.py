@@ -256,7 +256,8 @@ def broken_submits(draw: st.DrawFn) -> list[bytes]:
         key = draw(
             st.sampled_from(
                 ["content", "styles", "mask", "init_image", "settings", "priority", "init_job",
-                 "replace", "preview_size", "detach", "label", "time_budget", "result_layout"]
+                 "replace", "preview_size", "detach", "label", "time_budget", "result_layout",
+                 "result_dtype", "inputs_from"]
             )
         )  # fmt: skip
         body[key] = draw(OBJECTS)

@@ -165,7 +165,7 @@ def remote_error(call: Callable[[], Any]) -> RemoteError:
 def test_hello_describes_the_daemon(daemon) -> None:
     with daemon.client() as c:
         welcome = c.hello()
-    assert welcome["version"] == [1, 2]
+    assert welcome["version"] == [1, 3]
     assert welcome["ready"] is True and welcome["state"] == "ready"
     assert welcome["heartbeat_interval"] == 0.2 and welcome["heartbeat_timeout"] == 2.0
     limits = welcome["limits"]
@@ -683,9 +683,9 @@ def test_jobs_at_the_limits_are_accepted(daemon) -> None:
 
 
 def test_sample_types_and_layouts(daemon) -> None:
-    """The same picture in every format gives the same result (the engine works from 8 bits and
-    is deterministic on the CPU); the result's layout is RGBA iff the content has alpha, or the
-    one asked for."""
+    """The same samples in every format give the same result (u8 v, u16 257 v and f32 v / 255
+    are the same number to the engine, which is deterministic on the CPU); the result's layout
+    is RGBA iff the content has alpha, or the one asked for."""
     rgb = array(content(32))
     alpha = np.full((32, 32, 1), 200, np.uint8)
     rgba = np.concatenate([rgb, alpha], axis=2)
@@ -716,6 +716,73 @@ def test_sample_types_and_layouts(daemon) -> None:
     assert grey_result.layout == "RGB" and (grey_result.width, grey_result.height) == (32, 32)
     # The content was grey: the result is not the colour one.
     assert not close(array(grey_result), array(reference))
+
+
+def test_sixteen_bit_layers_keep_their_levels(daemon) -> None:
+    """A smooth 16-bit gradient that the mask keeps comes back with every level it had when
+    the result is asked for in u16 (8 bits band it into a third as many), and an f32 result
+    keeps the float samples. Previews stay u8 (for display), and so does a result by default."""
+    w, h = 96, 32
+    ramp = np.linspace(0.30, 0.45, w)  # 0.15 of the range: 39 levels in 8 bits, 9830 in 16
+    rgb16 = np.repeat(np.repeat(np.rint(ramp * 65535)[None, :, None], h, 0), 3, 2).astype("<u2")
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 2 :] = 255  # the lower half is stylized, the upper half kept
+    masked = Pixels(w, h, mask.tobytes(), "L")
+
+    def run(p: Pixels, **kw: Any) -> tuple[Pixels, list[Pixels]]:
+        with daemon.client() as c:
+            handle = c.submit(tiny(w, 2, content=p, mask=masked, preview_every=1, **kw))
+            events = list(handle.events(timeout=30))
+            assert isinstance(events[-1], Result)
+            return events[-1].image, [e.image for e in events if isinstance(e, Preview)]
+
+    as_u16, previews = run(Pixels(w, h, rgb16.tobytes(), "RGB", "u16"), result_dtype="u16")
+    assert as_u16.dtype == "u16" and previews and {p.dtype for p in previews} == {"u8"}
+    out16 = np.frombuffer(bytes(as_u16.data), "<u2").reshape(h, w, 3)
+    top = out16[: h // 4]  # away from the mask's edge
+    assert (top == rgb16[: h // 4]).all()
+    assert len(np.unique(top[0, :, 0])) == w  # every column its own level
+    assert (out16[h // 2 :] != rgb16[h // 2 :]).any()  # and the rest was stylized
+
+    as_u8, _ = run(Pixels(w, h, rgb16.tobytes(), "RGB", "u16"))
+    assert as_u8.dtype == "u8"
+    assert len(np.unique(array(as_u8)[0, :, 0])) <= 40  # what 1.2 gave back for the same layer
+
+    rgbf = (rgb16 / 65535).astype("<f4")
+    as_f32, _ = run(Pixels(w, h, rgbf.tobytes(), "RGB", "f32"), result_dtype="f32")
+    outf = np.frombuffer(bytes(as_f32.data), "<f4").reshape(h, w, 3)
+    assert as_f32.dtype == "f32" and np.abs(outf[: h // 4] - rgbf[: h // 4]).max() < 1e-6
+
+
+def test_a_submit_takes_its_images_from_an_earlier_job(daemon) -> None:
+    """inputs_from: content, styles and mask of an earlier job, none of them sent again (a
+    strength change sends only settings); the result is the one sending them gives. Sending
+    an image as well, or naming a job the daemon does not have, is refused."""
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:, 16:] = 255
+    full = tiny(mask=Pixels(32, 32, mask.tobytes(), "L"), settings={"style_weight": 50.0})
+    with daemon.client() as c:
+        first = c.submit(full)
+        sent = first.result(timeout=30).image
+        borrowed = dataclasses.replace(full, content=None, styles=[], mask=None)
+        borrowed = dataclasses.replace(borrowed, inputs_from=first.id)
+        assert borrowed.to_message().frames == []  # only settings travel
+        again = c.submit(borrowed).result(timeout=30).image
+        assert bytes(again.data) == bytes(sent.data)
+        stronger = dataclasses.replace(borrowed, settings={**full.settings, "style_weight": 500.0})
+        assert bytes(c.submit(stronger).result(timeout=30).image.data) != bytes(sent.data)
+        assert full.content is not None
+        for extra, name in (
+            ({"content": full.content}, "content"),
+            ({"styles": full.styles}, "styles"),
+            ({"mask": full.mask}, "mask"),
+        ):
+            with pytest.raises(RemoteError) as refused:
+                c.submit(dataclasses.replace(borrowed, **extra))
+            assert (refused.value.code, refused.value.field) == (C.E_INVALID_FIELD, name)
+        with pytest.raises(RemoteError) as refused:
+            c.submit(dataclasses.replace(borrowed, inputs_from="0" * 32))
+        assert (refused.value.code, refused.value.field) == (C.E_UNKNOWN_JOB, "inputs_from")
 
 
 def close(a: np.ndarray, b: np.ndarray, tolerance: int = 2) -> bool:

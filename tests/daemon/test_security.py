@@ -338,6 +338,7 @@ def test_jobs_belong_to_their_owner(curve: Curve) -> None:
             ("cancel", lambda j: other.cancel(j), None),
             ("replace", lambda j: other.submit(replace(long_job(), replace=j)), "replace"),
             ("init_job", lambda j: other.submit(replace(long_job(), init_job=j)), "init_job"),
+            ("inputs_from", lambda j: other.submit(borrowing(j)), "inputs_from"),
         ]:
             theirs = refusal(lambda: call(job.id))  # noqa: B023 (called at once)
             assert theirs == refusal(lambda: call(missing)), name  # noqa: B023
@@ -354,6 +355,11 @@ def test_jobs_belong_to_their_owner(curve: Curve) -> None:
         assert admin.cancel(job.id)["cancelled"] is True
         events = [type(e).__name__ for e in job.events(timeout=30)]
         assert events[-1] == "Cancelled"
+
+
+def borrowing(job: str) -> Submit:
+    """A submit that takes its images from `job` (and sends none)."""
+    return replace(long_job(), content=None, styles=[], inputs_from=job)
 
 
 def test_keys_are_never_logged(curve: Curve) -> None:

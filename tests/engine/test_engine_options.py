@@ -504,6 +504,31 @@ def test_progress_cadence_over_scales(
 
 
 @slow
+def test_sample_arrays_in_and_pictures_at_the_callers_precision(
+    stylizer: Stylizer, content: Image.Image, style: Image.Image
+) -> None:
+    """Arrays of u8, u16 or f32 samples are the same image as the Pillow one they hold; the
+    result is a float Picture rounded to the caller's sample_bits, and its losses are those of
+    the rounded samples."""
+    s = settings(iterations=3)
+    reference = stylizer.stylize(Job(content, [style], s))
+    rgb, st = np.asarray(content.convert("RGB")), np.asarray(style.convert("RGB"))
+    for c in (rgb, rgb.astype(np.uint16) * 257, rgb.astype(np.float32) / 255):
+        again = stylizer.stylize(Job(c, [st], s))
+        assert again.image.tobytes() == reference.image.tobytes()
+    wide = stylizer.stylize(Job(rgb, [st], s, sample_bits=16))
+    levels = wide.picture.to_array().astype(np.float64) * 65535
+    assert np.abs(levels - np.rint(levels)).max() < 0.01  # on the 16-bit grid
+    narrow = reference.picture.to_array().astype(np.float64)
+    assert np.abs(levels / 65535 - narrow).max() <= 0.51 / 255  # 8 bits is the coarser rounding
+    assert wide.loss is not None and reference.loss is not None and wide.loss != reference.loss
+    exact = stylizer.stylize(Job(rgb, [st], s, sample_bits=0))
+    assert exact.picture.rgb.dtype == torch.float32
+    with pytest.raises(SettingsError, match="sample_bits"):
+        stylizer.stylize(Job(rgb, [st], s, sample_bits=12))
+
+
+@slow
 def test_previews(stylizer: Stylizer, content: Image.Image, style: Image.Image) -> None:
     reports: list[Progress] = []
     rep = Reporting(on_progress=reports.append, preview_every=4, preview_size=16)
@@ -512,16 +537,16 @@ def test_previews(stylizer: Stylizer, content: Image.Image, style: Image.Image) 
     assert with_preview == [4, 8, 10]
     for p in reports:
         if p.preview is not None:
-            assert p.preview.mode == "RGB" and p.preview.size == (16, 16)
+            assert p.preview.alpha is None and p.preview.size == (16, 16)
     # Full-size previews show the iterate itself: the last one is the result.
     reports.clear()
     rep = Reporting(reports.append, preview_every=5)
     result = run(stylizer, content, [style], rep, iterations=10)
     assert [p.preview.size for p in reports if p.preview is not None] == [(32, 32), (32, 32)]
     assert reports[-1].preview is not None
-    assert reports[-1].preview.tobytes() == result.image.tobytes()
+    assert reports[-1].preview.to_pil().tobytes() == result.image.tobytes()
     assert reports[4].preview is not None
-    assert reports[4].preview.tobytes() != result.image.tobytes()
+    assert reports[4].preview.to_pil().tobytes() != result.image.tobytes()
 
 
 @slow

@@ -161,7 +161,7 @@ def test_init_fast_starts_from_the_painted_picture(
     stylizer.stylize(Job(content, [style], s), Reporting(on_progress=seen.append, preview_every=1))
     start = seen[0].preview  # iteration 0: the start itself
     assert start is not None
-    assert np.abs(pixels(start) - pixels(painted)).max() <= 1
+    assert np.abs(pixels(start.to_pil()) - pixels(painted)).max() <= 1
     from_content = stylizer.stylize(Job(content, [style], s.replace(init="content")))
     from_fast = stylizer.stylize(Job(content, [style], s))
     # Already styled: after one iteration its style loss is far below the content start's.

@@ -211,8 +211,9 @@ def test_killed_plugin_job_is_cancelled(gimp: GimpHost, load_example) -> None:
 
 def test_bad_input_is_refused_clearly(gimp: GimpHost, gatys_only: str, load_example) -> None:
     """Refusals are procedure errors with a one-line message; nothing is left in the image.
-    A 16-bit image is converted (sent as u16), not refused. A daemon without the fast networks
-    runs Paint and refuses Instant, Refine and the presets with words that say why."""
+    A 16-bit image is sent as u16, not refused, and its result comes back in 16 bits. A daemon
+    without the fast networks runs Paint and refuses Instant, Refine and the presets with words
+    that say why."""
     out = _prepare(gimp, load_example, "errors", {})
     params = json.loads((gimp.shared / "params.json").read_text())
     params["dead_endpoint"] = f"tcp://127.0.0.1:{_dead_port()}"
@@ -245,6 +246,8 @@ def test_bad_input_is_refused_clearly(gimp: GimpHost, gatys_only: str, load_exam
     assert calls["no_fast_paint"]["status"] == "success", calls["no_fast_paint"]
     assert calls["no_fast_paint"]["layers"] == 2
     assert calls["u16"]["layers"] == 2 and calls["u16"]["source_unchanged"]
+    # ... and its result came back in 16 bits (8-bit levels widened would all be on the grid).
+    assert calls["u16"]["off_8bit_grid"] > 0.5, calls["u16"]
 
 
 def _dead_port() -> int:

@@ -40,8 +40,8 @@ def defaults() -> dict:
 
 
 def test_defaults_come_from_the_daemon(defaults: dict) -> None:
-    s = engine_settings(PAINT, defaults, region_side=80, features=FULL)
-    assert s["size"] == 80  # full resolution of the region sent
+    s = engine_settings(PAINT, defaults, (80, 80), FULL)
+    assert s["size"] == 80  # Normal's 512 px, but never above the region sent
     assert s["iterations"] == defaults["iterations"]
     assert s["style_weight"] == pytest.approx(defaults["style_weight"])
     assert s["preserve_color"] == "none"
@@ -49,14 +49,29 @@ def test_defaults_come_from_the_daemon(defaults: dict) -> None:
 
 
 def test_strength_is_logarithmic_and_quality_scales_iterations(defaults: dict) -> None:
-    s = engine_settings(Arguments(strength=1.0, quality="draft"), defaults, 64, FULL)
+    s = engine_settings(Arguments(strength=1.0, quality="draft"), defaults, (64, 64), FULL)
     assert s["style_weight"] == pytest.approx(10 * defaults["style_weight"])
     assert s["iterations"] == round(defaults["iterations"] / 3)
     s = engine_settings(
-        Arguments(strength=-2.0, quality="high", iterations=7, size=32), defaults, 64, FULL
+        Arguments(strength=-2.0, quality="high", iterations=7, size=32), defaults, (64, 64), FULL
     )
     assert s["style_weight"] == pytest.approx(defaults["style_weight"] / 100)
     assert (s["iterations"], s["size"]) == (7, 32)  # explicit values win over the preset
+
+
+def test_quality_is_the_shared_preset(defaults: dict) -> None:
+    """Draft, Normal, High and Full size mean in GIMP what they mean in Krita: the size from
+    impasto_protocol.policy, capped by the region and by the daemon's output limit."""
+    region = (3000, 2000)
+    sizes = {
+        q: engine_settings(Arguments(quality=q), defaults, region, FULL)["size"]
+        for q in ("draft", "normal", "high", "full")
+    }
+    assert sizes == {"draft": 256, "normal": 512, "high": 1024, "full": 3000}
+    limited = engine_settings(
+        Arguments(quality="full"), defaults, region, FULL, {"max_output_pixels": 1500 * 1000}
+    )
+    assert limited["size"] == 1500  # 1500 x 1000 fits the limit
 
 
 def test_advanced_values_take_the_types_of_the_defaults(defaults: dict) -> None:
@@ -97,7 +112,7 @@ def test_bad_advanced_text_is_refused_in_one_line(defaults: dict, text: str, wor
 )
 def test_bad_arguments_are_refused(defaults: dict, args: Arguments) -> None:
     with pytest.raises(SettingsInputError):
-        engine_settings(args, defaults, 64, FULL)
+        engine_settings(args, defaults, (64, 64), FULL)
 
 
 def test_time_left_texts() -> None:
@@ -111,22 +126,24 @@ def test_modes_follow_the_shared_policy(defaults: dict) -> None:
     """Instant drops what only the optimization reads, Refine starts from the instant picture,
     Paint is the classic optimization (impasto_protocol.modes decides; the plug-in applies)."""
     args = Arguments(mode="instant", strength=1.0, advanced="tv_weight=0.5; seed=3")
-    s = engine_settings(args, defaults, 64, FULL)
+    s = engine_settings(args, defaults, (64, 64), FULL)
     assert s["method"] == "fast" and not OPTIMIZATION_ONLY & s.keys(), s
     assert StyleSettings(**{**defaults, **s}).validate()
-    s = engine_settings(Arguments(iterations=5), defaults, 64, FULL)  # the default mode
+    s = engine_settings(Arguments(iterations=5), defaults, (64, 64), FULL)  # the default mode
     assert (s["method"], s["init"], s["iterations"]) == ("gatys", "fast", 5)
-    s = engine_settings(Arguments(mode="paint", advanced="init=noise"), defaults, 64, FULL)
+    s = engine_settings(Arguments(mode="paint", advanced="init=noise"), defaults, (64, 64), FULL)
     assert (s["method"], s["init"]) == ("gatys", "noise")
 
 
 def test_presets_become_presets_and_preset_blend(defaults: dict) -> None:
     args = Arguments(mode="instant", presets="17:0.5, 3:1 5:0")
-    s = engine_settings(args, defaults, 64, FULL)
+    s = engine_settings(args, defaults, (64, 64), FULL)
     assert (s["presets"], s["preset_blend"]) == ([3, 17], [1.0, 0.5])  # weight 0: off
     assert StyleSettings(**{**defaults, **s}).validate()
     assert parse_presets("3 17") == {3: 1.0, 17: 1.0}
-    assert parse_presets("") == {} and "presets" not in engine_settings(PAINT, defaults, 64, FULL)
+    assert parse_presets("") == {} and "presets" not in engine_settings(
+        PAINT, defaults, (64, 64), FULL
+    )
     assert format_presets({17: 0.5, 3: 1.0, 5: 0.0}) == "3:1,17:0.5"
     assert parse_presets(format_presets({4: 2.5, 0: 0.1})) == {0: 0.1, 4: 2.5}
 
@@ -146,7 +163,7 @@ def test_presets_become_presets_and_preset_blend(defaults: dict) -> None:
 )
 def test_bad_presets_are_refused_in_one_line(defaults: dict, text: str, words: str) -> None:
     with pytest.raises(SettingsInputError, match=r"^[^\n]*$") as exc:
-        engine_settings(Arguments(presets=text), defaults, 64, FULL)
+        engine_settings(Arguments(presets=text), defaults, (64, 64), FULL)
     assert words in str(exc.value)
 
 
@@ -159,11 +176,11 @@ def test_a_daemon_without_instant_styles_runs_paint_only(
 ) -> None:
     for mode in ("instant", "refine"):
         with pytest.raises(SettingsInputError, match="choose the Paint mode") as exc:
-            engine_settings(Arguments(mode=mode), defaults, 64, features)
+            engine_settings(Arguments(mode=mode), defaults, (64, 64), features)
         assert why in str(exc.value) and "\n" not in str(exc.value)
     with pytest.raises(SettingsInputError, match="no built-in styles"):
-        engine_settings(Arguments(mode="paint", presets="3"), defaults, 64, features)
-    assert engine_settings(PAINT, defaults, 64, features)["method"] == "gatys"
+        engine_settings(Arguments(mode="paint", presets="3"), defaults, (64, 64), features)
+    assert engine_settings(PAINT, defaults, (64, 64), features)["method"] == "gatys"
 
 
 def test_progress_text_at_iteration_zero_and_for_instant() -> None:

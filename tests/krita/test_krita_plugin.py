@@ -209,7 +209,7 @@ def _shutdown_quietly(endpoint: str) -> None:
 
 COLOUR_RUNS = [  # one Krita start, one document per run, the same job on each
     {"convert": None, "result_color": ["RGBA", "U8"]},
-    # 16-bit sRGB: sent as BGRA u16 (the daemon rounds to 8 bits), written back as 16-bit
+    # 16-bit sRGB: sent as BGRA u16, the result asked for and written back as u16
     {"convert": ["RGBA", "U16", "sRGB-elle-V2-srgbtrc.icc"], "result_color": ["RGBA", "U16"]},
     # linear float: through an 8-bit sRGB copy, the result layer is 8-bit sRGB
     {"convert": ["RGBA", "F32", ""], "result_color": ["RGBA", "U8"]},
@@ -219,9 +219,10 @@ COLOUR_RUNS = [  # one Krita start, one document per run, the same job on each
 
 
 def as_8bit_bgra(data: bytes, depth: str) -> bytes:
-    """A result layer's pixels as 8-bit BGRA: a 16-bit sample's high byte is v // 257 for the
-    v * 257 the plug-in writes."""
-    return data[1::2] if depth == "U16" else data
+    """A result layer's pixels as 8-bit BGRA, rounded: round(v / 257) of a 16-bit sample."""
+    if depth != "U16":
+        return data
+    return bytes((v + 128) // 257 for v in memoryview(data).cast("H"))
 
 
 def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
@@ -249,6 +250,10 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
     sel = o.read("0_selection.bin")
     inside = [i for i, m in enumerate(sel) if m == 255]
     reference = o.read("0_result.bin")
+    # The 16-bit document's result came back in 16 bits: not 8-bit levels widened.
+    deep = memoryview(o.read("1_result.bin")).cast("H")
+    colours = [deep[p * 4 + c] for p in inside for c in range(3)]
+    assert sum(1 for v in colours if v % 257) / len(colours) > 0.5
     for i in (1, 2):
         result = as_8bit_bgra(o.read(f"{i}_result.bin"), runs[i]["result_color"][1])
         assert len(result) == len(reference)

@@ -45,7 +45,9 @@ SCALAR_FIELDS = (
     "detach",
     "label",
     "result_layout",
+    "result_dtype",
     "time_budget",
+    "inputs_from",
 )
 # A field a submit error may name: a body field, a style by index, or "frames".
 SUBMIT_FIELD = re.compile(
@@ -118,9 +120,11 @@ def check_submit(msg: Message) -> Submit | ProtocolError:
         assert out.code in C.ERROR_CODES
         assert out.field is not None and SUBMIT_FIELD.match(out.field), out.field
         return out
-    images = [out.content, *out.styles]
-    images += [p for p in (out.mask, out.init_image) if p is not None]
-    assert 1 <= len(out.styles) <= C.MAX_FRAMES
+    images = [p for p in (out.content, *out.styles, out.mask, out.init_image) if p is not None]
+    if out.inputs_from is None:
+        assert out.content is not None and 1 <= len(out.styles) <= C.MAX_FRAMES
+    else:
+        assert out.content is None and out.mask is None and not out.styles
     assert len(images) == len(msg.frames)  # every frame described exactly once
     for p in images:
         assert 1 <= p.width <= MAX_SIDE and 1 <= p.height <= MAX_SIDE
@@ -132,6 +136,7 @@ def check_submit(msg: Message) -> Submit | ProtocolError:
     assert 16 <= out.preview_size <= 65535 and isinstance(out.detach, bool)
     assert isinstance(out.label, str) and len(out.label) <= 200
     assert out.result_layout in (None, *M.RESULT_LAYOUTS)
+    assert out.result_dtype in DTYPES
     assert out.time_budget is None or (
         math.isfinite(out.time_budget) and 0.001 <= out.time_budget <= 7 * 86400
     )
@@ -234,11 +239,12 @@ def submits(draw: st.DrawFn) -> Submit:
     """A valid Submit with every optional field present or not."""
     maybe = lambda s: draw(st.none() | s)  # noqa: E731
     init_image = maybe(pixels())
+    inputs_from = maybe(st.text(min_size=1, max_size=64))  # then no content, styles or mask
     return Submit(
-        content=draw(pixels()),
-        styles=draw(st.lists(pixels(), min_size=1, max_size=3)),
+        content=None if inputs_from else draw(pixels()),
+        styles=[] if inputs_from else draw(st.lists(pixels(), min_size=1, max_size=3)),
         settings=draw(st.dictionaries(st.text(max_size=12), JSONISH, max_size=4)),
-        mask=maybe(pixels(layouts=("L",))),
+        mask=None if inputs_from else maybe(pixels(layouts=("L",))),
         init_image=init_image,
         init_job=None if init_image is not None else maybe(st.text(min_size=1, max_size=64)),
         replace=maybe(st.text(min_size=1, max_size=64)),
@@ -249,7 +255,9 @@ def submits(draw: st.DrawFn) -> Submit:
         detach=draw(st.booleans()),
         label=draw(st.text(max_size=200)),
         result_layout=maybe(st.sampled_from(M.RESULT_LAYOUTS)),
+        result_dtype=draw(st.sampled_from(tuple(DTYPES))),
         time_budget=maybe(st.floats(0.001, 7 * 86400)),
+        inputs_from=inputs_from,
     )
 
 
@@ -286,7 +294,8 @@ DESCRIPTOR_VALUES = {
 @st.composite
 def mutated_submits(draw: st.DrawFn) -> tuple[list[bytes], str]:
     """A valid submit with one thing broken; returns (parts, what was broken)."""
-    msg = draw(submits()).to_message("s-1")
+    sub = draw(submits().filter(lambda s: s.inputs_from is None))  # (which sends images)
+    msg = sub.to_message("s-1")
     body, frames = msg.body, [bytes(f) for f in msg.frames]
     images = [k for k in IMAGE_FIELDS if k in body]
     kind = draw(st.sampled_from(["field", "drop field", "descriptor", "frames"]))
@@ -773,6 +782,10 @@ def test_the_minimal_submit_is_accepted() -> None:
         ({"detach": 1}, None, C.E_INVALID_FIELD, "detach"),
         ({"label": "x" * 201}, None, C.E_INVALID_FIELD, "label"),
         ({"result_layout": "L"}, None, C.E_INVALID_FIELD, "result_layout"),
+        ({"result_dtype": "u32"}, None, C.E_INVALID_FIELD, "result_dtype"),
+        ({"result_dtype": 16}, None, C.E_INVALID_FIELD, "result_dtype"),
+        ({"inputs_from": ""}, None, C.E_INVALID_FIELD, "inputs_from"),
+        ({"inputs_from": "j"}, None, C.E_INVALID_FIELD, "content"),  # sent content as well
         ({"time_budget": float("nan")}, None, C.E_INVALID_FIELD, "time_budget"),
         ({"time_budget": float("inf")}, None, C.E_INVALID_FIELD, "time_budget"),
         ({"time_budget": 0}, None, C.E_INVALID_FIELD, "time_budget"),

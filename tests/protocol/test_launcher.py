@@ -1,5 +1,6 @@
-"""impasto.json as plug-ins read it, and starting a daemon for them (the real start of a real
-daemon is exercised by `stylize --daemon auto` in tests/cli and by the Krita end-to-end test)."""
+"""impasto.json as plug-ins read it, and starting a daemon for them and waiting until it is
+ready (the real start of a real daemon is exercised by `stylize --daemon auto` in tests/cli and
+by the Krita and GIMP end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
+    Startup,
     nothing_listening,
     start_daemon,
+    wait_until_ready,
 )
 
 
@@ -72,3 +75,36 @@ def test_start_detaches_and_logs(tmp_path: Path) -> None:
     text = log.read_text()
     assert "['--endpoint', 'tcp://127.0.0.1:7001'] True" in text  # own session, endpoint added
     assert (log.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_started_daemon_that_exits_or_is_late_is_said_in_one_line(tmp_path: Path) -> None:
+    """Startup, the one wait every client uses (the CLI, GIMP, Krita): a daemon that exits is
+    reported with its status and log; one that is not ready within start_timeout, as late."""
+    log = tmp_path / "run" / "daemon.log"
+    gone = Startup(PluginConfig("tcp://127.0.0.1:7002", ["python3", "-c", "exit(3)"]), log)
+    gone.start()
+    assert gone.process is not None and gone.process.wait(10) == 3
+    with pytest.raises(DaemonStartError, match=r"exited at once \(status 3\); see .*daemon.log"):
+        wait_until_ready(gone, lambda: None, every=0.01)
+    slow = ["python3", "-c", "import time; time.sleep(30)"]
+    late = Startup(PluginConfig("tcp://127.0.0.1:7003", slow, start_timeout=0.3), log)
+    late.start()
+    try:
+        with pytest.raises(DaemonStartError, match="not ready within 0.3 s") as e:
+            wait_until_ready(late, lambda: None, every=0.05)
+        assert "\n" not in str(e.value)
+    finally:
+        assert late.process is not None
+        late.process.kill()
+        late.process.wait(10)
+
+
+def test_waiting_ends_at_the_first_ready_hello() -> None:
+    """A daemon that answers but still loads (nobody started it here) is waited for; the
+    hello_reply that says ready is returned, and `pause` ran between the tries."""
+    answers = iter([None, {"ready": False}, {"ready": True, "device": "cpu"}])
+    pauses: list[float] = []
+    startup = Startup(PluginConfig("tcp://127.0.0.1:7004", [], start_timeout=30))
+    welcome = wait_until_ready(startup, lambda: next(answers), pause=pauses.append, every=0.25)
+    assert welcome == {"ready": True, "device": "cpu"} and pauses == [0.25, 0.25]
+    assert startup.process is None

@@ -41,3 +41,56 @@ def test_strength_is_a_log_scale_around_the_daemons_default() -> None:
 def test_a_strength_outside_the_range_is_refused(strength: float) -> None:
     with pytest.raises(ValueError, match="strength"):
         policy.style_weight(strength, {})
+
+
+def test_an_image_over_the_frame_limit_is_named_before_it_is_sent() -> None:
+    """ZeroMQ drops a connection that sends a frame over the daemon's max_message_bytes, with no
+    answer: every client (CLI, Krita, GIMP) asks policy.oversized_image first."""
+    from impasto_protocol import Pixels, Submit
+
+    small, big = Pixels(2, 2, bytes(12), "RGB"), Pixels(4, 4, bytes(48), "RGB")
+    welcome = {"limits": {"max_message_bytes": 20}}
+    assert policy.oversized_image(Submit(small, [small]), welcome) is None
+    why = policy.oversized_image(Submit(small, [small, big]), welcome)
+    assert why == "the style image 2 (4x4) is larger than the daemon accepts (20 bytes per image)"
+    assert "content image (4x4)" in str(policy.oversized_image(Submit(big, [small]), welcome))
+    # No limit said (an older daemon, or no hello yet): nothing to check against.
+    for unknown in (None, {}, {"limits": {}}, {"limits": {"max_message_bytes": True}}):
+        assert policy.oversized_image(Submit(big, [big]), unknown) is None
+
+
+def test_quality_presets_give_the_size_and_the_iterations() -> None:
+    defaults = {"iterations": 150}
+    table = {q: (q.side, q.iterations(defaults)) for q in policy.Quality}
+    assert table == {
+        policy.Quality.DRAFT: (256, 50),
+        policy.Quality.NORMAL: (512, 150),
+        policy.Quality.HIGH: (1024, 300),
+        policy.Quality.FULL: (0, 150),
+    }
+    assert [q.label for q in policy.Quality] == ["Draft", "Normal", "High", "Full size"]
+    assert policy.DEFAULT_QUALITY is policy.Quality.NORMAL
+
+
+@pytest.mark.parametrize(
+    ("requested", "region", "limits", "side"),
+    [
+        (512, (2000, 1000), {}, 512),
+        (512, (300, 200), {}, 300),  # never above the region: the engine would invent pixels
+        (0, (3000, 2000), {}, 3000),  # 0: the region's own
+        (0, (3000, 2000), {"max_output_pixels": 1500 * 1000}, 1500),  # within the daemon's limit
+        (0, (3000, 2000), {"max_output_pixels": True}, 3000),  # not a number: no limit
+        (0, (10, 5), {}, 16),  # the engine's smallest
+    ],
+)
+def test_the_size_a_job_runs_at(
+    requested: int, region: tuple[int, int], limits: dict, side: int
+) -> None:
+    assert policy.job_size(requested, *region, limits) == side
+
+
+def test_context_and_preview_cadence() -> None:
+    assert policy.context_padding(40, 30) == 8  # at least 8 px
+    assert policy.context_padding(1000, 300) == 100  # a tenth of the longer side
+    assert [policy.preview_every(n) for n in (5, 150, 300, 3000)] == [1, 5, 10, 10]
+    assert [policy.preview_size(s) for s in (8, 512, 4000)] == [16, 512, 768]

@@ -201,9 +201,11 @@ def test_field_tables_match_the_message_classes() -> None:
         init_image=pixel,
         replace="j",
         result_layout="RGB",
+        result_dtype="u16",
         time_budget=1.0,
     )
-    body = set(full.to_message().body) | {"init_job"}  # init_job excludes init_image
+    # init_job excludes init_image; inputs_from excludes content, styles and mask
+    body = set(full.to_message().body) | {"init_job", "inputs_from"}
     assert table_names(table_after("6. Requests", "### submit")) == body
     progress = {f.name for f in dataclasses.fields(M.Progress)}
     assert table_names(table_after("8. Jobs", "`progress` body")) == progress

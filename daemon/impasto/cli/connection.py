@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +23,10 @@ from impasto_protocol.launcher import (
     DEFAULT_START_TIMEOUT,
     DaemonStartError,
     PluginConfig,
+    Startup,
     default_log_path,
     nothing_listening,
-    start_daemon,
+    wait_until_ready,
 )
 
 from .. import __version__
@@ -156,25 +155,18 @@ def ensure_daemon(endpoint: str, args: argparse.Namespace, curve: ClientKeys | N
     welcome = None if nothing_listening(endpoint) else probe(endpoint, curve, 1.0)
     if welcome is not None and welcome.get("ready"):
         return
-    proc = None
-    log = default_log_path()
-    if welcome is None:
-        proc, log = _start_daemon(endpoint, args)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        welcome = probe(endpoint, curve, 0.5)
-        if welcome is not None and welcome.get("ready"):
-            return
-        if welcome is None and proc is not None and proc.poll() is not None:
-            raise CliError(
-                f"the daemon started for --daemon auto exited with status {proc.returncode}; "
-                f"see {log}"
-            )
-        time.sleep(READY_POLL)
-    raise CliError(f"the daemon at {endpoint} is not ready after {READY_TIMEOUT:g} s; see {log}")
+    config = PluginConfig(endpoint, _daemon_command(args), READY_TIMEOUT)
+    startup = Startup(config, default_log_path())
+    try:
+        if welcome is None:  # (one that answers but still loads is waited for, not started)
+            startup.start()
+            print(f"impasto: started a daemon at {endpoint} (log: {startup.log})", file=sys.stderr)
+        wait_until_ready(startup, lambda: probe(endpoint, curve, 0.5), every=READY_POLL)
+    except DaemonStartError as e:
+        raise CliError(str(e)) from None
 
 
-def _start_daemon(endpoint: str, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], Path]:
+def _daemon_command(args: argparse.Namespace) -> list[str]:
     command = [
         sys.executable, "-m", "impasto", "daemon",
         "--device", args.device,
@@ -182,10 +174,4 @@ def _start_daemon(endpoint: str, args: argparse.Namespace) -> tuple[subprocess.P
     ]  # fmt: skip
     if args.weights:
         command += ["--weights", str(Path(args.weights).resolve())]
-    log = default_log_path()
-    try:
-        proc = start_daemon(PluginConfig(endpoint, command), log)
-    except DaemonStartError as e:
-        raise CliError(str(e)) from None
-    print(f"impasto: started a daemon at {endpoint} (log: {log})", file=sys.stderr)
-    return proc, log
+    return command

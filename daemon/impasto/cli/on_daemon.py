@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from impasto_protocol import messages as M
+from impasto_protocol import policy
 from impasto_protocol.client import Client, JobHandle
 from impasto_protocol.constants import CANCEL_REPLY
 from impasto_protocol.errors import ImpastoError, JobCancelled, RemoteError
@@ -67,19 +68,9 @@ def submit_job(client: Client, job: Submit) -> JobHandle:
 
 
 def _check_frame_sizes(client: Client, job: Submit) -> None:
-    """A frame over the daemon's max_message_bytes makes ZeroMQ drop the connection without
-    an answer (while heartbeats go on), so say it here instead of waiting for ever."""
-    limit = ((client.welcome or {}).get("limits") or {}).get("max_message_bytes")
-    if not isinstance(limit, int):
-        return
-    images = [("content image", job.content), ("mask", job.mask), ("init image", job.init_image)]
-    images += [(f"style image {i + 1}", s) for i, s in enumerate(job.styles)]
-    for role, image in images:
-        if image is not None and image.nbytes > limit:
-            raise CliError(
-                f"the {role} ({image.width}x{image.height}) is larger than the daemon accepts "
-                f"({limit} bytes per image)"
-            )
+    why = policy.oversized_image(job, client.welcome)
+    if why is not None:
+        raise CliError(why)
 
 
 def stylize_on_daemon(

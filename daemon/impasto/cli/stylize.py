@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from ..engine.settings import StyleSettings, wire_value
 from .connection import add_daemon_options
 from .errors import CliError
@@ -40,7 +38,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..engine import Job, Progress, StyleResult, Stylizer
+    from ..engine import Job, Picture, Progress, StyleResult, Stylizer
 
 # The values of engine.Precision, written out so the parser needs no torch (a test compares).
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -158,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         if stop.partial is None:
             raise KeyboardInterrupt from None  # before the first iteration: nothing to keep
-        save_atomically(stop.partial, output, fmt)
+        save_atomically(stop.partial.to_pil(), output, fmt)
         print(
             f"impasto stylize: interrupted at iteration {stop.iteration}; wrote the picture so"
             f" far to {output}",
@@ -181,7 +179,7 @@ EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
 class Interrupted(Exception):
     """Ctrl-C (or SIGTERM) stopped the engine between two iterations: the picture so far."""
 
-    def __init__(self, partial: Image.Image | None, iteration: int) -> None:
+    def __init__(self, partial: Picture | None, iteration: int) -> None:
         super().__init__("interrupted")
         self.partial = partial
         self.iteration = iteration
@@ -234,7 +232,7 @@ def _run_with_progress(
                 refresh=False,
             )
         if p.preview is not None and preview_dir is not None:
-            p.preview.save(preview_dir / f"step_{p.iteration:05d}.png")
+            p.preview.to_pil().save(preview_dir / f"step_{p.iteration:05d}.png")
 
     cancel = CancelToken()
     reporting = Reporting(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .device import DeviceError, Precision, available_devices
-    from .images import ImageError
+    from .images import ImageError, Picture
     from .job import (
         Cancelled,
         CancelToken,
@@ -41,6 +41,7 @@ _WHERE = {
     "Precision": "device",
     "available_devices": "device",
     "ImageError": "images",
+    "Picture": "images",
     "Cancelled": "job",
     "CancelToken": "job",
     "Job": "job",
@@ -83,6 +84,7 @@ __all__ = [
     "InitMode",
     "Job",
     "Optimizer",
+    "Picture",
     "Pooling",
     "Precision",
     "PreserveColor",

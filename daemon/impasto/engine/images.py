@@ -1,21 +1,94 @@
-"""Conversions between Pillow images and the engine's tensors, and resizing.
+"""Conversions between the caller's images and the engine's tensors, and resizing.
 
 Inside the engine an image is a float32 tensor (1, 3, H, W), RGB, 0..1; alpha travels beside it
-as (1, 1, H, W). Pillow does file I/O and colour-mode conversion; torch does the resampling.
+as (1, 1, H, W). An input is a Pillow image (files: Pillow does I/O and colour-mode conversion)
+or a numpy array of samples (a daemon's wire buffers, viewed without a copy); a result is a
+`Picture`, kept in float so that the caller stores it at the precision it wants.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+# An input image: Pillow, or an H x W x C array (C = 1, 2, 3, 4 for L, LA, RGB, RGBA) of uint8,
+# uint16 or float32 samples (floats in 0..1; outside is clamped, NaN reads as 0).
+ImageInput = Image.Image | np.ndarray
+_SAMPLE_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
 
 class ImageError(ValueError):
     """An input image cannot be used (empty, unsupported mode, wrong size)."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What the engine delivers: float32 RGB (1, 3, H, W) in 0..1 on the CPU, and the content's
+    alpha (1, 1, H, W) or None. 8-bit, 16-bit or float copies are the caller's choice."""
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Picture:
+        """From 0..1 tensors on any device, in any float dtype (float32 on the CPU here)."""
+        rgb = rgb.detach().float().cpu().clamp(0, 1).contiguous()
+        if alpha is not None:
+            alpha = alpha.detach().float().cpu().clamp(0, 1).contiguous()
+        return cls(rgb, alpha)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[-1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[-2])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def to_array(self) -> np.ndarray:
+        """H x W x 3 (or 4 with alpha) float32 samples in 0..1."""
+        t = self.rgb if self.alpha is None else torch.cat([self.rgb, self.alpha], dim=1)
+        return t[0].permute(1, 2, 0).contiguous().numpy()
+
+    def to_pil(self) -> Image.Image:
+        """8-bit RGB or RGBA, for files and screens."""
+        return to_image(self.rgb, self.alpha)
+
+    @property
+    def nbytes(self) -> int:
+        return self.rgb.nbytes + (0 if self.alpha is None else self.alpha.nbytes)
+
+
+def image_size(image: ImageInput) -> tuple[int, int]:
+    """(width, height) of an input image."""
+    if isinstance(image, np.ndarray):
+        return int(image.shape[1]), int(image.shape[0])
+    return image.size
+
+
+def _array_samples(arr: np.ndarray) -> torch.Tensor:
+    """H x W x C float32 tensor in 0..1 from an array of samples: one conversion, no Pillow."""
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or not 1 <= arr.shape[2] <= 4:
+        raise ImageError(f"an image array is H x W x 1..4, not {'x'.join(map(str, arr.shape))}")
+    if arr.dtype == np.float32:
+        t = torch.from_numpy(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0))
+        return t.clamp_(0.0, 1.0)
+    scale = _SAMPLE_SCALE.get(arr.dtype)
+    if scale is None:
+        raise ImageError(f"image samples are uint8, uint16 or float32, not {arr.dtype}")
+    # astype copies into a writable array torch may own; the division happens in place.
+    return torch.from_numpy(arr.astype(np.float32)).div_(scale)
 
 
 def _float_array(image: Image.Image) -> np.ndarray:
@@ -37,12 +110,16 @@ def _float_array(image: Image.Image) -> np.ndarray:
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def to_tensor(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None]:
+def to_tensor(image: ImageInput) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(rgb, alpha): grey becomes three equal channels; alpha is None for opaque modes."""
-    if image.width < 1 or image.height < 1:
+    w, h = image_size(image)
+    if w < 1 or h < 1:
         raise ImageError("image is empty (0 pixels)")
-    arr = _float_array(image)
-    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+    if isinstance(image, np.ndarray):
+        samples = _array_samples(image)
+    else:
+        samples = torch.from_numpy(np.ascontiguousarray(_float_array(image)))
+    t = samples.permute(2, 0, 1).unsqueeze(0)
     channels = t.shape[1]
     alpha = t[:, channels - 1 :] if channels in (2, 4) else None
     rgb = t[:, : 3 if channels >= 3 else 1]
@@ -51,7 +128,7 @@ def to_tensor(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None]:
     return rgb.contiguous(), None if alpha is None else alpha.contiguous()
 
 
-def to_mask(image: Image.Image) -> torch.Tensor:
+def to_mask(image: ImageInput) -> torch.Tensor:
     """A mask image as (1, 1, H, W) weights in 0..1: white (and opaque) means stylize."""
     rgb, alpha = to_tensor(image)
     grey = rgb.mean(dim=1, keepdim=True)

@@ -6,10 +6,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 from PIL import Image
 
+from .images import ImageInput, Picture
 from .settings import StyleSettings
+
+# Bits per sample a caller stores results in: the final losses are those of exactly those
+# samples. 0 means float32, which needs no rounding.
+SAMPLE_BITS = (8, 16, 0)
 
 
 class Cancelled(Exception):
@@ -18,7 +24,7 @@ class Cancelled(Exception):
     `partial` is the image as far as it got (at the output size), or None before the first
     step: a daemon warm-starts the job that replaced this one from it."""
 
-    def __init__(self, partial: Image.Image | None = None) -> None:
+    def __init__(self, partial: Picture | None = None) -> None:
         super().__init__("cancelled")
         self.partial = partial
 
@@ -40,15 +46,17 @@ class CancelToken:
 
 @dataclass(frozen=True)
 class Job:
-    """Images are Pillow images in any common mode; the settings say what to do with them."""
+    """Images are Pillow images in any common mode, or arrays of samples (see ImageInput);
+    the settings say what to do with them."""
 
-    content: Image.Image
-    styles: Sequence[Image.Image]
+    content: ImageInput
+    styles: Sequence[ImageInput]
     settings: StyleSettings = field(default_factory=StyleSettings)
     # Same size as the content; white (1) is stylized, black (0) keeps the content, grey blends.
-    mask: Image.Image | None = None
+    mask: ImageInput | None = None
     # The starting image when settings.init is "image" (a file, or a previous result to warm-start).
-    init_image: Image.Image | None = None
+    init_image: ImageInput | Picture | None = None
+    sample_bits: int = 8  # one of SAMPLE_BITS: how the caller will store the result
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,9 @@ class Progress:
     tv_loss: float
     loss: float  # the weighted total being minimized
     elapsed: float  # seconds since the job started
-    # 8-bit, possibly downscaled; only when asked for. Iteration 0 with NaN losses: the fast
+    # Possibly downscaled; only when asked for. Iteration 0 with NaN losses: the fast
     # networks' picture, sent before the optimization starts.
-    preview: Image.Image | None = None
+    preview: Picture | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -93,10 +101,10 @@ class StopReason(str, Enum):
 
 @dataclass(frozen=True)
 class StyleResult:
-    image: Image.Image  # 8-bit RGB, or RGBA when the content had alpha
+    picture: Picture  # RGB, or RGBA when the content had alpha; rounded to job.sample_bits
     iterations: int  # done, over all scales
     elapsed: float
-    # Of the delivered 8-bit image, at the last scale run; None for the fast method, which
+    # Of the delivered samples, at the last scale run; None for the fast method, which
     # optimizes nothing (its losses would cost a pass through VGG19).
     content_loss: float | None
     style_loss: float | None
@@ -107,3 +115,8 @@ class StyleResult:
     stopped: StopReason
     scales: tuple[tuple[int, int, int], ...]  # (width, height, iterations) per scale run
     settings: StyleSettings
+
+    @cached_property
+    def image(self) -> Image.Image:
+        """The picture in 8 bits per channel (RGB or RGBA), for files and screens."""
+        return self.picture.to_pil()

@@ -2,7 +2,8 @@
 
 A `Stylizer` loads VGG19 once and keeps it (and a cache of style targets) for every job it runs,
 which is what makes a daemon's repeated edits fast. It knows nothing of sockets or files: jobs come
-in as Pillow images and settings, progress goes out through a callback, and a CancelToken stops it.
+in as images (Pillow, or arrays of samples) and settings, progress goes out through a callback,
+and a CancelToken stops it; results are float Pictures the caller stores at its own precision.
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from . import color
 from .cache import StyleTargetCache, Targets
 from .device import Compute, Precision, select
 from .fast import FastModelError
-from .images import ImageError, fit_size, resize, tensor_digest, to_image, to_mask, to_tensor
+from .images import (
+    ImageError,
+    ImageInput,
+    Picture,
+    fit_size,
+    image_size,
+    resize,
+    tensor_digest,
+    to_mask,
+    to_tensor,
+)
 from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
-from .job import Cancelled, Job, Progress, Reporting, StopReason, StyleResult
+from .job import SAMPLE_BITS, Cancelled, Job, Progress, Reporting, StopReason, StyleResult
 from .lbfgs import ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .schedule import IterationCosts, Pacer, Scale, plan_scales
@@ -79,6 +89,7 @@ class _Prepared:
     presets: tuple[int, ...]
     preset_blend: list[float]
     painted: torch.Tensor | None = None  # the fast networks' picture at the output size
+    sample_bits: int = 8  # the caller's storage precision (Job.sample_bits)
 
     @property
     def out_size(self) -> tuple[int, int]:
@@ -214,15 +225,15 @@ class Stylizer:
             if index == pacer.final and run < scale.iterations:
                 stopped = StopReason.TIME_BUDGET
         assert x is not None and objective is not None  # at least one scale always runs
-        # The delivered pixels are 8-bit: report the losses of exactly what is delivered.
+        # Report the losses of exactly the samples the caller stores (8 or 16 bits, or float).
         with torch.no_grad():
-            x.mul_(255).round_().div_(255)
+            _round_samples(x, prep.sample_bits)
             terms = objective.evaluate(x).floats()
         out_w, out_h = prep.scales[-1].width, prep.scales[-1].height
         final = resize(x.detach().float().cpu(), out_w, out_h)
-        image = self._deliver(prep, final, out_w, out_h, None)
+        image = self._deliver(prep, final, out_w, out_h, None, prep.sample_bits)
         return StyleResult(
-            image=image,
+            picture=image,
             iterations=done,
             elapsed=time.perf_counter() - start,
             content_loss=terms[0],
@@ -292,7 +303,7 @@ class Stylizer:
         s = prep.settings
         out_w, out_h = prep.out_size
         painted = self._paint(prep, out_w, out_h)  # FastModelError without the model files
-        image = self._deliver(prep, painted, out_w, out_h, None)
+        image = self._deliver(prep, painted, out_w, out_h, None, prep.sample_bits)
         elapsed = time.perf_counter() - start
         if rep.on_progress:
             nan = math.nan
@@ -301,7 +312,7 @@ class Stylizer:
                 Progress(1, 1, 0, 1, out_w, out_h, nan, nan, nan, nan, elapsed, preview)
             )
         return StyleResult(
-            image=image,
+            picture=image,
             iterations=0,
             elapsed=elapsed,
             content_loss=None,
@@ -320,7 +331,9 @@ class Stylizer:
     def _prepare(self, job: Job) -> _Prepared:
         s = job.settings.validate(self.layer_names)
         check_styles_given(s, len(job.styles))
-        cw, ch = job.content.size
+        if job.sample_bits not in SAMPLE_BITS:
+            raise SettingsError("sample_bits", f"{job.sample_bits} is not one of {SAMPLE_BITS}")
+        cw, ch = image_size(job.content)
         if cw < 1 or ch < 1:
             raise ImageError("content image is empty (0 pixels)")
         out_w, out_h = output_size(cw, ch, s)
@@ -333,10 +346,9 @@ class Stylizer:
         alpha = None if alpha is None else resize(alpha, out_w, out_h)
         mask = None
         if job.mask is not None:
-            if job.mask.size != job.content.size:
-                raise ImageError(
-                    f"mask is {job.mask.width}x{job.mask.height} but the content is {cw}x{ch}"
-                )
+            mw, mh = image_size(job.mask)
+            if (mw, mh) != (cw, ch):
+                raise ImageError(f"mask is {mw}x{mh} but the content is {cw}x{ch}")
             mask = resize(to_mask(job.mask), out_w, out_h)
         net_content = content
         if s.preserve_color is PreserveColor.LUMINANCE:
@@ -377,7 +389,8 @@ class Stylizer:
         blend = [b / sum(blend) for b in blend]
         init = None
         if job.init_image is not None:
-            init = to_tensor(job.init_image)[0]
+            given = job.init_image
+            init = given.rgb if isinstance(given, Picture) else to_tensor(given)[0]
             if s.preserve_color is PreserveColor.LUMINANCE:
                 init = color.luminance(init)
         # A warm start begins where the previous result ended: at full size, unless the
@@ -400,6 +413,7 @@ class Stylizer:
             fast_blend=fast_blend,
             presets=s.presets,
             preset_blend=preset_blend,
+            sample_bits=job.sample_bits,
         )
         if s.init is InitMode.FAST and s.scales == 0 and self._can_paint(prep):
             # A fast start is sharp already: it skips the coarsest scales. Decided here, with
@@ -409,11 +423,11 @@ class Stylizer:
             prep.scales = plan_scales(cw, ch, s.size, s.iterations, n_fast)
         return prep
 
-    def _check_styles(self, styles: Sequence[Image.Image]) -> Sequence[Image.Image]:
+    def _check_styles(self, styles: Sequence[ImageInput]) -> Sequence[ImageInput]:
         if len(styles) > MAX_STYLES:
             raise SettingsError("styles", f"at most {MAX_STYLES} style images")
         for i, image in enumerate(styles):
-            if image.width < 1 or image.height < 1:
+            if min(image_size(image)) < 1:
                 raise ImageError(f"style image {i + 1} is empty (0 pixels)")
         return styles
 
@@ -504,7 +518,7 @@ class Stylizer:
         ]
         return _Objective(self, s, content_losses, style_losses, content, mask)
 
-    def _partial(self, prep: _Prepared, x: torch.Tensor | None) -> Image.Image | None:
+    def _partial(self, prep: _Prepared, x: torch.Tensor | None) -> Picture | None:
         """The current iterate as a delivered image at the output size (a cancelled job's)."""
         if x is None:
             return None
@@ -513,8 +527,11 @@ class Stylizer:
             prep, resize(x.detach().float().cpu(), out_w, out_h), out_w, out_h, None
         )
 
-    def _deliver(self, prep: _Prepared, x: torch.Tensor, w: int, h: int, size: int | None):
-        """The 8-bit image a user sees of iterate `x`: masked, colours restored, alpha attached."""
+    def _deliver(
+        self, prep: _Prepared, x: torch.Tensor, w: int, h: int, size: int | None, bits: int = 0
+    ) -> Picture:
+        """The picture a user sees of iterate `x`: masked, colours restored, alpha attached,
+        rounded to `bits` per sample (0: not rounded)."""
         with torch.no_grad():
             out = x.detach().float().cpu().clamp(0, 1)
             if prep.mask is not None:
@@ -527,7 +544,7 @@ class Stylizer:
                 pw, ph = fit_size(w, h, size)
                 out = resize(out, pw, ph)
                 alpha = None if alpha is None else resize(alpha, pw, ph)
-            return to_image(out, alpha)
+            return Picture.of(_round_samples(out, bits), alpha)
 
 
 class _Objective:
@@ -555,6 +572,14 @@ class _Objective:
         tv = tv_loss(image if s.tv_weight > 0 else image.detach())
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return LossTerms(content, style, tv, total)
+
+
+def _round_samples(t: torch.Tensor, bits: int) -> torch.Tensor:
+    """`t` (0..1) rounded in place to the levels of `bits`-bit samples; 0 leaves it as it is."""
+    if bits:
+        levels = float(2**bits - 1)
+        t.clamp_(0, 1).mul_(levels).round_().div_(levels)
+    return t
 
 
 def output_size(width: int, height: int, s: StyleSettings) -> tuple[int, int]:

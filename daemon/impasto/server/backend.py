@@ -11,9 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from PIL import Image
+import numpy as np
 
 from impasto_protocol.limits import Limits
+
+# Images between the server and a backend are numpy arrays, H x W x C: inputs are the wire's
+# samples (uint8, uint16 or float32; C = 1..4 for L, LA, RGB, RGBA), outputs float32 RGB or
+# RGBA in 0..1, which the server encodes in the sample type the client asked for.
+Samples = np.ndarray
 
 
 class FieldError(ValueError):
@@ -29,7 +34,7 @@ class FieldError(ValueError):
 class JobStopped(Exception):
     """The job's cancel event was set; `partial` is the image as far as it got (or None)."""
 
-    def __init__(self, partial: Image.Image | None) -> None:
+    def __init__(self, partial: Samples | None) -> None:
         super().__init__("stopped")
         self.partial = partial
 
@@ -52,11 +57,12 @@ class SettingsRequest:
 
 @dataclass
 class JobInput:
-    content: Image.Image
-    styles: list[Image.Image]
+    content: Samples
+    styles: list[Samples]
     settings: Any  # what check_settings returned
-    mask: Image.Image | None = None
-    init: Image.Image | None = None
+    mask: Samples | None = None
+    init: Samples | None = None
+    result_dtype: str = "u8"  # the client stores the result as u8, u16 or f32 samples
     progress_every: int = 10
     preview_every: int = 0
     preview_size: int = 512
@@ -66,12 +72,12 @@ class JobInput:
 
 @dataclass
 class JobOutput:
-    image: Image.Image  # 8-bit RGB or RGBA
+    image: Samples  # float32 RGB or RGBA
     info: dict[str, Any]  # msgpack-able facts for the result message
 
 
 # progress(fields, preview): fields are msgpack-able numbers (see SPEC.md, `progress`).
-ProgressSink = Callable[[dict[str, Any], Image.Image | None], None]
+ProgressSink = Callable[[dict[str, Any], Samples | None], None]
 
 
 class Backend(Protocol):
@@ -89,6 +95,6 @@ class Backend(Protocol):
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""
 
-    def swatches(self) -> list[Image.Image]:
+    def swatches(self) -> list[Samples]:
         """The presets' swatches for the `presets` request: already rendered (the socket loop
         calls it), empty when there are none (yet)."""

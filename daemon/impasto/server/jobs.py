@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from PIL import Image
+import numpy as np
 
 from impasto_protocol.messages import Submit
 
@@ -59,19 +59,29 @@ class JobRecord:
     cancel_reason: str | None = None
     error: tuple[str, str, str | None] | None = None  # code, message, field
     # The delivered result, or the image a cancelled job had reached: a warm start's source.
-    last_image: Image.Image | None = None
+    last_image: np.ndarray | None = None  # H x W x C uint16 samples (see keep_image)
     warm_from: str | None = None  # the job whose image this one started from
     result_message: Any = None  # the encoded result, kept for watchers that come later
     watchers: set[bytes] = field(default_factory=set)
 
     def kept_bytes(self) -> int:
-        """The memory a finished job holds for later `watch`es and warm starts: the encoded
-        result and the last image."""
+        """The memory a finished job holds for later `watch`es, warm starts and `inputs_from`:
+        the encoded result, the last image and the inputs (counted for every job that holds
+        them, although a replacement shares its source's)."""
         n = sum(len(f) for f in self.result_message) if self.result_message is not None else 0
+        s = self.submit
+        n += sum(p.nbytes for p in (s.content, *s.styles, s.mask, s.init_image) if p is not None)
         if self.last_image is not None:
-            w, h = self.last_image.size
-            n += w * h * len(self.last_image.getbands())
+            n += self.last_image.nbytes
         return n
+
+    def keep_image(self, image: np.ndarray | None) -> None:
+        """Keep a float picture as a warm start's source, in 16 bits per sample: half the
+        memory of floats, and finer than the optimizer's steps."""
+        if image is None:
+            self.last_image = None
+            return
+        self.last_image = np.rint(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from impasto_protocol import constants as C
@@ -18,7 +19,7 @@ from impasto_protocol.errors import ProtocolError
 
 from .. import __version__
 from .backend import FieldError, SettingsRequest
-from .imaging import from_pil
+from .imaging import to_pixels
 from .jobs import JobRecord, JobState, new_job_id
 from .lifecycle import JobBook
 from .peers import Peer, Peers, printable
@@ -82,9 +83,16 @@ class Requests:
         if self.server.stopping:
             raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
         sub = M.Submit.from_message(msg)
+        if sub.inputs_from is not None:
+            # The images of an earlier job of this owner's (kept as long as that job is, 8.4):
+            # a strength change sends settings, not the layer again.
+            source = self.visible_job(peer, sub.inputs_from, "inputs_from").submit
+            sub = replace(sub, content=source.content, styles=list(source.styles), mask=source.mask)
+        content = sub.content
+        assert content is not None  # from_message requires it without inputs_from
         limits = self.server.config.limits
         images = [
-            ("content", sub.content),
+            ("content", content),
             *((f"styles[{i}]", s) for i, s in enumerate(sub.styles)),
         ]
         images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
@@ -99,20 +107,20 @@ class Requests:
         if len(sub.styles) > limits.max_styles:
             raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
         if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
-            sub.content.width,
-            sub.content.height,
+            content.width,
+            content.height,
         ):
             raise ProtocolError(
                 C.E_INVALID_FIELD,
                 f"mask is {sub.mask.width}x{sub.mask.height} but the content is "
-                f"{sub.content.width}x{sub.content.height}",
+                f"{content.width}x{content.height}",
                 "mask",
             )
         if sub.init_job is not None:
             self.visible_job(peer, sub.init_job, "init_job")
         request = SettingsRequest(
             settings=dict(sub.settings),
-            content_size=(sub.content.width, sub.content.height),
+            content_size=(content.width, content.height),
             warm_start=sub.init_job is not None or sub.init_image is not None,
             n_styles=len(sub.styles),
             limits=limits,
@@ -147,8 +155,8 @@ class Requests:
             "job %s from %s: %dx%d, %d style(s)%s",
             job.id,
             peer.name,
-            sub.content.width,
-            sub.content.height,
+            content.width,
+            content.height,
             len(sub.styles),
             f", replaces {replaced.id}" if replaced else "",
         )
@@ -234,7 +242,7 @@ class Requests:
     def presets(self, peer: Peer, msg: Message) -> None:
         """The built-in styles' swatches, rendered by the backend when it loaded."""
         swatches: list[Any] = getattr(self.server.backend, "swatches", list)()
-        pixels = [from_pil(image.convert("RGB"), "RGB") for image in swatches]
+        pixels = [to_pixels(image, "RGB", "u8") for image in swatches]
         body = {
             "ready": self.book.ready,
             "count": len(pixels),

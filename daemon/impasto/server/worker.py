@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
-from PIL import Image
 
-from .backend import Backend, FieldError, JobInput, JobStopped, OutOfMemory
-from .imaging import from_pil, result_layout, to_pil
+from .backend import Backend, FieldError, JobInput, JobStopped, OutOfMemory, Samples
+from .imaging import result_layout, to_array, to_pixels
 from .jobs import JobRecord
 
 log = logging.getLogger(__name__)
@@ -36,13 +35,11 @@ class Worker(threading.Thread):
         super().__init__(name="impasto-engine", daemon=True)
         self.backend = backend
         self.events: queue.SimpleQueue[WorkerEvent] = queue.SimpleQueue()
-        self._jobs: queue.SimpleQueue[tuple[JobRecord, Image.Image | None] | None] = (
-            queue.SimpleQueue()
-        )
+        self._jobs: queue.SimpleQueue[tuple[JobRecord, Samples | None] | None] = queue.SimpleQueue()
         self._context = context
         self._wake: zmq.Socket | None = None
 
-    def start_job(self, job: JobRecord, init: Image.Image | None) -> None:
+    def start_job(self, job: JobRecord, init: Samples | None) -> None:
         self._jobs.put((job, init))
 
     def stop(self) -> None:
@@ -72,16 +69,18 @@ class Worker(threading.Thread):
         except zmq.Again:
             pass  # a thousand wake-ups are pending already; the loop will find this event too
 
-    def _run_job(self, job: JobRecord, init: Image.Image | None) -> None:
+    def _run_job(self, job: JobRecord, init: Samples | None) -> None:
         s = job.submit
-        layout = result_layout(s.result_layout, s.content)
+        assert s.content is not None  # (inputs_from was resolved when the job was queued)
+        layout, dtype = result_layout(s.result_layout, s.content), s.result_dtype
         try:
             inputs = JobInput(
-                content=to_pil(s.content),
-                styles=[to_pil(p) for p in s.styles],
+                content=to_array(s.content),
+                styles=[to_array(p) for p in s.styles],
                 settings=job.settings,
-                mask=None if s.mask is None else to_pil(s.mask),
-                init=init if s.init_image is None else to_pil(s.init_image),
+                mask=None if s.mask is None else to_array(s.mask),
+                init=init if s.init_image is None else to_array(s.init_image),
+                result_dtype=dtype,
                 progress_every=s.progress_every,
                 preview_every=s.preview_every,
                 preview_size=s.preview_size,
@@ -89,21 +88,21 @@ class Worker(threading.Thread):
                 cancel=job.cancel,
             )
 
-            def progress(fields: dict[str, Any], preview: Image.Image | None) -> None:
+            def progress(fields: dict[str, Any], preview: Samples | None) -> None:
                 if preview is None:
                     self._post(WorkerEvent("progress", job, fields))
                     return
-                pixels = from_pil(preview, layout)
+                pixels = to_pixels(preview, layout, "u8")  # for display: 8 bits are enough
                 body = {**fields, "image": pixels.descriptor(0)}
                 self._post(WorkerEvent("preview", job, body, [pixels.data]))
 
             out = self.backend.run(inputs, progress)
-            pixels = from_pil(out.image, layout)
+            pixels = to_pixels(out.image, layout, dtype)
             body = {**out.info, "image": pixels.descriptor(0)}
-            job.last_image = out.image
+            job.keep_image(out.image)
             self._post(WorkerEvent("result", job, body, [pixels.data]))
         except JobStopped as e:
-            job.last_image = e.partial
+            job.keep_image(e.partial)
             self._post(WorkerEvent("stopped", job))
         except FieldError as e:
             self._post(

@@ -29,9 +29,9 @@ from impasto_protocol import (
 from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
-    default_log_path,
+    Startup,
     nothing_listening,
-    start_daemon,
+    wait_until_ready,
 )
 
 log = logging.getLogger(__name__)
@@ -74,42 +74,39 @@ def connect(config: PluginConfig, endpoint: str | None, hooks: Hooks) -> Client:
     target = endpoint or config.resolved_endpoint()
     client = Client(target, name=CLIENT_NAME)
     normal_timeout = client.timeout
-    if not nothing_listening(target):
-        client.timeout = PROBE_TIMEOUT
-        try:
-            if _hello(client, hooks)["ready"]:
-                client.timeout = normal_timeout
-                return client
-            started = None  # it answers but still loads its model: wait below
-        except ConnectionLost:
-            started = _start(config, target)
-    else:
-        started = _start(config, target)
-    deadline = time.monotonic() + config.start_timeout
-    client.timeout = 1.0
-    hooks.status("Starting the Impasto daemon (loading the model)...")
-    while time.monotonic() < deadline:
-        if hooks.idle():
-            client.close()
-            raise UserCancelled("cancelled while the daemon was starting")
-        if started is not None and started.poll() is not None:
-            client.close()
-            raise DaemonError(
-                f"the Impasto daemon exited at once (code {started.returncode}); "
-                f"see {default_log_path()}"
-            )
-        try:
-            if _hello(client, hooks)["ready"]:
-                client.timeout = normal_timeout
-                return client
-        except ConnectionLost:
-            pass
-        _sleep(0.5, hooks)
-    client.close()
-    raise DaemonError(
-        f"the Impasto daemon at {target} was not ready within {config.start_timeout:g} s"
-        + (f"; see {default_log_path()}" if started is not None else "")
-    )
+    startup = Startup(replace(config, endpoint=target))
+    try:
+        if nothing_listening(target):
+            _start(startup)
+        else:
+            client.timeout = PROBE_TIMEOUT
+            try:
+                if _hello(client, hooks)["ready"]:
+                    client.timeout = normal_timeout
+                    return client
+                # it answers but still loads its model: wait below
+            except ConnectionLost:
+                _start(startup)
+        client.timeout = 1.0
+        hooks.status("Starting the Impasto daemon (loading the model)...")
+
+        def hello() -> dict[str, Any] | None:
+            if hooks.idle():
+                raise UserCancelled("cancelled while the daemon was starting")
+            try:
+                return _hello(client, hooks)
+            except ConnectionLost:
+                return None
+
+        wait_until_ready(startup, hello, pause=lambda seconds: _sleep(seconds, hooks))
+    except DaemonStartError as exc:
+        client.close()
+        raise DaemonError(str(exc)) from None
+    except BaseException:
+        client.close()
+        raise
+    client.timeout = normal_timeout
+    return client
 
 
 def _hello(client: Client, hooks: Hooks) -> dict[str, Any]:
@@ -121,7 +118,9 @@ def _hello(client: Client, hooks: Hooks) -> dict[str, Any]:
         raise DaemonError(f"the daemon at {client.endpoint} refused us: {exc}") from None
 
 
-def _start(config: PluginConfig, endpoint: str) -> Any:
+def _start(startup: Startup) -> None:
+    config = startup.config
+    endpoint = config.resolved_endpoint()
     if not config.daemon_command:
         raise DaemonError(
             f"no Impasto daemon answers at {endpoint}: start one with `impasto daemon "
@@ -129,7 +128,7 @@ def _start(config: PluginConfig, endpoint: str) -> Any:
         )
     log.info("no daemon at %s: starting %s", endpoint, " ".join(config.daemon_command))
     try:
-        return start_daemon(replace(config, endpoint=endpoint))
+        startup.start()
     except DaemonStartError as exc:
         raise DaemonError(f"no Impasto daemon answers at {endpoint}; {exc}") from None
 

@@ -15,7 +15,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
-from impasto_protocol import Pixels  # noqa: E402
+from impasto_protocol import Pixels, policy  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +40,12 @@ class Region:
     height: int
     selection: bool  # False: the whole drawable, no mask
 
-    @property
-    def longer_side(self) -> int:
-        return max(self.width, self.height)
-
 
 @dataclass(frozen=True)
 class SourceFormat:
     """How the source's pixels are read: a babl format and the protocol's matching sample
-    type. 8-bit images travel as they are; deeper ones as u16 or f32 rather than being
-    truncated in GIMP (the daemon rounds them to the engine's 8 bits)."""
+    type. Every precision travels as it is (u16 or f32 rather than truncated in GIMP), and the
+    result comes back in the same sample type."""
 
     babl: str
     layout: str
@@ -74,7 +70,7 @@ def source_format(image: Gimp.Image, drawable: Gimp.Drawable) -> SourceFormat:
     if name.startswith("u8"):
         dtype = "u8"
     elif name.startswith(("u16", "u32")):
-        dtype = "u16"  # u32 carries no more than the engine's 8 bits can use
+        dtype = "u16"  # (u32: 65536 levels are more than a stylized picture holds)
     else:
         dtype = "f32"  # half, float, double: clamped to 0..1 by the daemon
     alpha = drawable.has_alpha()
@@ -84,14 +80,16 @@ def source_format(image: Gimp.Image, drawable: Gimp.Drawable) -> SourceFormat:
 
 
 def region(image: Gimp.Image, drawable: Gimp.Drawable, padding: int) -> Region:
-    """The selection's bounds on `drawable` plus `padding` pixels of context, or the whole
-    drawable when nothing is selected."""
+    """The selection's bounds on `drawable` plus `padding` pixels of context (negative: the
+    shared policy's, as in Krita), or the whole drawable when nothing is selected."""
     width, height = drawable.get_width(), drawable.get_height()
     if Gimp.Selection.is_empty(image):
         return Region(0, 0, width, height, False)
     found, x, y, w, h = drawable.mask_intersect()
     if not found or w <= 0 or h <= 0:
         raise HostError("the selection does not overlap the layer: select inside it, or nothing")
+    if padding < 0:
+        padding = policy.context_padding(w, h)
     x0, y0 = max(0, x - padding), max(0, y - padding)
     x1, y1 = min(width, x + w + padding), min(height, y + h + padding)
     return Region(x0, y0, x1 - x0, y1 - y0, True)
@@ -165,12 +163,13 @@ class ResultLayer:
         self.writes = 0
 
     def write(self, pixels: Pixels) -> None:
-        """Show `pixels` (a preview or the result, u8 RGB(A)) in the layer, scaled to the region
-        when the daemon sent a smaller image, and push it to the canvas at once."""
+        """Show `pixels` (a u8 preview, or the result in the sample type the submit asked for:
+        the source's own, so a 16-bit image gets 16-bit levels back) in the layer, scaled to
+        the region when the daemon sent a smaller image, and push it to the canvas at once."""
         w, h = self.where.width, self.where.height
-        fmt = f"R'G'B'{'A' if pixels.layout == 'RGBA' else ''} u8"
-        if pixels.layout not in ("RGB", "RGBA") or pixels.dtype != "u8":
-            raise HostError(f"the daemon sent {pixels.layout} {pixels.dtype}, not RGB(A) u8")
+        if pixels.layout not in ("RGB", "RGBA") or pixels.dtype not in _BABL_TYPE:
+            raise HostError(f"the daemon sent {pixels.layout} {pixels.dtype}, not RGB(A)")
+        fmt = f"R'G'B'{'A' if pixels.layout == 'RGBA' else ''} {_BABL_TYPE[pixels.dtype]}"
         data = bytes(pixels.data)
         if (pixels.width, pixels.height) != (w, h):
             # A preview (downscaled to preview_size) or a result of a smaller processing size:

@@ -21,7 +21,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
 
 import impasto_protocol  # noqa: E402
-from impasto_protocol import Pixels, Preview, Progress, Submit  # noqa: E402
+from impasto_protocol import Pixels, Preview, Progress, Submit, policy  # noqa: E402
 from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
 from impasto_protocol.modes import DEFAULT_MODE, Mode  # noqa: E402
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 PROC_NAME = "plug-in-impasto-stylize"
 RW = GObject.ParamFlags.READWRITE
 COLOR_LABELS = ("Off", "Luminance only", "Match style colours")
-PREVIEW_SIZE_CAP = 1024  # previews larger than this are not worth their transfer time
 
 
 def _choice(values: dict[str, str]) -> Gimp.Choice:
@@ -84,8 +83,10 @@ def declare(p: Gimp.Procedure) -> None:
         -STRENGTH_RANGE, STRENGTH_RANGE, 0.0, RW,
     )  # fmt: skip
     p.add_choice_argument(
-        "quality", "_Quality", "Iterations: draft (a third), normal (the engine's), high (twice)",
-        _choice({"draft": "Draft", "normal": "Normal", "high": "High"}), "normal", RW,
+        "quality", "_Quality",
+        "Size and iterations: draft 256 px, a third of the iterations; normal 512 px; high 1024 px,"
+        " twice the iterations; full size: the layer's own resolution (slow on a CPU)",
+        _choice({q.value: q.label for q in policy.Quality}), policy.DEFAULT_QUALITY.value, RW,
     )  # fmt: skip
     p.add_choice_argument(
         "preserve-colors", "Preserve colo_urs",
@@ -94,7 +95,7 @@ def declare(p: Gimp.Procedure) -> None:
         "none", RW,
     )  # fmt: skip
     p.add_int_argument(
-        "size", "Processing si_ze", "Longer side in pixels to compute at (0: full resolution)",
+        "size", "Processing si_ze", "Longer side in pixels to compute at (0: from the quality)",
         0, 65535, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
@@ -106,8 +107,9 @@ def declare(p: Gimp.Procedure) -> None:
         0, 100000, 10, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "padding", "Context paddin_g", "Pixels around the selection sent along as context",
-        0, 4096, 32, RW,
+        "padding", "Context paddin_g",
+        "Pixels around the selection sent along as context (-1: a tenth of its longer side)",
+        -1, 4096, -1, RW,
     )  # fmt: skip
     p.add_string_argument(
         "advanced", "_Advanced settings",
@@ -273,18 +275,28 @@ def _run(
     try:
         welcome = client.welcome or {}
         features = Features.from_hello(welcome)
-        settings = engine_settings(args, welcome.get("defaults", {}), where.longer_side, features)
+        settings = engine_settings(
+            args,
+            welcome.get("defaults", {}),
+            (where.width, where.height),
+            features,
+            welcome.get("limits", {}),
+        )
         preview_every = config.get_property("preview-every")
         submit = Submit(
             content,
             styles,
             settings=settings,
             preview_every=preview_every,
-            preview_size=max(16, min(settings["size"], PREVIEW_SIZE_CAP)),
+            preview_size=policy.preview_size(settings["size"]),
             progress_every=max(1, min(10, preview_every or 10)),
             result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
+            result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
             label=f"GIMP: {_image_name(image)}",
         )
+        too_big = policy.oversized_image(submit, welcome)
+        if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
+            raise layers.HostError(f"{too_big}: select a smaller area, or scale the image down")
         started = time.monotonic()
         undo_group = [bool(image.undo_group_start())]
         try:

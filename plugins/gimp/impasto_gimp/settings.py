@@ -3,8 +3,9 @@
 The procedure's arguments are registered when GIMP queries the plug-in, long before any daemon
 is reached, so they cannot carry the engine's defaults. They are therefore relative or
 "0 = automatic": strength scales the daemon's own `style_weight` on a log scale, the quality
-preset scales its `iterations`, and the advanced text names settings that hello_reply's
-`defaults` lists and types. An engine default lives only in the engine: the daemon says it.
+preset (impasto_protocol.policy, the same four as Krita's) gives the size and scales the
+daemon's `iterations`, and the advanced text names settings that hello_reply's `defaults`
+lists and types. An engine default lives only in the engine: the daemon says it.
 
 What a mode (Instant / Refine / Paint) and a palette choice mean is decided once for every
 client in `impasto_protocol.modes`; this module only parses the arguments that name them and
@@ -22,8 +23,6 @@ from typing import Any
 from impasto_protocol import policy
 from impasto_protocol.modes import DEFAULT_MODE, Features, Mode, preset_fields, settings_for
 
-# Quality presets: a factor on the daemon's default iteration count.
-QUALITY = {"draft": 1 / 3, "normal": 1.0, "high": 2.0}
 PRESERVE_COLORS = ("none", "luminance", "match")  # protocol 1.0 values of preserve_color
 STRENGTH_RANGE = policy.STRENGTH_DECADES  # style_weight = the daemon's default * 10**strength
 # Settings the procedure has arguments of its own for; the advanced text may not set them.
@@ -50,24 +49,31 @@ class Arguments:
     mode: str = DEFAULT_MODE.value
     presets: str = ""  # "index:weight, ..." (parse_presets)
     strength: float = 0.0
-    quality: str = "normal"
+    quality: str = policy.DEFAULT_QUALITY.value
     preserve_colors: str = "none"
-    size: int = 0  # 0: the region's own longer side (full resolution)
+    size: int = 0  # 0: from the quality preset
     iterations: int = 0  # 0: from the quality preset
     advanced: str = ""  # "name=value; name=v1,v2" over hello_reply's defaults
 
 
 def engine_settings(
-    args: Arguments, defaults: dict[str, Any], region_side: int, features: Features
+    args: Arguments,
+    defaults: dict[str, Any],
+    region: tuple[int, int],
+    features: Features,
+    limits: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The submit's `settings` map. `defaults` is hello_reply's; `region_side` the longer side
-    of the pixels sent; `features` what the daemon can do. Raises SettingsInputError for bad
-    input or for a mode the daemon cannot run."""
+    """The submit's `settings` map. `defaults` and `limits` are hello_reply's; `region` the
+    size of the pixels sent; `features` what the daemon can do. Raises SettingsInputError for
+    bad input or for a mode the daemon cannot run."""
     mode = parse_mode(args.mode)
     mix = parse_presets(args.presets)
     check_features(mode, mix, features)
-    if args.quality not in QUALITY:
-        raise SettingsInputError(f"quality {args.quality!r} is not one of {', '.join(QUALITY)}")
+    try:
+        quality = policy.Quality(args.quality)
+    except ValueError:
+        valid = ", ".join(q.value for q in policy.Quality)
+        raise SettingsInputError(f"quality {args.quality!r} is not one of {valid}") from None
     if args.preserve_colors not in PRESERVE_COLORS:
         raise SettingsInputError(
             f"preserve-colors {args.preserve_colors!r} is not one of {', '.join(PRESERVE_COLORS)}"
@@ -77,11 +83,9 @@ def engine_settings(
             f"strength {args.strength} is outside -{STRENGTH_RANGE:g}..{STRENGTH_RANGE:g}"
         )
     settings = parse_advanced(args.advanced, defaults)
-    base_iterations = policy.default_iterations(defaults)
-    iterations = args.iterations or max(1, round(base_iterations * QUALITY[args.quality]))
     settings.update(
-        size=args.size or region_side,
-        iterations=iterations,
+        size=policy.job_size(args.size or quality.side, *region, limits or {}),
+        iterations=args.iterations or quality.iterations(defaults),
         style_weight=policy.style_weight(args.strength, defaults),
         preserve_color=args.preserve_colors,
     )

@@ -14,7 +14,6 @@ restarted daemon may be another one, with other styles or none.
 from __future__ import annotations
 
 import logging
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,8 @@ from impasto_protocol import Message, NonBlockingClient, Pixels, State
 from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
-    default_log_path,
+    Startup,
     nothing_listening,
-    start_daemon,
 )
 from impasto_protocol.messages import Submit, remote_error, swatches_from
 from impasto_protocol.modes import Features
@@ -64,9 +62,8 @@ class DaemonLink(QObject):
         self.state = LinkState.OFFLINE
         self.error = ""
         self.busy_jobs = 0  # queued + running jobs of all clients, from status polls
-        self.process: Any = None  # the daemon we started (subprocess.Popen), if any
-        self._launched_at = 0.0
-        self._tried_launch = False  # start the daemon at most once per open(), by itself
+        # The daemon we start, at most once per open() and by ourselves; None: not tried.
+        self.startup: Startup | None = None
         self._notifier: QSocketNotifier | None = None
         self._notifier_fd = -1
         self._ticks = 0
@@ -82,6 +79,11 @@ class DaemonLink(QObject):
     @property
     def welcome(self) -> dict[str, Any] | None:
         return self.client.welcome if self.client is not None else None
+
+    @property
+    def process(self) -> Any:
+        """The daemon this link started (a subprocess.Popen), or None."""
+        return self.startup.process if self.startup is not None else None
 
     @property
     def endpoint(self) -> str:
@@ -142,7 +144,8 @@ class DaemonLink(QObject):
         if s is LinkState.LOADING:
             return "Daemon starting: loading the model (jobs wait in its queue)"
         if s is LinkState.LAUNCHING:
-            return f"Starting the daemon ({int(time.monotonic() - self._launched_at)} s)..."
+            waited = self.startup.waited() if self.startup else 0.0
+            return f"Starting the daemon ({int(waited)} s)..."
         if s is LinkState.CONNECTING:
             return f"Connecting to {self.endpoint}..."
         if s is LinkState.UNREACHABLE:
@@ -197,14 +200,14 @@ class DaemonLink(QObject):
         assert self.config is not None
         if not self.config.daemon_command:
             return
-        self._tried_launch = True
+        self.startup = Startup(self.config)
         try:
-            self.process = start_daemon(self.config)
+            self.startup.start()
         except DaemonStartError as e:
             self._set(LinkState.ERROR, str(e))
             return
-        self._launched_at = time.monotonic()
-        log.info("started the daemon, pid %s", self.process.pid)
+        assert self.startup.process is not None
+        log.info("started the daemon, pid %s", self.startup.process.pid)
 
     def _hello(self, announce: bool = True) -> None:
         assert self.client is not None
@@ -216,14 +219,15 @@ class DaemonLink(QObject):
             self._set(LinkState.LAUNCHING if self._launching() else LinkState.CONNECTING)
 
     def _launching(self) -> bool:
-        return (
-            self.process is not None
-            and self.process.poll() is None
-            and (
-                time.monotonic() - self._launched_at
-                < (self.config.start_timeout if self.config else 0)
-            )
-        )
+        """A daemon we started is still within its start timeout."""
+        started = self.startup
+        if started is None or started.process is None:
+            return False
+        try:
+            started.check()
+        except DaemonStartError:
+            return False
+        return True
 
     def _watch_socket(self) -> None:
         """(Re)arm the notifier: a reset after a silent daemon gives the client a new socket."""
@@ -304,18 +308,20 @@ class DaemonLink(QObject):
     def _on_silence(self) -> None:
         """The daemon did not answer within the client's timeout: retry, start it, or say so."""
         assert self.client is not None and self.config is not None
-        if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
-            self.process = None
-            self._set(
-                LinkState.UNREACHABLE,
-                f"the daemon exited with code {code} (log: {default_log_path()})",
-            )
-            return
-        if self._launching():
-            self._hello()  # still loading torch: keep asking
-            return
-        if self.process is None and self.config.daemon_command and not self._tried_launch:
+        started = self.startup
+        if started is not None and started.process is not None:
+            try:
+                started.check()
+            except DaemonStartError as e:
+                if started.process.poll() is not None:  # it exited: say so, start no other
+                    started.process = None
+                    self._set(LinkState.UNREACHABLE, str(e))
+                    return
+                # alive but late: unreachable below, and asked again now and then
+            else:
+                self._hello()  # still loading torch: keep asking
+                return
+        if started is None and self.config.daemon_command:
             self._launch()  # a socket file was there but nothing answered (a crashed daemon)
             self._hello()
             return

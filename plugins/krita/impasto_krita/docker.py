@@ -158,7 +158,7 @@ class StyleTransferDocker(DockWidget):
         row.addWidget(QLabel("Quality"))
         self.preset = self._named(QComboBox(), "preset")
         self.preset.addItems([*PRESETS, CUSTOM])
-        self.preset.setCurrentText("Standard")
+        self.preset.setCurrentText(policy.DEFAULT_QUALITY.label)
         self.preset.currentTextChanged.connect(self._on_preset)
         row.addWidget(self.preset)
         self.more = self._named(QToolButton(), "advanced_toggle")
@@ -377,10 +377,10 @@ class StyleTransferDocker(DockWidget):
         self.model.set_style_weight(weight)
 
     def _on_preset(self, name: str) -> None:
-        if name in PRESETS:
-            size, iterations = PRESETS[name]
-            self.form.set_value("size", size)
-            self.form.set_value("iterations", iterations)
+        quality = PRESETS.get(name)
+        if quality is not None:
+            self.form.set_value("size", quality.side)
+            self.form.set_value("iterations", quality.iterations(self.form.defaults))
 
     def _on_start(self) -> None:
         presets = self.palette.mix()

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from impasto_protocol import Pixels
+from impasto_protocol import Pixels, policy
 from krita import Krita
 
 from . import imaging
@@ -21,7 +21,6 @@ from . import imaging
 log = logging.getLogger(__name__)
 
 SRGB_8 = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
-CONTEXT_PADDING = 0.1  # of the selection's longer side: the engine sees some surroundings
 
 
 class HostError(Exception):
@@ -48,6 +47,12 @@ class Format:
     model: str
     depth: str
     profile: str
+
+    @property
+    def result_dtype(self) -> str:
+        """The sample type results are asked in: a 16-bit RGBA layer's own, so it gets 16-bit
+        levels back; grey layers' luma is taken here from 8-bit BGRA (then widened)."""
+        return "u16" if self.native and self.layout == "BGRA" and self.dtype == "u16" else "u8"
 
 
 def _is_linear(profile: str) -> bool:
@@ -96,7 +101,7 @@ def active_target(selection_only: bool) -> Target:
     sel = doc.selection() if selection_only else None
     if sel is None or sel.width() <= 0 or sel.height() <= 0:
         return Target(doc, node, image, fmt, None)
-    pad = max(8, round(CONTEXT_PADDING * max(sel.width(), sel.height())))
+    pad = policy.context_padding(sel.width(), sel.height())
     x0, y0 = max(0, sel.x() - pad), max(0, sel.y() - pad)
     x1 = min(image.width, sel.x() + sel.width() + pad)
     y1 = min(image.height, sel.y() + sel.height() + pad)
@@ -186,13 +191,14 @@ def create_result_layer(target: Target, name: str) -> Any:
     return layer
 
 
-def write_result(target: Target, layer: Any, bgra: bytes) -> None:
-    """Put 8-bit BGRA pixels (the size of the target's area) into the result layer."""
+def write_result(target: Target, layer: Any, bgra: bytes, dtype: str) -> None:
+    """Put BGRA pixels of `dtype` (u8 for previews, the format's result_dtype for the result;
+    the size of the target's area) into the result layer, in the layer's own format."""
     area, fmt = target.area, target.format
     data = bgra
     if fmt.native and fmt.layout == "LA":
         data = imaging.gray_alpha(bgra, area.width, area.height)
-    if fmt.native and fmt.dtype == "u16":
+    if fmt.native and fmt.dtype == "u16" and dtype == "u8":
         data = imaging.widen_to_u16(data)
     layer.setPixelData(data, area.x, area.y, area.width, area.height)
     target.document.refreshProjection()

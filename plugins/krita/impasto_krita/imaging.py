@@ -5,8 +5,11 @@ large layer takes seconds. QImage does the per-pixel work in C++: building image
 smooth scaling (which doubles as a blur for feathering) and alpha compositing. What QImage cannot
 do is done with bytes slicing and bytes.translate, which also run in C.
 
-Buffers here are 8-bit BGRA, the byte order of QImage.Format.Format_ARGB32 on little-endian machines
-and of Krita's 8-bit RGBA layers, with straight (not premultiplied) alpha.
+Buffers here are BGRA with straight (not premultiplied) alpha: 8-bit, the byte order of
+QImage.Format.Format_ARGB32 on little-endian machines and of Krita's 8-bit RGBA layers, or 16-bit,
+Krita's 16-bit RGBA layers, which QImage.Format.Format_RGBA64 scales and composites as they are
+(it reads the channels as R, G, B, A, but scaling treats every colour channel alike, and alpha
+is the fourth in both).
 """
 
 from __future__ import annotations
@@ -123,12 +126,36 @@ def feathered_mask(selection: bytes, width: int, height: int, radius: int) -> QI
     return mask
 
 
-def masked(bgra: bytes, width: int, height: int, mask: QImage | None) -> bytes:
-    if mask is None:
-        return bytes(bgra)
-    image = from_bgra(bgra, width, height)
-    multiply_alpha(image, mask)
-    return to_bgra(image)
+# Sample type -> the QImage format that holds BGRA pixels of it, and bytes per pixel.
+_DEEP_FORMATS = {
+    "u8": (QImage.Format.Format_ARGB32, 4),
+    "u16": (QImage.Format.Format_RGBA64, 8),
+}
+
+
+def fitted(pixels: Pixels, width: int, height: int, mask: QImage | None) -> bytes:
+    """A preview or result (BGRA, u8 or u16) as the bytes of a width x height area: scaled
+    (a preview comes smaller), masked by the feathered selection, and nothing else.
+
+    This runs on the UI thread for every preview, so it keeps to one image: QImage views the
+    received frame without a copy, scaling makes the one new image (premultiplied, which the
+    mask composites onto in place), and one conversion back to straight alpha gives the bytes.
+    """
+    fmt, pixel_bytes = _DEEP_FORMATS[pixels.dtype]
+    data = bytes(pixels.data)  # the same object when the frame is bytes already
+    image = QImage(data, pixels.width, pixels.height, pixels.width * pixel_bytes, fmt)
+    if (pixels.width, pixels.height) != (width, height):
+        image = image.scaled(
+            width,
+            height,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    if mask is not None:
+        multiply_alpha(image, mask)  # (an unscaled view is copied here, not the frame written)
+    if image.format() != fmt:
+        image = image.convertToFormat(fmt)
+    return image.constBits().asstring(image.sizeInBytes())
 
 
 def widen_to_u16(samples: bytes) -> bytes:

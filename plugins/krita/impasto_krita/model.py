@@ -40,7 +40,7 @@ from impasto_protocol import (
 )
 from impasto_protocol.constants import ERROR, EVENTS
 from impasto_protocol.messages import Submit, job_event, remote_error
-from impasto_protocol.modes import Mode, preset_fields, settings_for
+from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
 
 from . import document, imaging
 from .connection import DaemonLink, LinkState
@@ -48,10 +48,6 @@ from .document import HostError, Target
 from .qt import QImage, QObject, Signal
 
 log = logging.getLogger(__name__)
-
-MAX_PREVIEW_SIZE = 768  # previews are scaled up to the target anyway; bigger costs bandwidth
-PREVIEWS_PER_JOB = 30  # about this many canvas updates per job...
-MAX_PREVIEW_EVERY = 10  # ...but at least one every this many iterations
 
 
 class JobState(str, Enum):
@@ -140,23 +136,21 @@ class StyleTransferModel(QObject):
         except HostError as e:
             self.message.emit(str(e))
             return False
-        limit = ((self.link.welcome or {}).get("limits") or {}).get("max_message_bytes")
-        too_big = [
-            p for p in (content, *request.styles) if isinstance(limit, int) and p.nbytes > limit
-        ]
+        too_big = policy.oversized_image(Submit(content, list(request.styles)), self.link.welcome)
         if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
-            self.message.emit(
-                f"a {too_big[0].width}x{too_big[0].height} image is over the daemon's limit of "
-                f"{limit} bytes per image: select a smaller area"
-            )
+            self.message.emit(f"{too_big}: select a smaller area")
             return False
         area = target.area
         settings = dict(request.settings)
-        size = int(settings.get("size") or self._default("size", 512))
-        settings["size"] = max(16, min(size, max(area.width, area.height)))  # never upscale
-        defaults = (self.link.welcome or {}).get("defaults") or {}
+        welcome = self.link.welcome or {}
+        size = settings.get("size")  # 0: the area's own; absent before the form is built
+        side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
+        settings["size"] = policy.job_size(
+            side, area.width, area.height, welcome.get("limits") or {}
+        )
+        defaults = welcome.get("defaults") or {}
         iterations = int(settings.get("iterations") or policy.default_iterations(defaults))
-        every = max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB))
+        every = policy.preview_every(iterations)
         settings = settings_for(request.mode, settings)
         settings.update(preset_fields(request.presets))
         mask = None
@@ -172,9 +166,11 @@ class StyleTransferModel(QObject):
             mask=mask_pixels,
             progress_every=every,
             preview_every=0 if request.mode is Mode.INSTANT else every,  # the result is next
-            preview_size=max(16, min(MAX_PREVIEW_SIZE, settings["size"])),
+            preview_size=policy.preview_size(settings["size"]),
             label=f"krita: {request.style_name}"[:200],
             result_layout="BGRA",
+            # (a 1.2 daemon sends u8 whatever one asks, so ask it for u8)
+            result_dtype=target.format.result_dtype if self._features().deep_results else "u8",
         )
         try:
             layer = document.create_result_layer(target, f"{request.style_name} (stylizing)")
@@ -278,7 +274,7 @@ class StyleTransferModel(QObject):
             elif self._show(job, event.image):
                 document.rename(job.layer, job.name)
                 self.last_result = dict(event.info)
-                self._end(JobState.DONE, "", remove=False)
+                self._end(JobState.DONE, _scaled_up(event.image, job.target), remove=False)
         elif isinstance(event, Cancelled):
             why = {"client_gone": "the daemon lost track of Krita", "shutdown": "it shut down"}
             reason = why.get(event.reason, "")
@@ -295,7 +291,10 @@ class StyleTransferModel(QObject):
         assert job.job_id is not None
         settings = {**job.submit.settings, "style_weight": weight}
         job.submit = replace(job.submit, settings=settings, replace=job.job_id, init_job=job.job_id)
-        job.submit_id = self.link.submit(job.submit)
+        sent = job.submit
+        if self._features().inputs_from:  # the daemon has the images: send only the settings
+            sent = replace(sent, content=None, styles=[], mask=None, inputs_from=job.job_id)
+        job.submit_id = self.link.submit(sent)
 
     @staticmethod
     def _wanted(job: _Job, p: Progress) -> bool:
@@ -309,15 +308,13 @@ class StyleTransferModel(QObject):
         if not document.is_open(target.document):
             self.check_document()
             return False
-        if image.layout != "BGRA" or image.dtype != "u8":
+        wanted = ("u8", job.submit.result_dtype)  # previews are u8; the result as asked
+        if image.layout != "BGRA" or image.dtype not in wanted:
             self._end(JobState.FAILED, f"the daemon sent {image.layout} {image.dtype}, not BGRA")
             return False
         area = target.area
-        picture = imaging.scaled(
-            imaging.from_bgra(image.data, image.width, image.height), area.width, area.height
-        )
-        pixels = imaging.masked(imaging.to_bgra(picture), area.width, area.height, job.mask)
-        document.write_result(target, job.layer, pixels)
+        pixels = imaging.fitted(image, area.width, area.height, job.mask)
+        document.write_result(target, job.layer, pixels, image.dtype)
         return True
 
     def _report(self, p: Progress) -> None:
@@ -342,5 +339,17 @@ class StyleTransferModel(QObject):
             self.state = state
             self.state_changed.emit(state.value)
 
-    def _default(self, name: str, fallback: Any) -> Any:
-        return ((self.link.welcome or {}).get("defaults") or {}).get(name, fallback)
+    def _features(self) -> Features:
+        return Features.from_hello(self.link.welcome or {})
+
+
+def _scaled_up(image: Pixels, target: Target) -> str:
+    """What the user is told when the result was computed smaller than the area it fills:
+    never scaled up silently."""
+    area = target.area
+    if image.width >= area.width and image.height >= area.height:
+        return ""
+    return (
+        f"computed at {image.width}x{image.height} and scaled up to the {area.width}x"
+        f"{area.height} area; the Full size quality computes at the area's own size"
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from impasto_protocol import policy
+
 from .qt import (
     QCheckBox,
     QComboBox,
@@ -26,13 +28,11 @@ CONTROLLED = frozenset(
 )
 FIRST = ("size", "iterations", "preserve_color", "scales", "seed")
 INT_MAX = 2**31 - 1
-INT_RANGES = {"size": (16, 65535), "iterations": (1, 100000), "scales": (0, 8)}
+INT_RANGES = {"size": (0, 65535), "iterations": (1, 100000), "scales": (0, 8)}
+LAYER_SIZE = "layer size"  # what the size box shows at 0: the layer's (or selection's) own
 
-PRESETS: dict[str, tuple[int, int]] = {  # name: (size, iterations)
-    "Draft": (256, 100),
-    "Standard": (512, 300),
-    "Fine": (1024, 500),
-}
+# The quality presets, by the words both editors show (impasto_protocol.policy decides them).
+PRESETS: dict[str, policy.Quality] = {q.label: q for q in policy.Quality}
 CUSTOM = "Custom"
 
 
@@ -89,6 +89,8 @@ class SettingsForm(QWidget):
                 high = limits["max_iterations"]
             spin.setRange(low, min(high, INT_MAX))
             spin.setValue(max(low, min(default, INT_MAX)))
+            if name == "size":
+                spin.setSpecialValueText(LAYER_SIZE)
             return spin
         if isinstance(default, float):
             dspin = QDoubleSpinBox()
