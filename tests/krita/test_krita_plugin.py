@@ -228,7 +228,8 @@ def as_8bit_bgra(data: bytes, depth: str) -> bytes:
 def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
     """16-bit, float (linear) and grayscale documents are converted, CMYK is refused, and the
     converted results match the 8-bit sRGB one: same image, settings and seed, and the CPU
-    float32 engine is deterministic, so only the conversions can make a difference."""
+    float32 engine is deterministic, so only the conversions can make a difference (none of
+    them a colour shift). The 16-bit one's result comes back in 16 bits."""
     o = run(
         tmp_path, resource_cache, wheels, daemon.endpoint,
         mode="complete", size=48, iterations=12, runs=COLOUR_RUNS,
@@ -268,9 +269,24 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
         )  # per pixel, the largest channel difference
         mean = sum(diffs) / len(diffs)
         worst = diffs[-1]
+        bias = [
+            sum(result[p * 4 + c] - reference[p * 4 + c] for p in inside) / len(inside)
+            for c in range(3)
+        ]  # per channel, the mean signed difference: a colour shift would show here
         print(f"run {i} {runs[i]['color'][:2]}: mean {mean:.3f}, p99 "
-              f"{diffs[int(0.99 * len(diffs))]}, max {worst}")  # fmt: skip
-        assert mean <= 1.0 and diffs[int(0.99 * len(diffs))] <= 4, (runs[i]["color"], mean, worst)
+              f"{diffs[int(0.99 * len(diffs))]}, max {worst}, bias {bias}")  # fmt: skip
+        if i == 1:
+            # Krita's conversion to 16 bits leaves a fifth of the samples a fraction of a level
+            # off 257 v (with no bias), and since protocol 1.3 the engine reads them at that
+            # precision: the optimization (bfloat16 convolutions) then takes a slightly
+            # different path, and Qt's 8-bit scaling of the reference truncates (about -0.7
+            # of a level). A swapped channel or a wrong transfer curve is tens of levels.
+            source = memoryview(o.read("1_source_before.bin")).cast("H")
+            assert any(v % 257 for v in source)
+            assert mean <= 8.0 and all(abs(b) <= 4.0 for b in bias), (runs[i]["color"], bias)
+        else:  # through an 8-bit copy: the same samples, the same picture
+            assert mean <= 1.0 and diffs[int(0.99 * len(diffs))] <= 4, (runs[i]["color"], mean)
+            assert all(abs(b) <= 1.0 for b in bias), (runs[i]["color"], bias)
 
 
 def test_closing_the_panel_or_the_document_cancels(tmp_path, resource_cache, wheels, daemon):

@@ -90,7 +90,7 @@ def test_a_started_daemon_that_exits_or_is_late_is_said_in_one_line(tmp_path: Pa
     late = Startup(PluginConfig("tcp://127.0.0.1:7003", slow, start_timeout=0.3), log)
     late.start()
     try:
-        with pytest.raises(DaemonStartError, match="not ready within 0.3 s") as e:
+        with pytest.raises(DaemonStartError, match=r"not ready within 0\.3 s") as e:
             wait_until_ready(late, lambda: None, every=0.05)
         assert "\n" not in str(e.value)
     finally:
