@@ -105,7 +105,9 @@ class Submit:
             )
             if given:
                 raise ProtocolError(
-                    E_INVALID_FIELD, "inputs_from gives the images; send none with it", given[0]
+                    E_INVALID_FIELD,
+                    f"inputs_from takes that job's images; this submit sends {given[0]} too",
+                    "inputs_from",
                 )
         elif content is None:
             raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")

@@ -779,7 +779,9 @@ def test_a_submit_takes_its_images_from_an_earlier_job(daemon) -> None:
         ):
             with pytest.raises(RemoteError) as refused:
                 c.submit(dataclasses.replace(borrowed, **extra))
-            assert (refused.value.code, refused.value.field) == (C.E_INVALID_FIELD, name)
+            error = refused.value
+            assert (error.code, error.field) == (C.E_INVALID_FIELD, "inputs_from")
+            assert f"sends {name} too" in error.message
         with pytest.raises(RemoteError) as refused:
             c.submit(dataclasses.replace(borrowed, inputs_from="0" * 32))
         assert (refused.value.code, refused.value.field) == (C.E_UNKNOWN_JOB, "inputs_from")

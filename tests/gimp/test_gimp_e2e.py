@@ -118,6 +118,12 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     res_sel = layer.crop(inner).convert("RGB")
     changed = sum(a != b for a, b in zip(src_sel.tobytes(), res_sel.tobytes(), strict=True))
     assert changed > len(src_sel.tobytes()) // 4, f"only {changed} samples changed"
+    # The selection went to the daemon as the engine's mask, as Krita sends it: in the context
+    # around the selection the result layer's own pixels (under its layer mask) are the source's.
+    ring = [(0, 0), (rw - 1, 0), (0, rh - 1), (rw - 1, rh - 1), (PADDING // 2, rh // 2)]
+    for px in ring:
+        got, want = layer.getpixel(px)[:3], source.getpixel((rx + px[0], ry + px[1]))[:3]
+        assert max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 1, (px, got, want)
     composite = _rgba(out / "composite.rgba", SIZE)
     expected = source.copy()
     expected.paste(layer.crop(inner), box)

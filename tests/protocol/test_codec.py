@@ -785,7 +785,7 @@ def test_the_minimal_submit_is_accepted() -> None:
         ({"result_dtype": "u32"}, None, C.E_INVALID_FIELD, "result_dtype"),
         ({"result_dtype": 16}, None, C.E_INVALID_FIELD, "result_dtype"),
         ({"inputs_from": ""}, None, C.E_INVALID_FIELD, "inputs_from"),
-        ({"inputs_from": "j"}, None, C.E_INVALID_FIELD, "content"),  # sent content as well
+        ({"inputs_from": "j"}, None, C.E_INVALID_FIELD, "inputs_from"),  # and content too
         ({"time_budget": float("nan")}, None, C.E_INVALID_FIELD, "time_budget"),
         ({"time_budget": float("inf")}, None, C.E_INVALID_FIELD, "time_budget"),
         ({"time_budget": 0}, None, C.E_INVALID_FIELD, "time_budget"),

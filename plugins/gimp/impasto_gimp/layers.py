@@ -106,6 +106,19 @@ def read(drawable: Gimp.Drawable, where: Region, fmt: SourceFormat) -> Pixels:
     return Pixels(where.width, where.height, data, fmt.layout, fmt.dtype)
 
 
+def selection_mask(image: Gimp.Image, drawable: Gimp.Drawable, where: Region) -> Pixels | None:
+    """The selection over the region sent, as the engine's mask (L u8, 255 stylized), as
+    Krita sends it: the engine's style statistics then come from the selected pixels only,
+    not from the context around them. None without a selection."""
+    if not where.selection:
+        return None
+    _, ox, oy = drawable.get_offsets()  # the selection is in image coordinates
+    rect = _rect(ox + where.x, oy + where.y, where.width, where.height)
+    buffer = image.get_selection().get_buffer()
+    data = bytes(buffer.get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
+    return Pixels(where.width, where.height, data, "L", "u8")
+
+
 def layer_pixels(layer: Gimp.Drawable) -> Pixels:
     """A whole layer as 8-bit RGB: a style image (its alpha carries no style)."""
     if not isinstance(layer, Gimp.Layer):

@@ -266,6 +266,7 @@ def _run(
     mix = parse_presets(args.presets)
     styles = _styles(config, presets=any(weight > 0 for weight in mix.values()))
     content = layers.read(source, where, fmt)
+    mask = layers.selection_mask(image, source, where)
 
     Gimp.progress_init("Style transfer")
     status = ui.status if ui is not None else (lambda text: Gimp.progress_set_text(text))
@@ -287,6 +288,7 @@ def _run(
             content,
             styles,
             settings=settings,
+            mask=mask,
             preview_every=preview_every,
             preview_size=policy.preview_size(settings["size"]),
             progress_every=max(1, min(10, preview_every or 10)),
