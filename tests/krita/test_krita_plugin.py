@@ -255,6 +255,9 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
     deep = memoryview(o.read("1_result.bin")).cast("H")
     colours = [deep[p * 4 + c] for p in inside for c in range(3)]
     assert sum(1 for v in colours if v % 257) / len(colours) > 0.5
+    # ... and opaque where the selection is: alpha exactly 65535, not the 65533 of Qt's 16-bit
+    # smooth scaling.
+    assert max(deep[p * 4 + 3] for p in inside) == 65535
     for i in (1, 2):
         result = as_8bit_bgra(o.read(f"{i}_result.bin"), runs[i]["result_color"][1])
         assert len(result) == len(reference)

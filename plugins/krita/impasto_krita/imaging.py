@@ -151,11 +151,28 @@ def fitted(pixels: Pixels, width: int, height: int, mask: QImage | None) -> byte
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
+        if pixels.dtype == "u16" and _opaque_u16(data):
+            # Qt's 16-bit smooth scaling leaves an opaque picture at alpha 65533 (0xFFFD).
+            image = _opaque(image.convertToFormat(fmt))
     if mask is not None:
         multiply_alpha(image, mask)  # (an unscaled view is copied here, not the frame written)
     if image.format() != fmt:
         image = image.convertToFormat(fmt)
     return image.constBits().asstring(image.sizeInBytes())
+
+
+def _opaque_u16(bgra: bytes) -> bool:
+    """Whether every pixel of 16-bit BGRA is opaque (alpha 65535: both of its bytes 255)."""
+    low, high = bgra[6::8], bgra[7::8]
+    return low.count(255) == len(low) == high.count(255)
+
+
+def _opaque(image: QImage) -> QImage:
+    """A 16-bit straight-alpha image with its alpha set to 65535 everywhere, exactly."""
+    data = bytearray(image.constBits().asstring(image.sizeInBytes()))
+    data[6::8] = data[7::8] = b"\xff" * (len(data) // 8)
+    w, h = image.width(), image.height()
+    return QImage(bytes(data), w, h, w * 8, QImage.Format.Format_RGBA64).copy()
 
 
 def widen_to_u16(samples: bytes) -> bytes:
