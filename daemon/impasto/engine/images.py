@@ -63,10 +63,6 @@ class Picture:
         """8-bit RGB or RGBA, for files and screens."""
         return to_image(self.rgb, self.alpha)
 
-    @property
-    def nbytes(self) -> int:
-        return self.rgb.nbytes + (0 if self.alpha is None else self.alpha.nbytes)
-
 
 def image_size(image: ImageInput) -> tuple[int, int]:
     """(width, height) of an input image."""
