@@ -13,7 +13,14 @@ import pytest
 
 from impasto.engine import schedule
 from impasto.engine.images import fit_size
-from impasto.engine.schedule import IterationCosts, Pacer, Scale, auto_scales, plan_scales
+from impasto.engine.schedule import (
+    IterationCosts,
+    Pacer,
+    Scale,
+    auto_scales,
+    finest_in_equal_time,
+    plan_scales,
+)
 from impasto.engine.settings import MIN_SIZE
 
 RATIO = schedule.SCALE_RATIO
@@ -70,6 +77,24 @@ def test_plan_scales_automatic() -> None:
     assert len(plan) == auto_scales(512)
     assert max(plan[0].width, plan[0].height) <= schedule.COARSEST_AUTO
     assert max(plan[0].width, plan[0].height) > schedule.COARSEST_AUTO / RATIO
+
+
+@pytest.mark.parametrize("size", [64, 256, 512, 1000])
+@pytest.mark.parametrize("kept", [1, 2])
+def test_finest_in_equal_time(size: int, kept: int) -> None:
+    plan = plan_scales(size, size * 3 // 4, size, 150, 0)
+    fine = finest_in_equal_time(plan, kept)
+    assert [(s.width, s.height) for s in fine] == [(s.width, s.height) for s in plan[-kept:]]
+
+    def work(scales: list[Scale]) -> int:
+        return sum(s.iterations * s.pixels for s in scales)
+
+    # The same time as the whole plan (to the rounding of one iteration per scale)...
+    assert abs(work(fine) - work(plan)) <= sum(s.pixels for s in fine) / 2 + 1
+    # ...so a plan of one scale is itself, and the finest scale never loses iterations.
+    if len(plan) == 1:
+        assert fine == plan
+    assert fine[-1].iterations >= plan[-1].iterations
 
 
 def test_costs_predict_by_pixels() -> None:

@@ -101,6 +101,24 @@ def plan_scales(
     return [Scale(w, h, c) for (w, h), c in zip(sizes, counts, strict=True)]
 
 
+def finest_in_equal_time(plan: list[Scale], scales: int) -> list[Scale]:
+    """The last `scales` sizes of `plan`, sharing the time the whole plan would take.
+
+    For a start that is already stylized (the fast networks' picture): the coarse scales would
+    only blur it again, and the full size is where its style's fine texture is measured. The job
+    takes as long as the plan it replaces, counted as pixels times iterations (an iteration's cost
+    is nearly proportional to its pixels), split between the kept sizes in the plan's own
+    proportions (each size COARSER_SHARE of the next finer one's time).
+    """
+    kept = plan[-max(1, scales) :]
+    work = sum(s.iterations * s.pixels for s in plan)
+    times = [COARSER_SHARE ** (len(kept) - 1 - i) for i in range(len(kept))]
+    return [
+        Scale(s.width, s.height, max(1, round(work * t / sum(times) / s.pixels)))
+        for s, t in zip(kept, times, strict=True)
+    ]
+
+
 class IterationCosts:
     """Seconds per iteration by size, as measured on one engine (device and precision).
 

@@ -138,7 +138,8 @@ class StyleSettings:
     iterations: int = field(
         default=150,
         metadata=_opt(
-            "optimizer iterations in all, shared among the scales (coarse scales get more)",
+            "optimizer iterations in all, shared among the scales (coarse scales get more);"
+            " a fast start runs fewer, at the full size, in the time these would take",
             lo=1,
             hi=MAX_ITERATIONS,
         ),
@@ -198,10 +199,11 @@ class StyleSettings:
         ),
     )
     init: InitMode = field(
-        # The fast networks' picture: the optimization reaches the same losses sooner from it
-        # than from the content on 7 of 12 benchmark pairs at 256 px, but on 2 of 6 at 512 px
-        # (benchmarks/RESULTS.md); kept until a fast start at the full size is measured.
-        # Without the networks' files it starts from the content.
+        # The fast networks' picture, optimized at the full size only (schedule.py's
+        # finest_in_equal_time): the same losses are reached sooner from it than from the
+        # content on 7 of 12 benchmark runs (4 of 6 pairs at 256 px, 3 of 6 at 512 px), and
+        # at equal time it is ahead on every pair (benchmarks/RESULTS.md). Without the
+        # networks' files it starts from the content.
         default=InitMode.FAST,
         metadata=_opt(
             "starting image: the fast method's picture, the content, noise, or an image",

@@ -36,7 +36,7 @@ from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
 from .job import SAMPLE_BITS, Cancelled, Job, Progress, Reporting, StopReason, StyleResult
 from .lbfgs import ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
-from .schedule import IterationCosts, Pacer, Scale, plan_scales
+from .schedule import IterationCosts, Pacer, Scale, finest_in_equal_time, plan_scales
 from .settings import (
     MAX_STYLES,
     MIN_SIZE,
@@ -416,11 +416,11 @@ class Stylizer:
             sample_bits=job.sample_bits,
         )
         if s.init is InitMode.FAST and s.scales == 0 and self._can_paint(prep):
-            # A fast start is sharp already: it skips the coarsest scales. Decided here, with
-            # the same test as where the picture is painted: a job the networks cannot paint
-            # starts from the content and keeps the content's schedule.
-            n_fast = min(FAST_START_SCALES, len(scales))
-            prep.scales = plan_scales(cw, ch, s.size, s.iterations, n_fast)
+            # A fast start is stylized already: it skips the coarse scales and spends their
+            # time at the finest. Decided here, with the same test as where the picture is
+            # painted: a job the networks cannot paint starts from the content and keeps the
+            # content's schedule.
+            prep.scales = finest_in_equal_time(scales, FAST_START_SCALES)
         return prep
 
     def _check_styles(self, styles: Sequence[ImageInput]) -> Sequence[ImageInput]:
@@ -618,9 +618,10 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
     return [v / total for v in w] if total > 0 else w
 
 
-# A fast start (init "fast") runs only the finest scales of the automatic schedule: the fast
-# network's picture is sharp already (benchmarks/tune.py measured 2 against 3).
-FAST_START_SCALES = 2
+# A fast start (init "fast") runs only the finest scale of the automatic schedule, in the time
+# the whole schedule would take: optimizing the painted picture at a coarser size and scaling it
+# up blurs away what the network painted (benchmarks/RESULTS.md, "Instant styles").
+FAST_START_SCALES = 1
 
 
 def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer | ProjectedLBFGS:
