@@ -61,6 +61,18 @@ SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(StyleSettings))
 BITS_OF_DTYPE = {"u8": 8, "u16": 16, "f32": 0}
 
 
+def settings_description() -> dict[str, Any]:
+    """`hello_reply.defaults` and `.choices`: every setting's default, every enum's values."""
+    return {
+        "defaults": settings_to_wire(StyleSettings()),
+        "choices": {
+            f.name: [e.value for e in type(f.default)]
+            for f in dataclasses.fields(StyleSettings)
+            if isinstance(f.default, Enum)
+        },
+    }
+
+
 def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:
     return {f.name: wire_value(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
 
@@ -104,12 +116,7 @@ class StylizerBackend:
             "methods": [Method.GATYS.value]
             + ([Method.FAST.value] if s is not None and s.instant.available else []),
             "presets": NUM_PRESETS if s is not None and s.instant.available else 0,
-            "defaults": settings_to_wire(StyleSettings()),
-            "choices": {
-                f.name: [e.value for e in type(f.default)]
-                for f in dataclasses.fields(StyleSettings)
-                if isinstance(f.default, Enum)
-            },
+            **settings_description(),
         }
 
     def stats(self) -> dict[str, Any]:

@@ -99,6 +99,18 @@ def preview_every(iterations: int) -> int:
     return max(1, min(MAX_PREVIEW_EVERY, iterations // PREVIEWS_PER_JOB))
 
 
+def cadence(
+    settings: Mapping[str, Any], defaults: Mapping[str, Any], asked: int = -1
+) -> tuple[int, int]:
+    """A job's `preview_every` and `progress_every`, from its settings (as submitted) and the
+    daemon's defaults. `asked` >= 0 is a caller's own preview interval (0: none). A job of the
+    fast method asks for no previews: its result is the next picture anyway."""
+    every = preview_every(int(settings.get("iterations") or default_iterations(defaults)))
+    if settings.get("method") == "fast":
+        return 0, every
+    return (every if asked < 0 else asked), every
+
+
 def preview_size(job_side: int) -> int:
     return max(MIN_SIDE, min(MAX_PREVIEW_SIDE, job_side))
 

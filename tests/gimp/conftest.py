@@ -29,6 +29,7 @@ import gimp_root  # noqa: E402
 from daemon_process import DaemonProcess  # noqa: E402
 
 from hosts import host_missing  # noqa: E402
+from newer_daemon import NewerDaemon  # noqa: E402
 
 GIMP_TIMEOUT = 240  # seconds for one gimp-console run (a fresh config dir costs ~7 s)
 PYTHON = "3.13"  # trixie's, GIMP 3's embedded interpreter
@@ -174,3 +175,15 @@ def gatys_only(gimp: GimpHost, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield endpoint
     finally:
         daemon.stop()
+
+
+@pytest.fixture
+def newer_daemon() -> Iterator[NewerDaemon]:
+    """A scripted daemon of protocol 1.9 (newer_daemon.py) on the host, which the plug-in in
+    the root reaches over TCP like the real one."""
+    peer = NewerDaemon(f"tcp://127.0.0.1:{_free_port()}")
+    peer.start()
+    try:
+        yield peer
+    finally:
+        peer.close()

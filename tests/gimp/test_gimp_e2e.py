@@ -24,8 +24,9 @@ from PIL import Image
 
 from impasto_protocol import Client, Pixels, Result, Submit
 
-if TYPE_CHECKING:  # the `gimp` fixture's type, from tests/gimp/conftest.py
+if TYPE_CHECKING:  # the fixtures' types
     from conftest import GimpHost
+    from newer_daemon import NewerDaemon
 
 pytestmark = pytest.mark.gimp
 
@@ -215,15 +216,19 @@ def test_killed_plugin_job_is_cancelled(gimp: GimpHost, load_example) -> None:
             proc.wait(10)
 
 
-def test_bad_input_is_refused_clearly(gimp: GimpHost, gatys_only: str, load_example) -> None:
+def test_bad_input_is_refused_clearly(
+    gimp: GimpHost, gatys_only: str, newer_daemon: NewerDaemon, load_example
+) -> None:
     """Refusals are procedure errors with a one-line message; nothing is left in the image.
     A 16-bit image is sent as u16, not refused, and its result comes back in 16 bits. A daemon
     without the fast networks runs Paint and refuses Instant, Refine and the presets with words
-    that say why."""
+    that say why. A newer daemon (protocol 1.9, with fields and an event type this version does
+    not know) runs a job to its result layer."""
     out = _prepare(gimp, load_example, "errors", {})
     params = json.loads((gimp.shared / "params.json").read_text())
     params["dead_endpoint"] = f"tcp://127.0.0.1:{_dead_port()}"
     params["gatys_only"] = gatys_only
+    params["newer"] = newer_daemon.endpoint
     (gimp.shared / "params.json").write_text(json.dumps(params))
     done = subprocess.run(gimp.command("errors.py"), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -252,6 +257,10 @@ def test_bad_input_is_refused_clearly(gimp: GimpHost, gatys_only: str, load_exam
     assert calls["no_fast_paint"]["status"] == "success", calls["no_fast_paint"]
     assert calls["no_fast_paint"]["layers"] == 2
     assert calls["u16"]["layers"] == 2 and calls["u16"]["source_unchanged"]
+    newer = calls["newer_daemon"]
+    assert newer["status"] == "success", (newer, newer_daemon.seen)
+    assert newer["layers"] == 2 and newer["source_unchanged"], newer
+    assert "submit" in newer_daemon.seen, newer_daemon.seen
     # ... and its result came back in 16 bits (8-bit levels widened would all be on the grid).
     assert calls["u16"]["off_8bit_grid"] > 0.5, calls["u16"]
 

@@ -30,6 +30,7 @@ from PIL import Image
 
 from impasto_protocol import Client, ConnectionLost
 from impasto_protocol.messages import Submit
+from newer_daemon import NewerDaemon
 
 pytestmark = pytest.mark.krita
 
@@ -214,6 +215,8 @@ COLOUR_RUNS = [  # one Krita start, one document per run, the same job on each
     # linear float: through an 8-bit sRGB copy, the result layer is 8-bit sRGB
     {"convert": ["RGBA", "F32", ""], "result_color": ["RGBA", "U8"]},
     {"convert": ["GRAYA", "U8", ""], "result_color": ["GRAYA", "U8"]},  # sent as LA
+    # 16-bit grey: sent as LA u16, the result asked for as u16 and its luma taken in 16 bits
+    {"convert": ["GRAYA", "U16", "Gray-D50-elle-V2-srgbtrc.icc"], "result_color": ["GRAYA", "U16"]},
     {"convert": ["CMYKA", "U8", ""], "refuse": True},
 ]
 
@@ -229,7 +232,7 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
     """16-bit, float (linear) and grayscale documents are converted, CMYK is refused, and the
     converted results match the 8-bit sRGB one: same image, settings and seed, and the CPU
     float32 engine is deterministic, so only the conversions can make a difference (none of
-    them a colour shift). The 16-bit one's result comes back in 16 bits."""
+    them a colour shift). The 16-bit ones' results (RGBA and grey) come back in 16 bits."""
     o = run(
         tmp_path, resource_cache, wheels, daemon.endpoint,
         mode="complete", size=48, iterations=12, runs=COLOUR_RUNS,
@@ -258,6 +261,12 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
     # ... and opaque where the selection is: alpha exactly 65535, not the 65533 of Qt's 16-bit
     # smooth scaling.
     assert max(deep[p * 4 + 3] for p in inside) == 65535
+    # The 16-bit grey document's too (grey, alpha per pixel).
+    grey = memoryview(o.read("4_result.bin")).cast("H")
+    assert len(grey) == 2 * len(sel)
+    levels = [grey[p * 2] for p in inside]
+    assert sum(1 for v in levels if v % 257) / len(levels) > 0.5
+    assert max(grey[p * 2 + 1] for p in inside) == 65535
     for i in (1, 2):
         result = as_8bit_bgra(o.read(f"{i}_result.bin"), runs[i]["result_color"][1])
         assert len(result) == len(reference)
@@ -368,6 +377,29 @@ def test_unreachable_without_a_daemon_command(tmp_path, resource_cache, wheels) 
     # docker): that took about a second, more on a loaded machine, never a blocking wait's 10.
     assert ev["setup_ms"] < 8000, ev["setup_ms"]
     assert not Path(endpoint[6:]).exists()
+
+
+def test_a_newer_daemon(tmp_path, resource_cache, wheels) -> None:
+    """SPEC.md section 1 in the real Krita: a 1.9 daemon (newer_daemon.py) whose every message
+    carries fields this version does not know, and whose jobs send an unknown event type
+    between their progress, preview and result. The plug-in takes the job to its result layer
+    as if they were not there."""
+    peer = NewerDaemon(f"ipc://{tmp_path}/newer.sock")
+    peer.start()
+    try:
+        o = run(
+            tmp_path, resource_cache, wheels, peer.endpoint, command=[],
+            mode="complete", size=48, iterations=2,
+        )  # fmt: skip
+    finally:
+        peer.close()
+    ev = o.evidence
+    assert ev["outcome"] == "done", ev
+    assert "submit" in peer.seen, peer.seen
+    assert ev["previews"], ev  # the preview between the unknown events reached the layer
+    assert ev["result_layer"] == "hubble"
+    assert ev["layers_after"] == above_source(ev["layers_before"], "hubble")
+    check_document(o, changed_inside=True)
 
 
 def test_settings_are_remembered(tmp_path, resource_cache, wheels, daemon) -> None:

@@ -94,3 +94,13 @@ def test_context_and_preview_cadence() -> None:
     assert policy.context_padding(1000, 300) == 100  # a tenth of the longer side
     assert [policy.preview_every(n) for n in (5, 150, 300, 3000)] == [1, 5, 10, 10]
     assert [policy.preview_size(s) for s in (8, 512, 4000)] == [16, 512, 768]
+
+
+def test_a_jobs_cadence_is_the_same_for_every_client() -> None:
+    defaults = {"iterations": 300}
+    assert policy.cadence({"iterations": 150}, defaults) == (5, 5)
+    assert policy.cadence({}, defaults) == (10, 10)  # the daemon's default iterations
+    assert policy.cadence({"iterations": 150}, defaults, asked=3) == (3, 5)
+    assert policy.cadence({"iterations": 150}, defaults, asked=0) == (0, 5)  # no previews
+    # The fast method's result is its only picture: no previews, whatever was asked.
+    assert policy.cadence({"method": "fast"}, defaults, asked=3) == (0, 10)

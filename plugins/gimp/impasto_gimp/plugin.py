@@ -103,8 +103,9 @@ def declare(p: Gimp.Procedure) -> None:
         0, 100000, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "preview-every", "_Preview every", "Iterations between live previews (0: none)",
-        0, 100000, 10, RW,
+        "preview-every", "_Preview every",
+        "Iterations between live previews (-1: about 30 a job, at most 10 apart; 0: none)",
+        -1, 100000, -1, RW,
     )  # fmt: skip
     p.add_int_argument(
         "padding", "Context paddin_g",
@@ -283,15 +284,17 @@ def _run(
             features,
             welcome.get("limits", {}),
         )
-        preview_every = config.get_property("preview-every")
+        previews, progress = policy.cadence(
+            settings, welcome.get("defaults", {}), config.get_property("preview-every")
+        )
         submit = Submit(
             content,
             styles,
             settings=settings,
             mask=mask,
-            preview_every=preview_every,
+            preview_every=previews,
             preview_size=policy.preview_size(settings["size"]),
-            progress_every=max(1, min(10, preview_every or 10)),
+            progress_every=progress,
             result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
             result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
             label=f"GIMP: {_image_name(image)}",

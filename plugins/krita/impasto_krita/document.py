@@ -50,9 +50,9 @@ class Format:
 
     @property
     def result_dtype(self) -> str:
-        """The sample type results are asked in: a 16-bit RGBA layer's own, so it gets 16-bit
-        levels back; grey layers' luma is taken here from 8-bit BGRA (then widened)."""
-        return "u16" if self.native and self.layout == "BGRA" and self.dtype == "u16" else "u8"
+        """The sample type results are asked in: a 16-bit layer's own (RGBA or grey), so it
+        gets 16-bit levels back; a converted layer's, 8 bits, like the copy it was sent from."""
+        return "u16" if self.native and self.dtype == "u16" else "u8"
 
 
 def _is_linear(profile: str) -> bool:
@@ -197,7 +197,7 @@ def write_result(target: Target, layer: Any, bgra: bytes, dtype: str) -> None:
     area, fmt = target.area, target.format
     data = bgra
     if fmt.native and fmt.layout == "LA":
-        data = imaging.gray_alpha(bgra, area.width, area.height)
+        data = imaging.gray_alpha(bgra, area.width, area.height, dtype)
     if fmt.native and fmt.dtype == "u16" and dtype == "u8":
         data = imaging.widen_to_u16(data)
     layer.setPixelData(data, area.x, area.y, area.width, area.height)

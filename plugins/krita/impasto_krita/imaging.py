@@ -183,16 +183,25 @@ def widen_to_u16(samples: bytes) -> bytes:
     return bytes(out)
 
 
-def gray_alpha(bgra: bytes, width: int, height: int) -> bytes:
-    """BGRA to interleaved grey + alpha (8-bit), for grayscale layers."""
-    opaque = QImage(bytes(bgra), width, height, width * 4, QImage.Format.Format_RGB32)
-    gray = opaque.convertToFormat(QImage.Format.Format_Grayscale8)
-    stride = gray.bytesPerLine()  # rows of 1-byte pixels are padded to 4 bytes
+def gray_alpha(bgra: bytes, width: int, height: int, dtype: str = "u8") -> bytes:
+    """BGRA to interleaved grey + alpha, for grayscale layers: 8-bit, or 16-bit (Krita's 16-bit
+    grey layers, whose results come in 16 bits). QImage takes the luma in C++; its 16-bit
+    formats read the channels as R, G, B, so they are swapped back first."""
+    if dtype == "u16":
+        colour = QImage(bytes(bgra), width, height, width * 8, QImage.Format.Format_RGBX64)
+        gray = colour.rgbSwapped().convertToFormat(QImage.Format.Format_Grayscale16)
+    else:
+        colour = QImage(bytes(bgra), width, height, width * 4, QImage.Format.Format_RGB32)
+        gray = colour.convertToFormat(QImage.Format.Format_Grayscale8)
+    size = 2 if dtype == "u16" else 1
+    row = width * size
+    stride = gray.bytesPerLine()  # rows are padded to 4 bytes
     raw = gray.constBits().asstring(gray.sizeInBytes())
-    values = b"".join(raw[y * stride : y * stride + width] for y in range(height))
-    out = bytearray(width * height * 2)
-    out[0::2] = values
-    out[1::2] = bgra[3::4]
+    values = b"".join(raw[y * stride : y * stride + row] for y in range(height))
+    out = bytearray(width * height * 2 * size)
+    for byte in range(size):  # each sample's bytes: grey, then alpha (the fourth of BGRA's)
+        out[byte :: 2 * size] = values[byte::size]
+        out[size + byte :: 2 * size] = bgra[3 * size + byte :: 4 * size]
     return bytes(out)
 
 

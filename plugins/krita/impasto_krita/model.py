@@ -148,11 +148,9 @@ class StyleTransferModel(QObject):
         settings["size"] = policy.job_size(
             side, area.width, area.height, welcome.get("limits") or {}
         )
-        defaults = welcome.get("defaults") or {}
-        iterations = int(settings.get("iterations") or policy.default_iterations(defaults))
-        every = policy.preview_every(iterations)
         settings = settings_for(request.mode, settings)
         settings.update(preset_fields(request.presets))
+        previews, progress = policy.cadence(settings, welcome.get("defaults") or {})
         mask = None
         mask_pixels = None
         if target.selection is not None:
@@ -164,8 +162,8 @@ class StyleTransferModel(QObject):
             styles=list(request.styles),
             settings=settings,
             mask=mask_pixels,
-            progress_every=every,
-            preview_every=0 if request.mode is Mode.INSTANT else every,  # the result is next
+            progress_every=progress,
+            preview_every=previews,
             preview_size=policy.preview_size(settings["size"]),
             label=f"krita: {request.style_name}"[:200],
             result_layout="BGRA",

@@ -69,6 +69,8 @@ def _main():
     out["no_fast_presets"] = _call(load(), None, mode="paint", presets="3", endpoint=old)
     out["no_fast_paint"] = _call(load(), p["style"], mode="paint", endpoint=old)
     out["no_daemon"] = _call(load(), p["style"], endpoint=p["dead_endpoint"])
+    # Not an error: a newer daemon's unknown fields and events are ignored.
+    out["newer_daemon"] = _call(load(), p["style"], endpoint=p["newer"])
     gray = load()
     gray.convert_grayscale()
     out["grayscale"] = _call(gray, p["style"])
