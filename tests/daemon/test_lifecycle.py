@@ -396,8 +396,9 @@ def test_warm_start_from_a_finished_job_begins_at_full_size(daemon) -> None:
         first = c.submit(tiny(32, 3))
         assert first.result(timeout=30).info["warm_start"] is None
         source = first.id
-        # At 256 px with 2 iterations a cold job runs two scales (181 and 256 px) ...
-        cold = c.submit(tiny(256, 2, content=content(32))).result(timeout=60)
+        # At 256 px with 2 iterations a cold job from the content runs two scales (181 and 256
+        # px; from the fast picture it would run at 256 px only) ...
+        cold = c.submit(tiny(256, 2, {"init": "content"}, content=content(32))).result(timeout=60)
         assert cold.info["scales"] == [[181, 181, 1], [256, 256, 1]]
         # ... and a warm one only the last: it starts from the source's result.
         warm = c.submit(

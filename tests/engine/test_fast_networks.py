@@ -157,7 +157,11 @@ def pair(ort: Any, load_example: Example) -> dict[str, Any]:
 
 @needs_models
 def test_style_predictor_matches_onnxruntime(pair: dict[str, Any], arbitrary: dict) -> None:
-    reference = pair["optimized"][0]
+    # onnxruntime runs the graph as written (QuantizeLinear, DequantizeLinear, float convolutions)
+    # without its optimizations; optimized, it fuses them into int8 kernels whose AVX2 path
+    # (CPUs without VNNI) saturates 16-bit partial sums: there the optimized vector is 0.16 off
+    # its own plain one on average (0.6 at most), on VNNI CPUs within a level of it.
+    reference = pair["plain"][0]
     predictor = arbitrary["emulated"][0]
     step = predictor.q.state.table["mobilenet_conv/Conv/BiasAdd"].scale  # 0.0199: one int8 level
     with torch.inference_mode():
