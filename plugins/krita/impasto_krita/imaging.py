@@ -188,12 +188,13 @@ def gray_alpha(bgra: bytes, width: int, height: int, dtype: str = "u8") -> bytes
     grey layers, whose results come in 16 bits). QImage takes the luma in C++; its 16-bit
     formats read the channels as R, G, B, so they are swapped back first."""
     if dtype == "u16":
+        size = 2  # bytes per sample
         colour = QImage(bytes(bgra), width, height, width * 8, QImage.Format.Format_RGBX64)
         gray = colour.rgbSwapped().convertToFormat(QImage.Format.Format_Grayscale16)
     else:
+        size = 1
         colour = QImage(bytes(bgra), width, height, width * 4, QImage.Format.Format_RGB32)
         gray = colour.convertToFormat(QImage.Format.Format_Grayscale8)
-    size = 2 if dtype == "u16" else 1
     row = width * size
     stride = gray.bytesPerLine()  # rows are padded to 4 bytes
     raw = gray.constBits().asstring(gray.sizeInBytes())
