@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from enum import Enum
 
@@ -86,3 +87,21 @@ def select(device: str = "auto", precision: Precision | str = Precision.AUTO) ->
     # CPU (a forward and backward pass through VGG19 at 256 px: 1.4x faster in float32, 1.9x
     # in bfloat16 on an AVX512-BF16 CPU, benchmarks/RESULTS.md).
     return Compute(dev, bf16, channels_last=dev.type in ("cuda", "cpu"))
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes a job could still allocate on `device`: CUDA's free memory plus what torch holds
+    cached but unused; on the CPU, the kernel's estimate of available memory (MemAvailable)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # Elsewhere (macOS, Windows): the free physical pages.
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -23,6 +23,7 @@ import torch
 Closure = Callable[[], torch.Tensor]
 
 DEFAULT_HISTORY = 20  # past steps kept (fewer when they would exceed history_bytes)
+DEFAULT_HISTORY_BYTES = 512 * 2**20
 
 
 class ProjectedLBFGS:
@@ -32,7 +33,7 @@ class ProjectedLBFGS:
         self,
         x: torch.Tensor,
         history: int = DEFAULT_HISTORY,
-        history_bytes: int = 512 * 2**20,
+        history_bytes: int = DEFAULT_HISTORY_BYTES,
         lo: float = 0.0,
         hi: float = 1.0,
         max_increase: float = 0.01,

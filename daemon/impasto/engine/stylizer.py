@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from . import color
+from . import color, tiling
 from .cache import StyleTargetCache, Targets
-from .device import Compute, Precision, select
+from .device import Compute, Precision, free_memory, select
 from .fast import FastModelError
 from .images import (
     ImageError,
@@ -34,7 +34,7 @@ from .images import (
 )
 from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
 from .job import SAMPLE_BITS, Cancelled, Job, Progress, Reporting, StopReason, StyleResult
-from .lbfgs import ProjectedLBFGS
+from .lbfgs import DEFAULT_HISTORY_BYTES, ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .schedule import IterationCosts, Pacer, Scale, finest_in_equal_time, plan_scales
 from .settings import (
@@ -65,7 +65,7 @@ class LossTerms:
     total: torch.Tensor
 
     def floats(self) -> tuple[float, float, float, float]:
-        return (float(self.content), float(self.style), float(self.tv), float(self.total))
+        return tuple(float(t.detach()) for t in (self.content, self.style, self.tv, self.total))  # type: ignore[return-value]
 
 
 @dataclass
@@ -90,6 +90,7 @@ class _Prepared:
     preset_blend: list[float]
     painted: torch.Tensor | None = None  # the fast networks' picture at the output size
     sample_bits: int = 8  # the caller's storage precision (Job.sample_bits)
+    memory: MemoryPlan | None = None  # how the job fits the memory budget (Method.GATYS)
 
     @property
     def out_size(self) -> tuple[int, int]:
@@ -105,8 +106,14 @@ class Stylizer:
         weights: str | Path | None = None,
         precision: Precision | str = Precision.AUTO,
         cache_bytes: int = 256 * 2**20,
+        memory_budget: int | None = None,
     ) -> None:
         self.compute: Compute = select(device, precision)
+        # The bytes a job may use beyond the warm model; None: what the device has free when
+        # the job starts. A job whose activations would not fit is computed in tiles.
+        self.memory_budget = memory_budget
+        # Tiles of this owned side at every scale, whatever the budget (tests, benchmarks).
+        self.tile_side: int | None = None
         loaded = load_weights(weights)
         self.weights_name = loaded.name
         # bfloat16 convolutions use a bfloat16 copy of the weights, made once here. Under
@@ -152,6 +159,15 @@ class Stylizer:
             raise Cancelled(None)
         if s.method is Method.FAST:
             return self._stylize_fast(prep, rep, start)
+        # Before any work: a job that cannot fit even in tiles is refused here.
+        prep.memory = self.memory_plan(*prep.out_size, s)
+        if prep.memory.tile is not None:
+            log.info(
+                "%dx%d: activations in tiles of %d px (memory budget %d MB)",
+                *prep.out_size,
+                prep.memory.tile,
+                _mb(prep.memory.budget),
+            )
         if s.init is InitMode.FAST:
             # Only where to start: without the networks' files, or with a style too small for
             # their predictor, the optimization starts from the content instead.
@@ -162,6 +178,7 @@ class Stylizer:
         if rep.on_progress and rep.preview_every > 0 and prep.init is None:
             # Not for a warm start: it begins from a previous result, which is further along.
             self._instant_preview(prep, rep, start)
+        check = _cancel_check(rep)
         total = sum(sc.iterations for sc in prep.scales)
         pacer = Pacer(prep.scales, self.costs, rep.time_budget, start)
         done = 0
@@ -174,15 +191,21 @@ class Stylizer:
             if not pacer.begin(index, time.perf_counter()):
                 total -= scale.iterations
                 continue
-            objective = self._objective(prep, w, h)
+            try:
+                objective = self._objective(prep, w, h, check)
+            except Cancelled:
+                raise Cancelled(self._partial(prep, x)) from None
             x = self._initial(prep, x, w, h)
             run = 0
-            opt = _make_optimizer(s, x)
+            opt = _make_optimizer(s, x, prep.memory.history)
             while True:
                 if rep.cancel is not None and rep.cancel.cancelled:
                     raise Cancelled(self._partial(prep, x))
                 began = time.perf_counter()
-                step_terms = _step(opt, x, objective)
+                try:
+                    step_terms = _step(opt, x, objective)
+                except Cancelled:  # between two tiles of a tiled iteration
+                    raise Cancelled(self._partial(prep, x)) from None
                 now = time.perf_counter()
                 if run > 0:  # the first step at a size also selects kernels
                     self.costs.observe(w * h, now - began)
@@ -246,6 +269,41 @@ class Stylizer:
             scales=tuple(run_scales),
             settings=s,
         )
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def budget(self) -> int:
+        """The bytes the next job may use: the configured budget, or what is free now."""
+        if self.memory_budget is not None:
+            return self.memory_budget
+        return free_memory(self.compute.device)
+
+    def memory_plan(self, width: int, height: int, s: StyleSettings) -> MemoryPlan:
+        """How a job at width x height fits the budget: whole, or in tiles of which side.
+
+        Raises LimitError, with the memory the job would need, when even the smallest tiles do
+        not fit: a daemon calls this before queueing, so no work starts on such a job.
+        """
+        budget = self.budget()
+        layer = tiling.deepest(s.content_layers + s.style_layers)
+        pixels = width * height
+        history = _history_bytes(budget)
+        fixed = tiling.JOB_BYTES_PER_PIXEL * pixels + history
+        room = budget - fixed
+        if self.tile_side is not None:
+            return MemoryPlan(budget, fixed, history, self.tile_side)
+        if tiling.GRAD_BYTES_PER_PIXEL * pixels <= room:
+            return MemoryPlan(budget, fixed, history, None)
+        side = tiling.tile_for_budget(width, height, room, layer)
+        if side is None:
+            smallest = (tiling.stride(layer) + 2 * tiling.halo(layer)) ** 2
+            need = fixed + tiling.GRAD_BYTES_PER_PIXEL * smallest
+            raise LimitError(
+                "size",
+                f"a {width}x{height} output needs at least {_mb(need)} MB, even in tiles;"
+                f" the memory budget is {_mb(budget)} MB",
+            )
+        return MemoryPlan(budget, fixed, history, side)
 
     # -- the fast networks ------------------------------------------------------------------
 
@@ -465,7 +523,9 @@ class Stylizer:
             image = image.contiguous(memory_format=torch.channels_last)
         return self.model(image, layers, pooling)
 
-    def _style_targets(self, prep: _Prepared, index: int, w: int, h: int) -> Targets:
+    def _style_targets(
+        self, prep: _Prepared, index: int, w: int, h: int, check: Callable[[], None]
+    ) -> Targets:
         s = prep.settings
         style = prep.styles[index]
         long_side = _style_long_side(w, h, s.style_scale)
@@ -483,19 +543,49 @@ class Stylizer:
         targets = self.cache.get(key)
         if targets is None:
             image = resize(style, sw, sh).to(self.compute.device)
-            with torch.no_grad():
-                feats = self._features(image, s.style_layers, s.pooling)
-                targets = {name: gram(feats[name]) for name in s.style_layers}
+            tiles = self._tiles(prep, sw, sh, tiling.FORWARD_BYTES_PER_PIXEL)
+            if tiles is not None:
+                targets = self._tiled(s, tiles, check).grams(image, s.style_layers)
+            else:
+                with torch.no_grad():
+                    feats = self._features(image, s.style_layers, s.pooling)
+                    targets = {name: gram(feats[name]) for name in s.style_layers}
             self.cache.put(key, targets)
         return targets
 
-    def _objective(self, prep: _Prepared, w: int, h: int) -> _Objective:
+    def _tiles(
+        self, prep: _Prepared, w: int, h: int, per_pixel: int = tiling.GRAD_BYTES_PER_PIXEL
+    ) -> list[tiling.Tile] | None:
+        """The tiles for a w x h pass costing `per_pixel` bytes, or None when it fits whole."""
+        plan = prep.memory
+        if plan is None or plan.tile is None:
+            return None
+        if self.tile_side is None and per_pixel * w * h <= plan.room:
+            return None  # a coarse scale of a tiled job may fit whole
+        s = prep.settings
+        return tiling.layout(w, h, plan.tile, tiling.deepest(s.content_layers + s.style_layers))
+
+    def _tiled(
+        self, s: StyleSettings, tiles: list[tiling.Tile], check: Callable[[], None]
+    ) -> tiling.TiledFeatures:
+        layers = list(dict.fromkeys(s.content_layers + s.style_layers))
+        return tiling.TiledFeatures(
+            lambda image: self._features(image, layers, s.pooling), tiles, check
+        )
+
+    def _objective(
+        self, prep: _Prepared, w: int, h: int, check: Callable[[], None] = lambda: None
+    ) -> _Objective:
         s = prep.settings
         dev = self.compute.device
         content = resize(prep.net_content, w, h).to(dev)
         mask = None if prep.mask is None else resize(prep.mask, w, h).to(dev)
-        with torch.no_grad():
-            feats = self._features(content, s.content_layers, s.pooling)
+        tiles = self._tiles(prep, w, h)
+        if tiles is not None:
+            feats = self._tiled(s, tiles, check).maps(content, s.content_layers)
+        else:
+            with torch.no_grad():
+                feats = self._features(content, s.content_layers, s.pooling)
         cw = _normalized(s.content_layer_weights, len(s.content_layers))
         content_losses = [
             (name, wt, ContentLoss(feats[name]))
@@ -505,7 +595,7 @@ class Stylizer:
         for i, b in enumerate(prep.blend):
             if b == 0:
                 continue
-            for name, g in self._style_targets(prep, i, w, h).items():
+            for name, g in self._style_targets(prep, i, w, h, check).items():
                 blended[name] = blended[name] + b * g if name in blended else b * g
         sw = _normalized(
             s.style_layer_weights
@@ -516,7 +606,12 @@ class Stylizer:
             (name, wt, StyleLoss(blended[name]))
             for name, wt in zip(s.style_layers, sw, strict=True)
         ]
-        return _Objective(self, s, content_losses, style_losses, content, mask)
+        tiled = None
+        if tiles is not None:
+            tiled = tiling.TiledLoss(
+                self._tiled(s, tiles, check), content_losses, style_losses, mask
+            )
+        return _Objective(self, s, content_losses, style_losses, content, mask, tiled)
 
     def _partial(self, prep: _Prepared, x: torch.Tensor | None) -> Picture | None:
         """The current iterate as a delivered image at the output size (a cancelled job's)."""
@@ -550,8 +645,12 @@ class Stylizer:
 class _Objective:
     """alpha * content + beta * style + tv, for one scale."""
 
-    def __init__(self, engine, settings, content_losses, style_losses, content, mask) -> None:
+    def __init__(
+        self, engine, settings, content_losses, style_losses, content, mask, tiled=None
+    ) -> None:
         self.engine = engine
+        # Set when this scale's activations do not fit the memory budget whole.
+        self.tiled: tiling.TiledLoss | None = tiled
         self.settings = settings
         self.content_losses = content_losses
         self.style_losses = style_losses
@@ -563,13 +662,18 @@ class _Objective:
     def evaluate(self, x: torch.Tensor) -> LossTerms:
         s = self.settings
         image = x if self.mask is None else self.mask * x + (1 - self.mask) * self.content
+        # Reported unweighted like the other terms, also when it is not optimized (detached:
+        # then it costs no backward pass).
+        tv = tv_loss(image if s.tv_weight > 0 else image.detach())
+        if self.tiled is not None:
+            weighted, content, style = tiling.weighted_terms(
+                self.tiled, image, s.content_weight, s.style_weight
+            )
+            return LossTerms(content, style, tv, weighted + s.tv_weight * tv)
         feats = self.engine._features(image, self.layers, s.pooling)
         zero = image.new_zeros(())
         content = sum((wt * loss(feats[n]) for n, wt, loss in self.content_losses), zero)
         style = sum((wt * loss(feats[n], self.mask) for n, wt, loss in self.style_losses), zero)
-        # Reported unweighted like the other terms, also when it is not optimized (detached:
-        # then it costs no backward pass).
-        tv = tv_loss(image if s.tv_weight > 0 else image.detach())
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return LossTerms(content, style, tv, total)
 
@@ -624,14 +728,51 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
 FAST_START_SCALES = 1
 
 
-def _make_optimizer(s: StyleSettings, x: torch.Tensor) -> torch.optim.Optimizer | ProjectedLBFGS:
+def _make_optimizer(
+    s: StyleSettings, x: torch.Tensor, history_bytes: int = DEFAULT_HISTORY_BYTES
+) -> torch.optim.Optimizer | ProjectedLBFGS:
     if s.optimizer is Optimizer.ADAM:
         return torch.optim.Adam([x], lr=s.learning_rate)
     # One L-BFGS iteration (one evaluation) per step() keeps progress, previews and cancellation
     # per iteration; the history persists across calls. lbfgs.py says why not torch's.
     # A fresh history at each scale: carrying the inverse curvature over from the coarser scale
     # made no measurable difference on the tuning set (benchmarks/RESULTS.md).
-    return ProjectedLBFGS(x)
+    return ProjectedLBFGS(x, history_bytes=history_bytes)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """A job's share of the memory budget (bytes), and the tiles it runs in if any."""
+
+    budget: int
+    fixed: int  # images at the output size and the optimizer's history
+    history: int  # the optimizer's curvature history, at most
+    tile: int | None  # the owned side of a tile at the output size; None: untiled
+
+    @property
+    def room(self) -> int:
+        """What is left for the network's activations."""
+        return self.budget - self.fixed
+
+
+def _history_bytes(budget: int) -> int:
+    """L-BFGS's history gets an eighth of a small budget, and at most its usual cap."""
+    return max(0, min(DEFAULT_HISTORY_BYTES, budget // 8))
+
+
+def _mb(n: int) -> int:
+    return math.ceil(n / 2**20)
+
+
+def _cancel_check(rep: Reporting) -> Callable[[], None]:
+    """Raises Cancelled (without a picture) once the job is cancelled: called between tiles."""
+    token = rep.cancel
+
+    def check() -> None:
+        if token is not None and token.cancelled:
+            raise Cancelled(None)
+
+    return check
 
 
 def _step(
