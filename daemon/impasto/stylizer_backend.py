@@ -84,14 +84,15 @@ class StylizerBackend:
         weights: str | Path | None = None,
         precision: Precision | str = Precision.AUTO,
         cache_bytes: int = 512 * 2**20,
+        memory_budget: int | None = None,
     ) -> None:
-        self._args = (device, weights, precision, cache_bytes)
+        self._args = (device, weights, precision, cache_bytes, memory_budget)
         self.stylizer: Stylizer | None = None
         self._swatches: list[Samples] = []
 
     def load(self) -> None:
-        device, weights, precision, cache_bytes = self._args
-        self.stylizer = Stylizer(device, weights, precision, cache_bytes)
+        device, weights, precision, cache_bytes, memory_budget = self._args
+        self.stylizer = Stylizer(device, weights, precision, cache_bytes, memory_budget)
         self.stylizer.warm_up()
         # Rendered once here, on the worker thread: the socket loop answers `presets` from them.
         if self.stylizer.instant.available:
@@ -159,7 +160,10 @@ class StylizerBackend:
         except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
             raise FieldError(None, str(e)) from None
         try:
-            output_size(*request.content_size, s)
+            size = output_size(*request.content_size, s)
+            if s.method is Method.GATYS and self.stylizer is not None:
+                # Refused now, with the memory it needs, rather than failing once it runs.
+                self.stylizer.memory_plan(*size, s)
         except LimitError as e:
             raise FieldError(e.field, e.message, "too_large") from None
         except SettingsError as e:

