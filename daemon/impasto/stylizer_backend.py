@@ -217,8 +217,12 @@ class StylizerBackend:
         except Cancelled as e:
             raise JobStopped(None if e.partial is None else e.partial.to_array()) from None
         except SettingsError as e:
+            # A LimitError here: the memory free when the job started was less than when it
+            # was queued.
             raise FieldError(
-                e.field if e.field == "styles" else f"settings.{e.field}", e.message
+                e.field if e.field == "styles" else f"settings.{e.field}",
+                e.message,
+                "too_large" if isinstance(e, LimitError) else "invalid_field",
             ) from None
         except ImageError as e:
             raise FieldError(None, str(e)) from None

@@ -165,7 +165,8 @@ def remote_error(call: Callable[[], Any]) -> RemoteError:
 def test_hello_describes_the_daemon(daemon) -> None:
     with daemon.client() as c:
         welcome = c.hello()
-    assert welcome["version"] == [1, 3]
+    assert welcome["version"] == [1, 4]
+    assert welcome["devices"] == 1  # one engine: the daemon was started with one --device
     assert welcome["ready"] is True and welcome["state"] == "ready"
     assert welcome["heartbeat_interval"] == 0.2 and welcome["heartbeat_timeout"] == 2.0
     limits = welcome["limits"]
@@ -695,6 +696,47 @@ def test_a_memory_budget_tiles_what_fits_and_refuses_what_cannot(fresh_daemon) -
     assert steps[:2] == [1, 2] and steps == sorted(set(steps))
     assert sum(isinstance(e, Preview) and step(e).iteration > 0 for e in events) >= 2
     assert "in tiles" in d.log()
+
+
+def test_two_devices_run_two_jobs_at_once(fresh_daemon) -> None:
+    """`--devices cpu,cpu`: a warm engine per device; queued jobs go to whichever is free, and
+    status says which device runs which job."""
+    d = fresh_daemon("--devices", "cpu,cpu", start=False)
+    i = d.args.index("--device")
+    del d.args[i : i + 2]  # (the harness's --device cpu: one of the two options, not both)
+    d.start()
+    with d.client() as c:
+        assert c.hello()["devices"] == 2
+        first, second = c.submit(long_job()), c.submit(long_job())
+        wait_running(c, first.id, 60)
+        wait_running(c, second.id, 60)  # both at once
+        status = c.status()
+        assert [w["device"] for w in status["workers"]] == ["cpu", "cpu"]
+        assert {w["job"] for w in status["workers"]} == {first.id, second.id}
+        on = {j["job"]: j.get("worker") for j in status["jobs"]}
+        assert {on[first.id], on[second.id]} == {0, 1}
+        third = c.submit(tiny())
+        assert status_of(c, third.id)["state"] == "queued"  # no engine is free
+        c.cancel(first.id)
+        # The freed engine takes the queued job while the other still runs the second.
+        assert third.result(timeout=60).image.width == 32
+        assert status_of(c, third.id)["worker"] == on[first.id]
+        assert status_of(c, second.id)["state"] == "running"
+        c.cancel(second.id)
+        wait_finished(c, [first.id, second.id])
+
+
+def test_devices_are_checked_before_starting(tmp_path: Path) -> None:
+    for devices, message in (
+        ("cpu,,cpu", "expected a comma-separated list"),
+        ("cpu,tpu", "--devices: "),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "impasto", "daemon", "--endpoint", f"ipc://{tmp_path}/x.sock",
+             "--devices", devices],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 2 and message in out.stderr, out.stderr
 
 
 def test_jobs_at_the_limits_are_accepted(daemon) -> None:

@@ -187,7 +187,7 @@ def test_a_daemon_stopped_while_loading_waits_for_its_engine_thread(tmp_path: Pa
         backend.release.set()
         loop.join(10)
     assert not loop.is_alive() and backend.loaded
-    assert server._worker is not None and not server._worker.is_alive()
+    assert server._workers and not any(w.is_alive() for w in server._workers)
 
 
 # -- CurveZMQ --------------------------------------------------------------------------------

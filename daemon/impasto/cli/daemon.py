@@ -27,6 +27,19 @@ def add_parser(sub: Any) -> None:
         "--endpoint", default=None, help=f"where to listen (default: {default_endpoint()})"
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the engines on the Ray cluster at ADDRESS (host:port of its head; needs "
+        "impasto[cluster]): one actor per GPU of the cluster, or per entry of --devices "
+        "(cpu or cuda); this daemon stays the endpoint clients talk to",
+    )
+    p.add_argument(
+        "--devices",
+        metavar="LIST",
+        help="several devices, comma-separated (cuda:0,cuda:1): a warm engine on each, each "
+        "taking the next queued job when it is free; instead of --device",
+    )
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
     p.add_argument("--weights", metavar="PATH", help="a torchvision vgg19 state dict")
     p.add_argument("--log", metavar="FILE", help="append the log to FILE instead of stderr")
@@ -102,6 +115,17 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _devices(args: argparse.Namespace) -> list[str]:
+    if args.devices is None:
+        return [args.device]
+    devices = [d.strip() for d in args.devices.split(",")]
+    if not all(devices):
+        raise CliError(f"--devices: expected a comma-separated list, got {args.devices!r}")
+    if args.device != "auto":
+        raise CliError("--device and --devices: give one of them")
+    return devices
+
+
 def _check(args: argparse.Namespace) -> None:
     for name in ("heartbeat_interval", "heartbeat_timeout", "result_ttl"):
         if not getattr(args, name) > 0:
@@ -174,10 +198,24 @@ def run(args: argparse.Namespace) -> int:
     from ..server import Server, ServerConfig
     from ..stylizer_backend import StylizerBackend
 
-    try:  # a bad device is the user's mistake: say so now, not after binding
-        select(args.device, args.precision)
-    except DeviceError as e:
-        raise CliError(f"--device: {e}; available: {', '.join(available_devices())}") from None
+    weights = None if args.weights is None else str(Path(args.weights).resolve())
+
+    def engine_args(device: str) -> tuple[Any, ...]:
+        return (device, weights, args.precision, args.cache_mb * 2**20, memory_budget(args))
+
+    backends: list[Any]
+    if args.ray is not None:
+        backends, devices = _cluster(args, engine_args)
+    else:
+        option = "--devices" if args.devices is not None else "--device"
+        devices = _devices(args)
+        for device in devices:
+            try:  # a bad device is the user's mistake: say so now, not after binding
+                select(device, args.precision)
+            except DeviceError as e:
+                available = ", ".join(available_devices())
+                raise CliError(f"{option}: {e}; available: {available}") from None
+        backends = [StylizerBackend(*engine_args(d)) for d in devices]
     config = ServerConfig(
         endpoint=args.endpoint or default_endpoint(),
         heartbeat_interval=args.heartbeat_interval,
@@ -196,13 +234,41 @@ def run(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         admins=admins,
     )
-    backend = StylizerBackend(
-        args.device, args.weights, args.precision, args.cache_mb * 2**20, memory_budget(args)
-    )
-    server = Server(backend, config)
+    server = Server(backends, config, devices=devices)
     try:
         server.bind()
     except EndpointError as e:
         raise CliError(str(e)) from None
     server.install_signal_handlers()
-    return server.serve_forever()
+    try:
+        return server.serve_forever()
+    finally:
+        if args.ray is not None:
+            import ray
+
+            ray.shutdown()  # the actors go with the daemon's connection
+
+
+def _cluster(args: argparse.Namespace, engine_args: Any) -> tuple[list[Any], list[str]]:
+    """One RayBackend per engine on the cluster at --ray (see impasto.cluster)."""
+    try:
+        import ray
+
+        from ..cluster import RayBackend, cluster_devices
+    except ImportError:
+        raise CliError("--ray needs Ray: pip install 'impasto[cluster]'") from None
+    if args.devices is None and args.device != "auto":
+        raise CliError("--device with --ray: the engines' devices are given with --devices")
+    requested = None
+    if args.devices is not None:
+        requested = _devices(args)
+        bad = [d for d in requested if d not in ("cpu", "cuda") and not d.startswith("cuda:")]
+        if bad:
+            raise CliError(f"--devices with --ray: each one cpu or cuda, got {', '.join(bad)}")
+    try:
+        ray.init(address=args.ray, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise CliError(f"--ray: cannot join a Ray cluster at {args.ray}: {e}") from None
+    engines = cluster_devices(requested)
+    backends = [RayBackend(d, engine_args(d), gpus=g) for d, g in engines]
+    return backends, [f"ray:{d}" for d, _ in engines]

@@ -232,10 +232,15 @@ def _print_daemon(endpoint: str, body: dict[str, Any]) -> None:
         f"{endpoint}: {'ready' if body.get('ready') else 'starting'}, "
         f"up {_duration(body.get('uptime'))}, {body.get('clients', 0)} client(s), {done}"
     )
+    workers = body.get("workers") or []
+    if len(workers) > 1:  # (a 1.3 daemon sends none; one engine needs no list)
+        for i, w in enumerate(workers):
+            doing = w.get("job") or ("idle" if w.get("ready") else "loading")
+            print(f"engine {i} on {w.get('device') or '?'}: {doing}")
     jobs = body.get("jobs") or []
     if not jobs:
         return
-    rows = [("JOB", "STATE", "PROGRESS", "PRIO", "AGE", "LABEL")]
+    rows = [("JOB", "STATE", "PROGRESS", "PRIO", "AGE", "DEVICE", "LABEL")]
     now = time.time()
     for j in jobs:
         state = str(j.get("state", "?"))
@@ -249,6 +254,7 @@ def _print_daemon(endpoint: str, body: dict[str, Any]) -> None:
                 f"{j.get('iteration', 0)}/{j.get('total', 0)}",
                 str(j.get("priority", 0)),
                 _duration(now - submitted) if isinstance(submitted, (int, float)) else "-",
+                _device(j),
                 str(j.get("label", "")),
             )
         )
@@ -271,6 +277,7 @@ def _print_job(j: dict[str, Any]) -> None:
         ("label", str(j.get("label", ""))),
         ("priority", str(j.get("priority", 0))),
         ("detached", "yes" if j.get("detach") else "no"),
+        ("device", _device(j)),
     ]
     for key in ("submitted", "started", "finished"):
         t = j.get(key)
@@ -285,6 +292,13 @@ def _print_job(j: dict[str, Any]) -> None:
         lines.append(("error", f"{where}{error.get('message')} [{error.get('code')}]"))
     for key, value in lines:
         print(f"{key + ':':<11}{value}")
+
+
+def _device(j: dict[str, Any]) -> str:
+    """Where a started job runs or ran: its engine's number and device (1.4 daemons)."""
+    if j.get("worker") is None:
+        return "-"
+    return f"{j['worker']}:{j.get('device') or '?'}"
 
 
 def _duration(seconds: Any) -> str:

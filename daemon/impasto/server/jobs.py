@@ -61,6 +61,8 @@ class JobRecord:
     # The delivered result, or the image a cancelled job had reached: a warm start's source.
     last_image: np.ndarray | None = None  # H x W x C uint16 samples (see keep_image)
     warm_from: str | None = None  # the job whose image this one started from
+    worker: int | None = None  # the engine that runs (or ran) it: an index into the devices
+    device: str | None = None  # that engine's device
     result_message: Any = None  # the encoded result, kept for watchers that come later
     watchers: set[bytes] = field(default_factory=set)
 
@@ -97,6 +99,8 @@ class JobRecord:
             "iteration": self.iteration,
             "total": self.total,
         }
+        if self.worker is not None:
+            out["worker"], out["device"] = self.worker, self.device
         if self.cancel_reason:
             out["reason"] = self.cancel_reason
         if self.error:

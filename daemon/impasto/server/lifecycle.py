@@ -1,6 +1,6 @@
-"""A job's life in the daemon once it is accepted (SPEC.md section 8): queued, started on the
-engine's worker thread, its events sent to the clients that watch it, finished, kept for a while
-for clients that come back, then forgotten."""
+"""A job's life in the daemon once it is accepted (SPEC.md section 8): queued, started on a
+free engine's worker thread (one per device), its events sent to the clients that watch it,
+finished, kept for a while for clients that come back, then forgotten."""
 
 from __future__ import annotations
 
@@ -21,15 +21,24 @@ log = logging.getLogger(__name__)
 
 
 class JobBook:
-    """Every job the daemon keeps, the queue, and the one the engine runs."""
+    """Every job the daemon keeps, the queue, and the jobs the engines run."""
 
     def __init__(self, peers: Peers) -> None:
         self.jobs: dict[str, JobRecord] = {}
         self.scheduler = Scheduler()
-        self.running: JobRecord | None = None
-        self.ready = False  # the engine has loaded: jobs may start
-        self.worker: Worker | None = None
+        self.workers: list[Worker] = []
+        self.loaded: set[int] = set()  # workers whose engine has loaded: jobs may start there
+        self.busy: dict[int, JobRecord] = {}  # worker index: the job it runs
         self._peers = peers
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.loaded)
+
+    @property
+    def running(self) -> list[JobRecord]:
+        """The running jobs, in the order of their workers."""
+        return [self.busy[i] for i in sorted(self.busy)]
 
     # -- arriving and starting --------------------------------------------------------------
 
@@ -45,11 +54,15 @@ class JobBook:
         return self.scheduler.position(job) if job.state is JobState.QUEUED else 0
 
     def start_next(self) -> None:
-        if not self.ready or self.running is not None or self.worker is None:
-            return
-        job = self.scheduler.pop()
-        if job is None:
-            return
+        """Queued jobs to free engines, the scheduler's choice to the first free one."""
+        for worker in self.workers:
+            if worker.index in self.loaded and worker.index not in self.busy:
+                job = self.scheduler.pop()
+                if job is None:
+                    return
+                self._start(job, worker)
+
+    def _start(self, job: JobRecord, worker: Worker) -> None:
         init = None
         if job.submit.init_job is not None:
             source = self.jobs.get(job.submit.init_job)
@@ -60,8 +73,9 @@ class JobBook:
                 job.warm_from = job.submit.init_job
         job.state = JobState.RUNNING
         job.started = time.time()
-        self.running = job
-        self.worker.start_job(job, init)
+        job.worker, job.device = worker.index, worker.device
+        self.busy[worker.index] = job
+        worker.start_job(job, init)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -80,7 +94,6 @@ class JobBook:
                 if job.state is JobState.QUEUED:
                     self.scheduler.remove(job)
                 self.finish_cancelled(job, reason)
-        self.running = None
 
     def finish_cancelled(self, job: JobRecord, reason: str) -> None:
         job.state = JobState.CANCELLED
@@ -122,9 +135,10 @@ class JobBook:
     def on_job_event(self, ev: WorkerEvent) -> None:
         job = ev.job
         assert job is not None
+        final = ev.kind not in ("progress", "preview")
+        if final and self.busy.get(ev.worker) is job:
+            del self.busy[ev.worker]  # that engine is free
         if job.state.finished:  # cancelled by a shutdown while the engine still ran
-            if ev.kind not in ("progress", "preview") and self.running is job:
-                self.running = None
             return
         if ev.kind in ("progress", "preview"):
             job.iteration = int(ev.body.get("iteration", job.iteration))
@@ -135,7 +149,6 @@ class JobBook:
                 self._preview(job, ev)
             return
         # The job is over: result, stopped or failed.
-        self.running = None
         job.finished = time.time()
         if ev.kind == "result":
             job.state = JobState.DONE

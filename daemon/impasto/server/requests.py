@@ -76,6 +76,7 @@ class Requests:
             "limits": cfg.limits.to_wire(),
             "can_shutdown": peer.local,
             **self.server.backend.describe(),
+            "devices": len(self.server.backends),
         }
         self.reply(peer, msg, C.HELLO_REPLY, body)
 
@@ -219,18 +220,23 @@ class Requests:
         counts = {s.value: 0 for s in JobState}
         for j in mine:
             counts[j.state.value] += 1
-        running = (
-            self.book.running
-            if self.book.running and self.visible(peer, self.book.running)
-            else None
-        )
+        running = [j for j in self.book.running if self.visible(peer, j)]
+        workers = [
+            {
+                "device": w.device,
+                "ready": w.index in self.book.loaded,
+                "job": next((j.id for j in running if j.worker == w.index), None),
+            }
+            for w in self.book.workers
+        ]
         body = {
             "ready": self.book.ready,
             "uptime": time.time() - self.server.started,
             "clients": sum(1 for p in self.peers if p.silent_since is None),
             "counts": counts,
             "queue": len(self.book.scheduler),  # everyone's: how long a new job would wait
-            "running": running.id if running else None,
+            "running": running[0].id if running else None,
+            "workers": workers,
             "jobs": [
                 {**j.summary(), "position": self.book.position(j)}
                 for j in sorted(mine, key=lambda j: j.seq)

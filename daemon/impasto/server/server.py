@@ -1,9 +1,10 @@
-"""The daemon's socket loop: one ROUTER, one poll loop, one engine thread.
+"""The daemon's socket loop: one ROUTER, one poll loop, one engine thread per device.
 
 The loop's poll timeout is the heartbeat tick (the zguide's Paranoid Pirate pattern): receive,
 decode, dispatch, then expire silent peers and old results and send heartbeats. Every request gets
-exactly one answer; bad input gets an `error` naming the field and the loop goes on. The engine
-runs on the Worker thread, so ping and status are answered while a job computes.
+exactly one answer; bad input gets an `error` naming the field and the loop goes on. Each engine
+runs on a Worker thread, so ping and status are answered while jobs compute; with several
+devices, each has a warm engine of its own and takes the next queued job when it is free.
 
 Three parts do the work: peers.py (who the clients are, sending to them without blocking),
 requests.py (the answer to each request type) and lifecycle.py (a job from queued to forgotten).
@@ -15,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import zmq
@@ -39,9 +41,19 @@ STOP_GRACE = 0.3  # seconds a stopping daemon still answers (with `shutting_down
 
 class Server:
     def __init__(
-        self, backend: Backend, config: ServerConfig, context: zmq.Context | None = None
+        self,
+        backend: Backend | Sequence[Backend],
+        config: ServerConfig,
+        context: zmq.Context | None = None,
+        devices: Sequence[str] | None = None,
     ) -> None:
-        self.backend = backend
+        # One backend per device; the first answers for all (hello, settings checks, presets):
+        # they are the same engine on other devices.
+        self.backends = list(backend) if isinstance(backend, Sequence) else [backend]
+        self.backend = self.backends[0]
+        self.devices = list(devices) if devices else [""] * len(self.backends)
+        if len(self.devices) != len(self.backends):
+            raise ValueError("one device name per backend")
         self.config = config
         self.context = context or zmq.Context()
         self.started = time.time()
@@ -53,7 +65,7 @@ class Server:
         self.requests = Requests(self, self.book, self.peers)
         self._sock: zmq.Socket | None = None
         self._wake: zmq.Socket | None = None
-        self._worker: Worker | None = None
+        self._workers: list[Worker] = []
         self._last_heartbeat = 0.0
         self._last_housekeeping = time.monotonic()
 
@@ -86,9 +98,13 @@ class Server:
         self.peers.sock = self._sock
         self._wake = self.context.socket(zmq.PULL)
         self._wake.bind(WAKE_ENDPOINT)
-        self._worker = Worker(self.backend, self.context)
-        self.book.worker = self._worker
-        self._worker.start()
+        self._workers = [
+            Worker(b, self.context, i, d)
+            for i, (b, d) in enumerate(zip(self.backends, self.devices, strict=True))
+        ]
+        self.book.workers = self._workers
+        for worker in self._workers:
+            worker.start()
 
     def stop(self) -> None:
         """Ask the loop to end (thread-safe; used by signal handlers and tests)."""
@@ -132,12 +148,13 @@ class Server:
     def _close(self) -> None:
         self.book.cancel_all(C.DAEMON_SHUTDOWN)
         self.peers.flush()
-        if self._worker is not None:
-            self._worker.stop()
-            # Let the engine thread leave torch first (it may be loading the model, or ending a
-            # cancelled job): a thread still in torch's C++ code when the interpreter exits
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            # Let the engine threads leave torch first (one may be loading the model, or ending
+            # a cancelled job): a thread still in torch's C++ code when the interpreter exits
             # aborts the process ("terminate called without an active exception", SIGABRT).
-            self._worker.join(timeout=30)
+            worker.join(timeout=30)
         if self._sock is not None:
             self._sock.close(linger=500)
         if self._wake is not None:
@@ -198,21 +215,27 @@ class Server:
     # -- the engine's events ----------------------------------------------------------------
 
     def _drain_worker(self) -> None:
-        assert self._wake is not None and self._worker is not None
+        assert self._wake is not None
         while True:
             try:
                 self._wake.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-        while not self._worker.events.empty():
-            self._on_worker_event(self._worker.events.get_nowait())
+        for worker in self._workers:
+            while not worker.events.empty():
+                self._on_worker_event(worker.events.get_nowait())
 
     def _on_worker_event(self, ev: WorkerEvent) -> None:
         if ev.kind == "loaded":
-            self.book.ready = True
-            log.info("ready")
+            self.book.loaded.add(ev.worker)
+            if len(self.book.loaded) == len(self._workers):
+                log.info("ready")
+            else:
+                log.info("engine %d ready (%s)", ev.worker, self.devices[ev.worker] or "-")
             self.book.start_next()
         elif ev.kind == "load_failed":
+            # Any engine: the daemon was asked for that device, and says so rather than run
+            # on fewer than asked.
             self.exit_code = 2
             self.book.fail_queued(C.E_ENGINE, f"the engine failed to load: {ev.body['message']}")
             self.stop()

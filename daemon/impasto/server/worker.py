@@ -1,6 +1,6 @@
-"""The engine's thread. The socket loop hands it one job at a time and hears back through a
-queue plus a wake-up socket, so the loop never waits on the engine (and the engine never
-touches a socket that another thread uses)."""
+"""An engine's thread, one per device. The socket loop hands each one job at a time and hears
+back through a queue plus a wake-up socket, so the loop never waits on an engine (and an engine
+never touches a socket that another thread uses)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,17 @@ class WorkerEvent:
     job: JobRecord | None = None
     body: dict[str, Any] = field(default_factory=dict)
     frames: list[Any] = field(default_factory=list)
+    worker: int = 0  # the index of the worker that posted it
 
 
 class Worker(threading.Thread):
-    def __init__(self, backend: Backend, context: zmq.Context) -> None:
-        super().__init__(name="impasto-engine", daemon=True)
+    def __init__(
+        self, backend: Backend, context: zmq.Context, index: int = 0, device: str = ""
+    ) -> None:
+        super().__init__(name=f"impasto-engine-{index}", daemon=True)
         self.backend = backend
+        self.index = index
+        self.device = device  # as the daemon was told (status shows it beside the job)
         self.events: queue.SimpleQueue[WorkerEvent] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[tuple[JobRecord, Samples | None] | None] = queue.SimpleQueue()
         self._context = context
@@ -62,6 +67,7 @@ class Worker(threading.Thread):
             self._wake.close(linger=0)
 
     def _post(self, event: WorkerEvent) -> None:
+        event.worker = self.index
         self.events.put(event)
         assert self._wake is not None
         try:
