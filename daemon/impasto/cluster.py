@@ -143,6 +143,11 @@ class RayBackend:
     def check_settings(self, request: SettingsRequest) -> Any:
         return self.local.check_settings(request)
 
+    def estimate(self, request: SettingsRequest) -> dict[str, Any]:
+        # The checks and the output size; the seconds and memory are the actors' to know,
+        # and the socket loop does not wait on them.
+        return self.local.estimate(request)
+
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         if self._actor is not None:
             try:  # an idle actor may have been lost since its last job (its node went away)

@@ -172,6 +172,24 @@ class StylizerBackend:
             _check_iterations(s.iterations, limits)  # the default, when none was given
         return s
 
+    def estimate(self, request: SettingsRequest) -> dict[str, Any]:
+        """The `estimate` request: the checks of a submit, then the engine's estimate."""
+        s = self.check_settings(request)
+        if self.stylizer is None:  # still loading: the checks, but nothing measured
+            w, h = output_size(*request.content_size, s)
+            return {"width": w, "height": h, "seconds": None, "tiled": None, "memory": None}
+        try:
+            e = self.stylizer.estimate(*request.content_size, s, request.warm_start)
+        except LimitError as err:  # (check_settings passed: the free memory just shrank)
+            raise FieldError(err.field, err.message, "too_large") from None
+        return {
+            "width": e.width,
+            "height": e.height,
+            "seconds": e.seconds,
+            "tiled": e.tiled,
+            "memory": e.memory,
+        }
+
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         assert self.stylizer is not None, "load() first"
         settings: StyleSettings = job.settings

@@ -10,7 +10,16 @@ from .constants import VERSION
 from .curve import ClientKeys
 from .endpoint import default_endpoint
 from .errors import ConnectionLost, ImpastoError, JobCancelled, ProtocolError, RemoteError
-from .messages import Cancelled, JobEvent, Preview, Progress, Result, Submit, job_event
+from .messages import (
+    Cancelled,
+    EstimateRequest,
+    JobEvent,
+    Preview,
+    Progress,
+    Result,
+    Submit,
+    job_event,
+)
 from .nonblocking import NonBlockingClient, State
 from .pixels import Pixels
 
@@ -20,6 +29,7 @@ __all__ = [
     "Client",
     "ClientKeys",
     "ConnectionLost",
+    "EstimateRequest",
     "ImpastoError",
     "JobCancelled",
     "JobEvent",

@@ -26,6 +26,7 @@ from .connection import Connection
 from .constants import (
     ACCEPTED,
     ERROR,
+    ESTIMATE_REPLY,
     EVENTS,
     HELLO_REPLY,
     PING_REPLY,
@@ -94,6 +95,12 @@ class Client(Connection):
         """The built-in styles' swatches (protocol 1.1), one RGB picture per preset, in order;
         empty while the daemon is starting or when it has no fast networks."""
         return M.swatches_from(self.request(M.presets(), PRESETS_REPLY))
+
+    def estimate(self, request: M.EstimateRequest) -> dict[str, Any]:
+        """What the job would be (protocol 1.4): `width` and `height` of the output, `seconds`
+        from the daemon's measured costs, `tiled`, `memory` (nil where unknown); a setting
+        the daemon would refuse raises RemoteError as the submit would."""
+        return self.request(request.to_message(), ESTIMATE_REPLY).body
 
     def request(self, msg: Message, expect: str, timeout: float | None = None) -> Message:
         """Send a request and wait for its one terminal answer.

@@ -19,7 +19,8 @@ STATUS = "status"
 PING = "ping"
 SHUTDOWN = "shutdown"
 PRESETS = "presets"  # 1.1: the built-in styles' swatches
-REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS)
+ESTIMATE = "estimate"  # 1.4: a job's output size, time and memory, before it is sent
+REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS, ESTIMATE)
 
 # Notices, client -> daemon: one-way, never answered.
 HEARTBEAT = "heartbeat"
@@ -33,6 +34,7 @@ STATUS_REPLY = "status_reply"
 PING_REPLY = "ping_reply"
 SHUTDOWN_REPLY = "shutdown_reply"
 PRESETS_REPLY = "presets_reply"
+ESTIMATE_REPLY = "estimate_reply"
 ACCEPTED = "accepted"  # the reply to submit and watch
 ERROR = "error"
 REPLIES = (
@@ -42,6 +44,7 @@ REPLIES = (
     PING_REPLY,
     SHUTDOWN_REPLY,
     PRESETS_REPLY,
+    ESTIMATE_REPLY,
     ACCEPTED,
     ERROR,
 )

@@ -17,6 +17,7 @@ from .constants import (
     E_MISSING_FIELD,
     E_TOO_LARGE,
     ERROR,
+    ESTIMATE,
     HELLO,
     MAX_FRAMES,
     PING,
@@ -187,6 +188,39 @@ def shutdown(mid: str | None = None) -> Message:
 
 def presets(mid: str | None = None) -> Message:
     return Message(PRESETS, mid or new_id())
+
+
+@dataclass(frozen=True)
+class EstimateRequest:
+    """A job described without its pixels (1.4): the content's size, the style count and the
+    settings a submit would carry."""
+
+    width: int
+    height: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    styles: int = 1
+    warm_start: bool = False
+
+    def to_message(self, mid: str | None = None) -> Message:
+        body = {
+            "width": self.width,
+            "height": self.height,
+            "settings": dict(self.settings),
+            "styles": self.styles,
+            "warm_start": self.warm_start,
+        }
+        return Message(ESTIMATE, mid or new_id(), body)
+
+    @classmethod
+    def from_message(cls, msg: Message, max_styles: int) -> EstimateRequest:
+        body = msg.body
+        return cls(
+            width=F.integer(body, "width", lo=1, required=True) or 1,
+            height=F.integer(body, "height", lo=1, required=True) or 1,
+            settings=F.mapping(body, "settings"),
+            styles=F.integer(body, "styles", 1, lo=0, hi=max_styles) or 0,
+            warm_start=F.boolean(body, "warm_start"),
+        )
 
 
 def swatches_from(reply: Message) -> list[Pixels]:

@@ -38,6 +38,7 @@ from impasto_protocol import (
     Cancelled,
     Client,
     ConnectionLost,
+    EstimateRequest,
     JobCancelled,
     Pixels,
     Preview,
@@ -737,6 +738,33 @@ def test_devices_are_checked_before_starting(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_estimate_gives_the_output_size_and_a_time_from_measured_costs(fresh_daemon) -> None:
+    d = fresh_daemon("--memory-budget", "100")
+    shallow = {"content_layers": ["relu2_2"], "style_layers": ["relu1_1", "relu2_1", "relu3_1"]}
+    with d.client() as c:
+        # Before any job: the size and the plan, but no time (nothing measured yet).
+        first = c.estimate(EstimateRequest(300, 200, {"size": 64, "iterations": 10}))
+        assert (first["width"], first["height"], first["seconds"]) == (64, 43, None)
+        assert first["tiled"] is False and first["memory"] > 0
+        job = c.submit(tiny(64, 10, settings={"scales": 1, "init": "content"}))
+        took = job.result(timeout=60).info["elapsed"]
+        after = c.estimate(EstimateRequest(64, 64, {"size": 64, "iterations": 10, "scales": 1}))
+        # From that job's measured iterations: the same job is estimated near its own time.
+        assert 0.3 * took < after["seconds"] < 3 * took
+        larger = c.estimate(EstimateRequest(64, 64, {"size": 128, "iterations": 10, "scales": 1}))
+        assert larger["seconds"] > 2.5 * after["seconds"]  # four times the pixels
+        # A size that fits the budget only in tiles, and one that does not fit at all.
+        tiled = c.estimate(EstimateRequest(256, 256, {"size": 256, **shallow}))
+        assert tiled["tiled"] is True and tiled["memory"] <= 100 * 2**20
+        e = remote_error(lambda: c.estimate(EstimateRequest(256, 256, {"size": 256})))
+        assert (e.code, e.field) == ("too_large", "settings.size") and "even in tiles" in str(e)
+        e = remote_error(lambda: c.estimate(EstimateRequest(64, 64, {"styel_weight": 1})))
+        assert (e.code, e.field) == ("invalid_field", "settings.styel_weight")
+        e = remote_error(lambda: c.estimate(EstimateRequest(0, 64)))
+        assert (e.code, e.field) == ("invalid_field", "width")
+        assert c.status()["queue"] == 0  # nothing was queued
 
 
 def test_jobs_at_the_limits_are_accepted(daemon) -> None:

@@ -80,6 +80,7 @@ CLIENT_CALLS = {
     C.PING: ".ping(",
     C.SHUTDOWN: ".shutdown(",
     C.PRESETS: ".presets(",
+    C.ESTIMATE: ".estimate(",
 }
 
 

@@ -133,11 +133,15 @@ class IterationCosts:
         old = self._seconds.get(pixels)
         self._seconds[pixels] = seconds if old is None else 0.7 * old + 0.3 * seconds
 
+    def measured(self, pixels: int) -> bool:
+        return pixels in self._seconds
+
     def predict(self, pixels: int) -> float | None:
-        if not self._seconds:
+        seconds = dict(self._seconds)  # (another thread may be observing: a daemon's estimates)
+        if not seconds:
             return None
-        nearest = min(self._seconds, key=lambda p: abs(math.log(p / pixels)))
-        return self._seconds[nearest] * pixels / nearest
+        nearest = min(seconds, key=lambda p: abs(math.log(p / pixels)))
+        return seconds[nearest] * pixels / nearest
 
     def estimate(self, scales: list[Scale]) -> float | None:
         """The seconds a plan would take, or None before anything was measured."""

@@ -36,7 +36,14 @@ from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
 from .job import SAMPLE_BITS, Cancelled, Job, Progress, Reporting, StopReason, StyleResult
 from .lbfgs import DEFAULT_HISTORY_BYTES, ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
-from .schedule import IterationCosts, Pacer, Scale, finest_in_equal_time, plan_scales
+from .schedule import (
+    SCALE_SETUP_ITERATIONS,
+    IterationCosts,
+    Pacer,
+    Scale,
+    finest_in_equal_time,
+    plan_scales,
+)
 from .settings import (
     MAX_STYLES,
     MIN_SIZE,
@@ -304,6 +311,41 @@ class Stylizer:
                 f" the memory budget is {_mb(budget)} MB",
             )
         return MemoryPlan(budget, fixed, history, side)
+
+    def estimate(
+        self, width: int, height: int, s: StyleSettings, warm_start: bool = False
+    ) -> Estimate:
+        """What a job on a width x height content would take on this engine, before it is sent:
+        its output size, whether it runs in tiles, the memory it plans for and the seconds its
+        scales would take at the iteration costs measured so far (None before any, and for
+        the fast method, which is not timed per iteration).
+
+        Raises SettingsError or LimitError as the job itself would."""
+        s = s.validate(self.layer_names)
+        out_w, out_h = output_size(width, height, s)
+        if s.method is Method.FAST:
+            return Estimate(out_w, out_h, None, False, 0)
+        plan = self.memory_plan(out_w, out_h, s)
+        layer = tiling.deepest(s.content_layers + s.style_layers)
+        if plan.tile is None:
+            activations = tiling.GRAD_BYTES_PER_PIXEL * out_w * out_h
+        else:
+            activations = tiling.GRAD_BYTES_PER_PIXEL * (plan.tile + 2 * tiling.halo(layer)) ** 2
+        # As _prepare plans it (a fast start runs at the output size only).
+        n_scales = 1 if warm_start and s.scales == 0 else s.scales
+        scales = plan_scales(width, height, s.size, s.iterations, n_scales)
+        if s.init is InitMode.FAST and s.scales == 0 and self.instant.available and not warm_start:
+            scales = finest_in_equal_time(scales, FAST_START_SCALES)
+        seconds = self.costs.estimate(scales)
+        if seconds is not None and plan.tile is not None:
+            for sc in scales:
+                tiled = tiling.GRAD_BYTES_PER_PIXEL * sc.pixels > plan.room
+                if tiled and not self.costs.measured(sc.pixels):
+                    # Predicted from untiled iterations; tiles cost about twice as much
+                    # (benchmarks/RESULTS.md: 1.65-2.1x at 1024-2048 px).
+                    cost = self.costs.predict(sc.pixels) or 0.0
+                    seconds += (TILED_COST - 1) * cost * (sc.iterations + SCALE_SETUP_ITERATIONS)
+        return Estimate(out_w, out_h, seconds, plan.tile is not None, plan.fixed + activations)
 
     # -- the fast networks ------------------------------------------------------------------
 
@@ -738,6 +780,21 @@ def _make_optimizer(
     # A fresh history at each scale: carrying the inverse curvature over from the coarser scale
     # made no measurable difference on the tuning set (benchmarks/RESULTS.md).
     return ProjectedLBFGS(x, history_bytes=history_bytes)
+
+
+# A tiled iteration's cost over an untiled one at the same size (measured 1.65-2.1x).
+TILED_COST = 2.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Stylizer.estimate's answer."""
+
+    width: int  # the output size
+    height: int
+    seconds: float | None  # None: nothing measured yet on this engine (or the fast method)
+    tiled: bool  # the output's activations do not fit the memory budget whole
+    memory: int  # bytes the job plans to use besides the model (0 for the fast method)
 
 
 @dataclass(frozen=True)

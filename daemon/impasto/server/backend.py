@@ -92,6 +92,11 @@ class Backend(Protocol):
         """Validate a submit's settings before it is queued, within the daemon's limits;
         raise FieldError (code `too_large` for what a limit refuses)."""
 
+    def estimate(self, request: SettingsRequest) -> dict[str, Any]:
+        """The `estimate` reply's body for a job that is not sent (SPEC.md): the checks of
+        check_settings, then the output size, seconds, tiling and memory (nil where unknown).
+        Answered on the socket loop: it must not wait on the engine."""
+
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""
 

@@ -46,6 +46,7 @@ class Requests:
             C.PING: self.ping,
             C.SHUTDOWN: self.shutdown,
             C.PRESETS: self.presets,
+            C.ESTIMATE: self.estimate,
             C.HEARTBEAT: lambda peer, msg: None,
             C.ACK: self.ack,
         }
@@ -98,13 +99,7 @@ class Requests:
         ]
         images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
         for name, p in images:
-            if p.width * p.height > limits.max_input_pixels:
-                raise ProtocolError(
-                    C.E_TOO_LARGE,
-                    f"{p.width}x{p.height} is over the daemon's limit of "
-                    f"{limits.max_input_pixels} pixels per image",
-                    name,
-                )
+            _check_input_size(name, p.width, p.height, limits.max_input_pixels)
         if len(sub.styles) > limits.max_styles:
             raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
         if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
@@ -129,9 +124,7 @@ class Requests:
         try:
             checked = self.server.backend.check_settings(request)
         except FieldError as e:
-            code = e.code
-            where = f"settings.{e.field}" if e.field else "settings"
-            raise ProtocolError(code, e.message, where) from None
+            raise _refusal(e) from None
         replaced = self.replaceable(peer, sub.replace)
         mine = [
             j for j in self.book.jobs.values() if j.client == peer.identity and not j.state.finished
@@ -256,6 +249,24 @@ class Requests:
         }
         self.reply(peer, msg, C.PRESETS_REPLY, body, frames=[p.data for p in pixels])
 
+    def estimate(self, peer: Peer, msg: Message) -> None:
+        """A job's output size, time and memory without sending it (checked as a submit)."""
+        limits = self.server.config.limits
+        asked = M.EstimateRequest.from_message(msg, limits.max_styles)
+        _check_input_size("width", asked.width, asked.height, limits.max_input_pixels)
+        request = SettingsRequest(
+            settings=dict(asked.settings),
+            content_size=(asked.width, asked.height),
+            warm_start=asked.warm_start,
+            n_styles=asked.styles,
+            limits=limits,
+        )
+        try:
+            body = self.server.backend.estimate(request)
+        except FieldError as e:
+            raise _refusal(e) from None
+        self.reply(peer, msg, C.ESTIMATE_REPLY, body)
+
     def ping(self, peer: Peer, msg: Message) -> None:
         self.reply(peer, msg, C.PING_REPLY, {"time": time.time()}, frames=msg.frames)
 
@@ -328,3 +339,17 @@ class Requests:
         log.info("error to %s: %s %s: %s", peer.name, code, where, what)
         msg = M.error(code, message, field_name, ref=ref, job=job)
         self.peers.send(peer, C.ERROR, job, encode(msg))
+
+
+def _check_input_size(name: str, width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise ProtocolError(
+            C.E_TOO_LARGE,
+            f"{width}x{height} is over the daemon's limit of {limit} pixels per image",
+            name,
+        )
+
+
+def _refusal(e: FieldError) -> ProtocolError:
+    """A setting the backend refused, as the error naming it (`settings.<name>`)."""
+    return ProtocolError(e.code, e.message, f"settings.{e.field}" if e.field else "settings")
