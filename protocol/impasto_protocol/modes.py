@@ -103,6 +103,11 @@ class Features:
         return self.version >= (1, 3)
 
     @property
+    def estimate(self) -> bool:
+        """Whether the daemon answers `estimate` (1.4): size, time and memory beforehand."""
+        return self.version >= (1, 4)
+
+    @property
     def fast(self) -> bool:
         return "fast" in self.methods
 

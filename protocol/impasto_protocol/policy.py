@@ -155,3 +155,33 @@ def oversized_image(submit: Submit, welcome: Mapping[str, Any] | None) -> str | 
                 f"({limit} bytes per image)"
             )
     return None
+
+
+def estimate_text(label: str, estimate: Mapping[str, Any], width: int, height: int) -> str:
+    """What a plug-in shows before Start, from an estimate_reply, for a width x height area:
+    the size the job computes at, the time the daemon expects, and whether the result will be
+    scaled up to the area (never silently)."""
+    w, h = estimate.get("width"), estimate.get("height")
+    if not isinstance(w, int) or not isinstance(h, int):
+        return ""
+    text = f"{label}: {w}x{h} px"
+    seconds = estimate.get("seconds")
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        text += f", about {duration(seconds)} here"
+    else:
+        text += " (the time is known after the first job)"
+    if estimate.get("tiled"):
+        text += ", in tiles"
+    if w < width or h < height:
+        text += f"; the result is scaled up to the {width}x{height} area"
+    return text
+
+
+def duration(seconds: float) -> str:
+    """A rough time for people: 40 s, 3 min, 1 h 20 min."""
+    s = max(1, round(seconds))
+    if s < 90:
+        return f"{s} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    return f"{s // 3600} h {round(s % 3600 / 60)} min"

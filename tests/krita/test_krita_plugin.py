@@ -9,6 +9,7 @@ thing. Run alone with `pytest -m krita`; CI installs Krita with .ci/install-krit
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -138,6 +139,10 @@ def test_live_previews_then_result_layer(tmp_path, resource_cache, wheels, daemo
         maindoc = kra.read("maindoc.xml").decode()
     assert 'name="hubble"' in maindoc
     assert ev["layers_after_undo"] == ev["layers_before"]
+    # Then the docker says what Start would do now: the 64x72 area (the selection and its
+    # context) computed at 57x64, for as long as the daemon's measured iterations say.
+    expected = r"[\w ]+: 57x64 px, about \d+ s here; the result is scaled up to the 64x72 area"
+    assert re.fullmatch(expected, ev["estimate_after"]), ev["estimate_after"]
 
 
 def test_cancel_leaves_the_document_as_it_was(tmp_path, resource_cache, wheels, daemon) -> None:

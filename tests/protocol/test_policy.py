@@ -104,3 +104,17 @@ def test_a_jobs_cadence_is_the_same_for_every_client() -> None:
     assert policy.cadence({"iterations": 150}, defaults, asked=0) == (0, 5)  # no previews
     # The fast method's result is its only picture: no previews, whatever was asked.
     assert policy.cadence({"method": "fast"}, defaults, asked=3) == (0, 10)
+
+
+def test_the_estimate_line_says_size_time_tiles_and_scaling_up() -> None:
+    reply = {"width": 512, "height": 384, "seconds": 41.6, "tiled": False, "memory": 1}
+    assert policy.estimate_text("Normal", reply, 512, 384) == "Normal: 512x384 px, about 42 s here"
+    unknown = {**reply, "seconds": None, "tiled": True}
+    assert policy.estimate_text("High", unknown, 2048, 1536) == (
+        "High: 512x384 px (the time is known after the first job), in tiles;"
+        " the result is scaled up to the 2048x1536 area"
+    )
+    assert policy.estimate_text("Draft", {"error": "x"}, 10, 10) == ""  # no size: nothing
+    assert [policy.duration(s) for s in (0.2, 89, 150, 3600 + 1200)] == [
+        "1 s", "89 s", "2 min", "1 h 20 min",
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from impasto_protocol import Message, NonBlockingClient, Pixels, State
+from impasto_protocol import EstimateRequest, Message, NonBlockingClient, Pixels, State
 from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
@@ -53,6 +53,7 @@ class DaemonLink(QObject):
     state_changed = Signal()
     message = Signal(object)  # an impasto_protocol Message: replies and job events
     swatches_changed = Signal()  # `swatches` were (re)read from the daemon
+    estimated = Signal(object)  # an estimate_reply's body, or {"error": text}
 
     def __init__(self, config_path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +71,8 @@ class DaemonLink(QObject):
         self._status_id: str | None = None
         self.swatches: list[Pixels] = []  # the built-in styles' pictures, in preset order
         self._presets_id: str | None = None  # the presets request waiting for its answer
+        self._estimate_id: str | None = None  # the latest estimate request
+        self._estimates: set[str] = set()  # every one unanswered: older answers are dropped
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
@@ -127,6 +130,18 @@ class DaemonLink(QObject):
         mid = self.client.submit(job)
         self._after_send()
         return mid
+
+    def estimate(self, request: EstimateRequest) -> bool:
+        """Ask what a job would be (protocol 1.4); the answer comes as `estimated`. False when
+        the daemon cannot say (not connected, or older)."""
+        if self.client is None or not self.usable():
+            return False
+        if not Features.from_hello(self.welcome or {}).estimate:
+            return False
+        self._estimate_id = self.client.send(request.to_message())
+        self._estimates.add(self._estimate_id)
+        self._after_send()
+        return True
 
     def cancel(self, job: str) -> None:
         if self.client is not None:
@@ -213,6 +228,7 @@ class DaemonLink(QObject):
         assert self.client is not None
         self.client.connect()
         self._presets_id = None  # a request sent before is lost with the old connection
+        self._estimate_id, self._estimates = None, set()
         self._watch_socket()
         self._after_send()
         if announce and self.state is not LinkState.ERROR:
@@ -264,6 +280,11 @@ class DaemonLink(QObject):
                 self._on_status(msg)
             elif msg.ref is not None and msg.ref == self._presets_id:
                 self._on_presets(msg)
+            elif msg.ref is not None and msg.ref in self._estimates:
+                self._estimates.discard(msg.ref)
+                if msg.ref == self._estimate_id:  # (not one a later request replaced)
+                    ok = msg.type == "estimate_reply"
+                    self.estimated.emit(msg.body if ok else {"error": str(remote_error(msg))})
             elif msg.type != "hello_reply":
                 self.message.emit(msg)
 

@@ -56,6 +56,7 @@ STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon re
 FILES, LAYER = "Image files", "Layer of this image"
 STRENGTH_STEPS = 100  # the slider's range; the middle is the daemon's default style weight
 REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before replacing
+ESTIMATE_POLL_MS = 2000  # how often the estimate looks for another layer or selection
 FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
 
 
@@ -88,6 +89,21 @@ class StyleTransferDocker(DockWidget):
         self.model.queued.connect(self._on_queued)
         self.model.message.connect(self._show_message)
         self.model.finished.connect(self._on_finished)
+        self.model.finished.connect(lambda _: self._ask_estimate(again=True))  # new costs
+        self.model.estimated.connect(self.estimate.setText)
+        self._was_ready = False
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setInterval(ESTIMATE_POLL_MS)
+        self._estimate_timer.timeout.connect(self._ask_estimate)
+        self._estimate_timer.start()
+        for changed in (
+            self.preset.currentTextChanged,
+            self.form.changed,
+            self.mode.changed,
+            self.palette.changed,
+            self.selection_only.toggled,
+        ):
+            changed.connect(lambda *_: self._ask_estimate())
         document.on_document_closed(self.model.check_document)
         # Closing the panel cancels its job: its close button (closeEvent) or unticking it in
         # Settings > Dockers (the toggle action; a hide alone also happens when it is tabbed).
@@ -166,6 +182,11 @@ class StyleTransferDocker(DockWidget):
         self.more.setCheckable(True)
         row.addWidget(self.more)
         box.addLayout(row)
+        # What Start would do: the size computed at, the time the daemon expects, tiles, and
+        # whether the result would be scaled up to the area.
+        self.estimate = self._named(QLabel(), "estimate")
+        self.estimate.setWordWrap(True)
+        box.addWidget(self.estimate)
         self.form = SettingsForm(root)
         self.form.setVisible(False)
         self.more.toggled.connect(self.form.setVisible)
@@ -382,6 +403,22 @@ class StyleTransferDocker(DockWidget):
             self.form.set_value("size", quality.side)
             self.form.set_value("iterations", quality.iterations(self.form.defaults))
 
+    def _ask_estimate(self, again: bool = False) -> None:
+        """The estimate line for the current layer, selection and settings (the model asks the
+        daemon only when one of them changed, or `again`)."""
+        if not self.form.built or self.model.state.active or not self.isVisible():
+            return
+        try:
+            settings = self.form.values()
+        except ValueError:
+            return  # a half-typed value: ask once it reads
+        n_styles = 1 if self.source.currentText() == LAYER else self.table.rowCount()
+        request = JobRequest(
+            [], "", settings, self.selection_only.isChecked(), self.mode.effective(),
+            self.palette.mix(),
+        )  # fmt: skip
+        self.model.estimate(request, self.preset.currentText(), n_styles, again)
+
     def _on_start(self) -> None:
         presets = self.palette.mix()
         try:
@@ -423,6 +460,10 @@ class StyleTransferDocker(DockWidget):
             self._on_strength(self.strength.value())
         self._update_instant()
         self._update_buttons()
+        ready = self.link.state is LinkState.READY
+        if ready and not self._was_ready:  # a new daemon, or a reconnection
+            self._ask_estimate(again=True)
+        self._was_ready = ready
 
     def _update_instant(self) -> None:
         """Offer the mode choice and the palette as far as the daemon has the fast method and

@@ -97,21 +97,41 @@ def active_target(selection_only: bool) -> Target:
     if node.type() not in ("paintlayer", "grouplayer", "filelayer", "clonelayer"):
         raise HostError(f"{node.name()!r} is a {node.type()}: select a paint layer")
     fmt = layer_format(node)
-    image = Rect(0, 0, doc.width(), doc.height())
     sel = doc.selection() if selection_only else None
+    area = _area(doc, sel)
     if sel is None or sel.width() <= 0 or sel.height() <= 0:
-        return Target(doc, node, image, fmt, None)
+        return Target(doc, node, area, fmt, None)
+    mask = bytes(sel.pixelData(area.x, area.y, area.width, area.height))
+    if not any(mask):
+        raise HostError("the selection is empty")
+    return Target(doc, node, area, fmt, mask)
+
+
+def target_size(selection_only: bool) -> tuple[int, int] | None:
+    """The size of the area a job would stylize now, without reading any pixels (for the
+    estimate shown before Start); None when there is nothing to stylize."""
+    doc = Krita.instance().activeDocument()
+    if doc is None or doc.activeNode() is None:
+        return None
+    try:
+        area = _area(doc, doc.selection() if selection_only else None)
+    except HostError:
+        return None
+    return area.width, area.height
+
+
+def _area(doc: Any, sel: Any) -> Rect:
+    """The document, or the selection's bounds with some context around them."""
+    image = Rect(0, 0, doc.width(), doc.height())
+    if sel is None or sel.width() <= 0 or sel.height() <= 0:
+        return image
     pad = policy.context_padding(sel.width(), sel.height())
     x0, y0 = max(0, sel.x() - pad), max(0, sel.y() - pad)
     x1 = min(image.width, sel.x() + sel.width() + pad)
     y1 = min(image.height, sel.y() + sel.height() + pad)
     if x1 <= x0 or y1 <= y0:
         raise HostError("the selection lies outside the image")
-    area = Rect(x0, y0, x1 - x0, y1 - y0)
-    mask = bytes(sel.pixelData(area.x, area.y, area.width, area.height))
-    if not any(mask):
-        raise HostError("the selection is empty")
-    return Target(doc, node, area, fmt, mask)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 def _index_path(node: Any) -> list[int]:

@@ -30,6 +30,7 @@ from typing import Any
 
 from impasto_protocol import (
     Cancelled,
+    EstimateRequest,
     Message,
     Pixels,
     Preview,
@@ -101,6 +102,7 @@ class StyleTransferModel(QObject):
     preview_applied = Signal(int)  # the iteration now shown in the result layer
     finished = Signal(str)  # "done", "cancelled" or "failed"
     message = Signal(str)  # one line for the user (errors, why a job ended)
+    estimated = Signal(str)  # what Start would do: size, time, tiles (see estimate())
 
     def __init__(self, link: DaemonLink, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -109,8 +111,11 @@ class StyleTransferModel(QObject):
         self.job: _Job | None = None
         self.last_result: dict[str, Any] = {}  # the result's info (iterations, warm_start...)
         self.jobs_seen: list[str] = []  # every job id this model ran, in order
+        self._estimating: tuple[str, int, int] = ("", 0, 0)  # the quality's label, the area
+        self._estimate_key: str | None = None  # what the last estimate was asked for
         link.message.connect(self._on_message)
         link.state_changed.connect(self._on_link_state)
+        link.estimated.connect(self._on_estimate)
 
     @property
     def mode(self) -> Mode | None:
@@ -141,15 +146,8 @@ class StyleTransferModel(QObject):
             self.message.emit(f"{too_big}: select a smaller area")
             return False
         area = target.area
-        settings = dict(request.settings)
         welcome = self.link.welcome or {}
-        size = settings.get("size")  # 0: the area's own; absent before the form is built
-        side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
-        settings["size"] = policy.job_size(
-            side, area.width, area.height, welcome.get("limits") or {}
-        )
-        settings = settings_for(request.mode, settings)
-        settings.update(preset_fields(request.presets))
+        settings = self._settings(request, area.width, area.height)
         previews, progress = policy.cadence(settings, welcome.get("defaults") or {})
         mask = None
         mask_pixels = None
@@ -179,6 +177,32 @@ class StyleTransferModel(QObject):
         self.job.submit_id = self.link.submit(submit)
         self._set_state(JobState.SUBMITTING)
         return True
+
+    def estimate(self, request: JobRequest, label: str, n_styles: int, again: bool = False) -> None:
+        """Ask the daemon what Start would do now (size, time, tiles), unless nothing changed
+        since the last answer (`again`: ask anyway, e.g. after a job measured new costs). The
+        answer comes as `estimated`, one line for the docker ("" when there is nothing to say).
+        `request.styles` may be empty: only their number, `n_styles`, matters here."""
+        size = document.target_size(request.selection_only)
+        if size is None:
+            self._estimate_key = None
+            self.estimated.emit("")
+            return
+        settings = self._settings(request, *size)
+        key = repr((label, size, sorted(settings.items()), n_styles))
+        if key == self._estimate_key and not again:
+            return
+        self._estimate_key = key
+        self._estimating = (label, *size)
+        if not self.link.estimate(EstimateRequest(*size, settings, styles=n_styles)):
+            self.estimated.emit("")
+
+    def _on_estimate(self, body: dict[str, Any]) -> None:
+        if "error" in body:
+            self.estimated.emit(str(body["error"]))
+            return
+        label, width, height = self._estimating
+        self.estimated.emit(policy.estimate_text(label, body, width, height))
 
     def cancel(self) -> None:
         job = self.job
@@ -336,6 +360,18 @@ class StyleTransferModel(QObject):
         if state is not self.state:
             self.state = state
             self.state_changed.emit(state.value)
+
+    def _settings(self, request: JobRequest, width: int, height: int) -> dict[str, Any]:
+        """The submit's settings for a width x height area: the size within the area and the
+        daemon's limits, then the mode's own settings and the palette's presets."""
+        settings = dict(request.settings)
+        welcome = self.link.welcome or {}
+        size = settings.get("size")  # 0: the area's own; absent before the form is built
+        side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
+        settings["size"] = policy.job_size(side, width, height, welcome.get("limits") or {})
+        settings = settings_for(request.mode, settings)
+        settings.update(preset_fields(request.presets))
+        return settings
 
     def _features(self) -> Features:
         return Features.from_hello(self.link.welcome or {})

@@ -343,6 +343,7 @@ def fill_in_and_start(docker) -> None:
         model.state_changed.connect(lambda s: note("state", state=s))
         model.queued.connect(guarded(on_queued))
         model.progress.connect(lambda *_: bar_text())
+    ev()["estimate_at_start"] = label("estimate")
     docker.findChild(QPushButton, "start").click()
     STATE["started_at"] = time.monotonic()
     note("start clicked", message=label("message"))
@@ -445,6 +446,7 @@ def after_finish() -> None:
     doc.waitForDone()
     layer = result_layer()
     ev()["layers_after"] = [n.name() for n in doc.rootNode().childNodes()]
+    ev()["estimate_after"] = label("estimate")  # asked again when the job finished
     ev()["source_after"] = dump("source_after.bin", whole(STATE["source"]))
     ev()["projection_after"] = dump("projection_after.bin", whole(doc))
     if layer is not None:
