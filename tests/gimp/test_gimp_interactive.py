@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import time
@@ -224,7 +225,7 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     client = Client(gimp.endpoint, timeout=5.0)
     with open(out / "gimp.log", "w") as log:
         proc = subprocess.Popen(
-            gimp.gui_command("interactive.py", display, GUI_TIMEOUT),
+            gimp.gui_command("interactive.py", display, GUI_TIMEOUT, "IMPASTO_GIMP_DEBUG=1"),
             stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
     try:
@@ -260,6 +261,11 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
             os.killpg(proc.pid, 9)
             proc.wait(10)
     ev = json.loads((out / "evidence.json").read_text())
+
+    # The dialog said what OK would do: the 64x48 layer at its own size (Draft's 256 px is
+    # more), and in run 2, after run 1's iterations were measured, how long 6 take.
+    said = [line for line in (out / "gimp.log").read_text().splitlines() if "estimate: " in line]
+    assert any(re.search(r"estimate: Draft: 64x48 px, about \d+ s here$", s) for s in said), said
 
     # The dialog lays out every argument of the procedure, once.
     laid_out = ev["dialog"]["laid_out"]

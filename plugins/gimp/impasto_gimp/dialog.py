@@ -10,6 +10,8 @@ removes the unfinished layer, with GTK events pumped while the job runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gi
 
 gi.require_version("Gimp", "3.0")
@@ -19,8 +21,14 @@ from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from impasto_protocol.modes import Mode  # noqa: E402
 
+from .estimate import Estimator  # noqa: E402
 from .palette import Palette  # noqa: E402
 from .prefetch import Prefetch, Swatches  # noqa: E402
+from .settings import Arguments  # noqa: E402
+
+# What the estimate needs from the dialog's current values: the arguments, the size of the
+# pixels OK would send and the number of style images; None while they cannot say.
+EstimateInput = Callable[[], "tuple[Arguments, tuple[int, int], int] | None"]
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
@@ -33,10 +41,14 @@ OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]
 
 
 def settings_dialog(
-    procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, prefetch: Prefetch | str
+    procedure: Gimp.Procedure,
+    config: Gimp.ProcedureConfig,
+    prefetch: Prefetch | str,
+    estimate_input: EstimateInput | None = None,
 ) -> bool:
     """Show the settings; True when the user pressed OK (the config then holds the values).
-    `prefetch` fetches the palette's swatches meanwhile, or is why it cannot (one line)."""
+    `prefetch` fetches the palette's swatches meanwhile, or is why it cannot (one line);
+    with `estimate_input`, a line says what OK would do (estimate.py), kept up to date."""
     GimpUi.init("impasto-stylize")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
     palette = Palette(config)
@@ -51,7 +63,11 @@ def settings_dialog(
     dialog.fill_box("advanced-box", ADVANCED)
     dialog.get_label("advanced-title", "Advanced", False, False)
     dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
-    dialog.fill([*MAIN, "palette-expander", "advanced-expander"])
+    line = dialog.get_label("estimate-line", "", False, False)
+    line.set_line_wrap(True)
+    line.set_xalign(0.0)
+    dialog.fill([*MAIN, "estimate-line", "palette-expander", "advanced-expander"])
+    estimator = None
     optimizing = Gimp.ValueArray.new(2)
     for mode in (Mode.REFINE, Mode.PAINT):
         optimizing.append(GObject.Value(GObject.TYPE_STRING, mode.value))
@@ -61,6 +77,7 @@ def settings_dialog(
         # Called on the worker thread: hand each call to the main loop.
         prefetch.on_status = lambda text: GLib.idle_add(palette.status, text)
         prefetch.on_done = lambda swatches: GLib.idle_add(palette.fill, swatches)
+        estimator = _follow_estimate(config, prefetch, estimate_input, line)  # before start
         prefetch.start()
     else:
         palette.fill(Swatches(problem=prefetch))
@@ -68,9 +85,46 @@ def settings_dialog(
         return bool(dialog.run())
     finally:
         palette.close()
+        if estimator is not None:
+            estimator.on_text = lambda text: None
+            estimator.close()
         if isinstance(prefetch, Prefetch):
             prefetch.on_done = lambda swatches: None
         dialog.destroy()
+
+
+def _follow_estimate(
+    config: Gimp.ProcedureConfig,
+    prefetch: Prefetch | str,
+    estimate_input: EstimateInput | None,
+    line: Gtk.Label,
+) -> Estimator | None:
+    """Ask again on every change of an argument, and once the palette's worker is done (it
+    may have started the daemon); the answer goes into `line` on the main loop."""
+    if estimate_input is None or not isinstance(prefetch, Prefetch):
+        return None
+    estimator = Estimator(prefetch.endpoint or prefetch.config.resolved_endpoint())
+
+    def show(text: str) -> bool:
+        line.set_text(text)
+        return False
+
+    def ask(*_: object) -> None:
+        asked = estimate_input()
+        if asked is not None:
+            estimator.ask(*asked)
+
+    estimator.on_text = lambda text: GLib.idle_add(show, text)
+    config.connect("notify", ask)
+    done = prefetch.on_done
+
+    def after_prefetch(swatches: Swatches) -> None:
+        done(swatches)
+        GLib.idle_add(lambda: ask() or False)
+
+    prefetch.on_done = after_prefetch
+    ask()
+    return estimator
 
 
 class ProgressWindow:

@@ -191,7 +191,8 @@ def run(
         from . import dialog  # GimpUi and Gtk only when there is a user to talk to
 
         prefetch = _prefetch(config)
-        if not dialog.settings_dialog(procedure, config, prefetch):
+        estimate = _estimate_input(image, drawables, config)
+        if not dialog.settings_dialog(procedure, config, prefetch, estimate):
             if isinstance(prefetch, Prefetch):
                 prefetch.stop()
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
@@ -224,16 +225,52 @@ def _prefetch(config: Gimp.ProcedureConfig) -> Prefetch | str:
     return Prefetch(plugin_config, config.get_property("endpoint") or None)
 
 
+def _arguments(config: Gimp.ProcedureConfig) -> Arguments:
+    return Arguments(
+        mode=config.get_property("mode") or DEFAULT_MODE.value,
+        presets=config.get_property("presets") or "",
+        strength=config.get_property("strength"),
+        quality=config.get_property("quality"),
+        preserve_colors=config.get_property("preserve-colors"),
+        size=config.get_property("size"),
+        iterations=config.get_property("iterations"),
+        advanced=config.get_property("advanced") or "",
+    )
+
+
+def _estimate_input(
+    image: Gimp.Image, drawables: list[Gimp.Drawable], config: Gimp.ProcedureConfig
+) -> Any:
+    """For the dialog's estimate line: the arguments, the size of the pixels OK would send
+    (the selection and its context, or the layer) and the number of style images named."""
+
+    def current() -> tuple[Arguments, tuple[int, int], int] | None:
+        if len(drawables) != 1:
+            return None
+        try:
+            where = layers.region(image, drawables[0], config.get_property("padding"))
+        except layers.HostError:
+            return None
+        named = len(_style_paths(config)) + (config.get_property("style-layer") is not None)
+        return _arguments(config), (where.width, where.height), named
+
+    return current
+
+
+def _style_paths(config: Gimp.ProcedureConfig) -> list[str]:
+    gfile = config.get_property("style-file")
+    paths = [gfile.get_path()] if gfile is not None and gfile.get_path() else []
+    paths += [p.strip() for p in (config.get_property("style-paths") or "").split(";") if p.strip()]
+    return paths
+
+
 def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
     """The style images the arguments name; none is fine when built-in styles are given."""
     styles = []
     layer = config.get_property("style-layer")
     if layer is not None:
         styles.append(layers.layer_pixels(layer))
-    gfile = config.get_property("style-file")
-    paths = [gfile.get_path()] if gfile is not None and gfile.get_path() else []
-    paths += [p.strip() for p in (config.get_property("style-paths") or "").split(";") if p.strip()]
-    styles += [layers.file_pixels(p) for p in paths]
+    styles += [layers.file_pixels(p) for p in _style_paths(config)]
     if not styles and not presets:
         raise layers.HostError(
             "no style: give a style image file, a style layer or built-in styles (presets)"
@@ -253,16 +290,7 @@ def _run(
     source = drawables[0]
     fmt = layers.source_format(image, source)
     where = layers.region(image, source, config.get_property("padding"))
-    args = Arguments(
-        mode=config.get_property("mode") or DEFAULT_MODE.value,
-        presets=config.get_property("presets") or "",
-        strength=config.get_property("strength"),
-        quality=config.get_property("quality"),
-        preserve_colors=config.get_property("preserve-colors"),
-        size=config.get_property("size"),
-        iterations=config.get_property("iterations"),
-        advanced=config.get_property("advanced") or "",
-    )
+    args = _arguments(config)
     # Syntax first, so a typing slip is reported before the daemon is even reached.
     mix = parse_presets(args.presets)
     styles = _styles(config, presets=any(weight > 0 for weight in mix.values()))

@@ -194,7 +194,9 @@ class StyleTransferModel(QObject):
             return
         self._estimate_key = key
         self._estimating = (label, *size)
-        if not self.link.estimate(EstimateRequest(*size, settings, styles=n_styles)):
+        # Without styles or presets Start would refuse; that is said then, not here.
+        styles = n_styles if n_styles or preset_fields(request.presets) else 1
+        if not self.link.estimate(EstimateRequest(*size, settings, styles=styles)):
             self.estimated.emit("")
 
     def _on_estimate(self, body: dict[str, Any]) -> None:

@@ -1,0 +1,116 @@
+"""What OK would do, asked of the daemon on a worker thread while the settings dialog is open.
+
+The dialog shows one line under the settings: the size the job computes at, the time the
+daemon expects from the iteration costs it measured (protocol 1.4's `estimate`), whether it
+runs in tiles, and whether the result will be scaled up to the layer or selection. Each change
+of an argument asks again; only the latest question is answered. No GIMP or GTK here: the
+dialog computes the region on its own thread and turns `on_text` into a main-loop call.
+
+The worker never starts a daemon (the palette's worker does that, prefetch.py); it asks only
+one that answers, and asks again after the palette's worker is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from impasto_protocol import Client, EstimateRequest, ImpastoError, policy
+
+from .settings import Arguments, Features, SettingsInputError, engine_settings
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 2.0  # seconds for a connection or an answer: the dialog must not wait for a daemon
+
+
+class Estimator:
+    """`ask` from any thread; `on_text` is called on the worker thread with the line to show
+    ("" when there is nothing to say: no daemon, or an older one)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.on_text: Callable[[str], None] = lambda text: None
+        self._lock = threading.Condition()
+        self._asked: tuple[Arguments, tuple[int, int], int] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="impasto-estimate", daemon=True)
+        self._thread.start()
+
+    def ask(self, args: Arguments, region: tuple[int, int], n_styles: int) -> None:
+        """The dialog's arguments, the size of the pixels OK would send, and how many style
+        images (only whether there is any matters here)."""
+        with self._lock:
+            self._asked = (args, region, n_styles)
+            self._lock.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+
+    def _work(self) -> None:
+        client: Client | None = None
+        try:
+            while True:
+                with self._lock:
+                    while self._asked is None and not self._closed:
+                        self._lock.wait()
+                    if self._closed:
+                        return
+                    asked, self._asked = self._asked, None
+                assert asked is not None
+                if client is None:
+                    client = self._connect()
+                if client is None:
+                    self.on_text("")
+                    continue
+                try:
+                    self.on_text(_line(client, *asked))
+                except ImpastoError as exc:
+                    log.info("estimate: %s", exc)
+                    client.close()
+                    client = None
+                    self.on_text("")
+        finally:
+            if client is not None:
+                client.close()
+
+    def _connect(self) -> Client | None:
+        client = Client(self.endpoint, timeout=TIMEOUT, name="impasto-gimp-estimate")
+        try:
+            client.hello()
+        except ImpastoError:
+            client.close()
+            return None
+        if not Features.from_hello(client.welcome or {}).estimate:  # an older daemon
+            client.close()
+            return None
+        return client
+
+
+def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: int) -> str:
+    welcome = client.welcome or {}
+    try:
+        settings = engine_settings(
+            args,
+            welcome.get("defaults", {}),
+            region,
+            Features.from_hello(welcome),
+            welcome.get("limits", {}),
+        )
+    except SettingsInputError as exc:
+        return str(exc)
+    # Without styles or presets OK would refuse; that is said then, not here.
+    styles = n_styles if n_styles or settings.get("presets") else 1
+    try:
+        body = client.estimate(EstimateRequest(*region, settings, styles=styles))
+    except ImpastoError as exc:
+        if getattr(exc, "code", "") in ("invalid_field", "too_large"):
+            return str(exc)  # what OK would be told, said now
+        raise
+    label = policy.Quality(args.quality).label if args.size == 0 else "Custom"
+    text = policy.estimate_text(label, body, *region)
+    log.info("estimate: %s", text)
+    return text
