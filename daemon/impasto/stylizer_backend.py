@@ -209,6 +209,7 @@ class StylizerBackend:
                 "style_loss": p.style_loss,
                 "tv_loss": p.tv_loss,
                 "elapsed": p.elapsed,
+                "remaining": p.remaining,
             }
             progress(fields, None if p.preview is None else p.preview.to_array())
 

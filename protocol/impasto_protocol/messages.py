@@ -254,6 +254,7 @@ class Progress:
     style_loss: float
     tv_loss: float
     elapsed: float
+    remaining: float | None = None  # 1.4: the daemon's own estimate of the seconds left
 
     @classmethod
     def from_body(cls, b: dict[str, Any]) -> Progress:
@@ -277,14 +278,26 @@ class Progress:
             style_loss=float(num("style_loss")),
             tv_loss=float(num("tv_loss")),
             elapsed=float(num("elapsed")),
+            remaining=_seconds(b.get("remaining")),
         )
 
     @property
     def eta(self) -> float | None:
-        """Seconds left, from the pace so far (None before the first iteration)."""
+        """Seconds left: the daemon's estimate (1.4: from the measured cost of an iteration at
+        each remaining scale), else from the pace so far, which runs low when the later scales
+        are larger (None before the first iteration)."""
         if self.iteration <= 0:
             return None
+        if self.remaining is not None:
+            return self.remaining
         return self.elapsed / self.iteration * max(0, self.total - self.iteration)
+
+
+def _seconds(value: Any) -> float | None:
+    """A non-negative finite number of seconds, or None (absent, nil or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass(frozen=True)

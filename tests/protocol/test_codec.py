@@ -436,7 +436,12 @@ def test_job_events_round_trip() -> None:
     image = Pixels(2, 1, bytes(range(6)), "RGB")
     progress = M.job_event(round_trip(Message(C.PROGRESS, "e-1", PROGRESS_BODY, job="j")))
     assert progress == M.Progress(10, 20, 0, 1, 32, 16, 0.83, 0.1, 0.2, 0.0, 1.25)
-    assert progress.eta == pytest.approx(1.25)
+    assert progress.eta == pytest.approx(1.25)  # a 1.3 daemon's: from the pace so far
+    # 1.4: the daemon's own estimate, when it sends one that is a number of seconds.
+    for sent, eta in ((4.5, 4.5), (None, 1.25), ("soon", 1.25), (-1.0, 1.25), (math.inf, 1.25)):
+        body = {**PROGRESS_BODY, "remaining": sent}
+        got = M.job_event(round_trip(Message(C.PROGRESS, "e-3", body, job="j")))
+        assert isinstance(got, M.Progress) and got.eta == pytest.approx(eta), sent
 
     body = {**PROGRESS_BODY, "image": image.descriptor(0)}
     preview = M.job_event(round_trip(Message(C.PREVIEW, "e-2", body, job="j", frames=[image.data])))

@@ -77,6 +77,9 @@ class Progress:
     # Possibly downscaled; only when asked for. Iteration 0 with NaN losses: the fast
     # networks' picture, sent before the optimization starts.
     preview: Picture | None = None
+    # Seconds the job should still take, from the measured cost of an iteration at each of its
+    # remaining scales (within the time budget); None while a scale's cost is unknown.
+    remaining: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -242,6 +242,7 @@ class Stylizer:
                             tv_loss=tv,
                             loss=tot,
                             elapsed=time.perf_counter() - start,
+                            remaining=self._remaining(prep.scales, index, run, rep, start),
                             preview=(
                                 self._deliver(prep, x, w, h, rep.preview_size)
                                 if want_preview
@@ -276,6 +277,25 @@ class Stylizer:
             scales=tuple(run_scales),
             settings=s,
         )
+
+    def _remaining(
+        self, scales: list[Scale], index: int, run: int, rep: Reporting, start: float
+    ) -> float | None:
+        """Seconds left after `run` iterations of scale `index`: the rest of this scale at
+        its measured cost, then the later scales' iterations (and setup) at theirs. The pace
+        so far would run low: later scales are larger, so each iteration costs more."""
+        seconds = 0.0
+        for i in range(index, len(scales)):
+            cost = self.costs.predict(scales[i].pixels)
+            if cost is None:
+                return None
+            if i == index:
+                seconds += max(0, scales[i].iterations - run) * cost
+            else:
+                seconds += (scales[i].iterations + SCALE_SETUP_ITERATIONS) * cost
+        if rep.time_budget is not None:  # the pacer ends the job within its budget
+            seconds = min(seconds, max(0.0, rep.time_budget - (time.perf_counter() - start)))
+        return seconds
 
     # -- memory -----------------------------------------------------------------------------
 
