@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 POLL = 0.05  # seconds between looks at a running job's progress
 MAX_THREADS = 4  # the actor's: one runs the job, the others answer drain and cancel
+LOAD_ATTEMPTS = 3  # actors started for one engine before the daemon gives up on it
 
 
 class Engine:
@@ -121,7 +122,16 @@ class RayBackend:
         self.node: str | None = None
 
     def load(self) -> None:
-        self._start()
+        # A node lost while the model loads is no reason to stop the daemon: Ray places the
+        # next actor elsewhere. A load that fails for another reason fails every time.
+        for attempt in range(LOAD_ATTEMPTS):
+            try:
+                self._start()
+                return
+            except RayActorError as e:
+                if attempt == LOAD_ATTEMPTS - 1:
+                    raise
+                log.warning("an engine's actor died while loading (%s); again", _first_line(e))
 
     def _start(self) -> None:
         actor_class = ray.remote(Engine).options(**self._options)

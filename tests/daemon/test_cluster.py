@@ -28,6 +28,7 @@ from test_lifecycle import (
     step,
     tiny,
     wait_finished,
+    wait_for,
     wait_running,
 )
 
@@ -66,7 +67,10 @@ def cluster_daemon(ray_head: str, tmp_path: Path):
     )
     i = d.args.index("--device")
     del d.args[i : i + 2]
-    yield d.start(wait_ready=180)
+    d.start(wait_ready=180)
+    with d.client() as c:  # ready means one engine; these tests want both
+        wait_for(lambda: all(w["ready"] for w in c.status()["workers"]), 180, "both engines")
+    yield d
     d.stop()
 
 
@@ -128,3 +132,25 @@ def test_a_lost_actor_fails_its_job_clearly_and_the_next_job_runs(cluster_daemon
         assert [j.result(timeout=180).image.width for j in jobs] == [32, 32]
         assert {status_of(c, j.id)["worker"] for j in jobs} == {0, 1}
         assert busy not in _engine_processes() and len(_engine_processes()) == 2
+
+
+def test_an_actor_lost_while_loading_is_replaced(ray_head: str, tmp_path: Path) -> None:
+    d = DaemonProcess(
+        f"ipc://{tmp_path}/d.sock", tmp_path / "d.log", "--ray", ray_head, "--devices", "cpu,cpu"
+    )
+    i = d.args.index("--device")
+    del d.args[i : i + 2]
+    d.start(wait_ready=0)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_engine_processes()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = sorted(_engine_processes())[0]
+        os.kill(first, signal.SIGKILL)  # loading VGG19 takes seconds: it was still loading
+        d.wait_ready(180)
+        with d.client() as c:
+            wait_for(lambda: all(w["ready"] for w in c.status()["workers"]), 180, "engines")
+            assert c.submit(tiny(32, 2)).result(timeout=180).image.width == 32
+        assert "died while loading" in d.log()
+    finally:
+        d.stop()
