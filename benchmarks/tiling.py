@@ -35,8 +35,10 @@ def _stamp(stamps: list[float]) -> None:
     stamps.append(time.perf_counter())
 
 
-def measure(size: int, budget_mb: int | None, iterations: int) -> dict[str, Any]:
-    """One job in this process (the child's side)."""
+def measure(
+    size: int, budget_mb: int | None, iterations: int, tile: int | None = None
+) -> dict[str, Any]:
+    """One job in this process (the child's side); `tile` forces tiles of that side."""
     from PIL import Image
 
     from impasto.engine import Job, Reporting, StyleSettings, Stylizer
@@ -47,6 +49,7 @@ def measure(size: int, budget_mb: int | None, iterations: int) -> dict[str, Any]
         memory_budget=None if budget_mb is None else budget_mb * 2**20,
     )
     engine.warm_up(64)
+    engine.tile_side = tile
     with Image.open(EXAMPLES / "astronaut.png") as im:
         content = im.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
     with Image.open(EXAMPLES / "hubble.png") as im:
@@ -66,6 +69,7 @@ def measure(size: int, budget_mb: int | None, iterations: int) -> dict[str, Any]
         "size": size,
         "budget_mb": budget_mb,
         "tile": plan.tile,
+        "planned_fixed_mb": plan.fixed / 2**20,  # the job's images and L-BFGS's history
         "iterations": result.iterations,
         "seconds_per_iteration": median(steps),
         "first_iteration_and_setup_s": stamps[0] - start,
@@ -80,18 +84,25 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
     p.add_argument("--budgets-mb", type=int, nargs="+", default=[1024, 2048])
     p.add_argument("--iterations", type=int, default=4)
+    p.add_argument("--tile", type=int, help="force tiles of this owned side (both sizes alike)")
+    p.add_argument("--no-whole", action="store_true", help="skip the untiled runs")
+    p.add_argument("--out", default="tiling.json", help="results file under results/")
     p.add_argument("--child", nargs=2, metavar=("SIZE", "BUDGET"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         size, budget = int(args.child[0]), args.child[1]
-        row = measure(size, None if budget == "none" else int(budget), args.iterations)
-        print(json.dumps(row))
+        budget_mb = None if budget == "none" else int(budget)
+        print(json.dumps(measure(size, budget_mb, args.iterations, args.tile)))
         return
     rows = []
     for i, (size, budget) in enumerate(zip(args.sizes, args.budgets_mb, strict=True)):
         runs = [str(budget), "none"] if i % 2 == 0 else ["none", str(budget)]
+        if args.no_whole:
+            runs = [str(budget)]
         for b in runs:
             command = [sys.executable, __file__, "--iterations", str(args.iterations)]
+            if args.tile and b != "none":
+                command += ["--tile", str(args.tile)]
             out = subprocess.run(
                 [*command, "--child", str(size), b], capture_output=True, text=True, check=True
             )
@@ -99,7 +110,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             rows.append(row)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "tiling.json"
+    path = RESULTS / args.out
     path.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
     print(f"wrote {path}")
 

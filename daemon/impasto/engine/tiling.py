@@ -45,12 +45,14 @@ _LAYER_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
 GRAD_BYTES_PER_PIXEL = 3200
 # A forward pass without gradients keeps about two layers at a time: measured 0.5-0.7 KB.
 FORWARD_BYTES_PER_PIXEL = 800
-# What a job keeps at the output size besides the network's activations, per pixel: the
-# iterate, its gradient, the content, the fast start's picture, the masked image, the
-# total-variation term's differences and the optimizer's last point and gradient (3-channel
-# float32 images, 12 bytes each), and the content layer's target (relu4_2: 512 channels at
-# 1/8 of the side, 32 bytes). The optimizer's curvature history is budgeted on its own.
-JOB_BYTES_PER_PIXEL = 12 * 14 + 32
+# What a job keeps at the output size besides the network's activations and the optimizer's
+# curvature history (budgeted on its own), per pixel: the iterate, the content, L-BFGS's last
+# point and gradient, the tiled gradient and the content layer's target (relu4_2: 512 channels
+# at 1/8 of the side), with the step's temporaries. Measured: peak RSS grew 125 bytes per pixel
+# more from 1024 to 2048 px in the same tiles (a start from the content, no mask, one history
+# pair of 24 bytes: benchmarks/RESULTS.md); a fast start's picture, a luminance copy of the
+# content and a mask or alpha add up to 32 more.
+JOB_BYTES_PER_PIXEL = 160
 
 
 Features = Callable[[torch.Tensor], dict[str, torch.Tensor]]
