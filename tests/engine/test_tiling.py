@@ -40,7 +40,7 @@ def _objectives(engine: Stylizer, job: Job, tile: int):
     prep = engine._prepare(job)
     w, h = prep.out_size
     whole = engine._objective(prep, w, h)
-    prep.memory = stylizer_module.MemoryPlan(2**40, 0, 0, tile)
+    prep.memory = stylizer_module.MemoryPlan(2**40, 0, 0, tile, 0)
     saved = engine.tile_side
     engine.tile_side = tile
     try:

@@ -22,7 +22,7 @@ _EPS = 1e-8
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def _upcast(t: torch.Tensor) -> torch.Tensor:
+def upcast(t: torch.Tensor) -> torch.Tensor:
     """Half precisions to float32 (overflow, see above); float32 and float64 stay as they are,
     so a float64 gradient check sees float64 arithmetic throughout."""
     return t.float() if t.dtype in _HALF else t
@@ -59,17 +59,18 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     # feature-sized gradient in the backward pass; a view's backward is free.
     if features.shape[0] != 1:
         raise ValueError(f"gram() takes a batch of one image, got {features.shape[0]}")
-    f = _flat(_upcast(features))  # (C, M)
+    f = flat(upcast(features))  # (C, M)
     if mask is None:
         return _Gram.apply(f, None) / f.shape[1]
     m = mask_for(features, mask).flatten().to(f.dtype)
     return _Gram.apply(f, m) / m.sum().clamp_min(_EPS)
 
 
-def _flat(features: torch.Tensor) -> torch.Tensor:
+def flat(features: torch.Tensor) -> torch.Tensor:
     """(1, C, H, W) -> (C, H*W) without a copy, in either memory layout: channels-last
     activations (NHWC, what the CPU and GPU convolutions prefer) are viewed as the transpose
-    of (H*W, C), which the matrix products take as it is."""
+    of (H*W, C), which the matrix products take as it is. (A tile's cropped activations,
+    tiling.py, are copied.)"""
     c = features.shape[1]
     if not features.is_contiguous() and features.is_contiguous(memory_format=torch.channels_last):
         return features.permute(0, 2, 3, 1).reshape(-1, c).T
@@ -88,18 +89,18 @@ class ContentLoss:
     """Relative squared error of a layer's activations against the content's."""
 
     def __init__(self, target: torch.Tensor) -> None:
-        self.target = _upcast(target.detach())
+        self.target = upcast(target.detach())
         self.norm = self.target.pow(2).mean().clamp_min(_EPS)
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        return (_upcast(features) - self.target).pow(2).mean() / self.norm
+        return (upcast(features) - self.target).pow(2).mean() / self.norm
 
 
 class StyleLoss:
     """Relative squared error of a layer's Gram matrix against the style's."""
 
     def __init__(self, target_gram: torch.Tensor) -> None:
-        self.target = _upcast(target_gram.detach())
+        self.target = upcast(target_gram.detach())
         self.norm = self.target.pow(2).sum().clamp_min(_EPS)
 
     def __call__(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -72,7 +72,10 @@ class LossTerms:
     total: torch.Tensor
 
     def floats(self) -> tuple[float, float, float, float]:
-        return tuple(float(t.detach()) for t in (self.content, self.style, self.tv, self.total))  # type: ignore[return-value]
+        c, s, tv, total = (
+            float(t.detach()) for t in (self.content, self.style, self.tv, self.total)
+        )
+        return c, s, tv, total
 
 
 @dataclass
@@ -316,21 +319,20 @@ class Stylizer:
         pixels = width * height
         history = _history_bytes(budget)
         fixed = tiling.JOB_BYTES_PER_PIXEL * pixels + history
-        room = budget - fixed
-        if self.tile_side is not None:
-            return MemoryPlan(budget, fixed, history, self.tile_side)
-        if tiling.GRAD_BYTES_PER_PIXEL * pixels <= room:
-            return MemoryPlan(budget, fixed, history, None)
-        side = tiling.tile_for_budget(width, height, room, layer)
+        whole = MemoryPlan(budget, fixed, history, None, tiling.GRAD_BYTES_PER_PIXEL * pixels)
+        side = self.tile_side
         if side is None:
-            smallest = (tiling.stride(layer) + 2 * tiling.halo(layer)) ** 2
-            need = fixed + tiling.GRAD_BYTES_PER_PIXEL * smallest
+            if whole.fits_whole(pixels):
+                return whole
+            side = tiling.tile_for_budget(width, height, whole.room, layer)
+        if side is None:
+            smallest = _tile_activations(tiling.stride(layer), layer)
             raise LimitError(
                 "size",
-                f"a {width}x{height} output needs at least {_mb(need)} MB, even in tiles;"
-                f" the memory budget is {_mb(budget)} MB",
+                f"a {width}x{height} output needs at least {_mb(fixed + smallest)} MB, even in"
+                f" tiles; the memory budget is {_mb(budget)} MB",
             )
-        return MemoryPlan(budget, fixed, history, side)
+        return MemoryPlan(budget, fixed, history, side, _tile_activations(side, layer))
 
     def estimate(
         self, width: int, height: int, s: StyleSettings, warm_start: bool = False
@@ -346,26 +348,18 @@ class Stylizer:
         if s.method is Method.FAST:
             return Estimate(out_w, out_h, None, False, 0)
         plan = self.memory_plan(out_w, out_h, s)
-        layer = tiling.deepest(s.content_layers + s.style_layers)
-        if plan.tile is None:
-            activations = tiling.GRAD_BYTES_PER_PIXEL * out_w * out_h
-        else:
-            activations = tiling.GRAD_BYTES_PER_PIXEL * (plan.tile + 2 * tiling.halo(layer)) ** 2
-        # As _prepare plans it (a fast start runs at the output size only).
-        n_scales = 1 if warm_start and s.scales == 0 else s.scales
-        scales = plan_scales(width, height, s.size, s.iterations, n_scales)
-        if s.init is InitMode.FAST and s.scales == 0 and self.instant.available and not warm_start:
-            scales = finest_in_equal_time(scales, FAST_START_SCALES)
+        # As _prepare plans it (assuming the fast networks can paint the styles).
+        paints = s.init is InitMode.FAST and self.instant.available and not warm_start
+        scales = _schedule(width, height, s, warm_start, paints)
         seconds = self.costs.estimate(scales)
         if seconds is not None and plan.tile is not None:
             for sc in scales:
-                tiled = tiling.GRAD_BYTES_PER_PIXEL * sc.pixels > plan.room
-                if tiled and not self.costs.measured(sc.pixels):
+                if not plan.fits_whole(sc.pixels) and not self.costs.measured(sc.pixels):
                     # Predicted from untiled iterations; tiles cost about twice as much
                     # (benchmarks/RESULTS.md: 1.65-2.1x at 1024-2048 px).
                     cost = self.costs.predict(sc.pixels) or 0.0
                     seconds += (TILED_COST - 1) * cost * (sc.iterations + SCALE_SETUP_ITERATIONS)
-        return Estimate(out_w, out_h, seconds, plan.tile is not None, plan.fixed + activations)
+        return Estimate(out_w, out_h, seconds, plan.tile is not None, plan.fixed + plan.activations)
 
     # -- the fast networks ------------------------------------------------------------------
 
@@ -513,14 +507,10 @@ class Stylizer:
             init = given.rgb if isinstance(given, Picture) else to_tensor(given)[0]
             if s.preserve_color is PreserveColor.LUMINANCE:
                 init = color.luminance(init)
-        # A warm start begins where the previous result ended: at full size, unless the
-        # caller asked for scales explicitly.
-        n_scales = 1 if (init is not None and s.scales == 0) else s.scales
-        scales = plan_scales(cw, ch, s.size, s.iterations, n_scales)
         n_images = len(job.styles)
         prep = _Prepared(
             s,
-            scales,
+            [],  # (below: the schedule depends on whether the networks can paint the styles)
             content,
             net_content,
             alpha,
@@ -535,12 +525,10 @@ class Stylizer:
             preset_blend=preset_blend,
             sample_bits=job.sample_bits,
         )
-        if s.init is InitMode.FAST and s.scales == 0 and self._can_paint(prep):
-            # A fast start is stylized already: it skips the coarse scales and spends their
-            # time at the finest. Decided here, with the same test as where the picture is
-            # painted: a job the networks cannot paint starts from the content and keeps the
-            # content's schedule.
-            prep.scales = finest_in_equal_time(scales, FAST_START_SCALES)
+        # Decided with the same test as where the picture is painted: a job the networks cannot
+        # paint starts from the content and keeps the content's schedule.
+        paints = s.init is InitMode.FAST and self._can_paint(prep)
+        prep.scales = _schedule(cw, ch, s, init is not None, paints)
         return prep
 
     def _check_styles(self, styles: Sequence[ImageInput]) -> Sequence[ImageInput]:
@@ -622,7 +610,7 @@ class Stylizer:
         plan = prep.memory
         if plan is None or plan.tile is None:
             return None
-        if self.tile_side is None and per_pixel * w * h <= plan.room:
+        if self.tile_side is None and plan.fits_whole(w * h, per_pixel):
             return None  # a coarse scale of a tiled job may fit whole
         s = prep.settings
         return tiling.layout(w, h, plan.tile, tiling.deepest(s.content_layers + s.style_layers))
@@ -790,6 +778,19 @@ def _normalized(weights: tuple[float, ...], n: int) -> list[float]:
 FAST_START_SCALES = 1
 
 
+def _schedule(
+    width: int, height: int, s: StyleSettings, warm_start: bool, paints: bool
+) -> list[Scale]:
+    """The scales a job on a width x height content runs, unless the caller asked for them:
+    a warm start begins where the previous result ended, at full size; a fast start (`paints`)
+    is stylized already, so it skips the coarse scales and spends their time at the finest."""
+    n_scales = 1 if warm_start and s.scales == 0 else s.scales
+    scales = plan_scales(width, height, s.size, s.iterations, n_scales)
+    if paints and s.scales == 0:
+        return finest_in_equal_time(scales, FAST_START_SCALES)
+    return scales
+
+
 def _make_optimizer(
     s: StyleSettings, x: torch.Tensor, history_bytes: int = DEFAULT_HISTORY_BYTES
 ) -> torch.optim.Optimizer | ProjectedLBFGS:
@@ -825,11 +826,21 @@ class MemoryPlan:
     fixed: int  # images at the output size and the optimizer's history
     history: int  # the optimizer's curvature history, at most
     tile: int | None  # the owned side of a tile at the output size; None: untiled
+    activations: int  # what the network's passes keep at most: the whole image's, or a tile's
 
     @property
     def room(self) -> int:
         """What is left for the network's activations."""
         return self.budget - self.fixed
+
+    def fits_whole(self, pixels: int, per_pixel: int = tiling.GRAD_BYTES_PER_PIXEL) -> bool:
+        """Whether a pass over `pixels` at `per_pixel` bytes fits untiled."""
+        return per_pixel * pixels <= self.room
+
+
+def _tile_activations(side: int, layer: str) -> int:
+    """Bytes of a forward and backward pass over a tile owning side x side, with its halos."""
+    return tiling.GRAD_BYTES_PER_PIXEL * (side + 2 * tiling.halo(layer)) ** 2
 
 
 def _history_bytes(budget: int) -> int:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import ContentLoss, StyleLoss, mask_for
+from .losses import ContentLoss, StyleLoss, flat, mask_for, upcast
 from .vgg import LAYER_NAMES
 
 _LAYER_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
@@ -216,14 +216,14 @@ class TiledFeatures:
                 self.check()
                 feats = self.features(tile.window(image))
                 for name in style_layers:
-                    f = _flat_owned(feats[name], tile, name)
+                    f = flat(upcast(tile.owned(feats[name], stride(name))))  # (C, M)
                     weights = _owned_weights(masks, name, tile)
                     fw = f if weights is None else f * weights
                     part = fw @ f.T
                     acc.grams[name] = acc.grams[name] + part if name in acc.grams else part
                 for name, target in content.items():
                     step = stride(name)
-                    diff = _up(tile.owned(feats[name], step)) - tile.owned_global(target, step)
+                    diff = upcast(tile.owned(feats[name], step)) - tile.owned_global(target, step)
                     sq = diff.pow(2).sum()
                     acc.squares[name] = acc.squares[name] + sq if name in acc.squares else sq
                 del feats
@@ -249,16 +249,6 @@ class _Sums:
 def _loss_dtype(t: torch.Tensor) -> torch.dtype:
     """float64 for a float64 gradient check, float32 otherwise (as losses.py computes)."""
     return torch.float64 if t.dtype == torch.float64 else torch.float32
-
-
-def _up(t: torch.Tensor) -> torch.Tensor:
-    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
-
-
-def _flat_owned(feats: torch.Tensor, tile: Tile, name: str) -> torch.Tensor:
-    """(C, M) of the owned positions, upcast like losses.gram's input."""
-    part = _up(tile.owned(feats, stride(name)))
-    return part.permute(0, 2, 3, 1).reshape(-1, part.shape[1]).T
 
 
 def _layer_masks(
@@ -346,14 +336,14 @@ class TiledLoss:
                 for name, wt, loss in self.content_losses:
                     step = stride(name)
                     own = tile.owned(feats[name], step)
-                    diff = _up(own.detach()) - tile.owned_global(loss.target, step)
+                    diff = upcast(own.detach()) - tile.owned_global(loss.target, step)
                     g = content_scale * wt * 2 * diff / (loss.target.numel() * loss.norm)
                     outputs.append(own)
                     grads.append(g.to(own.dtype))
                 for name in style_names:
                     step = stride(name)
                     own = tile.owned(feats[name], step)
-                    f = _flat_owned(own.detach(), _WHOLE, name)
+                    f = flat(upcast(own.detach()))
                     weights = _owned_weights(masks, name, tile)
                     fw = f if weights is None else f * weights
                     n = sums.counts[name]
@@ -367,10 +357,6 @@ class TiledLoss:
             tile.window(grad).add_(window.grad)
             del feats, outputs, grads
         return grad
-
-
-# A tile that owns everything it computes: for flattening activations already cropped.
-_WHOLE = Tile(0, 1 << 30, 0, 1 << 30, 0, 1 << 30, 0, 1 << 30)
 
 
 class _TiledTerms(torch.autograd.Function):
