@@ -18,9 +18,15 @@ from .messages import Submit
 FALLBACK_STYLE_WEIGHT = 20.0
 FALLBACK_ITERATIONS = 150
 
-# Strength is an exponent: the style weight is the daemon's default times 10**strength, so each
-# step multiplies the weight by the same factor and 0 is the daemon's default.
-STRENGTH_DECADES = 2.0  # strength runs from -2 (a hundredth of the default) to 2 (a hundredfold)
+# Strength: what both editors' sliders show, 0 (subtle) .. 100 (strong), 50 the daemon's own
+# style weight. The weight is the default times 10**((strength - 50) / 50 * STRENGTH_DECADES):
+# each step multiplies it by the same factor (about 5 %), so a small move is a small change,
+# and the ends are a tenth and ten times the default.
+STRENGTH_MAX = 100
+DEFAULT_STRENGTH = 50
+STRENGTH_DECADES = 1.0
+# The words a slider shows beside its number, from the lowest strength up.
+STRENGTH_WORDS = ("subtle", "light", "balanced", "strong", "very strong")
 
 
 class Quality(str, Enum):
@@ -124,12 +130,29 @@ def default_iterations(defaults: Mapping[str, Any]) -> int:
 
 
 def style_weight(strength: float, defaults: Mapping[str, Any]) -> float:
-    """The style weight for a strength in -STRENGTH_DECADES..STRENGTH_DECADES."""
-    if math.isnan(strength) or abs(strength) > STRENGTH_DECADES:
-        raise ValueError(
-            f"strength {strength} is outside -{STRENGTH_DECADES:g}..{STRENGTH_DECADES:g}"
-        )
-    return default_style_weight(defaults) * 10.0**strength
+    """The style weight for a strength in 0..STRENGTH_MAX (DEFAULT_STRENGTH: the default's)."""
+    if math.isnan(strength) or not 0 <= strength <= STRENGTH_MAX:
+        raise ValueError(f"strength {strength:g} is outside 0..{STRENGTH_MAX}")
+    half = STRENGTH_MAX / 2
+    exponent = (strength - DEFAULT_STRENGTH) / half * STRENGTH_DECADES
+    return default_style_weight(defaults) * 10.0**exponent
+
+
+def strength_of(weight: float, defaults: Mapping[str, Any]) -> float:
+    """The strength that gives `weight` (the inverse of style_weight), clamped to the scale:
+    for showing a style weight that came from elsewhere (a script, an older setting)."""
+    if not weight > 0 or math.isinf(weight):
+        raise ValueError(f"style weight {weight:g} is not a positive number")
+    decades = math.log10(weight / default_style_weight(defaults))
+    strength = DEFAULT_STRENGTH + decades / STRENGTH_DECADES * STRENGTH_MAX / 2
+    return min(float(STRENGTH_MAX), max(0.0, strength))
+
+
+def strength_word(strength: float) -> str:
+    """ "subtle" .. "very strong": the word for a strength, the middle one at the default."""
+    n = len(STRENGTH_WORDS)
+    index = min(n - 1, int(strength / STRENGTH_MAX * n)) if strength > 0 else 0
+    return STRENGTH_WORDS[index]
 
 
 def _positive(value: Any, fallback: float) -> float:

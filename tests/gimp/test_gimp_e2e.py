@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from impasto_protocol import Client, Pixels, Result, Submit
+from impasto.engine import StyleSettings
+from impasto_protocol import Client, Pixels, Result, Submit, policy
 
 if TYPE_CHECKING:  # the fixtures' types
     from conftest import GimpHost
@@ -61,7 +62,7 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
         gimp,
         load_example,
         "stylize",
-        {"iterations": 12, "preview-every": 3, "padding": PADDING, "strength": 0.5},
+        {"iterations": 12, "preview-every": 3, "padding": PADDING, "strength": 60.0},
     )
     started = time.monotonic()
     done = subprocess.run(gimp.command("stylize.py"), capture_output=True, text=True)
@@ -82,6 +83,9 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     assert ev["previews"] >= 1 and ev["previews"] == details["previews"], ev
     assert details["preview_iterations"] and max(details["preview_iterations"]) <= 12
     assert details["iterations"] == 12
+    # Strength 60 is the style weight Krita's slider at 60 gives: one mapping, in the protocol.
+    weight = policy.style_weight(60, {"style_weight": StyleSettings().style_weight})
+    assert details["settings"]["style_weight"] == pytest.approx(weight), details["settings"]
 
     # One undo group, as far as GIMP 3.0's API can tell (module docstring).
     assert details["undo_group"] == [True, True]

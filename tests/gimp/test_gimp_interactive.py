@@ -50,7 +50,7 @@ DIALOG = "Style Transfer"  # impasto_gimp.dialog.DIALOG_TITLE
 PROGRESS = "Style Transfer: running"  # impasto_gimp.dialog.PROGRESS_TITLE
 LAST = "plug-in-settings/GimpProcedureConfigRun-plug-in-impasto-stylize.last"
 SEED_HEADER = "# seeded by test_gimp_interactive"
-STRENGTH = 0.5
+STRENGTH = 35.0  # of 0..100, not the default 50
 OK_ITERATIONS = 6
 
 
@@ -207,6 +207,25 @@ def _wait_file(path: Path, gimp: subprocess.Popen[str], timeout: float = WAIT) -
     return json.loads(path.read_text())
 
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "plugins" / "gimp" / "screenshots"
+
+
+def _dialog_picture(desktop: Desktop, dialog: str) -> None:
+    """The dialog as plugins/gimp/README.md shows it, once its estimate line has come
+    (IMPASTO_UPDATE_SCREENSHOTS=1 copies it there)."""
+    time.sleep(2.0)  # the estimate is asked from a worker thread
+    desktop.park()
+    g = desktop.geometry(dialog)
+    shot = desktop.capture("dialog-full.png")
+    box = (g["X"], g["Y"], g["X"] + g["WIDTH"], g["Y"] + g["HEIGHT"])
+    picture = shot.crop(box)
+    assert picture.width > 200 and picture.height > 200, box
+    picture.save(desktop.out / "gimp_dialog.png")
+    if os.environ.get("IMPASTO_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(exist_ok=True)
+        picture.save(SCREENSHOTS / "dialog.png")
+
+
 def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, load_example) -> None:
     out = gimp.shared / "out" / "interactive"
     out.mkdir(parents=True)
@@ -251,6 +270,7 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         _seed(gimp, style, iterations=OK_ITERATIONS)
         (out / "go2").touch()
         dialog = desktop.window(DIALOG, proc)
+        _dialog_picture(desktop, dialog)
         desktop.press(dialog, "Return")
         assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
         # GimpUi checks the dialog's mnemonics when it opens and names each clash.

@@ -49,13 +49,14 @@ def test_defaults_come_from_the_daemon(defaults: dict) -> None:
 
 
 def test_strength_is_logarithmic_and_quality_scales_iterations(defaults: dict) -> None:
-    s = engine_settings(Arguments(strength=1.0, quality="draft"), defaults, (64, 64), FULL)
+    """Strength is the shared 0..100 scale (Krita's slider): 100 ten times the default."""
+    s = engine_settings(Arguments(strength=100.0, quality="draft"), defaults, (64, 64), FULL)
     assert s["style_weight"] == pytest.approx(10 * defaults["style_weight"])
     assert s["iterations"] == round(defaults["iterations"] / 3)
     s = engine_settings(
-        Arguments(strength=-2.0, quality="high", iterations=7, size=32), defaults, (64, 64), FULL
+        Arguments(strength=0.0, quality="high", iterations=7, size=32), defaults, (64, 64), FULL
     )
-    assert s["style_weight"] == pytest.approx(defaults["style_weight"] / 100)
+    assert s["style_weight"] == pytest.approx(defaults["style_weight"] / 10)
     assert (s["iterations"], s["size"]) == (7, 32)  # explicit values win over the preset
 
 
@@ -108,7 +109,12 @@ def test_bad_advanced_text_is_refused_in_one_line(defaults: dict, text: str, wor
 
 @pytest.mark.parametrize(
     "args",
-    [Arguments(quality="best"), Arguments(preserve_colors="all"), Arguments(strength=3.0)],
+    [
+        Arguments(quality="best"),
+        Arguments(preserve_colors="all"),
+        Arguments(strength=-1.0),
+        Arguments(strength=101.0),
+    ],
 )
 def test_bad_arguments_are_refused(defaults: dict, args: Arguments) -> None:
     with pytest.raises(SettingsInputError):
@@ -125,7 +131,7 @@ def test_time_left_texts() -> None:
 def test_modes_follow_the_shared_policy(defaults: dict) -> None:
     """Instant drops what only the optimization reads, Refine starts from the instant picture,
     Paint is the classic optimization (impasto_protocol.modes decides; the plug-in applies)."""
-    args = Arguments(mode="instant", strength=1.0, advanced="tv_weight=0.5; seed=3")
+    args = Arguments(mode="instant", strength=80.0, advanced="tv_weight=0.5; seed=3")
     s = engine_settings(args, defaults, (64, 64), FULL)
     assert s["method"] == "fast" and not OPTIMIZATION_ONLY & s.keys(), s
     assert StyleSettings(**{**defaults, **s}).validate()

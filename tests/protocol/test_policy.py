@@ -28,16 +28,37 @@ def test_a_default_that_is_not_a_positive_number_falls_back(bad: object) -> None
 
 
 def test_strength_is_a_log_scale_around_the_daemons_default() -> None:
+    """Both editors' sliders: 0..100, 50 the daemon's default, the ends a tenth and ten times
+    it, each step the same factor (a small move is a small change)."""
     defaults = {"style_weight": 5.0}
-    assert policy.style_weight(0.0, defaults) == 5.0
-    assert policy.style_weight(-2.0, defaults) == pytest.approx(0.05)
-    assert policy.style_weight(2.0, defaults) == pytest.approx(500.0)
-    steps = [policy.style_weight(s / 10, defaults) for s in range(-20, 21)]
+    assert policy.style_weight(policy.DEFAULT_STRENGTH, defaults) == 5.0
+    assert policy.style_weight(0, defaults) == pytest.approx(0.5)
+    assert policy.style_weight(100, defaults) == pytest.approx(50.0)
+    steps = [policy.style_weight(s, defaults) for s in range(0, 101)]
     ratios = [b / a for a, b in itertools.pairwise(steps)]
     assert all(r == pytest.approx(ratios[0]) for r in ratios)  # each step the same factor
+    assert 1.0 < ratios[0] < 1.06
 
 
-@pytest.mark.parametrize("strength", [-2.01, 2.5, math.nan, math.inf])
+def test_strength_of_inverts_the_scale_and_clamps() -> None:
+    defaults = {"style_weight": 5.0}
+    for strength in (0.0, 12.5, 50.0, 77.0, 100.0):
+        weight = policy.style_weight(strength, defaults)
+        assert policy.strength_of(weight, defaults) == pytest.approx(strength)
+    assert policy.strength_of(1e-9, defaults) == 0.0
+    assert policy.strength_of(1e9, defaults) == 100.0
+    with pytest.raises(ValueError, match="style weight"):
+        policy.strength_of(0.0, defaults)
+
+
+def test_the_strength_words_run_from_subtle_to_very_strong() -> None:
+    words = [policy.strength_word(s) for s in range(0, 101)]
+    assert words[0] == "subtle" and words[-1] == "very strong"
+    assert policy.strength_word(policy.DEFAULT_STRENGTH) == "balanced"
+    assert [w for w, _ in itertools.groupby(words)] == list(policy.STRENGTH_WORDS)
+
+
+@pytest.mark.parametrize("strength", [-0.01, 100.5, math.nan, math.inf])
 def test_a_strength_outside_the_range_is_refused(strength: float) -> None:
     with pytest.raises(ValueError, match="strength"):
         policy.style_weight(strength, {})

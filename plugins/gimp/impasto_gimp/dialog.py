@@ -63,6 +63,9 @@ def settings_dialog(
     dialog.fill_box("advanced-box", ADVANCED)
     dialog.get_label("advanced-title", "Advanced", False, False)
     dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
+    # Strength as a slider with its number (the shared 0..100 scale Krita's slider shows);
+    # GIMP's default for a number is a spin box alone.
+    dialog.get_scale_entry("strength", 1.0)
     line = dialog.get_label("estimate-line", "", False, False)
     line.set_line_wrap(True)
     line.set_xalign(0.0)

@@ -29,7 +29,6 @@ from . import job, layers  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .settings import (  # noqa: E402
     PRESERVE_COLORS,
-    STRENGTH_RANGE,
     Arguments,
     Features,
     SettingsInputError,
@@ -78,9 +77,9 @@ def declare(p: Gimp.Procedure) -> None:
     )
     p.add_double_argument(
         "strength", "Stre_ngth",
-        "Style weight on a log scale: 0 is the engine's default, +1 ten times more style, "
-        "-1 ten times less",
-        -STRENGTH_RANGE, STRENGTH_RANGE, 0.0, RW,
+        "How strongly the style paints, from subtle (0) to strong (100); 50 is the daemon's "
+        "default, each step about 5 % more style (the scale Krita's slider shows)",
+        0.0, policy.STRENGTH_MAX, policy.DEFAULT_STRENGTH, RW,
     )  # fmt: skip
     p.add_choice_argument(
         "quality", "_Quality",

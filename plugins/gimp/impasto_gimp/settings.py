@@ -24,7 +24,6 @@ from impasto_protocol import policy
 from impasto_protocol.modes import DEFAULT_MODE, Features, Mode, preset_fields, settings_for
 
 PRESERVE_COLORS = ("none", "luminance", "match")  # protocol 1.0 values of preserve_color
-STRENGTH_RANGE = policy.STRENGTH_DECADES  # style_weight = the daemon's default * 10**strength
 # Settings the procedure has arguments of its own for; the advanced text may not set them.
 OWN_ARGUMENTS = {
     "size": "size",
@@ -48,7 +47,7 @@ class Arguments:
 
     mode: str = DEFAULT_MODE.value
     presets: str = ""  # "index:weight, ..." (parse_presets)
-    strength: float = 0.0
+    strength: float = float(policy.DEFAULT_STRENGTH)  # 0..100, Krita's slider's scale
     quality: str = policy.DEFAULT_QUALITY.value
     preserve_colors: str = "none"
     size: int = 0  # 0: from the quality preset
@@ -78,10 +77,8 @@ def engine_settings(
         raise SettingsInputError(
             f"preserve-colors {args.preserve_colors!r} is not one of {', '.join(PRESERVE_COLORS)}"
         )
-    if not -STRENGTH_RANGE <= args.strength <= STRENGTH_RANGE or math.isnan(args.strength):
-        raise SettingsInputError(
-            f"strength {args.strength} is outside -{STRENGTH_RANGE:g}..{STRENGTH_RANGE:g}"
-        )
+    if not 0 <= args.strength <= policy.STRENGTH_MAX or math.isnan(args.strength):
+        raise SettingsInputError(f"strength {args.strength:g} is outside 0..{policy.STRENGTH_MAX}")
     settings = parse_advanced(args.advanced, defaults)
     settings.update(
         size=policy.job_size(args.size or quality.side, *region, limits or {}),

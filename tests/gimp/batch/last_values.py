@@ -21,7 +21,7 @@ def _main():
     cfg.set_property("image", image)
     cfg.set_core_object_array("drawables", image.get_layers())
     cfg.set_property("iterations", 1)  # not the remembered value: must be ignored
-    cfg.set_property("strength", -1.0)
+    cfg.set_property("strength", 90.0)  # not the remembered value either
     result = proc.run(cfg)
     status = result.index(0)
     ev = {"status": status.value_nick}

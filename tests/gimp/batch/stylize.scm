@@ -11,7 +11,7 @@
                                         #:style-file "/shared/scriptfu/style.png"
                                         #:presets "3:0.5"
                                         #:mode "refine"
-                                        #:strength 0.5
+                                        #:strength 60
                                         #:quality "draft"
                                         #:iterations 6
                                         #:preview-every 2)))
