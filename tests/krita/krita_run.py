@@ -129,7 +129,7 @@ class Outcome:
         return (self.out / name).read_bytes()
 
 
-def run_scenario(h: KritaHome, scenario: dict) -> Outcome:
+def run_scenario(h: KritaHome, scenario: dict, screen: str = "1280x1024") -> Outcome:
     out = h.root / "out"
     out.mkdir(exist_ok=True)
     scenario = {"timeout": KRITA_TIMEOUT - 20, **scenario, "out": str(out)}
@@ -137,7 +137,7 @@ def run_scenario(h: KritaHome, scenario: dict) -> Outcome:
     path.write_text(json.dumps(scenario))
     env = {**h.env(), "IMPASTO_E2E_SCENARIO": str(path)}
     cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+        "xvfb-run", "-a", "-s", f"-screen 0 {screen}x24",
         "timeout", "-k", "5", str(KRITA_TIMEOUT), "krita", "--nosplash",
     ]  # fmt: skip
     log = h.root / "krita.log"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from daemon_process import DaemonProcess
 from krita_run import DAEMON_TIMINGS
-from test_krita_plugin import above_source, check_document, run
+from test_krita_plugin import above_source, check_document, result_name, run
 
 pytestmark = pytest.mark.krita
 
@@ -41,10 +41,11 @@ def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemo
     info = ev["result_info"]
     assert info["settings"]["method"] == "fast", info  # as the daemon ran it
     assert info["iterations"] == 0 and "arbitrary_transform" in info["weights"], info
-    assert ev["result_layer"] == "hubble"
-    assert ev["layers_after"] == above_source(ev["layers_before"], "hubble")
+    name = result_name("hubble", 48, "instant", strength=None)
+    assert ev["result_layer"] == name
+    assert ev["layers_after"] == above_source(ev["layers_before"], name)
     check_document(o, changed_inside=True)
-    assert ev["done_bar"].startswith("done: instant style in"), ev["bar_texts"]
+    assert ev["done_phase"].startswith("done: instant style in"), ev["phase_texts"]
     # No previews were asked for; the daemon (1.1) still sends the picture once as a preview
     # just before the result: at most that one, the result itself.
     assert [p["sha256"] for p in ev["previews"]] in ([], [ev["result_sha256"]]), ev["previews"]
@@ -72,7 +73,7 @@ def test_palette_and_a_preset_only_job(tmp_path, resource_cache, wheels, daemon)
     assert used["method"] == "fast" and used["presets"] == [3, 17], used
     assert used["preset_blend"] == [1.0, 2.0], used
     assert "multistyle26" in ev["result_info"]["weights"], ev["result_info"]
-    name = "built-in 3 + built-in 17"
+    name = result_name("built-in 3 + built-in 17", 48, "instant", strength=None)
     assert ev["result_layer"] == name
     assert ev["layers_after"] == above_source(ev["layers_before"], name)
     check_document(o, changed_inside=True)
@@ -96,11 +97,11 @@ def test_refine_starts_from_the_instant_picture(tmp_path, resource_cache, wheels
     later = [p["iteration"] for p in previews[1:]]
     assert later and min(later) > 0, previews  # then the optimization's own previews
     assert previews[-1]["sha256"] != previews[0]["sha256"]  # the optimization changed it
-    assert any(t.startswith("instant picture shown; refining") for t in refine["bar_texts"])
+    assert "instant picture shown; refining it" in refine["phase_texts"], refine["phase_texts"]
     info = refine["result_info"]
     assert info["settings"]["method"] == "gatys" and info["settings"]["init"] == "fast", info
     assert info["iterations"] > 0, info
-    assert refine["result_layer"] == "hubble"
+    assert refine["result_layer"] == result_name("hubble", 48)
     check_document(o, changed_inside=True, run="1_")
 
 
@@ -142,5 +143,5 @@ def test_without_networks_the_instant_controls_are_off(
     assert "no built-in styles" in ui["palette_tooltip"], ui
     assert ev["outcome"] == "done", ev
     assert ev["result_info"]["settings"]["method"] == "gatys", ev["result_info"]
-    assert ev["result_layer"] == "hubble"
+    assert ev["result_layer"] == result_name("hubble", 48, "paint")
     check_document(o, changed_inside=True)

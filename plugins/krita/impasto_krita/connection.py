@@ -62,7 +62,9 @@ class DaemonLink(QObject):
         self.client: NonBlockingClient | None = None
         self.state = LinkState.OFFLINE
         self.error = ""
-        self.busy_jobs = 0  # queued + running jobs of all clients, from status polls
+        self.busy_jobs = 0  # other clients' queued + running jobs, from status polls
+        self.mine: set[str] = set()  # ids of the jobs this plug-in submitted (not "busy")
+        self.status_replies = 0  # how many status polls were answered (tests wait on it)
         # The daemon we start, at most once per open() and by ourselves; None: not tried.
         self.startup: Startup | None = None
         self._notifier: QSocketNotifier | None = None
@@ -148,13 +150,15 @@ class DaemonLink(QObject):
             self.client.cancel(job)
             self._after_send()
 
-    def describe(self) -> str:
-        """One line for the docker's state label."""
+    def describe(self, full: bool = False) -> str:
+        """One line for the docker's state label: the device by its name ("cuda:0", "cpu"),
+        or `full`, for its tooltip, with what the daemon adds (precision, memory)."""
         s = self.state
         if s is LinkState.READY:
-            device = (self.welcome or {}).get("device", "")
+            device = str((self.welcome or {}).get("device", ""))
+            device = device if full else device.split(",")[0]
             n = self.busy_jobs
-            busy = f", busy with {n} job{'s' if n > 1 else ''}" if n else ""
+            busy = f", busy with {n} other job{'s' if n > 1 else ''}" if n else ""
             return f"Daemon connected ({device}){busy}"
         if s is LinkState.LOADING:
             return "Daemon starting: loading the model (jobs wait in its queue)"
@@ -300,9 +304,23 @@ class DaemonLink(QObject):
 
     def _on_status(self, msg: Message) -> None:
         self._status_id = None
+        self.status_replies += 1
         body = msg.body if msg.type == "status_reply" else {}
         queue, running = body.get("queue", 0), body.get("running")
-        busy = (queue if isinstance(queue, int) else 0) + (1 if running else 0)
+        workers = body.get("workers")
+        if isinstance(workers, list):  # 1.4: one per engine, with the job it runs (if seen)
+            running_n = sum(1 for w in workers if isinstance(w, dict) and w.get("job"))
+        else:
+            running_n = 1 if running else 0
+        jobs = body.get("jobs") if isinstance(body.get("jobs"), list) else []
+        own = sum(
+            1
+            for j in jobs
+            if isinstance(j, dict)
+            and j.get("job") in self.mine
+            and j.get("state") in ("queued", "running")
+        )
+        busy = max(0, (queue if isinstance(queue, int) else 0) + running_n - own)
         if busy != self.busy_jobs:
             self.busy_jobs = busy
             self.state_changed.emit()
@@ -322,9 +340,14 @@ class DaemonLink(QObject):
             self._on_silence()
         else:
             self._drain()
-            if state is State.READY and self._ticks % STATUS_EVERY == 0 and not self._status_id:
-                self._status_id = self.client.status()
-                self._after_send()
+            if state is State.READY and self._ticks % STATUS_EVERY == 0:
+                self.poll_status()
+
+    def poll_status(self) -> None:
+        """Ask how busy the daemon is now (after a job of ours ended), not at the next poll."""
+        if self.client is not None and self.state is LinkState.READY and not self._status_id:
+            self._status_id = self.client.status()
+            self._after_send()
 
     def _on_silence(self) -> None:
         """The daemon did not answer within the client's timeout: retry, start it, or say so."""

@@ -28,14 +28,18 @@ from .qt import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
+    QSpinBox,
     Qt,
     QTableWidget,
     QTableWidgetItem,
@@ -54,16 +58,25 @@ TITLE = "Style Transfer"
 CONFIG_PATH = Path(__file__).resolve().parent / "impasto.json"
 STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon rescales them)
 FILES, LAYER = "Image files", "Layer of this image"
-STRENGTH_STEPS = 100  # the slider's range; the middle is the daemon's default style weight
 REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before replacing
+# Opened from the menu, the docker asks for this much of its column (at most two thirds of the
+# window): Krita gives a new docker only a share of a column that other dockers fill.
+COMFORTABLE_HEIGHT = 560
 ESTIMATE_POLL_MS = 2000  # how often the estimate looks for another layer or selection
 FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
 
 
 def strength_to_weight(value: int, defaults: Mapping[str, Any]) -> float:
-    """The slider's position as the shared policy's strength (its middle is 0)."""
-    half = STRENGTH_STEPS / 2
-    return policy.style_weight((value - half) / half * policy.STRENGTH_DECADES, defaults)
+    """The slider's position (the shared 0..100 scale, GIMP's too) as a style weight."""
+    return policy.style_weight(value, defaults)
+
+
+def preset_text(name: str) -> str:
+    """A quality preset as the list shows it: its name and the size it computes at."""
+    quality = PRESETS.get(name)
+    if quality is None:
+        return "Custom (Advanced)"
+    return f"{name}: {quality.side} px" if quality.side else f"{name}: the layer's own"
 
 
 class StyleTransferDocker(DockWidget):
@@ -85,6 +98,7 @@ class StyleTransferDocker(DockWidget):
         self.link.state_changed.connect(self._on_link_state)
         self.link.swatches_changed.connect(lambda: self.palette.set_swatches(self.link.swatches))
         self.model.state_changed.connect(lambda _: self._update_buttons())
+        self.model.state_changed.connect(lambda _: self._show_target())
         self.model.progress.connect(self._on_progress)
         self.model.queued.connect(self._on_queued)
         self.model.message.connect(self._show_message)
@@ -97,7 +111,7 @@ class StyleTransferDocker(DockWidget):
         self._estimate_timer.timeout.connect(self._ask_estimate)
         self._estimate_timer.start()
         for changed in (
-            self.preset.currentTextChanged,
+            self.preset.currentIndexChanged,
             self.form.changed,
             self.mode.changed,
             self.palette.changed,
@@ -113,8 +127,22 @@ class StyleTransferDocker(DockWidget):
     # -- layout ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        root = QWidget(self)
+        """The settings scroll (Advanced alone has more fields than a laptop screen is tall);
+        Start, Cancel, the progress and the messages stay below them, always in view."""
+        outer = QWidget(self)
+        outer_box = QVBoxLayout(outer)
+        outer_box.setContentsMargins(0, 0, 0, 0)
+        self.scroll = self._named(QScrollArea(outer), "settings_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer_box.addWidget(self.scroll, 1)
+        root = QWidget()
         box = QVBoxLayout(root)
+        self.target = self._named(QLabel(), "target_layer")
+        self.target.setWordWrap(True)
+        self.target.setToolTip("the layer Start stylizes: the active layer when you click it")
+        box.addWidget(self.target)
         self.mode = ModeChoice(root)
         self.mode.changed.connect(self._on_mode)
         box.addWidget(self.mode)
@@ -161,21 +189,43 @@ class StyleTransferDocker(DockWidget):
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Strength"))
-        self.strength = self._named(QSlider(Qt.Orientation.Horizontal), "strength")
-        self.strength.setRange(0, STRENGTH_STEPS)
-        self.strength.setValue(STRENGTH_STEPS // 2)
-        self.strength.valueChanged.connect(self._on_strength)
-        self.strength_value = self._named(QLabel(), "strength_value")
-        row.addWidget(self.strength)
+        self.strength_word = self._named(QLabel(), "strength_word")
+        row.addWidget(self.strength_word, 1)
+        self.strength_value = self._named(QSpinBox(), "strength_value")
+        self.strength_value.setRange(0, policy.STRENGTH_MAX)
+        self.strength_value.setToolTip("type a strength, 0 (subtle) to 100 (strong)")
         row.addWidget(self.strength_value)
+        reset = self._named(QToolButton(), "strength_reset")
+        reset.setText("Reset")
+        reset.setToolTip(f"back to {policy.DEFAULT_STRENGTH}, the daemon's own style weight")
+        reset.clicked.connect(lambda: self.strength.setValue(policy.DEFAULT_STRENGTH))
+        row.addWidget(reset)
         box.addLayout(row)
+        self.strength = self._named(QSlider(Qt.Orientation.Horizontal), "strength")
+        self.strength.setRange(0, policy.STRENGTH_MAX)
+        self.strength.setPageStep(10)
+        self.strength.setValue(policy.DEFAULT_STRENGTH)
+        self.strength.valueChanged.connect(self._on_strength)
+        self.strength.valueChanged.connect(self.strength_value.setValue)
+        self.strength_value.setValue(policy.DEFAULT_STRENGTH)
+        self.strength_value.valueChanged.connect(self.strength.setValue)
+        box.addWidget(self.strength)
+        ends = QHBoxLayout()
+        left, right = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignRight
+        for text, align in ((policy.STRENGTH_WORDS[0], left), ("strong", right)):
+            end = QLabel(text)
+            end.setEnabled(False)  # greyed: a scale's marks, not a control
+            ends.addWidget(end, 1, align)
+        box.addLayout(ends)
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Quality"))
         self.preset = self._named(QComboBox(), "preset")
-        self.preset.addItems([*PRESETS, CUSTOM])
-        self.preset.setCurrentText(policy.DEFAULT_QUALITY.label)
-        self.preset.currentTextChanged.connect(self._on_preset)
+        for name in (*PRESETS, CUSTOM):  # shown with what it means, known by its name
+            self.preset.addItem(preset_text(name), name)
+        self.preset.setToolTip("the size a job computes at; the line below says how long here")
+        self._choose_preset(policy.DEFAULT_QUALITY.label)
+        self.preset.currentIndexChanged.connect(lambda _: self._on_preset(self._preset_name()))
         row.addWidget(self.preset)
         self.more = self._named(QToolButton(), "advanced_toggle")
         self.more.setText("Advanced")
@@ -190,12 +240,21 @@ class StyleTransferDocker(DockWidget):
         self.form = SettingsForm(root)
         self.form.setVisible(False)
         self.more.toggled.connect(self.form.setVisible)
+        self.more.toggled.connect(self._on_advanced)
         box.addWidget(self.form)
 
         self.selection_only = self._named(QCheckBox("Selection only"), "selection_only")
         self.selection_only.setChecked(True)
         box.addWidget(self.selection_only)
 
+        box.addStretch(1)
+        self.scroll.setWidget(root)
+        self._fit_width()
+
+        footer = QWidget(outer)
+        fbox = QVBoxLayout(footer)
+        fbox.setContentsMargins(6, 0, 6, 4)
+        fbox.setSpacing(2)
         row = QHBoxLayout()
         self.start = self._named(QPushButton("Start"), "start")
         self.start.clicked.connect(self._on_start)
@@ -203,22 +262,42 @@ class StyleTransferDocker(DockWidget):
         self.cancel.clicked.connect(self.model.cancel)
         row.addWidget(self.start)
         row.addWidget(self.cancel)
-        box.addLayout(row)
+        fbox.addLayout(row)
+        # The bar shows numbers only ("12/40, 4 s left"): a sentence would wrap inside it.
+        # What the job is doing goes on the line below it.
         self.progress = self._named(QProgressBar(), "progress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")
-        box.addWidget(self.progress)
+        fbox.addWidget(self.progress)
+        self.phase = self._named(QLabel(), "phase")
+        self.phase.setWordWrap(True)
+        self.phase.setVisible(False)  # shown while there is something to say
+        fbox.addWidget(self.phase)
         self.daemon_state = self._named(QLabel(self.link.describe()), "daemon_state")
         self.daemon_state.setWordWrap(True)
-        box.addWidget(self.daemon_state)
+        fbox.addWidget(self.daemon_state)
         self.message = self._named(QLabel(), "message")
         self.message.setWordWrap(True)
-        box.addWidget(self.message)
-        box.addStretch(1)
-        self.setWidget(root)
-        self._on_strength(self.strength.value())
+        self.message.setVisible(False)
+        fbox.addWidget(self.message)
+        outer_box.addWidget(footer)
+        self.setWidget(outer)
+        self._show_strength(self.strength.value())
         self._on_mode()
+
+    def _fit_width(self) -> None:
+        """The panel is at least as wide as its settings (with the scroll bar beside them):
+        they never scroll sideways, nor are they cut off at the panel's edge."""
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.scroll.setMinimumWidth(self.scroll.widget().minimumSizeHint().width() + bar)
+
+    def _on_advanced(self, shown: bool) -> None:
+        """Opened, Advanced scrolls up to the top of the view (in a short panel it would open
+        below the fold); the settings above it are a scroll away."""
+        if shown:  # once the form is laid out
+            bar = self.scroll.verticalScrollBar()
+            QTimer.singleShot(0, lambda: bar.setValue(self.more.y()))
 
     @staticmethod
     def _named(widget: Any, name: str) -> Any:
@@ -229,10 +308,21 @@ class StyleTransferDocker(DockWidget):
 
     def canvasChanged(self, canvas: Any) -> None:
         self._refresh_layers()
+        self._show_target()
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self.link.open()  # connect (or start the daemon) when the panel is first shown
+
+    def claim_room(self) -> None:
+        """Make the docked panel tall enough to use: the other dockers of its column shrink
+        (never below their own minimum). A floating panel keeps the size the user gave it."""
+        window = self.parentWidget()
+        if self.isFloating() or not isinstance(window, QMainWindow):
+            return
+        wanted = min(COMFORTABLE_HEIGHT, window.height() * 2 // 3)
+        if self.height() < wanted:
+            window.resizeDocks([self], [wanted], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: Any) -> None:
         self.model.cancel()  # closing the panel cancels its job
@@ -254,7 +344,7 @@ class StyleTransferDocker(DockWidget):
         if r.strength is not None:
             self.strength.setValue(r.strength)
         if r.preset in (*PRESETS, CUSTOM):
-            self.preset.setCurrentText(r.preset)
+            self._choose_preset(r.preset)
         self.selection_only.setChecked(r.selection_only)
         if r.source in (FILES, LAYER):
             self.source.setCurrentText(r.source)
@@ -265,7 +355,7 @@ class StyleTransferDocker(DockWidget):
     def _watch_changes(self) -> None:
         for signal in (
             self.strength.valueChanged,
-            self.preset.currentTextChanged,
+            self.preset.currentIndexChanged,
             self.selection_only.toggled,
             self.source.currentTextChanged,
             self.form.changed,
@@ -285,7 +375,7 @@ class StyleTransferDocker(DockWidget):
             for row in range(self.table.rowCount())
         ]
         r.strength = self.strength.value()
-        r.preset = self.preset.currentText()
+        r.preset = self._preset_name()
         r.selection_only = self.selection_only.isChecked()
         r.source = self.source.currentText()
         r.mode = self.mode.chosen.value
@@ -325,14 +415,15 @@ class StyleTransferDocker(DockWidget):
 
     def _add_path(self) -> None:
         path = self.path.text().strip()
-        if path:
-            self.add_style_file(path)
-            self.path.clear()
+        if path and self.add_style_file(path):
+            self.path.clear()  # kept when it failed, to be corrected
 
-    def add_style_file(self, path: str, weight: float = 1.0) -> None:
+    def add_style_file(self, path: str, weight: float = 1.0) -> bool:
         if not Path(path).is_file():
             self._show_message(f"no such file: {path}")
-            return
+            return False
+        if self.message.text().startswith("no such file"):
+            self._show_message("")  # an earlier slip, now corrected
         row = self.table.rowCount()
         self.table.insertRow(row)
         item = QTableWidgetItem(Path(path).name)
@@ -346,6 +437,7 @@ class StyleTransferDocker(DockWidget):
         spin.valueChanged.connect(self._remember)
         self.table.setCellWidget(row, 1, spin)
         self._remember()
+        return True
 
     def _remove_style(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True)
@@ -382,20 +474,37 @@ class StyleTransferDocker(DockWidget):
     # -- settings -------------------------------------------------------------------------
 
     def _on_strength(self, value: int) -> None:
-        weight = strength_to_weight(value, self.form.defaults)
-        self.strength_value.setText(f"{weight:.3g}")
+        """The user moved the strength: shown, and while a job runs, applied to it."""
+        self._show_strength(value)
         if self.model.state.active and self.model.mode is not Mode.INSTANT:
             self._replace_timer.start()
+
+    def _show_strength(self, value: int) -> None:
+        self.strength_word.setText(policy.strength_word(value))
+        if self.mode.effective() is not Mode.INSTANT:
+            weight = strength_to_weight(value, self.form.defaults)
+            tip = f"style weight {weight:.3g} (the daemon's default at {policy.DEFAULT_STRENGTH})"
+            self.strength.setToolTip(tip)
 
     def _on_mode(self) -> None:
         """The fast method has no style weight: Instant greys the strength out."""
         instant = self.mode.effective() is Mode.INSTANT
-        self.strength.setEnabled(not instant)
-        self.strength.setToolTip(FIXED_STRENGTH if instant else "the style weight (log scale)")
+        for widget in (self.strength, self.strength_value, self.strength_word):
+            widget.setEnabled(not instant)
+        self.strength.setToolTip(FIXED_STRENGTH)
+        self._show_strength(self.strength.value())
 
     def _apply_strength(self) -> None:
         weight = strength_to_weight(self.strength.value(), self.form.defaults)
         self.model.set_style_weight(weight)
+
+    def _preset_name(self) -> str:
+        return str(self.preset.currentData() or CUSTOM)
+
+    def _choose_preset(self, name: str) -> None:
+        index = self.preset.findData(name)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
 
     def _on_preset(self, name: str) -> None:
         quality = PRESETS.get(name)
@@ -403,9 +512,20 @@ class StyleTransferDocker(DockWidget):
             self.form.set_value("size", quality.side)
             self.form.set_value("iterations", quality.iterations(self.form.defaults))
 
+    def _show_target(self) -> None:
+        """Which layer Start stylizes (the active one), or which one the running job does."""
+        job = self.model.job
+        if self.model.state.active and job is not None:
+            self.target.setText(f"Stylizing: {job.target.node.name()}")
+        else:
+            what = document.describe_target(self.selection_only.isChecked())
+            self.target.setText(f"Layer: {what}" if what else "Layer: open an image first")
+
     def _ask_estimate(self, again: bool = False) -> None:
         """The estimate line for the current layer, selection and settings (the model asks the
         daemon only when one of them changed, or `again`)."""
+        if self.isVisible():
+            self._show_target()
         if not self.form.built or self.model.state.active or not self.isVisible():
             return
         try:
@@ -417,7 +537,7 @@ class StyleTransferDocker(DockWidget):
             [], "", settings, self.selection_only.isChecked(), self.mode.effective(),
             self.palette.mix(),
         )  # fmt: skip
-        self.model.estimate(request, self.preset.currentText(), n_styles, again)
+        self.model.estimate(request, self._preset_name(), n_styles, again)
 
     def _on_start(self) -> None:
         presets = self.palette.mix()
@@ -431,33 +551,35 @@ class StyleTransferDocker(DockWidget):
             settings["style_blend"] = weights
         settings["style_weight"] = strength_to_weight(self.strength.value(), self.form.defaults)
         name = " + ".join(n for n in (name, *self.palette.names()) if n)
+        mode = self.mode.effective()
         request = JobRequest(
             styles,
             name,
             settings,
             self.selection_only.isChecked(),
-            mode=self.mode.effective(),
+            mode=mode,
             presets=presets,
         )
         self._show_message("")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("waiting for the daemon...")
-        self.model.start(request)
+        self._show_progress(0, 1, "", "waiting for the daemon...")
+        if self.model.start(request):
+            self.cancel.setFocus()  # not the next spin box in line, where a key would edit it
 
     # -- reports --------------------------------------------------------------------------
 
     def _on_link_state(self) -> None:
         self.daemon_state.setText(self.link.describe())
+        self.daemon_state.setToolTip(self.link.describe(full=True))
         welcome = self.link.welcome
         if welcome and not self.form.built:
             self.form.build(welcome)
+            self._fit_width()
             self._restoring = True
-            self._on_preset(self.preset.currentText())
+            self._on_preset(self._preset_name())
             for name, value in self._remembered.advanced.items():
                 self.form.set_value(name, value)
             self._restoring = False
-            self._on_strength(self.strength.value())
+            self._show_strength(self.strength.value())
         self._update_instant()
         self._update_buttons()
         ready = self.link.state is LinkState.READY
@@ -484,53 +606,57 @@ class StyleTransferDocker(DockWidget):
         self.cancel.setEnabled(active and self.model.state is not JobState.CANCELLING)
 
     def _retargeting(self) -> str:
-        weight = strength_to_weight(self.strength.value(), self.form.defaults)
-        return f"re-targeting to strength {weight:.3g}"
+        value = self.strength.value()
+        return f"re-targeting to strength {value} ({policy.strength_word(value)})"
+
+    def _show_progress(self, value: int, maximum: int, bar: str, phase: str) -> None:
+        """The bar (a count, short enough for one line) and the sentence below it."""
+        self.progress.setRange(0, max(1, maximum))
+        self.progress.setValue(value)
+        self.progress.setFormat(bar)
+        self.phase.setText(phase)
+        self.phase.setVisible(bool(phase))
 
     def _on_queued(self, position: int, replacing: bool) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         if replacing:  # the bar starts over: say why, before the first count arrives
-            self.progress.setFormat(f"{self._retargeting()}: from the current result...")
+            self._show_progress(0, 1, "", f"{self._retargeting()}: from the current result")
         elif position > 0:  # replaced by the first count at once when nothing else runs
-            self.progress.setFormat(f"queued: place {position} in the daemon's queue")
+            self._show_progress(0, 1, "queued", f"queued: place {position} in the daemon's queue")
         else:
-            self.progress.setFormat("starting...")
+            self._show_progress(0, 1, "", "starting...")
 
     def _on_progress(self, iteration: int, total: int, eta: float, replacing: bool) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(iteration)
-        left = f", {eta:.0f} s left" if eta >= 0 else ""  # -1: unknown (iteration 0)
+        left = f", {policy.duration(eta)} left" if eta >= 0 else ""  # -1: unknown (iteration 0)
+        count = f"{iteration}/{total}{left}"
         mode = self.model.mode
         if mode is Mode.INSTANT:  # one pass: its only count is 1/1, at the end
-            self.progress.setFormat("painting with the instant style...")
+            self._show_progress(iteration, total, "", "painting with the instant style...")
         elif replacing:  # a replacement counts its own iterations from 0
-            self.progress.setFormat(f"{self._retargeting()}: iteration {iteration}/{total}{left}")
+            self._show_progress(iteration, total, count, f"{self._retargeting()}")
         elif iteration == 0 and mode is Mode.REFINE:  # the instant picture, before iterating
-            self.progress.setFormat(f"instant picture shown; refining: 0/{total} iterations")
+            self._show_progress(0, total, count, "instant picture shown; refining it")
         else:
-            self.progress.setFormat(f"{iteration}/{total} iterations{left}")
+            self._show_progress(iteration, total, count, "painting: iterations of the optimizer")
 
     def _on_finished(self, outcome: str) -> None:
         if outcome == "done":
             info = self.model.last_result
-            self.progress.setValue(self.progress.maximum())
             elapsed = info.get("elapsed")
             seconds = "? s"
             if isinstance(elapsed, (int, float)):  # an instant style takes a fraction of one
                 seconds = f"{elapsed:.2f} s" if elapsed < 1 else f"{elapsed:.1f} s"
             if self.model.mode is Mode.INSTANT:
-                self.progress.setFormat(f"done: instant style in {seconds}")
+                phase = f"done: instant style in {seconds}"
             else:
-                self.progress.setFormat(
-                    f"done: {info.get('iterations', '?')} iterations in {seconds}"
-                )
+                phase = f"done: {info.get('iterations', '?')} iterations in {seconds}"
+            self._show_progress(1, 1, "done", phase)
         else:
-            self.progress.setValue(0)
-            self.progress.setFormat(outcome)
+            self._show_progress(0, 1, "", outcome)
         self._update_buttons()
+        self._show_target()
 
     def _show_message(self, text: str) -> None:
         if text:
             log.info("%s", text)
         self.message.setText(text)
+        self.message.setVisible(bool(text))

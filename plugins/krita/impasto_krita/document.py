@@ -4,7 +4,9 @@ Facts checked in Krita 5.1.5 (see README.md): `pixelData` of an 8- or 16-bit RGB
 Blue, Green, Red, Alpha (little-endian samples), of a grayscale layer Gray, Alpha, of a float
 layer Red, Green, Blue, Alpha; alpha is straight. Krita gives 16-bit and float images a linear
 (gamma 1.0) profile by default, which the engine, trained on sRGB-encoded photos, must not see
-as-is. Adding a node through the API is one undo step; `setPixelData` and `setName` add none.
+as-is. Adding a node through the API is one undo step; `setPixelData` and `setName` add none;
+removing it is another step. A moment after a node is added (on the event loop, not at once)
+Krita makes it the active layer.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from impasto_protocol import Pixels, policy
 from krita import Krita
 
 from . import imaging
+from .qt import QTimer
 
 log = logging.getLogger(__name__)
 
 SRGB_8 = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+ACTIVATION_DELAY_MS = 250
 
 
 class HostError(Exception):
@@ -196,12 +200,34 @@ def is_open(doc: Any) -> bool:
     return doc is not None and doc in Krita.instance().documents()
 
 
-def create_result_layer(target: Target, name: str) -> Any:
-    """A new paint layer right above the source: the one undo step that removes the result."""
+def describe_target(selection_only: bool) -> str:
+    """Which layer (and which part of it) Start would stylize now, for the docker; "" when
+    there is nothing to stylize."""
+    doc = Krita.instance().activeDocument()
+    node = doc.activeNode() if doc is not None else None
+    if node is None:
+        return ""
+    sel = doc.selection() if selection_only else None
+    if sel is not None and sel.width() > 0 and sel.height() > 0:
+        return f"{node.name()}, the {sel.width()}x{sel.height()} selection"
+    return f"{node.name()}, {doc.width()}x{doc.height()}"
+
+
+def create_result_layer(target: Target, name: str, earlier: frozenset[str] = frozenset()) -> Any:
+    """A new paint layer above the source: the one undo step that removes the result. It goes
+    above the `earlier` results (unique ids) that sit right above the source, so that a second
+    job on the same layer is seen, not hidden under the first one's opaque result."""
     doc, source = target.document, target.node
     layer = doc.createNode(name, "paintlayer")
     parent = source.parentNode() or doc.rootNode()
-    parent.addChildNode(layer, source)
+    below = source
+    siblings = parent.childNodes()  # bottom first
+    ids = [node_id(n) for n in siblings]
+    i = ids.index(node_id(source)) if node_id(source) in ids else len(ids) - 1
+    while i + 1 < len(siblings) and ids[i + 1] in earlier:
+        i += 1
+        below = siblings[i]
+    parent.addChildNode(layer, below)
     fmt = target.format
     wanted = (fmt.model, fmt.depth, fmt.profile) if fmt.native else SRGB_8
     have = (layer.colorModel(), layer.colorDepth(), layer.colorProfile())
@@ -228,10 +254,67 @@ def rename(layer: Any, name: str) -> None:
     layer.setName(name)
 
 
-def remove_layer(target: Target, layer: Any) -> None:
-    if is_open(target.document):
+def discard_layer(target: Target, layer: Any) -> None:
+    """Take an unfinished result layer away and leave the undo history as it was before the
+    job: undo its "Add Layer" step when that is the latest one. When it is not (the user did
+    something since, or another image is active), that undo is redone and the layer removed
+    (one "Remove Layer" step that brings it back)."""
+    doc = target.document
+    if not is_open(doc):
+        return
+    krita = Krita.instance()
+    others = _node_ids(doc, without=node_id(layer))
+    if krita.activeDocument() == doc and _contains(doc, layer):
+        krita.action("edit_undo").trigger()
+        doc.waitForDone()
+        if not _contains(doc, layer) and _node_ids(doc) == others:
+            _activate(doc, target.node)
+            doc.refreshProjection()
+            return
+        krita.action("edit_redo").trigger()  # it undid something else: put that back
+        doc.waitForDone()
+    if _contains(doc, layer):
         layer.remove()
-        target.document.refreshProjection()
+    _activate(doc, target.node)
+    doc.refreshProjection()
+
+
+def keep_source_active(target: Target, layer: Any, later: bool = False) -> None:
+    """After a result lands Krita has made it the active layer, so Start again would stylize
+    the result: make the source active again, unless the user chose another layer meanwhile."""
+    doc = target.document
+    active = doc.activeNode() if is_open(doc) else None
+    if active is not None and node_id(active) == node_id(layer):
+        _activate(doc, target.node)
+    elif not later:  # Krita activates a new layer a moment after adding it: look again then
+        QTimer.singleShot(ACTIVATION_DELAY_MS, lambda: keep_source_active(target, layer, True))
+
+
+def _activate(doc: Any, node: Any) -> None:
+    if _contains(doc, node):
+        doc.setActiveNode(node)
+
+
+def node_id(node: Any) -> str:
+    """A node's unique id as a string (its QUuid is not a dict key in every PyQt)."""
+    return str(node.uniqueId().toString())
+
+
+def _node_ids(doc: Any, without: str = "") -> list[str]:
+    out: list[str] = []
+
+    def walk(parent: Any) -> None:
+        for child in parent.childNodes():
+            if node_id(child) != without:
+                out.append(node_id(child))
+            walk(child)
+
+    walk(doc.rootNode())
+    return out
+
+
+def _contains(doc: Any, node: Any) -> bool:
+    return node_id(node) in _node_ids(doc)
 
 
 def krita_setting(key: str, default: str = "") -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from krita import Extension, Krita
 
 from .docker import DOCKER_ID, TITLE
+from .qt import QTimer
 
 ACTION_ID = "impasto_show_style_transfer"
 
@@ -16,6 +17,9 @@ def show_docker() -> None:
         if dock.objectName() == DOCKER_ID or dock.windowTitle() == TITLE:
             dock.show()
             dock.raise_()
+            claim = getattr(dock, "claim_room", None)
+            if claim is not None:  # once the layout has placed it
+                QTimer.singleShot(0, claim)
             return
 
 

@@ -3,12 +3,15 @@
     idle -> submitting -> running -> done | cancelled | failed
                  '-----------'-> cancelling -> cancelled
 
-A job creates its result layer when it starts, above the source layer, and writes every preview
-into it (scaled to the target area, masked by the feathered selection), then the final result
-into the same layer, renamed after the style. A strength change while the job runs submits a
+A job creates its result layer when it starts, above the source layer (and above the results of
+earlier jobs on it, which would hide it), and writes every preview into it (scaled to the target
+area, masked by the feathered selection), then the final result into the same layer, renamed
+after the style and the main settings. The source stays the active layer, so the next Start
+stylizes it again rather than the result. A strength change while the job runs submits a
 replacement (`replace`) that warm-starts from the running job (`init_job`), so the canvas keeps
-improving instead of starting over. Cancelling, a failure or a closed document remove the layer:
-what is left is either a finished result or the document as it was.
+improving instead of starting over. Cancelling, a failure or a closed document take the layer
+away by undoing its creation: what is left is either a finished result (one undo step) or the
+document and its undo history as they were.
 
 The request's mode (impasto_protocol.modes) decides the submit's settings: Instant is one pass
 of the fast method (no previews: the result comes in a fraction of a second), Refine starts the
@@ -111,6 +114,7 @@ class StyleTransferModel(QObject):
         self.job: _Job | None = None
         self.last_result: dict[str, Any] = {}  # the result's info (iterations, warm_start...)
         self.jobs_seen: list[str] = []  # every job id this model ran, in order
+        self.results: set[str] = set()  # the unique ids of the result layers it made
         self._estimating: tuple[str, int, int] = ("", 0, 0)  # the quality's label, the area
         self._estimate_key: str | None = None  # what the last estimate was asked for
         link.message.connect(self._on_message)
@@ -169,7 +173,8 @@ class StyleTransferModel(QObject):
             result_dtype=target.format.result_dtype if self._features().deep_results else "u8",
         )
         try:
-            layer = document.create_result_layer(target, f"{request.style_name} (stylizing)")
+            name = f"{request.style_name} (stylizing)"
+            layer = document.create_result_layer(target, name, frozenset(self.results))
         except HostError as e:
             self.message.emit(str(e))
             return False
@@ -262,6 +267,7 @@ class StyleTransferModel(QObject):
             job.superseded.add(job.job_id)  # type: ignore[arg-type]
         job.job_id = msg.job
         self.jobs_seen.append(msg.job)
+        self.link.mine.add(msg.job)  # "busy with N other jobs" leaves it out
         log.info("job %s accepted%s", msg.job, " (replacement)" if replacing else "")
         if job.cancel_on_accept:
             self.link.cancel(msg.job)
@@ -296,7 +302,9 @@ class StyleTransferModel(QObject):
             if self.state is JobState.CANCELLING:  # it finished first; the user wants none
                 self._end(JobState.CANCELLED, "")
             elif self._show(job, event.image):
-                document.rename(job.layer, job.name)
+                document.rename(job.layer, self._result_name(job))
+                document.keep_source_active(job.target, job.layer)
+                self.results.add(document.node_id(job.layer))
                 self.last_result = dict(event.info)
                 self._end(JobState.DONE, _scaled_up(event.image, job.target), remove=False)
         elif isinstance(event, Cancelled):
@@ -350,10 +358,11 @@ class StyleTransferModel(QObject):
         job = self.job
         if job is not None and remove:
             try:
-                document.remove_layer(job.target, job.layer)
+                document.discard_layer(job.target, job.layer)
             except Exception:  # the user may have deleted it already
                 log.exception("could not remove the result layer")
         self._set_state(state)
+        self.link.poll_status()  # the busy count without this job, now rather than later
         if text:
             self.message.emit(text)
         self.finished.emit(state.value)
@@ -374,6 +383,18 @@ class StyleTransferModel(QObject):
         settings = settings_for(request.mode, settings)
         settings.update(preset_fields(request.presets))
         return settings
+
+    def _result_name(self, job: _Job) -> str:
+        """The style and what sets this result apart from others: the mode, the strength it
+        ended with (after any change while it ran) and the size it computed at."""
+        settings = job.submit.settings
+        words = [job.mode.value]
+        weight = settings.get("style_weight")
+        if job.mode is not Mode.INSTANT and isinstance(weight, (int, float)) and weight > 0:
+            defaults = (self.link.welcome or {}).get("defaults") or {}
+            words.append(f"strength {round(policy.strength_of(weight, defaults))}")
+        words.append(f"{settings.get('size')} px")
+        return f"{job.name} ({', '.join(words)})"
 
     def _features(self) -> Features:
         return Features.from_hello(self.link.welcome or {})

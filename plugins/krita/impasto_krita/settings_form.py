@@ -15,6 +15,7 @@ from .qt import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QWidget,
@@ -26,7 +27,36 @@ from .qt import (
 CONTROLLED = frozenset(
     {"style_weight", "style_blend", "init", "max_pixels", "method", "presets", "preset_blend"}
 )
-FIRST = ("size", "iterations", "preserve_color", "scales", "seed")
+# A painter's settings first, in words; the network's internals after an "expert" heading.
+FIRST = ("size", "iterations", "preserve_color", "tv_weight", "content_weight", "style_scale")
+FIRST += ("seed",)
+LABELS = {
+    "size": ("Size", "the longer side the job computes at, in pixels"),
+    "iterations": ("Iterations", "more: closer to the style, and longer"),
+    "preserve_color": ("Keep colours", "keep the picture's own colours instead of the style's"),
+    "tv_weight": ("Smoothness", "0: none; higher: fewer speckles, softer detail"),
+    "content_weight": ("Keep the picture", "how much of the picture's shapes the result keeps"),
+    "style_scale": ("Brush scale", "the style image's scale: higher paints larger strokes"),
+    "seed": ("Seed", "another number, another variation of the same settings"),
+    "scales": ("Scales", "coarse-to-fine steps; 0: as many as the size calls for"),
+    "optimizer": ("Optimizer", "L-BFGS converges in fewer iterations; Adam uses less memory"),
+    "learning_rate": ("Adam step", "the Adam optimizer's step size"),
+    "pooling": ("Pooling", "how the network shrinks its feature maps"),
+    "content_layers": ("Content layers", "the VGG19 layers that compare the picture"),
+    "content_layer_weights": ("Content layer weights", "one per content layer; empty: equal"),
+    "style_layers": ("Style layers", "the VGG19 layers whose textures are matched"),
+    "style_layer_weights": ("Style layer weights", "one per style layer; empty: the default"),
+}
+CHOICE_LABELS = {
+    "none": "Off",
+    "luminance": "Luminance only",
+    "match": "Match style colours",
+    "lbfgs": "L-BFGS",
+    "adam": "Adam",
+    "max": "Max",
+    "avg": "Average",
+}
+EXPERT_HEADING = "For experts"
 INT_MAX = 2**31 - 1
 INT_RANGES = {"size": (0, 65535), "iterations": (1, 100000), "scales": (0, 8)}
 LAYER_SIZE = "layer size"  # what the size box shows at 0: the layer's (or selection's) own
@@ -37,7 +67,13 @@ CUSTOM = "Custom"
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    """A setting's name as words (hello_reply names settings the way code does)."""
+    known = LABELS.get(name)
+    return known[0] if known else name.replace("_", " ").capitalize()
+
+
+def choice_label(value: str) -> str:
+    return CHOICE_LABELS.get(value, value.replace("_", " ").capitalize())
 
 
 class SettingsForm(QWidget):
@@ -64,10 +100,16 @@ class SettingsForm(QWidget):
         choices = welcome.get("choices") or {}
         limits = welcome.get("limits") or {}
         names = [n for n in FIRST if n in self.defaults]
-        names += sorted(n for n in self.defaults if n not in names and n not in CONTROLLED)
-        for name in names:
+        rest = sorted(n for n in self.defaults if n not in names and n not in CONTROLLED)
+        for name in names + rest:
+            if name == (rest[0] if rest else None):
+                heading = QLabel(EXPERT_HEADING)
+                heading.setObjectName("expert_heading")
+                self._layout.addRow(heading)
             widget = self._widget(name, self.defaults[name], choices.get(name), limits)
             widget.setObjectName(f"setting_{name}")
+            tip = LABELS.get(name, ("", ""))[1]
+            widget.setToolTip(f"{tip} ({name})" if tip else name)
             self._notify(widget)
             self.widgets[name] = widget
             self._layout.addRow(_label(name), widget)
@@ -75,8 +117,9 @@ class SettingsForm(QWidget):
     def _widget(self, name: str, default: Any, choices: Any, limits: dict[str, Any]) -> QWidget:
         if isinstance(choices, list) and choices:
             combo = QComboBox()
-            combo.addItems([str(c) for c in choices])
-            combo.setCurrentText(str(default))
+            for choice in choices:  # shown as words, sent as the daemon's value
+                combo.addItem(choice_label(str(choice)), str(choice))
+            combo.setCurrentIndex(max(0, combo.findData(str(default))))
             return combo
         if isinstance(default, bool):
             box = QCheckBox()
@@ -122,8 +165,8 @@ class SettingsForm(QWidget):
         widget = self.widgets.get(name)
         try:
             if isinstance(widget, QComboBox):
-                if widget.findText(str(value)) >= 0:
-                    widget.setCurrentText(str(value))
+                if widget.findData(str(value)) >= 0:
+                    widget.setCurrentIndex(widget.findData(str(value)))
             elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
             elif isinstance(widget, QSpinBox):
@@ -139,7 +182,7 @@ class SettingsForm(QWidget):
         widget = self.widgets[name]
         default = self.defaults[name]
         if isinstance(widget, QComboBox):
-            return widget.currentText()
+            return widget.currentData()
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
         if isinstance(widget, (QSpinBox, QDoubleSpinBox)):

@@ -41,6 +41,7 @@ from impasto_krita.qt import (
     QTableWidget,
     QTimer,
     QToolButton,
+    QWidget,
 )
 
 from krita import Extension, Krita, Selection
@@ -76,12 +77,50 @@ def label(name: str) -> str:
     return STATE["docker"].findChild(QLabel, name).text()
 
 
+def undo_history() -> list[str] | None:
+    """The active image's undo steps up to the current one, as Krita's Undo History docker
+    lists them (its first row is "<empty>"); None if that docker's view is not there."""
+    for w in QApplication.instance().allWidgets():
+        if w.metaObject().className() == "KisUndoView":
+            model, current = w.model(), w.currentIndex().row()
+            return [str(model.index(i, 0).data()) for i in range(1, current + 1)]
+    return None
+
+
+def active_layer() -> str:
+    node = STATE["doc"].activeNode()
+    return node.name() if node is not None else ""
+
+
+def fully_shown(widget, window) -> dict:
+    """Where a widget is, and whether all of it can be seen in the docker and the window."""
+    docker = STATE["docker"]
+    top_left = widget.mapTo(window, widget.rect().topLeft())
+    in_window = window.rect().contains(widget.rect().translated(top_left))
+    in_docker = docker.rect().contains(
+        widget.rect().translated(widget.mapTo(docker, widget.rect().topLeft()))
+    )
+    seen = widget.visibleRegion().boundingRect().size()
+    return {
+        "visible": widget.isVisible(),
+        "in_window": bool(in_window),
+        "in_docker": bool(in_docker),
+        "unclipped": seen == widget.size(),
+        "rect": [top_left.x(), top_left.y(), widget.width(), widget.height()],
+    }
+
+
+def shoot(name: str) -> None:
+    STATE["docker"].grab().save(str(OUT / f"{name}.png"))
+
+
 def finish(code: int) -> None:
     try:
         docker = STATE.get("docker")
         if docker is not None:
             EVIDENCE["daemon_state"] = label("daemon_state")
             EVIDENCE["message"] = label("message")
+            EVIDENCE["strength_word_at_end"] = label("strength_word")
             EVIDENCE["jobs"] = list(docker.model.jobs_seen)
             proc = docker.link.process
             EVIDENCE["daemon_pid"] = proc.pid if proc is not None else None
@@ -164,6 +203,10 @@ def start() -> None:
     if not MODE.startswith("remember"):
         open_run()
     k = Krita.instance()
+    if SCENARIO.get("geometry"):  # a laptop's screen, before the panel is opened
+        window = k.activeWindow().qwindow()
+        window.move(0, 0)
+        window.resize(*SCENARIO["geometry"])
     k.action("impasto_show_style_transfer").trigger()  # the plug-in's menu action
     docker = next(d for d in k.dockers() if d.objectName() == "impasto_style_transfer")
     STATE["docker"] = docker
@@ -269,8 +312,47 @@ def wait_for_daemon() -> None:
         remember_write(docker)
     elif MODE == "remember_read":
         remember_read(docker)
+    elif (SCENARIO.get("geometry") or SCENARIO.get("screenshots")) and "geometry" not in EVIDENCE:
+        check_geometry(docker)
     else:
         fill_in_and_start(docker)
+
+
+def check_geometry(docker) -> None:
+    """In the docker's own default place and size (on the scenario's screen): where Start,
+    Cancel and the progress are with Advanced closed and open; with `screenshots`, pictures of
+    both for the README."""
+    window = Krita.instance().activeWindow().qwindow()
+    if not opt("typo"):  # (else fill_in_and_start adds it, after a mistyped path)
+        docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
+        docker.findChild(QPushButton, "add_style").click()
+    EVIDENCE["geometry"] = {"window": [window.width(), window.height()]}
+
+    def measure(key: str) -> None:
+        EVIDENCE["geometry"][key] = {
+            name: fully_shown(docker.findChild(QWidget, name), window)
+            for name in ("start", "cancel", "progress")
+        }
+        EVIDENCE["geometry"][key]["docker"] = [docker.width(), docker.height()]
+
+    def closed() -> None:
+        measure("advanced_closed")
+        if SCENARIO.get("screenshots"):
+            shoot("docker_idle")
+        docker.findChild(QToolButton, "advanced_toggle").click()
+        QTimer.singleShot(500, guarded(opened))
+
+    def opened() -> None:
+        measure("advanced_open")
+        form = docker.findChild(QWidget, "advanced")
+        EVIDENCE["geometry"]["advanced_shown"] = form.isVisible()
+        EVIDENCE["geometry"]["labels"] = [w.text() for w in form.findChildren(QLabel) if w.text()]
+        if SCENARIO.get("screenshots"):
+            shoot("docker_advanced")
+        docker.findChild(QToolButton, "advanced_toggle").click()
+        QTimer.singleShot(300, guarded(lambda: fill_in_and_start(docker)))
+
+    QTimer.singleShot(800, guarded(closed))
 
 
 def instant_ui(docker) -> dict:
@@ -323,8 +405,15 @@ def fill_in_and_start(docker) -> None:
             table.selectRow(row)
             docker.findChild(QPushButton, "remove_style").click()
     elif docker.findChild(QTableWidget, "style_list").rowCount() == 0:
-        docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
+        path = docker.findChild(QLineEdit, "style_path")
+        if opt("typo"):  # a mistyped path first: Add refuses it and keeps it to be corrected
+            path.setText(SCENARIO["style"] + "x")
+            docker.findChild(QPushButton, "add_style").click()
+            ev()["typo"] = {"message": label("message"), "path_kept": path.text()}
+        path.setText(SCENARIO["style"])
         docker.findChild(QPushButton, "add_style").click()
+        if opt("typo"):
+            ev()["typo"]["message_after_add"] = label("message")
     if opt("mode_choice"):
         choose_mode(docker, opt("mode_choice"))
     if opt("presets"):
@@ -344,7 +433,12 @@ def fill_in_and_start(docker) -> None:
         model.queued.connect(guarded(on_queued))
         model.progress.connect(lambda *_: bar_text())
     ev()["estimate_at_start"] = label("estimate")
+    ev()["target_at_start"] = label("target_layer")
+    ev()["undo_before"] = undo_history()
     docker.findChild(QPushButton, "start").click()
+    # Where the keyboard goes in the docker now (its focus widget: Xvfb has no active window)
+    focused = docker.focusWidget()
+    ev()["focus_after_start"] = focused.objectName() if focused is not None else ""
     STATE["started_at"] = time.monotonic()
     note("start clicked", message=label("message"))
     if RUNS[STATE["run"]].get("refuse"):
@@ -357,27 +451,32 @@ def fill_in_and_start(docker) -> None:
 
 
 def bar_text() -> None:
-    """The progress bar's text, in order, without repeats of the same kind."""
-    text = STATE["docker"].findChild(QProgressBar, "progress").format()
-    texts = ev().setdefault("bar_texts", [])
-    if not texts or texts[-1] != text:
-        texts.append(text)
+    """The progress bar's count and the sentence below it, in order, without repeats."""
+    for key, text in (
+        ("bar_texts", STATE["docker"].findChild(QProgressBar, "progress").format()),
+        ("phase_texts", label("phase")),
+    ):
+        texts = ev().setdefault(key, [])
+        if not texts or texts[-1] != text:
+            texts.append(text)
 
 
 def on_queued(position: int, replacing: bool) -> None:
     bar_text()
     if MODE == "busy" and not replacing:
-        ev()["queued_bar"] = STATE["docker"].findChild(QProgressBar, "progress").format()
-        QTimer.singleShot(0, guarded(busy_wait_for_two))
+        ev()["queued_phase"] = label("phase")
+        STATE["polls_at_queue"] = STATE["docker"].link.status_replies
+        QTimer.singleShot(0, guarded(busy_wait_for_poll))
 
 
 @guarded
-def busy_wait_for_two() -> None:
-    """Our job waits behind the other client's: the state line counts both, then Cancel."""
-    text = label("daemon_state")
-    if "busy with 2 jobs" not in text:
-        QTimer.singleShot(100, busy_wait_for_two)
+def busy_wait_for_poll() -> None:
+    """Our job waits behind the other client's: a status poll answered after it was queued
+    (two, in case one was under way), then what the state line says, then Cancel."""
+    if STATE["docker"].link.status_replies < STATE["polls_at_queue"] + 2:
+        QTimer.singleShot(100, busy_wait_for_poll)
         return
+    text = label("daemon_state")
     ev()["busy_state"] = text
     STATE["docker"].findChild(QPushButton, "cancel").click()
     note("cancel clicked while queued")
@@ -394,6 +493,14 @@ def on_preview(iteration: int) -> None:
     n = len(ev()["previews"])
     if n == 1 and layer is not None:
         dump("preview_first.bin", whole(layer))
+    if n == 1 and SCENARIO.get("screenshots"):
+        shoot("docker_running")
+    if n == 1 and STATE.get("again_from") is not None:  # the second job on the same layer
+        before, now = STATE["again_from"], whole(STATE["doc"])
+        bpp = len(now) // (STATE["doc"].width() * STATE["doc"].height())
+        changed = sum(now[i : i + bpp] != before[i : i + bpp] for i in range(0, len(now), bpp))
+        ev()["again_preview_changed"] = changed
+        ev()["again_layers"] = [n.name() for n in STATE["doc"].rootNode().childNodes()]
     if MODE == "cancel" and n == 1:
         QTimer.singleShot(0, guarded(lambda: docker.findChild(QPushButton, "cancel").click()))
         note("cancel clicked")
@@ -409,7 +516,7 @@ def on_preview(iteration: int) -> None:
         slider = docker.findChild(QSlider, "strength")
         slider.setValue(slider.value() + 20)  # the docker replaces the job once it rests
         note("strength moved", value=slider.value())
-        ev()["bar_before_change"] = docker.findChild(QProgressBar, "progress").format()
+        ev()["phase_before_change"] = label("phase")
 
 
 def close_document() -> None:
@@ -430,9 +537,11 @@ def on_finished(outcome: str) -> None:
     ev()["result_info"] = {k: v for k, v in info.items() if k in kept}
     used = info.get("settings") or {}
     ev()["result_info"]["settings"] = {
-        k: used.get(k) for k in ("method", "init", "presets", "preset_blend", "style_blend")
+        k: used.get(k)
+        for k in ("method", "init", "presets", "preset_blend", "style_blend", "style_weight")
     }
     ev()["done_bar"] = docker.findChild(QProgressBar, "progress").format()
+    ev()["done_phase"] = label("phase")
     QTimer.singleShot(200, guarded(after_finish))  # let late events (none expected) arrive
 
 
@@ -446,6 +555,9 @@ def after_finish() -> None:
     doc.waitForDone()
     layer = result_layer()
     ev()["layers_after"] = [n.name() for n in doc.rootNode().childNodes()]
+    ev()["active_after"] = active_layer()
+    ev()["undo_after"] = undo_history()
+    ev()["target_after"] = label("target_layer")
     ev()["estimate_after"] = label("estimate")  # asked again when the job finished
     ev()["source_after"] = dump("source_after.bin", whole(STATE["source"]))
     ev()["projection_after"] = dump("projection_after.bin", whole(doc))
@@ -466,6 +578,16 @@ def after_finish() -> None:
         Krita.instance().action("impasto_show_style_transfer").trigger()
         EVIDENCE["panel_visible_reopened"] = STATE["docker"].isVisible()
         ev()["previews"] = []
+        fill_in_and_start(STATE["docker"])
+        return
+    if SCENARIO.get("again") and "again" not in EVIDENCE:  # Start again, as a user would
+        EVIDENCE["again"] = {"active_before": active_layer(), "layers_before": ev()["layers_after"]}
+        STATE["again_from"] = whole(doc)  # the canvas with the first result
+        STATE["doc"].refreshProjection()
+        first = {k: ev()[k] for k in ("result_layer", "layers_after", "active_after", "undo_after")}
+        EVIDENCE["first"] = first
+        ev()["previews"] = []
+        STATE["names_before"] = ev()["layers_after"]
         fill_in_and_start(STATE["docker"])
         return
     if STATE["run"] + 1 < len(RUNS):  # the next run in a new document, this one stays open
@@ -497,7 +619,8 @@ def remember_write(docker) -> None:
     docker.findChild(QPushButton, "add_style").click()
     docker.findChild(QTableWidget, "style_list").cellWidget(1, 0 + 1).setValue(2.5)
     docker.findChild(QSlider, "strength").setValue(70)
-    docker.findChild(QComboBox, "preset").setCurrentText("Draft")
+    preset = docker.findChild(QComboBox, "preset")
+    preset.setCurrentIndex(preset.findData("Draft"))
     docker.findChild(QSpinBox, "setting_seed").setValue(1234)
     docker.findChild(QSpinBox, "setting_iterations").setValue(77)
     docker.findChild(QCheckBox, "selection_only").setChecked(False)
@@ -521,7 +644,7 @@ def read_widgets(docker) -> dict:
             for r in range(table.rowCount())
         ],
         "strength": docker.findChild(QSlider, "strength").value(),
-        "preset": docker.findChild(QComboBox, "preset").currentText(),
+        "preset": docker.findChild(QComboBox, "preset").currentData(),
         "seed": docker.findChild(QSpinBox, "setting_seed").value(),
         "size": docker.findChild(QSpinBox, "setting_size").value(),
         "iterations": docker.findChild(QSpinBox, "setting_iterations").value(),
