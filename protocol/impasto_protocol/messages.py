@@ -292,6 +292,19 @@ class Progress:
             return self.remaining
         return self.elapsed / self.iteration * max(0, self.total - self.iteration)
 
+    @property
+    def fraction(self) -> float:
+        """How far the job is, 0..1, for a progress bar: by time when the daemon says the
+        seconds left (finer scales cost more per iteration, so a count would sit near the end
+        for most of the job), else by iterations."""
+        if self.total <= 0:
+            return 0.0
+        if self.iteration >= self.total:
+            return 1.0
+        if self.remaining is not None and self.iteration > 0 and self.elapsed > 0:
+            return min(1.0, self.elapsed / (self.elapsed + self.remaining))
+        return max(0.0, self.iteration / self.total)
+
 
 def _seconds(value: Any) -> float | None:
     """A non-negative finite number of seconds, or None (absent, nil or not a number)."""

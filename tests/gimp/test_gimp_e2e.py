@@ -37,7 +37,7 @@ PADDING = 8
 PLUGIN = "impasto-stylize.py"
 
 
-def _prepare(gimp: GimpHost, load_example, name: str, arguments: dict) -> Path:
+def _prepare(gimp: GimpHost, load_example, name: str, arguments: dict, again: bool = False) -> Path:
     out = gimp.shared / "out" / name
     out.mkdir(parents=True)
     load_example("astronaut").resize(SIZE, Image.Resampling.LANCZOS).save(out / "content.png")
@@ -48,6 +48,7 @@ def _prepare(gimp: GimpHost, load_example, name: str, arguments: dict) -> Path:
         "style": gimp.inside(out / "style.png"),
         "selection": list(SELECTION),
         "arguments": arguments,
+        "again": again,
     }
     (gimp.shared / "params.json").write_text(json.dumps(params))
     return out
@@ -63,6 +64,7 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
         load_example,
         "stylize",
         {"iterations": 12, "preview-every": 3, "padding": PADDING, "strength": 60.0},
+        again=True,
     )
     started = time.monotonic()
     done = subprocess.run(gimp.command("stylize.py"), capture_output=True, text=True)
@@ -148,6 +150,15 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     # The daemon saw the job finish.
     with Client(gimp.endpoint, timeout=5.0) as client:
         assert client.status(details["job"])["job"]["state"] == "done"
+
+    # Run again on the same source, after a killed run left its "(unfinished)" layer right
+    # above it: that leftover is removed, and the new result goes above the first one (where
+    # its previews are seen), not under it.
+    first = result["name"]
+    assert ev["again_layers_before"] == [first, f"{first} (unfinished)", "Background"], ev
+    assert ev["again_status"] == "success", ev
+    assert ev["again_layers"][1:] == [first, "Background"], ev["again_layers"]
+    assert ev["again_layers"][0].startswith(first) and ev["again_position"] == 0, ev
 
 
 def _plugin_pids() -> list[int]:

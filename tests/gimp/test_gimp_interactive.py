@@ -50,6 +50,8 @@ DIALOG = "Style Transfer"  # impasto_gimp.dialog.DIALOG_TITLE
 PROGRESS = "Style Transfer: running"  # impasto_gimp.dialog.PROGRESS_TITLE
 LAST = "plug-in-settings/GimpProcedureConfigRun-plug-in-impasto-stylize.last"
 SEED_HEADER = "# seeded by test_gimp_interactive"
+IMAGE_WINDOW = r"\*?\[Untitled\]-1\.0 .* – GIMP"  # run 1's image window (loaded by a script)
+MARKER = "painted before Start"  # batch/interactive.py's step before run 1
 STRENGTH = 35.0  # of 0..100, not the default 50
 OK_ITERATIONS = 6
 
@@ -262,8 +264,14 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         run1 = _wait_file(out / "run1.json", proc)
         desktop.gone(progress)
         assert run1["status"] == "cancel", run1
-        assert run1["layers"] == ["Background"], run1  # the unfinished layer was removed
+        # The unfinished layer was removed; the user's own step before Start is still there.
+        assert run1["layers"] == [MARKER, "Background"], run1
         assert run1["undo_enabled"], run1
+        # The cancelled run left no undo step: the first Ctrl+Z undoes the user's own step.
+        desktop.press(desktop.window(IMAGE_WINDOW, proc), "ctrl+z")
+        (out / "undone").touch()
+        undone = _wait_file(out / "run1_undo.json", proc)
+        assert undone["layers_after_undo"] == ["Background"], undone
         assert SEED_HEADER in last.read_text(), "a cancelled run must not save its values"
 
         # Run 2: short values; OK runs the job to its end with them, and GIMP saves them.

@@ -443,6 +443,14 @@ def test_job_events_round_trip() -> None:
         got = M.job_event(round_trip(Message(C.PROGRESS, "e-3", body, job="j")))
         assert isinstance(got, M.Progress) and got.eta == pytest.approx(eta), sent
 
+    # The bar's fraction: by time when the daemon says the seconds left (10 of 20 iterations
+    # in 1.25 s with 3.75 s to go is a quarter of the way), else by iterations.
+    assert progress.fraction == pytest.approx(0.5)
+    ahead = M.Progress(10, 20, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 1.25, remaining=3.75)
+    assert ahead.fraction == pytest.approx(0.25)
+    assert M.Progress(20, 20, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 5.0, remaining=0.0).fraction == 1
+    assert M.Progress(0, 0, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 0.0).fraction == 0
+
     body = {**PROGRESS_BODY, "image": image.descriptor(0)}
     preview = M.job_event(round_trip(Message(C.PREVIEW, "e-2", body, job="j", frames=[image.data])))
     assert isinstance(preview, M.Preview) and preview.progress == progress

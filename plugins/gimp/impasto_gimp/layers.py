@@ -6,7 +6,9 @@ in Pixels and rectangles. The source drawable is only ever read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gi
@@ -147,6 +149,47 @@ def file_pixels(path: str) -> Pixels:
         loaded.delete()
 
 
+@contextlib.contextmanager
+def unrecorded(image: Gimp.Image) -> Iterator[None]:
+    """Changes that leave no undo step; the image must be as before when the preview they
+    make is taken away again (the contract of GIMP's undo freeze)."""
+    image.undo_freeze()
+    try:
+        yield
+    finally:
+        image.undo_thaw()
+
+
+def result_name(source: Gimp.Layer) -> str:
+    return f"{RESULT_NAME} of {source.get_name()}"
+
+
+def _siblings(image: Gimp.Image, source: Gimp.Layer) -> list[Gimp.Layer]:
+    parent = source.get_parent()
+    return list(parent.get_children() if parent is not None else image.get_layers())
+
+
+def remove_leftovers(image: Gimp.Image, source: Gimp.Layer) -> list[str]:
+    """Remove an earlier run's unfinished layer of this source, what a run that GIMP killed
+    leaves (GIMP's own Cancel in the status bar kills the plug-in before it can clean up), as
+    one undo step of its own; the names removed."""
+    name = result_name(source)
+    found = [
+        layer
+        for layer in _siblings(image, source)
+        if layer.get_name().startswith(name) and UNFINISHED in layer.get_name()
+    ]
+    if not found:
+        return []
+    image.undo_group_start()
+    try:
+        for layer in found:
+            image.remove_layer(layer)
+    finally:
+        image.undo_group_end()
+    return [layer.get_name() for layer in found]
+
+
 class ResultLayer:
     """A new layer above the source that previews and the result are written into.
 
@@ -157,7 +200,7 @@ class ResultLayer:
     def __init__(self, image: Gimp.Image, source: Gimp.Layer, where: Region) -> None:
         self.image = image
         self.where = where
-        self.name = f"{RESULT_NAME} of {source.get_name()}"
+        self.name = result_name(source)
         layer = Gimp.Layer.new(
             image,
             self.name + UNFINISHED,
@@ -167,13 +210,23 @@ class ResultLayer:
             100.0,
             Gimp.LayerMode.NORMAL,
         )
-        image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+        image.insert_layer(layer, source.get_parent(), self._position(source))
         _, ox, oy = source.get_offsets()
         layer.set_offsets(ox + where.x, oy + where.y)
         if where.selection:
             layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         self.layer = layer
         self.writes = 0
+
+    def _position(self, source: Gimp.Layer) -> int:
+        """Right above the source, and above the earlier results of it that sit there (GIMP
+        lists layers top first): a second run's previews are seen, not hidden under the first
+        run's opaque result."""
+        siblings = _siblings(self.image, source)
+        position = self.image.get_item_position(source)
+        while position > 0 and siblings[position - 1].get_name().startswith(self.name):
+            position -= 1
+        return position
 
     def write(self, pixels: Pixels) -> None:
         """Show `pixels` (a u8 preview, or the result in the sample type the submit asked for:

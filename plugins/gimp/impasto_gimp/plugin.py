@@ -330,16 +330,23 @@ def _run(
         if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
             raise layers.HostError(f"{too_big}: select a smaller area, or scale the image down")
         started = time.monotonic()
+        leftovers = layers.remove_leftovers(image, source)
+        # The previews' layer is added and removed with the undo stack frozen for just that
+        # moment (GIMP's way for in-situ previews), so a cancelled or failed run leaves no undo
+        # step. The stack is not frozen while the job runs: GIMP's own Cancel kills the
+        # plug-in, and a stack left frozen would stop recording the user's work.
+        with layers.unrecorded(image):
+            preview = layers.ResultLayer(image, source, where)
+        hooks.preview = lambda p: _show_preview(preview, p)
+        hooks.progress = lambda p: _show_progress(p, status, ui, args.mode)
+        try:
+            outcome = job.run(client, submit, hooks)
+        finally:
+            with layers.unrecorded(image):
+                preview.remove()  # the image is as it was, the undo history too
         undo_group = [bool(image.undo_group_start())]
         try:
             result_layer = layers.ResultLayer(image, source, where)
-            hooks.preview = lambda p: _show_preview(result_layer, p)
-            hooks.progress = lambda p: _show_progress(p, status, ui, args.mode)
-            try:
-                outcome = job.run(client, submit, hooks)
-            except BaseException:
-                result_layer.remove()  # a failed or cancelled job leaves the image as it was
-                raise
             result_layer.finish(outcome.result.image)
         finally:
             undo_group.append(bool(image.undo_group_end()))
@@ -350,6 +357,7 @@ def _run(
     details = _details(outcome, client.endpoint, time.monotonic() - started)
     details["mode"] = args.mode
     details["undo_group"] = undo_group  # what the core answered to start and end
+    details["leftovers_removed"] = leftovers
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
     for index, (gtype, value) in enumerate(
         ((GObject.TYPE_INT, outcome.previews), (Gimp.Layer, result_layer.layer),
@@ -371,7 +379,7 @@ def _show_preview(result_layer: layers.ResultLayer, preview: Preview) -> None:
 
 
 def _show_progress(progress: Progress, status: Any, ui: Any, mode: str) -> None:
-    fraction = progress.iteration / progress.total if progress.total else 0.0
+    fraction = progress.fraction  # by time: the finer scales' iterations cost more
     text = progress_text(progress.iteration, progress.total, progress.eta, mode)
     Gimp.progress_update(fraction)
     status(text)

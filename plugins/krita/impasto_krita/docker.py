@@ -63,6 +63,7 @@ REPLACE_DELAY_MS = 400  # a strength change waits for the slider to rest before 
 # window): Krita gives a new docker only a share of a column that other dockers fill.
 COMFORTABLE_HEIGHT = 560
 ESTIMATE_POLL_MS = 2000  # how often the estimate looks for another layer or selection
+BAR_STEPS = 1000  # the bar's range: it shows a fraction (by time), its text the count
 FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
 
 
@@ -561,7 +562,7 @@ class StyleTransferDocker(DockWidget):
             presets=presets,
         )
         self._show_message("")
-        self._show_progress(0, 1, "", "waiting for the daemon...")
+        self._show_progress(0, "", "waiting for the daemon...")
         if self.model.start(request):
             self.cancel.setFocus()  # not the next spin box in line, where a key would edit it
 
@@ -609,34 +610,37 @@ class StyleTransferDocker(DockWidget):
         value = self.strength.value()
         return f"re-targeting to strength {value} ({policy.strength_word(value)})"
 
-    def _show_progress(self, value: int, maximum: int, bar: str, phase: str) -> None:
-        """The bar (a count, short enough for one line) and the sentence below it."""
-        self.progress.setRange(0, max(1, maximum))
-        self.progress.setValue(value)
+    def _show_progress(self, fraction: float, bar: str, phase: str) -> None:
+        """The bar (filled by time, with a count short enough for one line) and the sentence
+        below it."""
+        self.progress.setRange(0, BAR_STEPS)
+        self.progress.setValue(round(max(0.0, min(1.0, fraction)) * BAR_STEPS))
         self.progress.setFormat(bar)
         self.phase.setText(phase)
         self.phase.setVisible(bool(phase))
 
     def _on_queued(self, position: int, replacing: bool) -> None:
         if replacing:  # the bar starts over: say why, before the first count arrives
-            self._show_progress(0, 1, "", f"{self._retargeting()}: from the current result")
+            self._show_progress(0, "", f"{self._retargeting()}: from the current result")
         elif position > 0:  # replaced by the first count at once when nothing else runs
-            self._show_progress(0, 1, "queued", f"queued: place {position} in the daemon's queue")
+            self._show_progress(0, "queued", f"queued: place {position} in the daemon's queue")
         else:
-            self._show_progress(0, 1, "", "starting...")
+            self._show_progress(0, "", "starting...")
 
-    def _on_progress(self, iteration: int, total: int, eta: float, replacing: bool) -> None:
+    def _on_progress(
+        self, iteration: int, total: int, eta: float, replacing: bool, fraction: float
+    ) -> None:
         left = f", {policy.duration(eta)} left" if eta >= 0 else ""  # -1: unknown (iteration 0)
         count = f"{iteration}/{total}{left}"
         mode = self.model.mode
         if mode is Mode.INSTANT:  # one pass: its only count is 1/1, at the end
-            self._show_progress(iteration, total, "", "painting with the instant style...")
+            self._show_progress(fraction, "", "painting with the instant style...")
         elif replacing:  # a replacement counts its own iterations from 0
-            self._show_progress(iteration, total, count, f"{self._retargeting()}")
+            self._show_progress(fraction, count, f"{self._retargeting()}")
         elif iteration == 0 and mode is Mode.REFINE:  # the instant picture, before iterating
-            self._show_progress(0, total, count, "instant picture shown; refining it")
+            self._show_progress(0, count, "instant picture shown; refining it")
         else:
-            self._show_progress(iteration, total, count, "painting: iterations of the optimizer")
+            self._show_progress(fraction, count, "painting: iterations of the optimizer")
 
     def _on_finished(self, outcome: str) -> None:
         if outcome == "done":
@@ -649,9 +653,9 @@ class StyleTransferDocker(DockWidget):
                 phase = f"done: instant style in {seconds}"
             else:
                 phase = f"done: {info.get('iterations', '?')} iterations in {seconds}"
-            self._show_progress(1, 1, "done", phase)
+            self._show_progress(1.0, "done", phase)
         else:
-            self._show_progress(0, 1, "", outcome)
+            self._show_progress(0, "", outcome)
         self._update_buttons()
         self._show_target()
 

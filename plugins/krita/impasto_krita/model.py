@@ -98,9 +98,10 @@ class _Job:
 
 class StyleTransferModel(QObject):
     state_changed = Signal(str)
-    # iteration, total, seconds left (-1 while unknown), and whether the job is a replacement
-    # (after a strength change): its own count restarts at 0, and the UI says why.
-    progress = Signal(int, int, float, bool)
+    # iteration, total, seconds left (-1 while unknown), whether the job is a replacement
+    # (after a strength change: its own count restarts at 0, and the UI says why), and how far
+    # it is by time (Progress.fraction: finer scales cost more per iteration).
+    progress = Signal(int, int, float, bool, float)
     queued = Signal(int, bool)  # place in the daemon's queue (1: next), replacement
     preview_applied = Signal(int)  # the iteration now shown in the result layer
     finished = Signal(str)  # "done", "cancelled" or "failed"
@@ -352,7 +353,8 @@ class StyleTransferModel(QObject):
     def _report(self, p: Progress) -> None:
         eta = p.eta
         replacing = bool(self.job and self.job.superseded)
-        self.progress.emit(p.iteration, p.total, -1.0 if eta is None else eta, replacing)
+        eta_or_unknown = -1.0 if eta is None else eta
+        self.progress.emit(p.iteration, p.total, eta_or_unknown, replacing, p.fraction)
 
     def _end(self, state: JobState, text: str, remove: bool = True) -> None:
         job = self.job

@@ -15,6 +15,7 @@ from gi.repository import Gimp, Gio  # noqa: E402
 
 PROC = "plug-in-impasto-stylize"
 STANDARD = ("run-mode", "image", "drawables")
+MARKER = "painted before Start"
 
 
 def _params():
@@ -42,15 +43,30 @@ def _dialog_arguments(p):
     return {"arguments": arguments, "laid_out": dialog.MAIN + dialog.PALETTE + dialog.ADVANCED}
 
 
-def _run(p):
-    """One interactive call on a freshly loaded image shown in a display."""
+def _wait_for(path, p):
+    deadline = time.monotonic() + p["wait"]
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pytest never wrote {path}")
+        time.sleep(0.1)
+
+
+def _run(p, marker=None):
+    """One interactive call on a freshly loaded image shown in a display. With a `marker`
+    name, a layer of that name is added first, as a user's last step before Start; after the
+    run, pytest presses Ctrl+Z in the image window and this records what that undid."""
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(p["content"]))
     display = Gimp.Display.new(image)
+    source = image.get_layers()[0]
+    if marker:
+        step = Gimp.Layer.new(image, marker, 8, 8, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                              Gimp.LayerMode.NORMAL)  # fmt: skip
+        image.insert_layer(step, None, 0)
     proc = Gimp.get_pdb().lookup_procedure(PROC)
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
     cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", image.get_layers())
+    cfg.set_core_object_array("drawables", [source])
     started = time.monotonic()
     result = proc.run(cfg)
     status = result.index(0)
@@ -60,29 +76,35 @@ def _run(p):
         if status != Gimp.PDBStatusType.SUCCESS
         else None,
         "seconds": round(time.monotonic() - started, 2),
-        "layers": [layer.get_name() for layer in image.get_layers()],
+        "layers": _names(image),
         "undo_enabled": image.undo_is_enabled(),
     }
     if status == Gimp.PDBStatusType.SUCCESS:
         ev["previews"] = result.index(1)
         ev["result_name"] = result.index(2).get_name()
         ev["details"] = json.loads(result.index(3))
+    if marker:
+        _write(os.path.join(p["out"], "run1.json"), ev)
+        _wait_for(os.path.join(p["out"], "undone"), p)  # pytest pressed Ctrl+Z
+        deadline = time.monotonic() + 10
+        while marker in _names(image) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the core handles the key on its own time
+        ev["layers_after_undo"] = _names(image)
+        _write(os.path.join(p["out"], "run1_undo.json"), ev)
     image.clean_all()  # no "discard changes?" question when GIMP quits
     display.delete()
     return ev
 
 
+def _names(image):
+    return [layer.get_name() for layer in image.get_layers()]
+
+
 def _main():
     p = _params()
     evidence = {"dialog": _dialog_arguments(p)}
-    evidence["run1"] = _run(p)
-    _write(os.path.join(p["out"], "run1.json"), evidence["run1"])
-    go = os.path.join(p["out"], "go2")
-    deadline = time.monotonic() + p["wait"]
-    while not os.path.exists(go):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"pytest never wrote {go}")
-        time.sleep(0.1)
+    evidence["run1"] = _run(p, marker=MARKER)
+    _wait_for(os.path.join(p["out"], "go2"), p)
     evidence["run2"] = _run(p)
     _write(os.path.join(p["out"], "evidence.json"), evidence)
 

@@ -92,6 +92,17 @@ def _main():
         )
         evidence["exported"] = bool(saved)
         dup.delete()
+    if p.get("again"):  # the same again, after a killed run left its unfinished layer
+        leftover = Gimp.Layer.new(
+            image, layers[0].get_name() + " (unfinished)", 8, 8, Gimp.ImageType.RGBA_IMAGE,
+            100.0, Gimp.LayerMode.NORMAL,
+        )  # fmt: skip
+        image.insert_layer(leftover, None, image.get_item_position(source))
+        evidence["again_layers_before"] = [layer.get_name() for layer in image.get_layers()]
+        again = proc.run(cfg)
+        evidence["again_status"] = again.index(0).value_nick
+        evidence["again_layers"] = [layer.get_name() for layer in image.get_layers()]
+        evidence["again_position"] = image.get_item_position(again.index(2))
     evidence["phase"] = "done"
     with open(os.path.join(out, "evidence.json"), "w") as f:
         json.dump(evidence, f, indent=1)
