@@ -292,7 +292,12 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
 
     # The dialog said what OK would do: the 64x48 layer at its own size (Draft's 256 px is
     # more), and in run 2, after run 1's iterations were measured, how long 6 take.
-    said = [line for line in (out / "gimp.log").read_text().splitlines() if "estimate: " in line]
+    lines = (out / "gimp.log").read_text().splitlines()
+    # The chosen style image is shown under its file button (a small one at its own size).
+    with Image.open(out / "style.png") as im:
+        shown = f"style thumbnail: {im.width}x{im.height}"
+    assert any(line.endswith(shown) for line in lines), lines[-40:]
+    said = [line for line in lines if "estimate: " in line]
     assert any(re.search(r"estimate: Draft: 64x48 px, about \d+ s here$", s) for s in said), said
 
     # The dialog lays out every argument of the procedure, once.

@@ -10,6 +10,7 @@ removes the unfinished layer, with GTK events pumped while the job runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import gi
@@ -17,7 +18,8 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from impasto_protocol.modes import Mode  # noqa: E402
 
@@ -29,6 +31,8 @@ from .settings import Arguments  # noqa: E402
 # What the estimate needs from the dialog's current values: the arguments, the size of the
 # pixels OK would send and the number of style images; None while they cannot say.
 EstimateInput = Callable[[], "tuple[Arguments, tuple[int, int], int] | None"]
+
+log = logging.getLogger(__name__)
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
@@ -69,7 +73,10 @@ def settings_dialog(
     line = dialog.get_label("estimate-line", "", False, False)
     line.set_line_wrap(True)
     line.set_xalign(0.0)
-    dialog.fill([*MAIN, "estimate-line", "palette-expander", "advanced-expander"])
+    thumbnail = _style_thumbnail(dialog, config)
+    main = ["style-thumbnail-box" if name == "style-file" else name for name in MAIN]
+    dialog.fill([*main, "estimate-line", "palette-expander", "advanced-expander"])
+    thumbnail.show()
     estimator = None
     optimizing = Gimp.ValueArray.new(2)
     for mode in (Mode.REFINE, Mode.PAINT):
@@ -94,6 +101,41 @@ def settings_dialog(
         if isinstance(prefetch, Prefetch):
             prefetch.on_done = lambda swatches: None
         dialog.destroy()
+
+
+THUMBNAIL = (120, 48)  # the chosen style image, at most this large, beside its file button
+
+
+def _style_thumbnail(dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig) -> Gtk.Image:
+    """The style file's button with a picture of the chosen image beside it, kept up to date
+    (in a box of its own: an empty list would fill a box with every argument)."""
+    box = dialog.fill_box("style-thumbnail-box", ["style-file"])
+    box.set_orientation(Gtk.Orientation.HORIZONTAL)
+    box.set_spacing(8)
+    image = Gtk.Image()
+    image.set_halign(Gtk.Align.START)
+    box.pack_start(image, False, False, 0)
+
+    def show(*_: object) -> None:
+        gfile = config.get_property("style-file")
+        path = gfile.get_path() if gfile is not None else None
+        try:
+            _, width, height = GdkPixbuf.Pixbuf.get_file_info(path)
+            if width <= THUMBNAIL[0] and height <= THUMBNAIL[1]:  # small: as it is
+                picture = GdkPixbuf.Pixbuf.new_from_file(path)
+            else:
+                picture = GdkPixbuf.Pixbuf.new_from_file_at_scale(path, *THUMBNAIL, True)
+        except (GLib.Error, TypeError):  # no file, or not an image GdkPixbuf reads
+            image.clear()
+            image.set_tooltip_text(None)
+            return
+        image.set_from_pixbuf(picture)
+        image.set_tooltip_text(path)
+        log.info("style thumbnail: %dx%d", picture.get_width(), picture.get_height())
+
+    config.connect("notify::style-file", show)
+    show()
+    return image
 
 
 def _follow_estimate(
@@ -137,7 +179,10 @@ class ProgressWindow:
         self.cancelled = False
         self.window = Gtk.Window(title=PROGRESS_TITLE)
         self.window.set_default_size(360, -1)
-        self.window.set_keep_above(True)
+        # Tied to the window that shows this procedure's progress (the image's), not kept
+        # above every other window: it moves and minimizes with the image.
+        GimpUi.window_set_transient(self.window)
+        self.window.set_position(Gtk.WindowPosition.CENTER_ON_PARENT)
         self.window.connect("delete-event", self._on_cancel)
         box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8, margin=12)
         self.label = Gtk.Label(label="Connecting to the Impasto daemon...", xalign=0.0)

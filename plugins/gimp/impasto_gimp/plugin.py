@@ -94,31 +94,34 @@ def declare(p: Gimp.Procedure) -> None:
         "none", RW,
     )  # fmt: skip
     p.add_int_argument(
-        "size", "Processing si_ze", "Longer side in pixels to compute at (0: from the quality)",
+        "size", "Si_ze in px (0: the quality's)",
+        "Longer side in pixels to compute at (0: from the quality)",
         0, 65535, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "iterations", "I_terations", "Iterations in all (0: from the quality preset)",
+        "iterations", "I_terations (0: the quality's)",
+        "Iterations in all (0: from the quality preset)",
         0, 100000, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "preview-every", "_Preview every",
+        "preview-every", "_Preview every N iterations (-1: automatic)",
         "Iterations between live previews (-1: about 30 a job, at most 10 apart; 0: none)",
         -1, 100000, -1, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "padding", "Context paddin_g",
+        "padding", "Context mar_gin around a selection, px (-1: automatic)",
         "Pixels around the selection sent along as context (-1: a tenth of its longer side)",
         -1, 4096, -1, RW,
     )  # fmt: skip
     p.add_string_argument(
-        "advanced", "_Advanced settings",
+        "advanced", "_Advanced engine settings (name=value; ...)",
         "Other engine settings as name=value, separated by ';' "
         "(e.g. tv_weight=0.1; pooling=avg; style_scale=0.5; seed=3)",
         "", RW,
     )  # fmt: skip
     p.add_string_argument(
-        "endpoint", "_Endpoint", "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
+        "endpoint", "Daemon _endpoint (empty: the configured one)",
+        "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
         "", RW,
     )  # fmt: skip
     p.add_choice_argument(
