@@ -327,6 +327,15 @@ def check_geometry(docker) -> None:
         docker.findChild(QLineEdit, "style_path").setText(SCENARIO["style"])
         docker.findChild(QPushButton, "add_style").click()
     EVIDENCE["geometry"] = {"window": [window.width(), window.height()]}
+    # The strength: typed into its box, then Reset, as a user would.
+    slider, box = (
+        docker.findChild(QSlider, "strength"),
+        docker.findChild(QSpinBox, "strength_value"),
+    )
+    box.setValue(80)
+    typed = [slider.value(), label("strength_word"), slider.toolTip()]
+    docker.findChild(QToolButton, "strength_reset").click()
+    EVIDENCE["strength_control"] = {"typed": typed, "reset": [box.value(), label("strength_word")]}
 
     def measure(key: str) -> None:
         EVIDENCE["geometry"][key] = {
