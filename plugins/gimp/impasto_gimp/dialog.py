@@ -36,10 +36,13 @@ log = logging.getLogger(__name__)
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
-MAIN = ["mode", "style-file", "style-layer", "style-paths"]
+# One style image (with its picture) or a layer up front; more files to blend, a rarer need,
+# under Advanced with the other typed fields.
+MAIN = ["mode", "style-file", "style-layer"]
 MAIN += ["strength", "quality", "preserve-colors"]
 PALETTE = ["presets"]
-ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
+ADVANCED = ["style-paths", "size", "iterations", "preview-every", "padding", "advanced"]
+ADVANCED += ["endpoint"]
 # Arguments only the optimization reads: greyed out while the mode is Instant.
 OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]
 

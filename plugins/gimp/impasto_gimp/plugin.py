@@ -69,11 +69,16 @@ def declare(p: Gimp.Procedure) -> None:
         Gimp.FileChooserAction.OPEN, True, None, RW,
     )  # fmt: skip
     p.add_layer_argument(
-        "style-layer", "Style la_yer", "A layer of an open image to take the style from",
+        "style-layer", "Or a style la_yer",
+        "A layer of an open image to take the style from (with a style image too: both, blended)",
         True, RW,
     )  # fmt: skip
     p.add_string_argument(
-        "style-paths", "_More style images", "Further style image files, separated by ';'", "", RW
+        "style-paths",
+        "_More style images (paths, ';' between)",
+        "Further style image files to blend in, separated by ';'",
+        "",
+        RW,
     )
     p.add_double_argument(
         "strength", "Stre_ngth",
