@@ -159,6 +159,7 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     assert ev["again_status"] == "success", ev
     assert ev["again_layers"][1:] == [first, "Background"], ev["again_layers"]
     assert ev["again_layers"][0].startswith(first) and ev["again_position"] == 0, ev
+    assert ev["again_leftovers"] == [f"{first} (unfinished)"], ev
 
 
 def _plugin_pids() -> list[int]:

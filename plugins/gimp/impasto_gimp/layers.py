@@ -181,13 +181,14 @@ def remove_leftovers(image: Gimp.Image, source: Gimp.Layer) -> list[str]:
     ]
     if not found:
         return []
+    names = [layer.get_name() for layer in found]  # (a removed layer has no name to ask)
     image.undo_group_start()
     try:
         for layer in found:
             image.remove_layer(layer)
     finally:
         image.undo_group_end()
-    return [layer.get_name() for layer in found]
+    return names
 
 
 class ResultLayer:

@@ -9,7 +9,6 @@ Widgets carry object names (`start`, `strength`, `style_path`, `setting_iteratio
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +64,6 @@ COMFORTABLE_HEIGHT = 560
 ESTIMATE_POLL_MS = 2000  # how often the estimate looks for another layer or selection
 BAR_STEPS = 1000  # the bar's range: it shows a fraction (by time), its text the count
 FIXED_STRENGTH = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
-
-
-def strength_to_weight(value: int, defaults: Mapping[str, Any]) -> float:
-    """The slider's position (the shared 0..100 scale, GIMP's too) as a style weight."""
-    return policy.style_weight(value, defaults)
 
 
 def preset_text(name: str) -> str:
@@ -483,7 +477,7 @@ class StyleTransferDocker(DockWidget):
     def _show_strength(self, value: int) -> None:
         self.strength_word.setText(policy.strength_word(value))
         if self.mode.effective() is not Mode.INSTANT:
-            weight = strength_to_weight(value, self.form.defaults)
+            weight = policy.style_weight(value, self.form.defaults)
             tip = f"style weight {weight:.3g} (the daemon's default at {policy.DEFAULT_STRENGTH})"
             self.strength.setToolTip(tip)
 
@@ -496,7 +490,7 @@ class StyleTransferDocker(DockWidget):
         self._show_strength(self.strength.value())
 
     def _apply_strength(self) -> None:
-        weight = strength_to_weight(self.strength.value(), self.form.defaults)
+        weight = policy.style_weight(self.strength.value(), self.form.defaults)
         self.model.set_style_weight(weight)
 
     def _preset_name(self) -> str:
@@ -550,7 +544,7 @@ class StyleTransferDocker(DockWidget):
             return
         if len(styles) > 1 or (styles and presets):  # normalized together with the presets'
             settings["style_blend"] = weights
-        settings["style_weight"] = strength_to_weight(self.strength.value(), self.form.defaults)
+        settings["style_weight"] = policy.style_weight(self.strength.value(), self.form.defaults)
         name = " + ".join(n for n in (name, *self.palette.names()) if n)
         mode = self.mode.effective()
         request = JobRequest(
@@ -657,7 +651,6 @@ class StyleTransferDocker(DockWidget):
         else:
             self._show_progress(0, "", outcome)
         self._update_buttons()
-        self._show_target()
 
     def _show_message(self, text: str) -> None:
         if text:

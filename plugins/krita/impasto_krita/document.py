@@ -223,7 +223,7 @@ def create_result_layer(target: Target, name: str, earlier: frozenset[str] = fro
     below = source
     siblings = parent.childNodes()  # bottom first
     ids = [node_id(n) for n in siblings]
-    i = ids.index(node_id(source)) if node_id(source) in ids else len(ids) - 1
+    i = ids.index(node_id(source))
     while i + 1 < len(siblings) and ids[i + 1] in earlier:
         i += 1
         below = siblings[i]
