@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from PIL import Image
 
 from hosts import host_missing
 from impasto_protocol import Client
+from virtual_display import DisplayError, virtual_display
 
 if TYPE_CHECKING:
     from conftest import GimpHost
@@ -154,28 +154,11 @@ def display(gimp: GimpHost) -> Iterator[str]:
     """A virtual X server (Xvfb) inside the root, on a display number it picks itself."""
     if not gimp_root.has_gui_tools(gimp.root):
         host_missing(f"no Xvfb/xdotool in {gimp.root} (run tests/gimp/gimp_root.py build as root)")
-    read, write = os.pipe()
-    with open(gimp.shared / "xvfb.log", "w") as log:
-        xvfb = subprocess.Popen(
-            [*gimp.env(), "Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
-             "-nolisten", "tcp"],
-            pass_fds=(write,), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    os.close(write)
     try:
-        ready, _, _ = select.select([read], [], [], 30)
-        number = os.read(read, 16).decode().strip() if ready else ""
-        if not number.isdigit():
-            host_missing(f"Xvfb did not start: {(gimp.shared / 'xvfb.log').read_text()[-500:]}")
-        yield f":{number}"
-    finally:
-        os.close(read)
-        xvfb.terminate()
-        try:
-            xvfb.wait(10)
-        except subprocess.TimeoutExpired:
-            xvfb.kill()
-            xvfb.wait(10)
+        with virtual_display(gimp.env(), "1280x1024", gimp.shared / "xvfb.log") as name:
+            yield name
+    except DisplayError as e:
+        host_missing(str(e))
 
 
 def _running_job(client: Client, timeout: float = WAIT) -> dict:
