@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(StyleSettings))
 # A result's wire sample type -> the bits per sample the engine rounds it to (0: not rounded).
 BITS_OF_DTYPE = {"u8": 8, "u16": 16, "f32": 0}
+# The size of the iterations timed while loading (per-pixel costs from smaller sizes
+# overstate larger ones: 128 px is the smallest that a 512 px estimate does not double).
+MEASURE_SIDE = 128
 
 
 def settings_description() -> dict[str, Any]:
@@ -93,7 +96,8 @@ class StylizerBackend:
     def load(self) -> None:
         device, weights, precision, cache_bytes, memory_budget = self._args
         self.stylizer = Stylizer(device, weights, precision, cache_bytes, memory_budget)
-        self.stylizer.warm_up()
+        # Iterations measured at start: a client's first estimate has a time for this device.
+        self.stylizer.warm_up(measure=MEASURE_SIDE)
         # Rendered once here, on the worker thread: the socket loop answers `presets` from them.
         if self.stylizer.instant.available:
             self._swatches = [

@@ -160,6 +160,9 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     assert ev["again_layers"][1:] == [first, "Background"], ev["again_layers"]
     assert ev["again_layers"][0].startswith(first) and ev["again_position"] == 0, ev
     assert ev["again_leftovers"] == [f"{first} (unfinished)"], ev
+    # Its first preview was on the canvas: switched on, with no visible layer above it (the
+    # first run's opaque result is below it, not over it).
+    assert ev["again_hidden_by"] == [], ev
 
 
 def _plugin_pids() -> list[int]:

@@ -56,7 +56,7 @@ STRENGTH = 35.0  # of 0..100, not the default 50
 OK_ITERATIONS = 6
 
 
-def _seed(gimp: GimpHost, style: str, iterations: int) -> Path:
+def _seed(gimp: GimpHost, style: str, iterations: int, quality: str = "draft") -> Path:
     """Write GIMP's remembered values for the procedure, as a user's earlier run would have."""
     path = gimp.shared / "gimpcfg" / LAST
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def _seed(gimp: GimpHost, style: str, iterations: int) -> Path:
         f"{SEED_HEADER}\n\n"
         f'(style-file "file://{style}")\n'
         f"(strength {STRENGTH})\n"
-        '(quality "draft")\n'
+        f'(quality "{quality}")\n'
         f"(iterations {iterations})\n"
         "(preview-every 2)\n"
         "(padding 0)\n\n"
@@ -258,7 +258,7 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         assert SEED_HEADER in last.read_text(), "a cancelled run must not save its values"
 
         # Run 2: short values; OK runs the job to its end with them, and GIMP saves them.
-        _seed(gimp, style, iterations=OK_ITERATIONS)
+        _seed(gimp, style, iterations=OK_ITERATIONS, quality="automatic")
         (out / "go2").touch()
         dialog = desktop.window(DIALOG, proc)
         _dialog_picture(desktop, dialog)
@@ -274,14 +274,23 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     ev = json.loads((out / "evidence.json").read_text())
 
     # The dialog said what OK would do: the 64x48 layer at its own size (Draft's 256 px is
-    # more), and in run 2, after run 1's iterations were measured, how long 6 take.
+    # more), and how long it would take.
     lines = (out / "gimp.log").read_text().splitlines()
     # The chosen style image is shown under its file button (a small one at its own size).
     with Image.open(out / "style.png") as im:
         shown = f"style thumbnail: {im.width}x{im.height}"
     assert any(line.endswith(shown) for line in lines), lines[-40:]
     said = [line for line in lines if "estimate: " in line]
-    assert any(re.search(r"estimate: Draft: 64x48 px, about \d+ s here$", s) for s in said), said
+    # Run 1 (Draft, 100000 iterations): hours, from the iterations the daemon timed at load.
+    assert re.search(r"estimate: Draft: 64x48 px, about \d+ h \d+ min here$", said[0]), said
+    # Run 2's dialog (Automatic) said which preset and size OK would run; the job ran those.
+    run2_line = said[-1].split("estimate: ", 1)[1]
+    found = re.fullmatch(r"(Automatic: \w+): (\d+)x(\d+) px, about \d+ s here", run2_line)
+    assert found, said
+    ran = [line.split("quality: ", 1)[1] for line in lines if "quality: " in line]
+    assert ran[-1] == found[1], ran  # the run resolved Automatic as the dialog had
+    scales = ev["run2"]["details"]["scales"]
+    assert scales[-1][:2] == [int(found[2]), int(found[3])], scales
 
     # The dialog lays out every argument of the procedure, once.
     laid_out = ev["dialog"]["laid_out"]

@@ -139,3 +139,19 @@ def test_the_estimate_line_says_size_time_tiles_and_scaling_up() -> None:
     assert [policy.duration(s) for s in (0.2, 89, 150, 3600 + 1200)] == [
         "1 s", "89 s", "2 min", "1 h 20 min",
     ]  # fmt: skip
+
+
+def test_automatic_takes_the_finest_preset_in_reasonable_time() -> None:
+    limit = policy.REASONABLE_SECONDS
+
+    def times(**seconds: float | None):
+        return lambda quality: seconds[quality.value]
+
+    assert policy.automatic_quality(times(high=limit, normal=1, draft=1)) is policy.Quality.HIGH
+    chosen = policy.automatic_quality(times(high=limit + 1, normal=limit / 2, draft=1))
+    assert chosen is policy.Quality.NORMAL
+    chosen = policy.automatic_quality(times(high=9e9, normal=limit * 2, draft=limit * 3))
+    assert chosen is policy.Quality.DRAFT  # the smallest, even when it is slow too
+    # No time from the daemon (the fast method, a cluster): the default preset.
+    chosen = policy.automatic_quality(times(high=None, normal=None, draft=None))
+    assert chosen is policy.DEFAULT_QUALITY

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from . import color, tiling
 from .cache import StyleTargetCache, Targets
@@ -62,6 +63,10 @@ from .vgg import LAYER_NAMES, VGG19Features
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
+
+# A warm-up's measured iterations (warm_up's `measure`): two timed steps (a size's first step
+# also selects kernels and is not counted).
+MEASURE_ITERATIONS = 3
 
 
 @dataclass(frozen=True)
@@ -146,16 +151,24 @@ class Stylizer:
     def layer_names(self) -> tuple[str, ...]:
         return LAYER_NAMES
 
-    def warm_up(self, size: int = 64, instant: bool = True) -> None:
+    def warm_up(self, size: int = 64, instant: bool = True, measure: int = 0) -> None:
         """One forward and backward pass, so the first job does not pay for kernel selection;
         with `instant`, the fast networks are loaded and run once too (a daemon's first
-        preview then comes at once, not after a second of loading)."""
+        preview then comes at once, not after a second of loading). With `measure` > 0, a
+        few real iterations at that size, so that `estimate` has a time for this device
+        before the first job (a client chooses its default quality from it)."""
         x = torch.rand(1, 3, size, size, device=self.compute.device, requires_grad=True)
         feats = self._features(x, ["relu5_1"], Pooling.MAX)
         feats["relu5_1"].float().sum().backward()
         if instant and self.instant.available:
             self.instant.paint(x.detach(), [x.detach()], [1.0])
             self.instant.paint(x.detach(), [], [], [0], [1.0])
+        if measure > 0:
+            noise = Image.effect_noise((measure, measure), 64).convert("RGB")
+            settings = StyleSettings(
+                size=measure, iterations=MEASURE_ITERATIONS, scales=1, init=InitMode.CONTENT
+            )
+            self.stylize(Job(noise, [noise], settings))
 
     # -- the job ----------------------------------------------------------------------------
 

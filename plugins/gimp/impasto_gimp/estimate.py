@@ -15,10 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from impasto_protocol import Client, EstimateRequest, ImpastoError, policy
 
-from .settings import Arguments, Features, SettingsInputError, engine_settings
+from .settings import (
+    Arguments,
+    Features,
+    SettingsInputError,
+    engine_settings,
+    parse_quality,
+    with_quality,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,27 +98,62 @@ class Estimator:
         return client
 
 
-def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: int) -> str:
+def resolve(
+    client: Client, args: Arguments, region: tuple[int, int], n_styles: int
+) -> tuple[Arguments, str]:
+    """The arguments with Automatic replaced by the preset it stands for on this daemon
+    (policy.automatic_quality, from the daemon's estimates), and the quality's words for the
+    estimate line ("Automatic: Normal"). Without the daemon's times (an older daemon, an
+    error reply) Automatic is the default preset. Raises SettingsInputError for bad input."""
+    chosen = parse_quality(args.quality)
+    if chosen is None:
+        if Features.from_hello(client.welcome or {}).estimate:
+
+            def seconds(quality: policy.Quality) -> float | None:
+                body = ask_estimate(client, with_quality(args, quality), region, n_styles)
+                value = body.get("seconds")
+                return float(value) if isinstance(value, (int, float)) else None
+
+            try:
+                chosen = policy.automatic_quality(seconds)
+            except ImpastoError as exc:  # the submit will hear the same, if it matters
+                log.info("automatic quality: no estimate (%s)", exc)
+                chosen = policy.DEFAULT_QUALITY
+        else:
+            chosen = policy.DEFAULT_QUALITY  # an older daemon: no times to choose by
+        label = f"{policy.AUTOMATIC_LABEL}: {chosen.label}"
+    else:
+        label = chosen.label
+    return with_quality(args, chosen), (label if args.size == 0 else "Custom")
+
+
+def ask_estimate(
+    client: Client, args: Arguments, region: tuple[int, int], n_styles: int
+) -> dict[str, Any]:
+    """The daemon's estimate_reply for what OK would submit (args' quality resolved)."""
     welcome = client.welcome or {}
-    try:
-        settings = engine_settings(
-            args,
-            welcome.get("defaults", {}),
-            region,
-            Features.from_hello(welcome),
-            welcome.get("limits", {}),
-        )
-    except SettingsInputError as exc:
-        return str(exc)
+    settings = engine_settings(
+        args,
+        welcome.get("defaults", {}),
+        region,
+        Features.from_hello(welcome),
+        welcome.get("limits", {}),
+    )
     # Without styles or presets OK would refuse; that is said then, not here.
     styles = n_styles if n_styles or settings.get("presets") else 1
+    return client.estimate(EstimateRequest(*region, settings, styles=styles))
+
+
+def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: int) -> str:
     try:
-        body = client.estimate(EstimateRequest(*region, settings, styles=styles))
+        args, label = resolve(client, args, region, n_styles)
+        body = ask_estimate(client, args, region, n_styles)
+    except SettingsInputError as exc:
+        return str(exc)
     except ImpastoError as exc:
         if getattr(exc, "code", "") in ("invalid_field", "too_large"):
             return str(exc)  # what OK would be told, said now
         raise
-    label = policy.Quality(args.quality).label if args.size == 0 else "Custom"
     text = policy.estimate_text(label, body, *region)
     log.info("estimate: %s", text)
     return text

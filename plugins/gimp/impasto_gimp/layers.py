@@ -229,6 +229,14 @@ class ResultLayer:
             position -= 1
         return position
 
+    def hidden_by(self) -> list[str]:
+        """What keeps this layer off the canvas: the visible layers stacked above it beside
+        it, and "(itself)" when it is switched off. Empty for a preview the user sees."""
+        siblings = _siblings(self.image, self.layer)
+        above = siblings[: self.image.get_item_position(self.layer)]
+        names = [layer.get_name() for layer in above if layer.get_visible()]
+        return names + ([] if self.layer.get_visible() else ["(itself)"])
+
     def write(self, pixels: Pixels) -> None:
         """Show `pixels` (a u8 preview, or the result in the sample type the submit asked for:
         the source's own, so a 16-bit image gets 16-bit levels back) in the layer, scaled to

@@ -25,7 +25,7 @@ from impasto_protocol import Pixels, Preview, Progress, Submit, policy  # noqa: 
 from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
 from impasto_protocol.modes import DEFAULT_MODE, Mode  # noqa: E402
 
-from . import job, layers  # noqa: E402
+from . import estimate, job, layers  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .settings import (  # noqa: E402
     PRESERVE_COLORS,
@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 PROC_NAME = "plug-in-impasto-stylize"
 RW = GObject.ParamFlags.READWRITE
 COLOR_LABELS = ("Off", "Luminance only", "Match style colours")
+# Automatic first, as the default: what finishes in reasonable time on the daemon's device.
+QUALITY_LABELS = {
+    policy.AUTOMATIC: f"{policy.AUTOMATIC_LABEL} (up to about "
+    f"{policy.duration(policy.REASONABLE_SECONDS)} here)",
+    **{q.value: q.label for q in policy.Quality},
+}
 
 
 def _choice(values: dict[str, str]) -> Gimp.Choice:
@@ -89,8 +95,10 @@ def declare(p: Gimp.Procedure) -> None:
     p.add_choice_argument(
         "quality", "_Quality",
         "Size and iterations: draft 256 px, a third of the iterations; normal 512 px; high 1024 px,"
-        " twice the iterations; full size: the layer's own resolution (slow on a CPU)",
-        _choice({q.value: q.label for q in policy.Quality}), policy.DEFAULT_QUALITY.value, RW,
+        " twice the iterations; full size: the layer's own resolution (slow on a CPU);"
+        " automatic: the finest of draft, normal and high that the daemon expects to finish in"
+        f" about {policy.duration(policy.REASONABLE_SECONDS)} on its device",
+        _choice(QUALITY_LABELS), policy.AUTOMATIC, RW,
     )  # fmt: skip
     p.add_choice_argument(
         "preserve-colors", "Preserve colo_urs",
@@ -198,8 +206,8 @@ def run(
         from . import dialog  # GimpUi and Gtk only when there is a user to talk to
 
         prefetch = _prefetch(config)
-        estimate = _estimate_input(image, drawables, config)
-        if not dialog.settings_dialog(procedure, config, prefetch, estimate):
+        estimate_input = _estimate_input(image, drawables, config)
+        if not dialog.settings_dialog(procedure, config, prefetch, estimate_input):
             if isinstance(prefetch, Prefetch):
                 prefetch.stop()
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
@@ -312,6 +320,10 @@ def _run(
     try:
         welcome = client.welcome or {}
         features = Features.from_hello(welcome)
+        args, quality_words = estimate.resolve(
+            client, args, (where.width, where.height), len(styles)
+        )
+        log.info("quality: %s", quality_words)  # what the dialog's estimate line said
         settings = engine_settings(
             args,
             welcome.get("defaults", {}),
@@ -345,7 +357,9 @@ def _run(
         # plug-in, and a stack left frozen would stop recording the user's work.
         with layers.unrecorded(image):
             preview = layers.ResultLayer(image, source, where)
-        hooks.preview = lambda p: _show_preview(preview, p)
+        # Where the first preview landed, for the details: a second run's must be seen too.
+        shown: dict[str, Any] = {}
+        hooks.preview = lambda p: _show_preview(preview, p, shown)
         hooks.progress = lambda p: _show_progress(p, status, ui, args.mode)
         try:
             outcome = job.run(client, submit, hooks)
@@ -366,6 +380,7 @@ def _run(
     details["mode"] = args.mode
     details["undo_group"] = undo_group  # what the core answered to start and end
     details["leftovers_removed"] = leftovers
+    details["first_preview_hidden_by"] = shown.get("hidden_by")
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
     for index, (gtype, value) in enumerate(
         ((GObject.TYPE_INT, outcome.previews), (Gimp.Layer, result_layer.layer),
@@ -382,8 +397,9 @@ def _image_name(image: Gimp.Image) -> str:
     return (gfile.get_basename() if gfile is not None else None) or image.get_name() or "image"
 
 
-def _show_preview(result_layer: layers.ResultLayer, preview: Preview) -> None:
+def _show_preview(result_layer: layers.ResultLayer, preview: Preview, shown: dict) -> None:
     result_layer.write(preview.image)
+    shown.setdefault("hidden_by", result_layer.hidden_by())
 
 
 def _show_progress(progress: Progress, status: Any, ui: Any, mode: str) -> None:
@@ -419,6 +435,7 @@ def _details(outcome: job.Outcome, endpoint: str, seconds: float) -> dict[str, A
         "device": info.get("device"),
         "weights": info.get("weights"),
         "stopped": info.get("stopped"),
+        "scales": info.get("scales"),  # [width, height, iterations] per size it computed at
         "settings": info.get("settings"),
         # Which copies were imported: the installer's vendored ones or the system's.
         "modules": {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from impasto_protocol import policy
@@ -48,7 +48,7 @@ class Arguments:
     mode: str = DEFAULT_MODE.value
     presets: str = ""  # "index:weight, ..." (parse_presets)
     strength: float = float(policy.DEFAULT_STRENGTH)  # 0..100, Krita's slider's scale
-    quality: str = policy.DEFAULT_QUALITY.value
+    quality: str = policy.AUTOMATIC  # or a policy.Quality value (resolve with `with_quality`)
     preserve_colors: str = "none"
     size: int = 0  # 0: from the quality preset
     iterations: int = 0  # 0: from the quality preset
@@ -68,11 +68,7 @@ def engine_settings(
     mode = parse_mode(args.mode)
     mix = parse_presets(args.presets)
     check_features(mode, mix, features)
-    try:
-        quality = policy.Quality(args.quality)
-    except ValueError:
-        valid = ", ".join(q.value for q in policy.Quality)
-        raise SettingsInputError(f"quality {args.quality!r} is not one of {valid}") from None
+    quality = parse_quality(args.quality) or policy.DEFAULT_QUALITY
     if args.preserve_colors not in PRESERVE_COLORS:
         raise SettingsInputError(
             f"preserve-colors {args.preserve_colors!r} is not one of {', '.join(PRESERVE_COLORS)}"
@@ -88,6 +84,22 @@ def engine_settings(
     )
     settings.update(preset_fields(mix))
     return settings_for(mode, settings)
+
+
+def parse_quality(text: str) -> policy.Quality | None:
+    """The preset a quality argument names; None for Automatic, which only a daemon's
+    estimates resolve (`with_quality`; engine_settings alone takes the default preset)."""
+    if text == policy.AUTOMATIC:
+        return None
+    try:
+        return policy.Quality(text)
+    except ValueError:
+        valid = ", ".join([policy.AUTOMATIC] + [q.value for q in policy.Quality])
+        raise SettingsInputError(f"quality {text!r} is not one of {valid}") from None
+
+
+def with_quality(args: Arguments, quality: policy.Quality) -> Arguments:
+    return replace(args, quality=quality.value)
 
 
 def parse_mode(text: str) -> Mode:

@@ -103,7 +103,9 @@ def _main():
         evidence["again_status"] = again.index(0).value_nick
         evidence["again_layers"] = [layer.get_name() for layer in image.get_layers()]
         evidence["again_position"] = image.get_item_position(again.index(2))
-        evidence["again_leftovers"] = json.loads(again.index(3))["leftovers_removed"]
+        again_details = json.loads(again.index(3))
+        evidence["again_leftovers"] = again_details["leftovers_removed"]
+        evidence["again_hidden_by"] = again_details["first_preview_hidden_by"]
     evidence["phase"] = "done"
     with open(os.path.join(out, "evidence.json"), "w") as f:
         json.dump(evidence, f, indent=1)
