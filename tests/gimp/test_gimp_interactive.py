@@ -48,6 +48,7 @@ GUI_TIMEOUT = 150  # seconds for the whole GUI session (start ~10 s, two runs)
 WAIT = 60.0  # seconds to wait for a window or a job state
 DIALOG = "Style Transfer"  # impasto_gimp.dialog.DIALOG_TITLE
 PROGRESS = "Style Transfer: running"  # impasto_gimp.dialog.PROGRESS_TITLE
+ADD_FILES = "Add style images"  # impasto_gimp.style_list.ADD_FILES_TITLE
 LAST = "plug-in-settings/GimpProcedureConfigRun-plug-in-impasto-stylize.last"
 SEED_HEADER = "# seeded by test_gimp_interactive"
 IMAGE_WINDOW = r"\*?\[Untitled\]-1\.0 .* – GIMP"  # run 1's image window (loaded by a script)
@@ -113,6 +114,9 @@ class Desktop:
 
     def press(self, window: str, key: str) -> None:
         self._run("xdotool", "windowfocus", "--sync", window, "key", key)
+
+    def type(self, window: str, text: str) -> None:
+        self._run("xdotool", "windowfocus", "--sync", window, "type", "--delay", "20", text)
 
     def geometry(self, window: str) -> dict[str, int]:
         shell = self._run("xdotool", "getwindowgeometry", "--shell", window).stdout
@@ -216,6 +220,7 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     out.mkdir(parents=True)
     load_example("astronaut").resize(SIZE, Image.Resampling.LANCZOS).save(out / "content.png")
     load_example("hubble", 48).save(out / "style.png")
+    load_example("brick", 40).save(out / "style2.png")  # added in run 3's dialog
     params = {
         "out": gimp.inside(out),
         "content": gimp.inside(out / "content.png"),
@@ -263,6 +268,33 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         dialog = desktop.window(DIALOG, proc)
         _dialog_picture(desktop, dialog)
         desktop.press(dialog, "Return")
+        desktop.gone(dialog)
+
+        # Run 3: a second style image added to the list with its file chooser, then a layer
+        # from its list; Reset > Reset to Factory Defaults empties the list; then Cancel.
+        (out / "go3").touch()
+        dialog = desktop.window(DIALOG, proc)
+        time.sleep(1.0)
+        desktop.press(dialog, "alt+i")  # Add _images...
+        chooser = desktop.window(ADD_FILES, proc)
+        desktop.press(chooser, "ctrl+l")
+        desktop.type(chooser, gimp.inside(out / "style2.png"))
+        time.sleep(0.5)
+        desktop.screenshot("chooser.png")
+        desktop.press(chooser, "Return")
+        desktop.gone(chooser)
+        desktop.press(dialog, "alt+y")  # "or a la_yer:" focuses the layers' list
+        desktop.press(dialog, "Down")  # its first layer: the open image's
+        time.sleep(0.5)
+        desktop.screenshot("three-styles.png")
+        desktop.press(dialog, "alt+r")  # the Reset button's menu
+        time.sleep(0.5)
+        desktop.screenshot("reset-menu.png")
+        desktop.press(dialog, "Tab")  # from "Reset to Initial Values" to the next button
+        desktop.press(dialog, "Return")  # Reset to Factory Defaults
+        time.sleep(0.5)
+        desktop.screenshot("factory-defaults.png")
+        desktop.press(dialog, "Escape")
         assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
         # GimpUi checks the dialog's mnemonics when it opens and names each clash.
         assert "mnemonic" not in (out / "gimp.log").read_text()
@@ -276,13 +308,15 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     # The dialog said what OK would do: the 64x48 layer at its own size (Draft's 256 px is
     # more), and how long it would take.
     lines = (out / "gimp.log").read_text().splitlines()
-    # The chosen style image is shown under its file button (a small one at its own size).
-    with Image.open(out / "style.png") as im:
-        shown = f"style thumbnail: {im.width}x{im.height}"
-    assert any(line.endswith(shown) for line in lines), lines[-40:]
+    # The chosen style image is in the list with its picture (a small one at its own size).
+    with Image.open(out / "style.png") as im, Image.open(out / "style2.png") as im2:
+        one = f"style.png {im.width}x{im.height}"
+        two = f"style2.png {im2.width}x{im2.height}"
+    listed = [line.split("style list: ", 1)[1] for line in lines if "style list: " in line]
+    assert f"['{one}']" in listed, listed
     said = [line for line in lines if "estimate: " in line]
     # Run 1 (Draft, 100000 iterations): hours, from the iterations the daemon timed at load.
-    assert re.search(r"estimate: Draft: 64x48 px, about \d+ h \d+ min here$", said[0]), said
+    assert re.search(r"estimate: Draft: 64x48 px, about (\d+ h )?\d+ min here$", said[0]), said
     # Run 2's dialog (Automatic) said which preset and size OK would run; the job ran those.
     run2_line = said[-1].split("estimate: ", 1)[1]
     found = re.fullmatch(r"(Automatic: \w+): (\d+)x(\d+) px, about \d+ s here", run2_line)
@@ -297,6 +331,14 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     assert sorted(laid_out) == sorted(ev["dialog"]["arguments"]) and len(set(laid_out)) == len(
         laid_out
     ), ev["dialog"]
+
+    # Run 3: cancelled in the dialog.
+    assert ev["run3"]["status"] == "cancel", ev["run3"]
+    # Run 3: the added file joined the list (and the arguments); the reset emptied it.
+    both = listed.index(f"['{one}', '{two}']")
+    layer = f"layer Background {SIZE[0]}x{SIZE[1]}"
+    all_three = listed.index(f"['{one}', '{two}', '{layer}']")
+    assert both < all_three and set(listed[all_three + 1 :]) == {"[]"}, listed
 
     run2 = ev["run2"]
     assert run2["status"] == "success", run2

@@ -15,6 +15,8 @@ from impasto_gimp.settings import (
     parse_advanced,
     parse_presets,
     progress_text,
+    style_file_arguments,
+    style_files,
 )
 
 from impasto.engine.settings import NUM_PRESETS, StyleSettings
@@ -198,3 +200,13 @@ def test_progress_text_at_iteration_zero_and_for_instant() -> None:
     assert progress_text(30, 300, 27.0, "refine") == "Iteration 30/300, 27 s left"
     assert progress_text(1, 1, 0.0, "instant") == "Painting with the instant styles"
     assert progress_text(5, 10, math.nan, "paint").endswith("estimating time left")
+
+
+def test_files_and_arguments_round_trip() -> None:
+    assert style_files("/a.png", " /b.png ; ;/c.jpg") == ["/a.png", "/b.png", "/c.jpg"]
+    assert style_files(None, "/b.png;/a.png;/b.png") == ["/b.png", "/a.png"]  # each once
+    assert style_files(None, "") == []
+    paths = ["/a.png", "/b.png", "/c.jpg"]
+    assert style_file_arguments(paths) == ("/a.png", "/b.png;/c.jpg")
+    assert style_files(*style_file_arguments(paths)) == paths
+    assert style_file_arguments([]) == (None, "")

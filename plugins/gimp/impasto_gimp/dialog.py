@@ -2,10 +2,11 @@
 
 Imported only in interactive runs (GimpUi needs a display). The settings dialog is GIMP's
 ProcedureDialog generated from the procedure's arguments, so it and scripting never disagree and
-GIMP remembers the values; the palette of built-in styles (palette.py) is the one hand-made part,
-and it only edits the `presets` argument. The progress window exists because GIMP's own
-progress-bar Cancel SIGKILLs the plug-in: its Cancel button instead asks the daemon to cancel and
-removes the unfinished layer, with GTK events pumped while the job runs.
+GIMP remembers the values; the hand-made parts only edit arguments: the list of styles
+(style_list.py) its three style arguments, the palette of built-in styles (palette.py)
+`presets`. The progress window exists because GIMP's own progress-bar Cancel SIGKILLs the
+plug-in: its Cancel button instead asks the daemon to cancel and removes the unfinished layer,
+with GTK events pumped while the job runs.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
+from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from impasto_protocol.modes import Mode  # noqa: E402
 
+from . import style_list  # noqa: E402
 from .estimate import Estimator  # noqa: E402
 from .palette import Palette  # noqa: E402
 from .prefetch import Prefetch, Swatches  # noqa: E402
 from .settings import Arguments  # noqa: E402
+from .style_list import StyleList  # noqa: E402
 
 # What the estimate needs from the dialog's current values: the arguments, the size of the
 # pixels OK would send and the number of style images; None while they cannot say.
@@ -36,13 +38,12 @@ log = logging.getLogger(__name__)
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
-# One style image (with its picture) or a layer up front; more files to blend, a rarer need,
-# under Advanced with the other typed fields.
-MAIN = ["mode", "style-file", "style-layer"]
-MAIN += ["strength", "quality", "preserve-colors"]
+# The style images and the style layer are one list (style_list.py) that edits their three
+# arguments; the rest are GIMP's generated widgets.
+MAIN = ["mode", "strength", "quality", "preserve-colors"]
+STYLES = list(style_list.ARGUMENTS)
 PALETTE = ["presets"]
-ADVANCED = ["style-paths", "size", "iterations", "preview-every", "padding", "advanced"]
-ADVANCED += ["endpoint"]
+ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
 # Arguments only the optimization reads: greyed out while the mode is Instant.
 OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]
 
@@ -76,10 +77,9 @@ def settings_dialog(
     line = dialog.get_label("estimate-line", "", False, False)
     line.set_line_wrap(True)
     line.set_xalign(0.0)
-    thumbnail = _style_thumbnail(dialog, config)
-    main = ["style-thumbnail-box" if name == "style-file" else name for name in MAIN]
+    styles = _style_list(dialog, config)
+    main = [MAIN[0], "style-list-box", *MAIN[1:]]
     dialog.fill([*main, "estimate-line", "palette-expander", "advanced-expander"])
-    thumbnail.show()
     estimator = None
     optimizing = Gimp.ValueArray.new(2)
     for mode in (Mode.REFINE, Mode.PAINT):
@@ -98,6 +98,7 @@ def settings_dialog(
         return bool(dialog.run())
     finally:
         palette.close()
+        styles.close()
         if estimator is not None:
             estimator.on_text = lambda text: None
             estimator.close()
@@ -106,39 +107,17 @@ def settings_dialog(
         dialog.destroy()
 
 
-THUMBNAIL = (120, 48)  # the chosen style image, at most this large, beside its file button
-
-
-def _style_thumbnail(dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig) -> Gtk.Image:
-    """The style file's button with a picture of the chosen image beside it, kept up to date
-    (in a box of its own: an empty list would fill a box with every argument)."""
-    box = dialog.fill_box("style-thumbnail-box", ["style-file"])
+def _style_list(dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig) -> StyleList:
+    """The "Styles" row: its title beside the list (in a box of its own: an empty list of
+    arguments would fill a box with every argument)."""
+    dialog.get_label("styles-title", "Styles", False, False)
+    box = dialog.fill_box("style-list-box", ["styles-title"])
     box.set_orientation(Gtk.Orientation.HORIZONTAL)
-    box.set_spacing(8)
-    image = Gtk.Image()
-    image.set_halign(Gtk.Align.START)
-    box.pack_start(image, False, False, 0)
-
-    def show(*_: object) -> None:
-        gfile = config.get_property("style-file")
-        path = gfile.get_path() if gfile is not None else None
-        try:
-            _, width, height = GdkPixbuf.Pixbuf.get_file_info(path)
-            if width <= THUMBNAIL[0] and height <= THUMBNAIL[1]:  # small: as it is
-                picture = GdkPixbuf.Pixbuf.new_from_file(path)
-            else:
-                picture = GdkPixbuf.Pixbuf.new_from_file_at_scale(path, *THUMBNAIL, True)
-        except (GLib.Error, TypeError):  # no file, or not an image GdkPixbuf reads
-            image.clear()
-            image.set_tooltip_text(None)
-            return
-        image.set_from_pixbuf(picture)
-        image.set_tooltip_text(path)
-        log.info("style thumbnail: %dx%d", picture.get_width(), picture.get_height())
-
-    config.connect("notify::style-file", show)
-    show()
-    return image
+    box.set_spacing(12)
+    styles = StyleList(config, lambda: dialog)
+    box.pack_start(styles.widget, True, True, 0)
+    styles.widget.show_all()
+    return styles
 
 
 def _follow_estimate(

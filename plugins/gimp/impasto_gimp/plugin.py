@@ -35,6 +35,7 @@ from .settings import (  # noqa: E402
     engine_settings,
     parse_presets,
     progress_text,
+    style_files,
 )
 
 log = logging.getLogger(__name__)
@@ -274,9 +275,8 @@ def _estimate_input(
 
 def _style_paths(config: Gimp.ProcedureConfig) -> list[str]:
     gfile = config.get_property("style-file")
-    paths = [gfile.get_path()] if gfile is not None and gfile.get_path() else []
-    paths += [p.strip() for p in (config.get_property("style-paths") or "").split(";") if p.strip()]
-    return paths
+    more = config.get_property("style-paths") or ""
+    return style_files(gfile.get_path() if gfile else None, more)
 
 
 def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:

@@ -102,6 +102,22 @@ def with_quality(args: Arguments, quality: policy.Quality) -> Arguments:
     return replace(args, quality=quality.value)
 
 
+def style_files(first: str | None, more: str) -> list[str]:
+    """The style image files the arguments name: `style-file`'s path, then `style-paths`
+    (separated by ';'), each once, in that order."""
+    paths = [first] if first else []
+    for path in (p.strip() for p in more.split(";")):
+        if path and path not in paths:
+            paths.append(path)
+    return paths
+
+
+def style_file_arguments(paths: list[str]) -> tuple[str | None, str]:
+    """The `style-file` path and the `style-paths` text that name `paths` (style_files'
+    inverse): the first file, and the others joined by ';'."""
+    return (paths[0] if paths else None), ";".join(paths[1:])
+
+
 def parse_mode(text: str) -> Mode:
     try:
         return Mode(text)

@@ -1,6 +1,7 @@
 # Runs inside the GUI gimp-3.0 (python-fu-eval) on a virtual X server: calls
-# plug-in-impasto-stylize twice with RunMode.INTERACTIVE, as the menu does, while pytest acts as
-# the user with xdotool (run 1: OK, then Cancel in the progress window; run 2: OK). Between the
+# plug-in-impasto-stylize three times with RunMode.INTERACTIVE, as the menu does, while pytest acts
+# as the user with xdotool (run 1: OK, then Cancel in the progress window; run 2: OK; run 3: Reset
+# to Factory Defaults, then Cancel in the dialog). Between the
 # runs it waits for pytest's go-ahead file, so that pytest can change the remembered values first.
 # Evidence goes to <out>/run1.json and <out>/evidence.json; raising makes GIMP exit non-zero.
 import json
@@ -40,7 +41,8 @@ def _dialog_arguments(p):
 
     proc = Gimp.get_pdb().lookup_procedure(PROC)
     arguments = [spec.name for spec in proc.get_arguments() if spec.name not in STANDARD]
-    return {"arguments": arguments, "laid_out": dialog.MAIN + dialog.PALETTE + dialog.ADVANCED}
+    laid_out = dialog.MAIN + dialog.STYLES + dialog.PALETTE + dialog.ADVANCED
+    return {"arguments": arguments, "laid_out": laid_out}
 
 
 def _wait_for(path, p):
@@ -106,6 +108,8 @@ def _main():
     evidence["run1"] = _run(p, marker=MARKER)
     _wait_for(os.path.join(p["out"], "go2"), p)
     evidence["run2"] = _run(p)
+    _wait_for(os.path.join(p["out"], "go3"), p)
+    evidence["run3"] = _run(p)  # pytest resets the dialog to its factory defaults, cancels
     _write(os.path.join(p["out"], "evidence.json"), evidence)
 
 
