@@ -34,6 +34,8 @@ from . import fast
 from .device import Compute
 from .images import fit_size, resize, tensor_digest, to_tensor
 from .settings import NUM_PRESETS
+from .train_settings import Kind
+from .trained import TrainedStyle
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ MIN_STYLE_SIDE = 32
 SWATCH_IMAGE = "astronaut.png"
 SWATCH_SIZE = 128
 _VECTOR_CACHE = 64  # style vectors kept (a 100-number vector each)
+_NETWORK_CACHE = 4  # scratch-trained styles' networks kept on the device
 
 
 class InstantStyles:
@@ -58,6 +61,7 @@ class InstantStyles:
         self._multistyle: fast.MultiStyleNetwork | None = None
         self._arbitrary: tuple[fast.StylePredictor, fast.ArbitraryTransformer] | None = None
         self._vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._networks: OrderedDict[str, torch.nn.Module] = OrderedDict()
 
     # -- availability and provenance --------------------------------------------------------
 
@@ -133,10 +137,12 @@ class InstantStyles:
         blend: Sequence[float],
         presets: Sequence[int] = (),
         preset_blend: Sequence[float] = (),
+        trained: Sequence[TrainedStyle | None] = (),
     ) -> torch.Tensor:
         """`content` (1, 3, H, W) painted in the blend of `styles` and `presets`, at its size,
         as float32 RGB 0..1 on the CPU. Weights need not be normalized; together they must
-        have a positive sum."""
+        have a positive sum. `trained`, beside `styles`: the trained style a style image
+        stands for (None for a plain image), whose own network or norms paint it."""
         weights = list(blend) + list(preset_blend or [1.0] * len(presets))
         total = sum(weights)
         if not styles and not presets:
@@ -144,6 +150,8 @@ class InstantStyles:
         if total <= 0:
             raise ValueError("the style and preset weights must not all be zero")
         x = content.to(self.compute.device)
+        if any(t is not None for t in trained):
+            return self._paint_trained(x, styles, weights, presets, trained)
         with torch.inference_mode():
             if not styles:
                 mix = torch.zeros(NUM_PRESETS)
@@ -163,14 +171,80 @@ class InstantStyles:
                     out = transformer(x, vector)
         return out.float().cpu().clamp(0, 1)
 
+    def _paint_trained(
+        self,
+        x: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        weights: Sequence[float],
+        presets: Sequence[int],
+        trained: Sequence[TrainedStyle | None],
+    ) -> torch.Tensor:
+        """With trained styles: a `scratch` one paints alone with its own network; `fast` ones
+        blend with the others in the transformer's norms (a vector's norms are affine in it, so
+        this is the vector blend where there are no trained styles)."""
+        used = [(i, w) for i, w in enumerate(weights) if w > 0]
+        total = sum(w for _, w in used)
+        own = [t for t in trained if t is not None and t.kind is Kind.SCRATCH]
+        with torch.inference_mode():
+            if own:
+                alone = len(used) == 1 and used[0][0] < len(trained) and trained[used[0][0]]
+                if not alone or alone is not own[0]:
+                    raise ValueError(
+                        f"the trained style {own[0].name!r} has a network of its own and paints"
+                        " alone: it cannot be blended with other styles"
+                    )
+                with self._autocast():
+                    return self._network(own[0])(x).float().cpu().clamp(0, 1)
+            _, transformer = self.arbitrary()
+            pictures = list(styles) + [self.swatch(k, PREDICTOR_SIDE) for k in presets]
+            mixed: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+            for i, w in used:
+                t = trained[i] if i < len(trained) else None
+                if t is not None:
+                    if t.base and t.base != transformer.info.name:
+                        raise ValueError(
+                            f"the trained style {t.name!r} was trained on {t.base}; this"
+                            f" engine's network is {transformer.info.name}: train it again"
+                        )
+                    norms = t.norms(self.compute.device)
+                else:
+                    norms = transformer.norms(self.style_vector(pictures[i]))
+                part = [(a * (w / total), b * (w / total)) for a, b in norms]
+                mixed = (
+                    part
+                    if mixed is None
+                    else [(a + c, b + d) for (a, b), (c, d) in zip(mixed, part, strict=True)]
+                )
+            assert mixed is not None
+            with self._autocast():
+                out = transformer(x, None, mixed)
+        return out.float().cpu().clamp(0, 1)
+
+    def _network(self, style: TrainedStyle) -> torch.nn.Module:
+        """A scratch-trained style's network on this device, kept for the style's next use."""
+        key = "net:" + tensor_digest(*style.weights.values())
+        with self._lock:
+            net = self._networks.get(key)
+            if net is None:
+                net = self._networks[key] = style.network(self.compute.device)
+                if len(self._networks) > _NETWORK_CACHE:
+                    self._networks.popitem(last=False)
+            else:
+                self._networks.move_to_end(key)
+            return net
+
+    def names_trained(self, trained: Sequence[TrainedStyle | None]) -> str:
+        """Provenance of a result with trained styles: their names and kinds."""
+        return ", ".join(f"trained style {t.name} ({t.kind.value})" for t in trained if t)
+
     def swatch(self, preset: int, size: int = SWATCH_SIZE) -> torch.Tensor:
         """Preset `preset` on the example picture, (1, 3, H, W) 0..1: what a palette shows,
         and the style image that stands for the preset in a blend or an optimization."""
-        picture = resize(self._swatch_picture, *fit_size(256, 256, size))
+        picture = resize(self.swatch_picture, *fit_size(256, 256, size))
         return self.paint(picture, [], [], [preset], [1.0])
 
     @cached_property
-    def _swatch_picture(self) -> torch.Tensor:
+    def swatch_picture(self) -> torch.Tensor:
         from PIL import Image
 
         ref = resources.files("impasto").joinpath("examples").joinpath(SWATCH_IMAGE)

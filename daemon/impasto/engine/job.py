@@ -12,6 +12,7 @@ from PIL import Image
 
 from .images import ImageInput, Picture
 from .settings import StyleSettings
+from .trained import TrainedStyle
 
 # Bits per sample a caller stores results in: the final losses are those of exactly those
 # samples. 0 means float32, which needs no rounding.
@@ -50,7 +51,8 @@ class Job:
     the settings say what to do with them."""
 
     content: ImageInput
-    styles: Sequence[ImageInput]
+    # Images, or trained styles (trained.py) that stand for their style image.
+    styles: Sequence[ImageInput | TrainedStyle]
     settings: StyleSettings = field(default_factory=StyleSettings)
     # Same size as the content; white (1) is stylized, black (0) keeps the content, grey blends.
     mask: ImageInput | None = None

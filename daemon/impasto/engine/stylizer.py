@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -59,6 +59,7 @@ from .settings import (
     StyleSettings,
     check_styles_given,
 )
+from .trained import TrainedStyle, from_u8
 from .vgg import LAYER_NAMES, VGG19Features
 from .weights import load_weights
 
@@ -103,6 +104,7 @@ class _Prepared:
     fast_blend: list[float]
     presets: tuple[int, ...]
     preset_blend: list[float]
+    trained: list[TrainedStyle | None] = field(default_factory=list)  # beside fast_styles
     painted: torch.Tensor | None = None  # the fast networks' picture at the output size
     sample_bits: int = 8  # the caller's storage precision (Job.sample_bits)
     memory: MemoryPlan | None = None  # how the job fits the memory budget (Method.GATYS)
@@ -380,9 +382,19 @@ class Stylizer:
         """The fast networks' picture of the job at w x h, as the optimization sees pictures
         (grey in luminance mode)."""
         content = resize(prep.net_content, w, h)
-        painted = self.instant.paint(
-            content, prep.fast_styles, prep.fast_blend, prep.presets, prep.preset_blend
-        )
+        try:
+            painted = self.instant.paint(
+                content,
+                prep.fast_styles,
+                prep.fast_blend,
+                prep.presets,
+                prep.preset_blend,
+                prep.trained,
+            )
+        except FastModelError:
+            raise
+        except ValueError as e:  # a trained style that cannot take part as asked
+            raise SettingsError("styles", str(e)) from None
         if prep.settings.preserve_color is PreserveColor.LUMINANCE:
             painted = color.luminance(painted)
         return painted
@@ -447,7 +459,14 @@ class Stylizer:
             tv_loss=None,
             loss=None,
             device=self.compute.describe(),
-            weights=self.instant.names(presets_only=not prep.fast_styles),
+            weights=", ".join(
+                n
+                for n in (
+                    self.instant.names(presets_only=not prep.fast_styles),
+                    self.instant.names_trained(prep.trained),
+                )
+                if n
+            ),
             stopped=StopReason.COMPLETED,
             scales=((out_w, out_h, 0),),
             settings=s,
@@ -484,7 +503,13 @@ class Stylizer:
         # hashing then work on fewer pixels.
         # The fast networks' style predictor wants the shorter side at PREDICTOR_SIDE.
         style_long = max(_style_long_side(out_w, out_h, s.style_scale), 2 * PREDICTOR_SIDE)
-        images = [to_tensor(image)[0] for image in self._check_styles(job.styles)]
+        # A trained style stands for its style image (the optimization's targets) and paints
+        # with its own network or norms where the fast networks paint.
+        trained = [st if isinstance(st, TrainedStyle) else None for st in job.styles]
+        images = [
+            from_u8(st.style_image) if isinstance(st, TrainedStyle) else to_tensor(st)[0]
+            for st in self._check_styles(job.styles)
+        ]
         if s.method is Method.FAST:
             for i, st in enumerate(images):
                 h, w = st.shape[-2:]
@@ -536,6 +561,7 @@ class Stylizer:
             fast_blend=fast_blend,
             presets=s.presets,
             preset_blend=preset_blend,
+            trained=trained,
             sample_bits=job.sample_bits,
         )
         # Decided with the same test as where the picture is painted: a job the networks cannot
@@ -544,11 +570,13 @@ class Stylizer:
         prep.scales = _schedule(cw, ch, s, init is not None, paints)
         return prep
 
-    def _check_styles(self, styles: Sequence[ImageInput]) -> Sequence[ImageInput]:
+    def _check_styles(
+        self, styles: Sequence[ImageInput | TrainedStyle]
+    ) -> Sequence[ImageInput | TrainedStyle]:
         if len(styles) > MAX_STYLES:
             raise SettingsError("styles", f"at most {MAX_STYLES} style images")
         for i, image in enumerate(styles):
-            if min(image_size(image)) < 1:
+            if not isinstance(image, TrainedStyle) and min(image_size(image)) < 1:
                 raise ImageError(f"style image {i + 1} is empty (0 pixels)")
         return styles
 
@@ -579,6 +607,11 @@ class Stylizer:
         return x.to(dev, copy=True).contiguous().requires_grad_(True)
 
     # -- targets and the objective ----------------------------------------------------------
+
+    def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """VGG19's activations of `layers` for RGB 0..1 images (N, 3, H, W) on the device, with
+        the default pooling: what the perceptual loss of a training (training.py) sees."""
+        return self._features(image, layers, Pooling.MAX)
 
     def _features(self, image: torch.Tensor, layers, pooling: Pooling) -> dict[str, torch.Tensor]:
         """VGG19's activations in the model's dtype (bfloat16 or float32); the losses upcast."""
@@ -649,7 +682,7 @@ class Stylizer:
         else:
             with torch.no_grad():
                 feats = self._features(content, s.content_layers, s.pooling)
-        cw = _normalized(s.content_layer_weights, len(s.content_layers))
+        cw, sw = layer_weights(s)
         content_losses = [
             (name, wt, ContentLoss(feats[name]))
             for name, wt in zip(s.content_layers, cw, strict=True)
@@ -660,11 +693,6 @@ class Stylizer:
                 continue
             for name, g in self._style_targets(prep, i, w, h, check).items():
                 blended[name] = blended[name] + b * g if name in blended else b * g
-        sw = _normalized(
-            s.style_layer_weights
-            or tuple(STYLE_LAYER_EMPHASIS.get(n, 1.0) for n in s.style_layers),
-            len(s.style_layers),
-        )
         style_losses = [
             (name, wt, StyleLoss(blended[name]))
             for name, wt in zip(s.style_layers, sw, strict=True)
@@ -777,6 +805,18 @@ def _style_size(width: int, height: int, long_side: int) -> tuple[int, int]:
         k = MIN_SIZE / min(width, height)
         w, h = max(MIN_SIZE, round(width * k)), max(MIN_SIZE, round(height * k))
     return w, h
+
+
+def layer_weights(s: StyleSettings) -> tuple[list[float], list[float]]:
+    """The content layers' and the style layers' weights, each summing to 1 (the style
+    layers' default emphasises relu4_1): the same perceptual loss for optimization and
+    training."""
+    content = _normalized(s.content_layer_weights, len(s.content_layers))
+    style = _normalized(
+        s.style_layer_weights or tuple(STYLE_LAYER_EMPHASIS.get(n, 1.0) for n in s.style_layers),
+        len(s.style_layers),
+    )
+    return content, style
 
 
 def _normalized(weights: tuple[float, ...], n: int) -> list[float]:

@@ -29,6 +29,7 @@ from .models import FastModel, FastNetworkInfo
 from .onnx_weights import OnnxWeights
 
 STYLE_DIM = 100
+Norm = tuple[torch.Tensor, torch.Tensor]  # an instance norm's scale and shift, (N, C) each
 PREDICTOR_SIZE = 256  # the style images the predictor was trained on (and its graph's size)
 TRANSFORMER_SIZE = 384  # the size the transformer's graph is fixed at
 
@@ -196,20 +197,23 @@ class _StyleConv(nn.Module):
         self.q = q.scope(scope)
         self.q_params = q.scope(params)
 
-    def forward(
-        self, x: torch.Tensor, style: torch.Tensor, float32_out: bool = False
-    ) -> torch.Tensor:
+    def norm(self, style: torch.Tensor) -> Norm:
+        """The instance norm's scale and shift, (N, C) each, for style vectors (N, 100)."""
+        with float32_math(style):
+            vector = style[:, :, None, None].float()
+            scale = self.q_params(self.scale(vector), "Conv_1/BiasAdd")
+            shift = self.q_params(self.shift(vector), "Conv/BiasAdd")
+        return scale.flatten(1), shift.flatten(1)
+
+    def forward(self, x: torch.Tensor, norm: Norm, float32_out: bool = False) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         p = self.pad
         x = self.q(self.conv(F.pad(x, (p, p, p, p), mode="reflect")), "Conv2D")
-        with float32_math(x):
-            style = style[:, :, None, None]
-            scale = self.q_params(self.scale(style), "Conv_1/BiasAdd")
-            shift = self.q_params(self.shift(style), "Conv/BiasAdd")
+        scale, shift = norm
         if not self.q.enabled:
-            return instance_norm(x, scale.flatten(1), shift.flatten(1), float32_out)
-        return self._quantized_norm(x, scale, shift)
+            return instance_norm(x, scale, shift, float32_out)
+        return self._quantized_norm(x, scale[:, :, None, None], shift[:, :, None, None])
 
     def _quantized_norm(
         self, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
@@ -233,9 +237,9 @@ class _Residual(nn.Module):
         self.conv2 = _StyleConv(weights, q, f"{scope}/conv2", (32, 32), 3)
         self.q = q.scope(scope)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        y = self.q(F.relu(self.conv1(x, style), inplace=True), "conv1/Relu")
-        y = self.q(self.conv2(y, style), "conv2/StyleNorm/batchnorm/add_1")
+    def forward(self, x: torch.Tensor, norms: tuple[Norm, Norm]) -> torch.Tensor:
+        y = self.q(F.relu(self.conv1(x, norms[0]), inplace=True), "conv1/Relu")
+        y = self.q(self.conv2(y, norms[1]), "conv2/StyleNorm/batchnorm/add_1")
         return self.q(x + y, "add")
 
 
@@ -278,13 +282,33 @@ class ArbitraryTransformer(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def style_convs(self) -> list[_StyleConv]:
+        """The convolutions with a style's instance norm, in the order `norms` lists them."""
+        convs = [c for block in self.residual for c in (block.conv1, block.conv2)]
+        convs += list(self.expand)
+        return [c for c in convs if isinstance(c, _StyleConv)]
+
+    def norms(self, style: torch.Tensor) -> list[Norm]:
+        """Every instance norm's (scale, shift) for style vectors (N, 100): what a style is to
+        this network. A trained style (trained.py) stores these, trained, instead of a vector;
+        they are affine in the vector, so blending vectors is blending their norms."""
         if style.dim() != 2 or style.shape[1] != STYLE_DIM:
             raise ValueError(f"style vectors must be (N, {STYLE_DIM}), got {tuple(style.shape)}")
-        if style.shape[0] not in (1, content.shape[0]):
-            raise ValueError(f"{style.shape[0]} style vectors for {content.shape[0]} images")
-        style = self.q(style.to(content.device, torch.float32), "mobilenet_conv/Conv/BiasAdd")
-        style = style.expand(content.shape[0], STYLE_DIM)
+        style = self.q(style.float(), "mobilenet_conv/Conv/BiasAdd")
+        return [conv.norm(style) for conv in self.style_convs()]
+
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor | None, norms: list[Norm] | None = None
+    ) -> torch.Tensor:
+        """`style`: vectors (N or 1, 100); or None with `norms` (norms' form, N or 1 rows)."""
+        if norms is None:
+            if style is None:
+                raise ValueError("a style vector or the style's norms are needed")
+            norms = self.norms(style.to(content.device))
+        n = content.shape[0]
+        if len(norms) != len(self.style_convs()) or norms[0][0].shape[0] not in (1, n):
+            raise ValueError(f"{norms[0][0].shape[0]} styles for {n} images")
+        norms = [(scale.expand(n, -1), shift.expand(n, -1)) for scale, shift in norms]
         contract, expand = self.q_contract, self.q_expand
         x, (h, w) = pad_to_stride(content)
         x = contract(F.pad(x, (4, 4, 4, 4), mode="reflect"), "MirrorPad")
@@ -292,12 +316,14 @@ class ArbitraryTransformer(nn.Module):
         for i, conv in enumerate(self.contract[1:], start=2):
             x = F.relu(conv(F.pad(x, (1, 1, 1, 1), mode="reflect")), inplace=True)
             x = contract(x, f"conv{i}/Relu")
-        for block in self.residual:
-            x = block(x, style)
-        x = expand(F.relu(self.expand[0](x, style), inplace=True), "conv1/conv/Relu")
-        x = expand(F.relu(self.expand[1](x, style), inplace=True), "conv2/conv/Relu")
+        for i, block in enumerate(self.residual):
+            x = block(x, (norms[2 * i], norms[2 * i + 1]))
+        first = 2 * len(self.residual)
+        x = expand(F.relu(self.expand[0](x, norms[first]), inplace=True), "conv1/conv/Relu")
+        x = expand(F.relu(self.expand[1](x, norms[first + 1]), inplace=True), "conv2/conv/Relu")
         x = expand(
-            self.expand[2](x, style, float32_out=True), "conv3/conv/StyleNorm/batchnorm/add_1"
+            self.expand[2](x, norms[first + 2], float32_out=True),
+            "conv3/conv/StyleNorm/batchnorm/add_1",
         )
         x = expand(torch.sigmoid(x), "conv3/conv/Sigmoid")
         return x[..., :h, :w].contiguous()
