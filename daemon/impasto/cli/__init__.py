@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
-from . import daemon, install, keys, remote, styles, stylize
+from . import daemon, install, keys, remote, styles, stylize, train
 from .errors import EXIT_USAGE, CliError, describe_error
 
 log = logging.getLogger("impasto")
@@ -49,6 +49,7 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stylize.add_parser(sub)
+    train.add_parser(sub)
     styles.add_parser(sub)
     daemon.add_parser(sub)
     remote.add_parsers(sub)

@@ -45,6 +45,8 @@ def _loaded_engine_errors() -> tuple[type[Exception], ...]:
         ("images", "ImageError"),
         ("weights", "WeightsError"),
         ("fast.models", "FastModelError"),
+        ("trained", "StyleFileError"),
+        ("train_settings", "TrainSettingsError"),
     ):
         loaded = sys.modules.get(f"impasto.engine.{module}")
         if loaded is not None:

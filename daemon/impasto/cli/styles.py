@@ -1,4 +1,5 @@
-"""`impasto styles`: the built-in styles, listed, and shown side by side on one picture.
+"""`impasto styles`: the built-in styles and the trained ones (library.py), listed, and shown
+side by side on one picture.
 
 The 26 presets of the conditional network have numbers, not names; a contact sheet (one swatch
 per preset: the same picture painted in each) lets people choose by eye, then use the numbers
@@ -59,24 +60,48 @@ def run(args: argparse.Namespace) -> int:
 
     instant = InstantStyles(select(args.device))
     instant.check()  # one line naming the missing model file, if one is
+    from .. import library
+    from ..engine.trained import from_u8
+
+    entries = library.entries()
+    usable = [e for e in entries if e.style is not None]
     info = {
         "presets": list(range(NUM_PRESETS)),
         "network": instant.names(presets_only=True),
+        "trained": [_entry_info(e) for e in entries],
+        "library": str(library.styles_dir()),
         "sheet": str(sheet_path) if sheet_path else None,
     }
     if sheet_path is not None:
+        labels = [str(k) for k in range(NUM_PRESETS)] + [e.name for e in usable]
         if picture is None:
             swatches = [to_image(instant.swatch(k, args.size)) for k in range(NUM_PRESETS)]
+            for e in usable:
+                assert e.style is not None
+                t = from_u8(e.style.swatch)
+                swatches.append(to_image(resize(t, *fit_size(t.shape[-1], t.shape[-2], args.size))))
         else:
             t = to_tensor(picture.convert("RGB"))[0]
             t = resize(t, *fit_size(t.shape[-1], t.shape[-2], args.size))
             swatches = [to_image(instant.paint(t, [], [], [k], [1.0])) for k in range(NUM_PRESETS)]
-        save_atomically(contact_sheet(swatches), sheet_path, fmt)
+            for e in usable:
+                assert e.style is not None
+                image = from_u8(e.style.style_image)
+                swatches.append(to_image(instant.paint(t, [image], [1.0], trained=[e.style])))
+        save_atomically(contact_sheet(swatches, labels), sheet_path, fmt)
     if args.json:
         print(json.dumps(info))
         return 0
     print(f"{NUM_PRESETS} built-in styles, 0-{NUM_PRESETS - 1} ({info['network']})")
     print("use them with: impasto stylize PHOTO --method fast --preset K[:W] [K[:W] ...] -o OUT")
+    if entries:
+        plural = "" if len(usable) == 1 else "s"
+        print(f"{len(usable)} trained style{plural} in {library.styles_dir()}:")
+        for e in entries:
+            print(f"  {e.name}: {_entry_line(e)}")
+        print("use them with: impasto stylize PHOTO NAME.style --method fast -o OUT")
+    else:
+        print(f"no trained styles in {library.styles_dir()} (make one with: impasto train STYLE)")
     if sheet_path is not None:
         print(f"wrote {sheet_path}: one swatch per style, numbered")
     else:
@@ -84,8 +109,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def contact_sheet(swatches: list[Image.Image]) -> Image.Image:
-    """The swatches in rows of COLUMNS, each numbered underneath."""
+def _entry_info(entry: Any) -> dict[str, Any]:
+    style = entry.style
+    if style is None:
+        return {"name": entry.name, "path": str(entry.path), "problem": entry.problem}
+    return {
+        "name": entry.name,
+        "path": str(entry.path),
+        "kind": style.kind.value,
+        "steps": style.settings.get("steps_done"),
+        "losses": style.losses,
+    }
+
+
+def _entry_line(entry: Any) -> str:
+    style = entry.style
+    if style is None:
+        return f"unusable ({entry.problem})"
+    loss = style.losses.get("loss")
+    steps = style.settings.get("steps_done")
+    return f"{style.kind.value}, {steps} steps" + (f", loss {loss:.3g}" if loss else "")
+
+
+def contact_sheet(swatches: list[Image.Image], labels: list[str] | None = None) -> Image.Image:
+    """The swatches in rows of COLUMNS, each labelled underneath (by default: numbered)."""
     w = max(s.width for s in swatches)
     h = max(s.height for s in swatches)
     rows = -(-len(swatches) // COLUMNS)
@@ -94,5 +141,5 @@ def contact_sheet(swatches: list[Image.Image]) -> Image.Image:
     for k, swatch in enumerate(swatches):
         x, y = (k % COLUMNS) * w, (k // COLUMNS) * (h + LABEL)
         sheet.paste(swatch.convert("RGB"), (x, y))
-        draw.text((x + 4, y + h + 2), str(k), fill="black")
+        draw.text((x + 4, y + h + 2), labels[k] if labels else str(k), fill="black")
     return sheet

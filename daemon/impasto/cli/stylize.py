@@ -107,7 +107,7 @@ def _layers_epilog() -> str:
 def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     inputs = {"content": Path(args.content), "mask": args.mask and Path(args.mask)}
-    inputs.update({f"style {i + 1}": Path(s) for i, s in enumerate(args.styles)})
+    inputs.update({f"style {i + 1}": _style_path(s) for i, s in enumerate(args.styles)})
     init_mode, init_value = init_choice(args.init)
     init_path = Path(init_value) if init_value else None
     if init_path is not None:
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     check_styles_and_method(args, settings)
 
     content = open_image(inputs["content"], "content image")
-    styles = [open_image(Path(s), f"style image {i + 1}") for i, s in enumerate(args.styles)]
+    styles = [_open_style(s, i) for i, s in enumerate(args.styles)]
     mask = open_image(Path(args.mask), "mask") if args.mask else None
     init = open_image(init_path, "init image") if init_path else None
     fmt = output_format(output)
@@ -146,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
                 f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
             ) from None
     if args.daemon is not None:
+        from ..engine.trained import TrainedStyle
         from .on_daemon import stylize_on_daemon
+
+        if any(isinstance(st, TrainedStyle) for st in styles):
+            raise CliError("trained styles run in this process, not on a daemon: drop --daemon")
 
         return stylize_on_daemon(args, settings, output, fmt, content, styles, mask, init)
 
@@ -181,6 +185,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _style_path(argument: str) -> Path:
+    """A STYLE argument's file: a trained style (NAME.style) may be a file or in the library."""
+    from ..engine.trained import is_style_file
+
+    if is_style_file(argument):
+        from .. import library
+
+        return library.resolve(argument)
+    return Path(argument)
+
+
+def _open_style(argument: str, index: int) -> Any:
+    """A style image (Pillow), or a trained style (engine.trained.TrainedStyle)."""
+    from ..engine.trained import TrainedStyle, is_style_file
+
+    path = _style_path(argument)
+    if is_style_file(argument):
+        return TrainedStyle.load(path)
+    return open_image(path, f"style image {index + 1}")
+
+
 EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
 
 
@@ -194,7 +219,7 @@ class Interrupted(Exception):
 
 
 @contextlib.contextmanager
-def _interrupt_cancels(cancel: Any) -> Iterator[None]:
+def interrupt_cancels(cancel: Any) -> Iterator[None]:
     """The first Ctrl-C (or SIGTERM) asks the engine to stop after its current iteration, so
     the picture so far can be written; a second one interrupts at once, as usual."""
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -251,7 +276,7 @@ def _run_with_progress(
         cancel=cancel,
     )
     try:
-        with _interrupt_cancels(cancel):
+        with interrupt_cancels(cancel):
             return engine.stylize(job, reporting)
     except Cancelled as stopped:
         raise Interrupted(stopped.partial, done[0]) from None
