@@ -52,16 +52,54 @@ class Entry:
         return self.path.name[: -len(SUFFIX)]
 
 
+class Library:
+    """The trained styles of one folder, each file read again only when it changed (a daemon
+    asks at every palette request and every job that names one)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder if folder is not None else styles_dir()
+        self._read: dict[Path, tuple[tuple[int, int], Entry]] = {}
+
+    def entries(self) -> list[Entry]:
+        """Every `.style` file, by name; a broken one with its problem."""
+        if not self.folder.is_dir():
+            return []
+        found, seen = [], set()
+        for path in sorted(self.folder.glob("*" + SUFFIX)):
+            try:
+                stat = path.stat()
+            except OSError:  # deleted meanwhile
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            seen.add(path)
+            cached = self._read.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _read(path))
+                self._read[path] = cached
+            found.append(cached[1])
+        for gone in set(self._read) - seen:
+            del self._read[gone]
+        return found
+
+    def get(self, name: str) -> TrainedStyle:
+        """The usable style called `name`; StyleFileError (one line) when there is none."""
+        for entry in self.entries():
+            if entry.name == name:
+                if entry.style is None:
+                    raise StyleFileError(entry.problem)
+                return entry.style
+        known = ", ".join(e.name for e in self.entries() if e.style is not None) or "none"
+        raise StyleFileError(f"no trained style {name!r} in {self.folder} (there: {known})")
+
+
+def _read(path: Path) -> Entry:
+    try:
+        return Entry(path, TrainedStyle.load(path))
+    except StyleFileError as exc:
+        log.warning("%s", exc)
+        return Entry(path, None, str(exc))
+
+
 def entries() -> list[Entry]:
-    """Every `.style` file in the library, by name; a broken one is listed with its problem."""
-    folder = styles_dir()
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.glob("*" + SUFFIX)):
-        try:
-            found.append(Entry(path, TrainedStyle.load(path)))
-        except StyleFileError as exc:
-            log.warning("%s", exc)
-            found.append(Entry(path, None, str(exc)))
-    return found
+    """Every `.style` file in the user's library (see Library.entries)."""
+    return Library().entries()

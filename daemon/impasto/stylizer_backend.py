@@ -43,6 +43,8 @@ from .engine.settings import (
     wire_value,
 )
 from .engine.stylizer import output_size
+from .engine.trained import StyleFileError, TrainedStyle
+from .library import Library
 from .server.backend import (
     FieldError,
     JobInput,
@@ -92,6 +94,7 @@ class StylizerBackend:
         self._args = (device, weights, precision, cache_bytes, memory_budget)
         self.stylizer: Stylizer | None = None
         self._swatches: list[Samples] = []
+        self.library = Library()  # the trained styles a job may name (settings.trained)
 
     def load(self) -> None:
         device, weights, precision, cache_bytes, memory_budget = self._args
@@ -109,6 +112,31 @@ class StylizerBackend:
         """One small picture per preset (the example painted in it); empty until loaded, or
         without the fast networks' files."""
         return self._swatches
+
+    def trained(self) -> list[tuple[dict[str, Any], Samples]]:
+        """The library's usable trained styles for the `presets` request: what each is, and
+        its swatch (the example picture painted in it when it was trained)."""
+        found = []
+        for entry in self.library.entries():
+            if entry.style is None:
+                continue
+            style = entry.style
+            info = {
+                "name": entry.name,
+                "kind": style.kind.value,
+                "steps": style.settings.get("steps_done"),
+                "loss": style.losses.get("loss"),
+            }
+            found.append((info, style.swatch.numpy().astype("float32") / 255))  # as Samples
+        return found
+
+    def _trained_style(self, name: str, field: str = "settings.trained") -> TrainedStyle:
+        """The library's style `name` (FieldError on `field` when there is none: checked when
+        queued, and again when the job runs, since a file may go meanwhile)."""
+        try:
+            return self.library.get(name)
+        except StyleFileError as e:
+            raise FieldError(field, str(e)) from None
 
     def describe(self) -> dict[str, Any]:
         s = self.stylizer
@@ -128,7 +156,8 @@ class StylizerBackend:
         if self.stylizer is None:
             return {}
         c = self.stylizer.cache.stats
-        return {"style_cache": dataclasses.asdict(c)}
+        names = [e.name for e in self.library.entries() if e.style is not None]
+        return {"style_cache": dataclasses.asdict(c), "trained_styles": names}
 
     def check_settings(self, request: SettingsRequest) -> StyleSettings:
         settings = dict(request.settings)
@@ -163,6 +192,8 @@ class StylizerBackend:
             raise FieldError(e.field, e.message) from None
         except TypeError as e:  # e.g. a list where a number belongs, caught by __post_init__
             raise FieldError(None, str(e)) from None
+        for name in s.trained:
+            self._trained_style(name, "trained")  # refused now when there is no such style
         try:
             size = output_size(*request.content_size, s)
             if s.method is Method.GATYS and self.stylizer is not None:
@@ -225,10 +256,12 @@ class StylizerBackend:
             cancel=CancelToken(job.cancel),
             time_budget=job.time_budget,
         )
+        # The trained styles the settings name join the style images, after them.
+        styles: list[Any] = [*job.styles, *(self._trained_style(n) for n in settings.trained)]
         engine_job = Job(
             job.content,
-            job.styles,
-            settings,
+            styles,
+            settings.replace(trained=()),
             job.mask,
             job.init,
             sample_bits=BITS_OF_DTYPE[job.result_dtype],

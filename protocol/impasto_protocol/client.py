@@ -96,6 +96,12 @@ class Client(Connection):
         empty while the daemon is starting or when it has no fast networks."""
         return M.swatches_from(self.request(M.presets(), PRESETS_REPLY))
 
+    def palette(self) -> tuple[list[Pixels], list[M.TrainedStyleInfo]]:
+        """One presets request: the built-in styles' swatches and (protocol 1.5) the trained
+        styles of the daemon's library, each with its swatch."""
+        reply = self.request(M.presets(), PRESETS_REPLY)
+        return M.swatches_from(reply), M.trained_from(reply)
+
     def estimate(self, request: M.EstimateRequest) -> dict[str, Any]:
         """What the job would be (protocol 1.4): `width` and `height` of the output, `seconds`
         from the daemon's measured costs, `tiled`, `memory` (nil where unknown); a setting

@@ -113,10 +113,14 @@ class Submit:
         elif content is None:
             raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
         settings = F.mapping(b, "settings")
-        if inputs_from is None and not style_descs and not settings.get("presets"):
+        if (
+            inputs_from is None
+            and not style_descs
+            and not (settings.get("presets") or settings.get("trained"))
+        ):
             raise ProtocolError(
                 E_INVALID_FIELD,
-                "at least one style image (or settings.presets) is needed",
+                "at least one style image (or settings.presets, settings.trained) is needed",
                 "styles",
             )
         if len(style_descs) > MAX_FRAMES:
@@ -230,6 +234,44 @@ def swatches_from(reply: Message) -> list[Pixels]:
     return [
         pixels_from_descriptor(d, reply.frames, used, f"swatches[{i}]") for i, d in enumerate(descs)
     ]
+
+
+@dataclass(frozen=True)
+class TrainedStyleInfo:
+    """A trained style of the daemon's library (1.5), as presets_reply lists it: a submit
+    names it in `settings.trained`."""
+
+    name: str
+    kind: str  # "fast" (trained norms of the instant network) or "scratch" (its own network)
+    steps: int | None
+    loss: float | None
+    swatch: Pixels
+
+
+def trained_from(reply: Message) -> list[TrainedStyleInfo]:
+    """The trained styles of a presets_reply (empty from a daemon older than 1.5)."""
+    used: set[int] = set()
+    found = []
+    for i, entry in enumerate(F.array(reply.body, "trained")):
+        where = f"trained[{i}]"
+        if not isinstance(entry, dict):
+            raise ProtocolError(E_INVALID_FIELD, f"{where} is not a map", where)
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise ProtocolError(E_INVALID_FIELD, f"{where}.name is not a name", f"{where}.name")
+        steps, loss = entry.get("steps"), entry.get("loss")
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+            loss = None
+        found.append(
+            TrainedStyleInfo(
+                name,
+                str(entry.get("kind") or ""),
+                steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
+                None if loss is None else float(loss),
+                pixels_from_descriptor(entry.get("swatch"), reply.frames, used, f"{where}.swatch"),
+            )
+        )
+    return found
 
 
 def require_job(msg: Message) -> str:

@@ -189,6 +189,15 @@ class StyleSettings:
         default=(),
         metadata=_opt("blend weights of the presets (default: equal)", lo=0.0, cli=False),
     )
+    trained: tuple[str, ...] = field(
+        default=(),
+        metadata=_opt(
+            "trained styles of the daemon's library, by name, beside the style images"
+            " (style_blend weighs them after the images)",
+            cli=False,
+            metavar="NAME",
+        ),
+    )
     style_scale: float = field(
         default=1.0,
         metadata=_opt(
@@ -296,6 +305,7 @@ def check_styles_given(settings: StyleSettings, n_styles: int) -> None:
     """What the settings ask of the job's style images, checked before any work is done (a
     daemon checks it before it queues the job): some style to paint with, and one blend weight
     per style image."""
+    n_styles += len(settings.trained)  # a daemon's trained styles stand beside the images
     if not n_styles and not settings.presets:
         raise SettingsError("styles", "at least one style image or preset is needed")
     if settings.style_blend and len(settings.style_blend) != n_styles:
@@ -356,6 +366,9 @@ def _check_field(f: dataclasses.Field[Any], value: Any) -> None:
             if f.name.endswith("layers"):
                 if not isinstance(item, str):
                     raise SettingsError(f.name, "expected layer names")
+            elif f.name == "trained":
+                if not isinstance(item, str) or not 0 < len(item) <= 200:
+                    raise SettingsError(f.name, "expected the names of trained styles")
             elif f.name == "presets":
                 if isinstance(item, bool) or not isinstance(item, int):
                     raise SettingsError(f.name, "expected preset numbers (integers)")

@@ -476,6 +476,10 @@ class Stylizer:
 
     def _prepare(self, job: Job) -> _Prepared:
         s = job.settings.validate(self.layer_names)
+        if s.trained:
+            raise SettingsError(
+                "trained", "names a daemon's trained styles; give the engine the styles themselves"
+            )
         check_styles_given(s, len(job.styles))
         if job.sample_bits not in SAMPLE_BITS:
             raise SettingsError("sample_bits", f"{job.sample_bits} is not one of {SAMPLE_BITS}")

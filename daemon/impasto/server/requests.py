@@ -242,12 +242,21 @@ class Requests:
         """The built-in styles' swatches, rendered by the backend when it loaded."""
         swatches: list[Any] = getattr(self.server.backend, "swatches", list)()
         pixels = [to_pixels(image, "RGB", "u8") for image in swatches]
+        # 1.5: the trained styles of the daemon's library, their swatches in the frames after
+        # the presets' (the backend reads a style file again only when it changed).
+        trained: list[tuple[dict[str, Any], Any]] = getattr(self.server.backend, "trained", list)()
+        own = [to_pixels(image, "RGB", "u8") for _, image in trained]
         body = {
             "ready": self.book.ready,
             "count": len(pixels),
             "swatches": [p.descriptor(i) for i, p in enumerate(pixels)],
+            "trained": [
+                {**info, "swatch": p.descriptor(len(pixels) + i)}
+                for i, ((info, _), p) in enumerate(zip(trained, own, strict=True))
+            ],
         }
-        self.reply(peer, msg, C.PRESETS_REPLY, body, frames=[p.data for p in pixels])
+        frames = [p.data for p in pixels] + [p.data for p in own]
+        self.reply(peer, msg, C.PRESETS_REPLY, body, frames=frames)
 
     def estimate(self, peer: Peer, msg: Message) -> None:
         """A job's output size, time and memory without sending it (checked as a submit)."""
