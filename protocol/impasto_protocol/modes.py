@@ -108,6 +108,11 @@ class Features:
         return self.version >= (1, 4)
 
     @property
+    def trained(self) -> bool:
+        """Whether the daemon has a library of trained styles (1.5: settings.trained)."""
+        return self.version >= (1, 5)
+
+    @property
     def fast(self) -> bool:
         return "fast" in self.methods
 

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,11 +128,19 @@ def wheels(built_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def gimp(
-    built_root: Path, wheels: Path, tmp_path_factory: pytest.TempPathFactory
+    built_root: Path,
+    wheels: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    stylizer: Any,
+    load_example: Any,
 ) -> Iterator[GimpHost]:
-    """The mounted root with the plug-in installed and a daemon on the host, for the session."""
+    """The mounted root with the plug-in installed and a daemon on the host, for the session;
+    the daemon's library holds one trained style, `hubble` (a tiny training)."""
     shared = tmp_path_factory.mktemp("gimp-shared")
     (shared / "home").mkdir()
+    library = shared / "styles"
+    library.mkdir()
+    _train_tiny(stylizer, load_example("hubble", 64), library / "hubble.style")
     for script in (HERE / "batch").iterdir():
         if script.suffix in (".py", ".scm"):
             shutil.copy(script, shared / script.name)
@@ -149,7 +158,9 @@ def gimp(
     # Heartbeat silence of 6 s means gone: long enough for a GUI plug-in on a busy 2-core
     # machine (2 s cancelled a running job as client_gone), short for the SIGKILL test.
     timings = ("--heartbeat-interval", "0.5", "--heartbeat-timeout", "6")
-    daemon = DaemonProcess(endpoint, shared / "daemon.log", *timings).start(wait_ready=120)
+    daemon = DaemonProcess(
+        endpoint, shared / "daemon.log", *timings, env={"IMPASTO_STYLES": str(library)}
+    ).start(wait_ready=120)
     try:
         with gimp_root.mounted(built_root, shared) as root:
             yield GimpHost(root, shared, endpoint, daemon)
@@ -157,6 +168,15 @@ def gimp(
         host_missing(f"cannot mount the GIMP 3 root: {exc}")
     finally:
         daemon.stop()
+
+
+def _train_tiny(stylizer: Any, style: Any, path: Path) -> None:
+    from impasto.engine.train_settings import TrainSettings
+    from impasto.engine.training import Trainer, load_photos, photo_files
+
+    settings = TrainSettings(steps=2, size=32, batch=1, style_size=48, preview_every=0)
+    photos = load_photos(photo_files())
+    Trainer(stylizer, style, photos, settings, name=path.stem).run().save(path)
 
 
 @pytest.fixture(scope="session")

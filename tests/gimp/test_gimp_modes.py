@@ -1,7 +1,8 @@
 """The three modes and the built-in styles in the real GIMP 3.0, against a real daemon:
 Instant (one pass of a feed-forward network), Refine (the optimization from the instant
-picture: its first preview is iteration 0), Paint with presets, and presets without any style
-image. One GIMP session (batch/modes.py) makes every call; each test checks one of them."""
+picture: its first preview is iteration 0), Paint with presets, presets without any style
+image, and a trained style of the daemon's library. One GIMP session (batch/modes.py) makes
+every call; each test checks one of them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "style": True,
         "arguments": {"mode": "refine", "iterations": 6, "preview-every": 2},
     },
+    "instant_trained": {"style": False, "arguments": {"mode": "instant", "trained": "hubble"}},
     "paint_presets": {
         "style": False,
         "arguments": {"mode": "paint", "presets": "7", "iterations": 3, "preview-every": 0},
@@ -101,3 +103,11 @@ def test_paint_with_presets_only(calls: dict) -> None:
     settings = details["settings"]
     assert (settings["method"], settings["presets"], details["iterations"]) == ("gatys", [7], 3)
     assert settings["init"] != "fast"
+
+
+def test_a_trained_style_of_the_daemons_library(calls: dict) -> None:
+    """A trained style named in the `trained` argument, without a style image: the daemon
+    paints with it (conftest trains `hubble` into the daemon's library)."""
+    details = _succeeded(calls["instant_trained"])
+    assert details["settings"]["method"] == "fast", details["settings"]
+    assert "trained style hubble (fast)" in details["weights"], details["weights"]

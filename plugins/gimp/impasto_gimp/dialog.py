@@ -42,7 +42,7 @@ PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can
 # arguments; the rest are GIMP's generated widgets.
 MAIN = ["mode", "strength", "quality", "preserve-colors"]
 STYLES = list(style_list.ARGUMENTS)
-PALETTE = ["presets"]
+PALETTE = ["presets", "trained"]
 ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
 # Arguments only the optimization reads: greyed out while the mode is Instant.
 OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]

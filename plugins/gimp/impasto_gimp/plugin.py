@@ -34,6 +34,7 @@ from .settings import (  # noqa: E402
     SettingsInputError,
     engine_settings,
     parse_presets,
+    parse_trained,
     progress_text,
     style_files,
 )
@@ -149,6 +150,12 @@ def declare(p: Gimp.Procedure) -> None:
         "style images; empty: none)",
         "", RW,
     )  # fmt: skip
+    p.add_string_argument(
+        "trained", "Trained style na_mes (',' between)",
+        "Trained styles of the daemon's library (made with impasto train) by name, e.g. "
+        "hubble, my-painting: alone or beside style images",
+        "", RW,
+    )  # fmt: skip
     p.add_int_return_value(
         "previews", "Previews", "Previews written to the result layer before the result",
         0, 2**31 - 1, 0, RW,
@@ -251,6 +258,7 @@ def _arguments(config: Gimp.ProcedureConfig) -> Arguments:
         size=config.get_property("size"),
         iterations=config.get_property("iterations"),
         advanced=config.get_property("advanced") or "",
+        trained=config.get_property("trained") or "",
     )
 
 
@@ -288,7 +296,8 @@ def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
     styles += [layers.file_pixels(p) for p in _style_paths(config)]
     if not styles and not presets:
         raise layers.HostError(
-            "no style: give a style image file, a style layer or built-in styles (presets)"
+            "no style: give a style image file, a style layer, built-in styles (presets) or "
+            "trained styles"
         )
     return styles
 
@@ -308,7 +317,8 @@ def _run(
     args = _arguments(config)
     # Syntax first, so a typing slip is reported before the daemon is even reached.
     mix = parse_presets(args.presets)
-    styles = _styles(config, presets=any(weight > 0 for weight in mix.values()))
+    others = any(weight > 0 for weight in mix.values()) or bool(parse_trained(args.trained))
+    styles = _styles(config, presets=others)
     content = layers.read(source, where, fmt)
     mask = layers.selection_mask(image, source, where)
 

@@ -33,6 +33,7 @@ OWN_ARGUMENTS = {
     "method": "mode",
     "presets": "presets",
     "preset_blend": "presets (index:weight)",
+    "trained": "trained",
 }
 MAX_PRESET_WEIGHT = 100.0  # blend weights are relative; more than this is a typing slip
 
@@ -53,6 +54,7 @@ class Arguments:
     size: int = 0  # 0: from the quality preset
     iterations: int = 0  # 0: from the quality preset
     advanced: str = ""  # "name=value; name=v1,v2" over hello_reply's defaults
+    trained: str = ""  # names of the daemon's trained styles, "hubble, my-painting"
 
 
 def engine_settings(
@@ -83,7 +85,25 @@ def engine_settings(
         preserve_color=args.preserve_colors,
     )
     settings.update(preset_fields(mix))
+    trained = parse_trained(args.trained)
+    if trained:
+        if not features.trained:
+            raise SettingsInputError(
+                "trained styles need a daemon of protocol 1.5 or newer; this one is "
+                f"{features.version[0]}.{features.version[1]}"
+            )
+        settings["trained"] = trained
     return settings_for(mode, settings)
+
+
+def parse_trained(text: str) -> list[str]:
+    """The trained styles' names, separated by commas or semicolons (a name may hold spaces),
+    each once."""
+    names: list[str] = []
+    for name in (n.strip() for n in re.split(r"[,;]", text)):
+        if name and name not in names:
+            names.append(name)
+    return names
 
 
 def parse_quality(text: str) -> policy.Quality | None:
