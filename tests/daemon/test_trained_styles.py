@@ -4,13 +4,17 @@ paint is refused with one line."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from daemon_process import DaemonProcess, example_pixels
+from PIL import Image
 
 from impasto.engine import Job, StyleSettings
 from impasto.engine.train_settings import Kind, TrainSettings
@@ -109,3 +113,27 @@ def test_what_a_trained_style_cannot_do_is_refused(daemon: DaemonProcess, librar
         _, trained = c.palette()
         assert [t.name for t in trained] == ["hubble"]
         assert c.status()["engine"]["trained_styles"] == ["hubble"]
+
+
+def test_the_command_line_names_the_daemons_trained_style(
+    daemon: DaemonProcess, library: Path, tmp_path: Path
+) -> None:
+    content = tmp_path / "content.png"
+    example_pixels("astronaut", 48).to_pil().save(content)
+    out = tmp_path / "out.png"
+
+    def impasto(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "impasto", "stylize", content, *args, "-o", out]
+        env = {**os.environ, "IMPASTO_STYLES": str(tmp_path / "elsewhere")}  # not the daemon's
+        return subprocess.run(
+            [str(c) for c in command], capture_output=True, text=True, timeout=120, env=env
+        )
+
+    done = impasto("hubble.style", "--method", "fast", "--size", "48", "--daemon", daemon.endpoint)
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as im:
+        assert im.size == (48, 48)
+    # A file of its own is not sent to the daemon: one line says what to do instead.
+    done = impasto(library / "hubble.style", "--method", "fast", "--daemon", daemon.endpoint)
+    assert done.returncode == 2 and "is not sent to a daemon" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -82,8 +82,10 @@ def stylize_on_daemon(
     styles: list[Image.Image],
     mask: Image.Image | None,
     init: Image.Image | None,
+    trained: list[str] | None = None,
 ) -> int:
-    """`impasto stylize --daemon`: checked and opened as in process; run on the daemon."""
+    """`impasto stylize --daemon`: checked and opened as in process; run on the daemon.
+    `trained`: names of trained styles in the daemon's library, after `styles`."""
     curve = curve_keys(args)
     if args.daemon == "auto":
         endpoint = endpoint_option(None)
@@ -91,6 +93,8 @@ def stylize_on_daemon(
     else:
         endpoint = endpoint_option(args.daemon, "--daemon")
     wire = given_settings(args)
+    if trained:
+        wire["trained"] = list(trained)  # resolved in the daemon's own library
     if args.init is not None and settings.init is not InitMode.IMAGE:  # else the daemon's default
         wire["init"] = settings.init.value
     preview_dir = Path(args.preview_dir) if args.preview_dir else None

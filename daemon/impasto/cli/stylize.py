@@ -130,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
     check_styles_and_method(args, settings)
 
     content = open_image(inputs["content"], "content image")
-    styles = [_open_style(s, i) for i, s in enumerate(args.styles)]
+    on_daemon = _daemon_trained(args) if args.daemon is not None else []
+    styles = [
+        _open_style(s, i) for i, s in enumerate(args.styles) if not (on_daemon and _is_name(s))
+    ]
     mask = open_image(Path(args.mask), "mask") if args.mask else None
     init = open_image(init_path, "init image") if init_path else None
     fmt = output_format(output)
@@ -146,13 +149,11 @@ def run(args: argparse.Namespace) -> int:
                 f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
             ) from None
     if args.daemon is not None:
-        from ..engine.trained import TrainedStyle
         from .on_daemon import stylize_on_daemon
 
-        if any(isinstance(st, TrainedStyle) for st in styles):
-            raise CliError("trained styles run in this process, not on a daemon: drop --daemon")
-
-        return stylize_on_daemon(args, settings, output, fmt, content, styles, mask, init)
+        return stylize_on_daemon(
+            args, settings, output, fmt, content, styles, mask, init, trained=on_daemon
+        )
 
     from ..engine import Job, Stylizer
 
@@ -194,6 +195,39 @@ def _style_path(argument: str) -> Path:
 
         return library.resolve(argument)
     return Path(argument)
+
+
+def _is_name(argument: str) -> bool:
+    """Whether a STYLE argument names a trained style by name only (NAME.style, no folder)."""
+    from ..engine.trained import is_style_file
+
+    return is_style_file(argument) and Path(argument).parent == Path(".")
+
+
+def _daemon_trained(args: argparse.Namespace) -> list[str]:
+    """With --daemon, the trained styles of the daemon's library that STYLE arguments name
+    (NAME.style): the daemon resolves them (settings.trained). A file elsewhere is not sent."""
+    from ..engine.trained import SUFFIX, is_style_file
+
+    names: list[str] = []
+    after_images = True
+    for i, argument in enumerate(args.styles):
+        if not is_style_file(argument):
+            if names:
+                after_images = False
+            continue
+        if not _is_name(argument):
+            raise CliError(
+                f"style {i + 1}: a trained style's file is not sent to a daemon; name a style"
+                f" of the daemon's library ({Path(argument).name}) or drop --daemon"
+            )
+        names.append(argument[: -len(SUFFIX)])
+    if names and not after_images and getattr(args, "style_blend", None):
+        raise CliError(
+            "with --daemon and --style-blend, give the trained styles after the style images"
+            " (the daemon weighs them in that order)"
+        )
+    return names
 
 
 def _open_style(argument: str, index: int) -> Any:
