@@ -79,6 +79,48 @@ def test_palette_and_a_preset_only_job(tmp_path, resource_cache, wheels, daemon)
     check_document(o, changed_inside=True)
 
 
+@pytest.fixture
+def trained_daemon(tmp_path: Path, stylizer, load_example):
+    """A daemon whose library holds one trained style, `hubble` (a tiny training)."""
+    from impasto.engine.train_settings import TrainSettings
+    from impasto.engine.training import Trainer, load_photos, photo_files
+
+    library = tmp_path / "styles"
+    library.mkdir()
+    settings = TrainSettings(steps=2, size=32, batch=1, style_size=48, preview_every=0)
+    trainer = Trainer(stylizer, load_example("hubble", 64), load_photos(photo_files()), settings)
+    trainer.run().save(library / "hubble.style")
+    proc = DaemonProcess(
+        f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS,
+        env={"IMPASTO_STYLES": str(library)},
+    )  # fmt: skip
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_a_trained_style_of_the_daemons_library(
+    tmp_path, resource_cache, wheels, trained_daemon
+) -> None:
+    """The docker lists the daemon's trained styles with their swatches; a ticked one is a
+    job's whole style, and the result layer is named after it."""
+    o = run(
+        tmp_path, resource_cache, wheels, trained_daemon.endpoint,
+        mode="complete", iterations=40, mode_choice="Instant", no_style=True,
+        trained=["hubble"], **TINY,
+    )  # fmt: skip
+    ev = o.evidence
+    assert ev["trained_items"] == ["hubble"] and ev["trained_visible"], ev
+    assert ev["trained_icons"] == [True] and "fast, 2 steps" in ev["trained_tooltips"][0], ev
+    assert ev["trained_title"] == "Trained styles (1 in the mix)", ev
+    assert ev["outcome"] == "done", ev
+    info = ev["result_info"]
+    assert "trained style hubble (fast)" in info["weights"], info  # what the daemon ran
+    name = result_name("hubble", 48, "instant", strength=None)
+    assert ev["result_layer"] == name
+    check_document(o, changed_inside=True)
+
+
 def test_refine_starts_from_the_instant_picture(tmp_path, resource_cache, wheels, daemon):
     """An Instant job, then a Refine job of the same selection in a second document: Refine's
     first preview on the canvas is iteration 0 and is the Instant job's picture, then the

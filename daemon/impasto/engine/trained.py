@@ -138,8 +138,11 @@ class TrainedStyle:
             losses = json.loads(record.get("losses", "{}"))
         except (TypeError, ValueError):
             raise bad("its settings are not JSON") from None
+        # A style is called as its file is (a renamed file renames it); the name it was
+        # trained under is only the default for that file's name.
+        name = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
         style = cls(
-            name=str(record.get("name") or path.stem),
+            name=name or str(record.get("name") or "style"),
             kind=kind,
             weights=weights,
             width=int(record.get("width") or 0),

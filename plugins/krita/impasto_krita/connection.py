@@ -25,7 +25,13 @@ from impasto_protocol.launcher import (
     Startup,
     nothing_listening,
 )
-from impasto_protocol.messages import Submit, remote_error, swatches_from
+from impasto_protocol.messages import (
+    Submit,
+    TrainedStyleInfo,
+    remote_error,
+    swatches_from,
+    trained_from,
+)
 from impasto_protocol.modes import Features
 
 from .qt import QObject, QSocketNotifier, QTimer, Signal
@@ -72,6 +78,7 @@ class DaemonLink(QObject):
         self._ticks = 0
         self._status_id: str | None = None
         self.swatches: list[Pixels] = []  # the built-in styles' pictures, in preset order
+        self.trained: list[TrainedStyleInfo] = []  # 1.5: the daemon's trained styles
         self._presets_id: str | None = None  # the presets request waiting for its answer
         self._estimate_id: str | None = None  # the latest estimate request
         self._estimates: set[str] = set()  # every one unanswered: older answers are dropped
@@ -189,7 +196,8 @@ class DaemonLink(QObject):
         this waits for the link to be ready; a daemon without built-in styles has none."""
         if self.client is None:
             return
-        if Features.from_hello(self.welcome or {}).presets == 0:
+        features = Features.from_hello(self.welcome or {})
+        if features.presets == 0 and not features.trained:
             self._set_swatches([])
         elif self._presets_id is None:
             self._presets_id = self.client.presets()
@@ -204,15 +212,22 @@ class DaemonLink(QObject):
             return
         try:
             swatches = swatches_from(msg)
+            trained = trained_from(msg)
         except Exception as e:  # bad frames must not raise into Qt's event loop
             log.warning("ignoring unreadable swatches from the daemon: %s", e)
-            swatches = []
-        self._set_swatches(swatches)
+            swatches, trained = [], []
+        self._set_swatches(swatches, trained)
 
-    def _set_swatches(self, swatches: list[Pixels]) -> None:
-        if swatches or self.swatches:
-            log.info("%d built-in styles from the daemon", len(swatches))
+    def _set_swatches(
+        self, swatches: list[Pixels], trained: list[TrainedStyleInfo] | None = None
+    ) -> None:
+        trained = trained or []
+        if swatches or self.swatches or trained or self.trained:
+            log.info(
+                "%d built-in and %d trained styles from the daemon", len(swatches), len(trained)
+            )
             self.swatches = swatches
+            self.trained = trained
             self.swatches_changed.emit()
 
     def _launch(self) -> None:

@@ -19,7 +19,7 @@ from krita import DockWidget
 from . import document, imaging
 from .connection import DaemonLink, LinkState
 from .document import HostError
-from .instant import NO_METHOD, NO_PRESETS, WAITING, ModeChoice, Palette
+from .instant import NO_METHOD, NO_PRESETS, WAITING, ModeChoice, Palette, TrainedList
 from .model import JobRequest, JobState, StyleTransferModel
 from .qt import (
     QAbstractItemView,
@@ -92,6 +92,7 @@ class StyleTransferDocker(DockWidget):
         self._watch_changes()
         self.link.state_changed.connect(self._on_link_state)
         self.link.swatches_changed.connect(lambda: self.palette.set_swatches(self.link.swatches))
+        self.link.swatches_changed.connect(lambda: self.trained.set_styles(self.link.trained))
         self.model.state_changed.connect(lambda _: self._update_buttons())
         self.model.state_changed.connect(lambda _: self._show_target())
         self.model.progress.connect(self._on_progress)
@@ -110,6 +111,7 @@ class StyleTransferDocker(DockWidget):
             self.form.changed,
             self.mode.changed,
             self.palette.changed,
+            self.trained.changed,
             self.selection_only.toggled,
         ):
             changed.connect(lambda *_: self._ask_estimate())
@@ -180,6 +182,8 @@ class StyleTransferDocker(DockWidget):
         sbox.addWidget(self.layer)
         self.palette = Palette(style)
         sbox.addWidget(self.palette)
+        self.trained = TrainedList(style)
+        sbox.addWidget(self.trained)
         box.addWidget(style)
 
         row = QHBoxLayout()
@@ -346,6 +350,7 @@ class StyleTransferDocker(DockWidget):
         if r.mode in {m.value for m in Mode}:
             self.mode.choose(Mode(r.mode))
         self.palette.set_chosen(r.palette)
+        self.trained.set_chosen(r.trained)
 
     def _watch_changes(self) -> None:
         for signal in (
@@ -356,6 +361,7 @@ class StyleTransferDocker(DockWidget):
             self.form.changed,
             self.mode.changed,
             self.palette.changed,
+            self.trained.changed,
         ):
             signal.connect(self._remember)
 
@@ -375,6 +381,7 @@ class StyleTransferDocker(DockWidget):
         r.source = self.source.currentText()
         r.mode = self.mode.chosen.value
         r.palette = self.palette.chosen()
+        r.trained = self.trained.chosen()
         if self.form.built:  # else keep what was remembered: the daemon never answered
             try:
                 r.advanced = self.form.values()
@@ -528,6 +535,8 @@ class StyleTransferDocker(DockWidget):
         except ValueError:
             return  # a half-typed value: ask once it reads
         n_styles = 1 if self.source.currentText() == LAYER else self.table.rowCount()
+        if self.trained.names():
+            settings["trained"] = self.trained.names()
         request = JobRequest(
             [], "", settings, self.selection_only.isChecked(), self.mode.effective(),
             self.palette.mix(),
@@ -536,16 +545,20 @@ class StyleTransferDocker(DockWidget):
 
     def _on_start(self) -> None:
         presets = self.palette.mix()
+        trained = self.trained.names()
         try:
-            styles, weights, name = self._styles(bool(presets))
+            styles, weights, name = self._styles(bool(presets) or bool(trained))
             settings = self.form.values()
         except (HostError, ValueError) as e:
             self._show_message(str(e))
             return
-        if len(styles) > 1 or (styles and presets):  # normalized together with the presets'
-            settings["style_blend"] = weights
+        if trained:  # the daemon's trained styles join the images, weighed after them
+            settings["trained"] = trained
+        blend = weights + [1.0] * len(trained)
+        if len(blend) > 1 or (blend and presets):  # normalized together with the presets'
+            settings["style_blend"] = blend
         settings["style_weight"] = policy.style_weight(self.strength.value(), self.form.defaults)
-        name = " + ".join(n for n in (name, *self.palette.names()) if n)
+        name = " + ".join(n for n in (name, *self.palette.names(), *trained) if n)
         mode = self.mode.effective()
         request = JobRequest(
             styles,

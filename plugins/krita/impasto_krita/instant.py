@@ -297,3 +297,85 @@ class Palette(QWidget):
         )
         self.grid.setVisible(open_)
         self.weights.setVisible(usable and n > 0)
+
+
+class TrainedList(QWidget):
+    """The trained styles of the daemon's library (protocol 1.5: made with `impasto train`),
+    each a checkable row with its swatch; the checked ones join the job's styles (weighed
+    equally with the style images). Hidden while the daemon has none. The user's choice is
+    kept by name, also for styles this daemon lacks (another daemon may have them)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trained_section")
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Trained styles")
+        box.addWidget(self.title)
+        self.list = QListWidget()
+        self.list.setObjectName("trained_list")
+        self.list.setIconSize(QSize(SWATCH_PX, SWATCH_PX))
+        self.list.setMaximumHeight(VISIBLE_ROWS * (SWATCH_PX + 6))
+        self.list.itemChanged.connect(self._on_item)
+        box.addWidget(self.list)
+        self._chosen: list[str] = []
+        self._available: list[str] = []
+        self._filling = False
+        self.setVisible(False)
+
+    def chosen(self) -> list[str]:
+        """The names to remember."""
+        return list(self._chosen)
+
+    def names(self) -> list[str]:
+        """The checked styles this daemon has, for the next job."""
+        return [n for n in self._chosen if n in self._available]
+
+    def set_chosen(self, names: list[str]) -> None:
+        self._chosen = list(dict.fromkeys(names))
+        self._fill_checks()
+
+    def set_styles(self, styles: list[Any]) -> None:
+        """The daemon's trained styles (impasto_protocol's TrainedStyleInfo)."""
+        self._filling = True
+        try:
+            self.list.clear()
+            self._available = []
+            for style in styles:
+                item = QListWidgetItem(swatch_icon(style.swatch, QColor(0, 0, 0, 0)), style.name)
+                item.setData(ROLE, style.name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                steps = f", {style.steps} steps" if style.steps else ""
+                item.setToolTip(f"trained style {style.name} ({style.kind}{steps})")
+                self.list.addItem(item)
+                self._available.append(style.name)
+        finally:
+            self._filling = False
+        self._fill_checks()
+        self.setVisible(bool(self._available))
+
+    def _fill_checks(self) -> None:
+        self._filling = True
+        try:
+            for row in range(self.list.count()):
+                item = self.list.item(row)
+                on = item.data(ROLE) in self._chosen
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        finally:
+            self._filling = False
+        n = len(self.names())
+        self.title.setText(f"Trained styles ({n} in the mix)" if n else "Trained styles")
+
+    def _on_item(self, item: QListWidgetItem) -> None:
+        if self._filling:
+            return
+        name = item.data(ROLE)
+        checked = item.checkState() == Qt.CheckState.Checked
+        if checked and name not in self._chosen:
+            self._chosen.append(name)
+        elif not checked and name in self._chosen:
+            self._chosen.remove(name)
+        self._fill_checks()
+        self.changed.emit()

@@ -137,8 +137,12 @@ class StyleTransferModel(QObject):
         if not self.link.usable():
             self.message.emit(f"cannot start: {self.link.describe()}")
             return False
-        if not request.styles and not preset_fields(request.presets):
-            self.message.emit("choose a style image or layer, or a built-in style")
+        if (
+            not request.styles
+            and not preset_fields(request.presets)
+            and not request.settings.get("trained")
+        ):
+            self.message.emit("choose a style image or layer, or a built-in or trained style")
             return False
         try:
             target = document.active_target(request.selection_only)
@@ -201,7 +205,8 @@ class StyleTransferModel(QObject):
         self._estimate_key = key
         self._estimating = (label, *size)
         # Without styles or presets Start would refuse; that is said then, not here.
-        styles = n_styles if n_styles or preset_fields(request.presets) else 1
+        given = n_styles or preset_fields(request.presets) or settings.get("trained")
+        styles = n_styles if given else 1
         if not self.link.estimate(EstimateRequest(*size, settings, styles=styles)):
             self.estimated.emit("")
 

@@ -1,6 +1,7 @@
 """What the docker remembers between Krita sessions, in Krita's own settings (kritarc, group
 "impasto"): the style files and their weights, the strength, the quality preset, the advanced
-values, "selection only", the style source, the mode and the palette's built-in styles.
+values, "selection only", the style source, the mode, the palette's built-in styles and the
+trained styles chosen.
 
 Krita stores strings, so lists and maps travel as JSON. A value that cannot be read (an older
 version's, or edited by hand) is ignored, never an error: remembering is a convenience. Advanced
@@ -40,6 +41,7 @@ class Remembered:
     source: str = ""
     mode: str = ""  # a Mode value; "" or unknown: the default
     palette: dict[int, float] = field(default_factory=dict)  # built-in style -> blend weight
+    trained: list[str] = field(default_factory=list)  # the daemon's trained styles, by name
 
     @classmethod
     def load(cls, read: Read) -> Remembered:
@@ -69,6 +71,8 @@ class Remembered:
                 and item[1] > 0
             ):
                 out.palette[item[0]] = float(item[1])
+        names = _json(read("trained"), list) or []
+        out.trained = [n for n in names if isinstance(n, str) and n]
         return out
 
     def save(self, write: Write) -> None:
@@ -80,3 +84,4 @@ class Remembered:
         write("style_source", self.source)
         write("mode", self.mode)
         write("palette", json.dumps([[k, w] for k, w in sorted(self.palette.items())]))
+        write("trained", json.dumps(self.trained))

@@ -302,7 +302,7 @@ def wait_for_daemon() -> None:
     if not ready:
         QTimer.singleShot(100, wait_for_daemon)
         return
-    if SCENARIO.get("palette") and not palette_settled(docker):
+    if (SCENARIO.get("palette") or SCENARIO.get("trained")) and not palette_settled(docker):
         QTimer.singleShot(100, wait_for_daemon)
         return
     note("daemon usable", state=label("daemon_state"))
@@ -407,6 +407,20 @@ def choose_presets(docker, presets: dict) -> None:
     ev()["palette_label"] = toggle.text()
 
 
+def choose_trained(docker, names: list) -> None:
+    """Tick the daemon's trained styles in the docker's list, as a click on the box does."""
+    box = docker.findChild(QListWidget, "trained_list")
+    section = docker.findChild(QWidget, "trained_section")
+    items = {box.item(row).text(): box.item(row) for row in range(box.count())}
+    ev()["trained_items"] = sorted(items)
+    ev()["trained_visible"] = section.isVisible()
+    ev()["trained_tooltips"] = [items[n].toolTip() for n in sorted(items)]
+    ev()["trained_icons"] = [not items[n].icon().isNull() for n in sorted(items)]
+    for name in names:
+        items[name].setCheckState(Qt.CheckState.Checked)
+    ev()["trained_title"] = section.findChild(QLabel).text()
+
+
 def fill_in_and_start(docker) -> None:
     if opt("no_style"):
         table = docker.findChild(QTableWidget, "style_list")
@@ -427,6 +441,8 @@ def fill_in_and_start(docker) -> None:
         choose_mode(docker, opt("mode_choice"))
     if opt("presets"):
         choose_presets(docker, opt("presets"))
+    if opt("trained"):
+        choose_trained(docker, opt("trained"))
     ev()["strength_enabled"] = docker.findChild(QSlider, "strength").isEnabled()
     if SCENARIO.get("screenshot"):  # a debugging aid: how the docker looks when Start is clicked
         docker.grab().save(str(OUT / f"{prefix()}docker.png"))
