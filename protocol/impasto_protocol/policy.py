@@ -203,10 +203,13 @@ def oversized_image(submit: Submit, welcome: Mapping[str, Any] | None) -> str | 
     return None
 
 
-def estimate_text(label: str, estimate: Mapping[str, Any], width: int, height: int) -> str:
+def estimate_text(
+    label: str, estimate: Mapping[str, Any], width: int, height: int, instant: bool = False
+) -> str:
     """What a plug-in shows before Start, from an estimate_reply, for a width x height area:
     the size the job computes at, the time the daemon expects, and whether the result will be
-    scaled up to the area (never silently)."""
+    scaled up to the area (never silently). `instant`: the job is the fast method's one pass,
+    for which a daemon gives no time."""
     w, h = estimate.get("width"), estimate.get("height")
     if not isinstance(w, int) or not isinstance(h, int):
         return ""
@@ -214,8 +217,10 @@ def estimate_text(label: str, estimate: Mapping[str, Any], width: int, height: i
     seconds = estimate.get("seconds")
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
         text += f", about {duration(seconds)} here"
+    elif instant:
+        text += ", one pass of the instant network"
     else:
-        text += " (the time is known after the first job)"
+        text += " (no time estimate from this daemon)"
     if estimate.get("tiled"):
         text += ", in tiles"
     if w < width or h < height:

@@ -437,7 +437,8 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
             os.killpg(proc.pid, 9)
             proc.wait(10)
     gimp_log = (out / "gimp.log").read_text()
-    assert "palette: 26 swatches shown" in gimp_log, gimp_log[-3000:]
+    # The daemon's trained style (conftest's `hubble`) has a toggle after the swatches.
+    assert "palette: 26 swatches shown, trained styles ['hubble']" in gimp_log, gimp_log[-3000:]
     assert "mnemonic" not in gimp_log
     ev = json.loads((out / "palette.json").read_text())
     assert ev["status"] == "success", ev

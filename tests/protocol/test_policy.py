@@ -132,8 +132,12 @@ def test_the_estimate_line_says_size_time_tiles_and_scaling_up() -> None:
     assert policy.estimate_text("Normal", reply, 512, 384) == "Normal: 512x384 px, about 42 s here"
     unknown = {**reply, "seconds": None, "tiled": True}
     assert policy.estimate_text("High", unknown, 2048, 1536) == (
-        "High: 512x384 px (the time is known after the first job), in tiles;"
+        "High: 512x384 px (no time estimate from this daemon), in tiles;"
         " the result is scaled up to the 2048x1536 area"
+    )
+    fast = {**reply, "seconds": None}  # the fast method: a daemon gives no time for it
+    assert policy.estimate_text("Normal", fast, 512, 384, instant=True) == (
+        "Normal: 512x384 px, one pass of the instant network"
     )
     assert policy.estimate_text("Draft", {"error": "x"}, 10, 10) == ""  # no size: nothing
     assert [policy.duration(s) for s in (0.2, 89, 150, 3600 + 1200)] == [

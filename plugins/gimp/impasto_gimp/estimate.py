@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from impasto_protocol import Client, EstimateRequest, ImpastoError, policy
+from impasto_protocol.modes import Mode
 
 from .settings import (
     Arguments,
@@ -154,6 +155,6 @@ def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: in
         if getattr(exc, "code", "") in ("invalid_field", "too_large"):
             return str(exc)  # what OK would be told, said now
         raise
-    text = policy.estimate_text(label, body, *region)
+    text = policy.estimate_text(label, body, *region, instant=args.mode == Mode.INSTANT.value)
     log.info("estimate: %s", text)
     return text

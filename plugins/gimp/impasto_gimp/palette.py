@@ -1,5 +1,6 @@
 """The palette of built-in styles in the settings dialog: a swatch per preset, each toggled
-into the mix with a weight, written to the procedure's `presets` argument.
+into the mix with a weight, written to the procedure's `presets` argument; then the daemon's
+trained styles (protocol 1.5), each a toggle that writes its name to the `trained` argument.
 
 The argument stays the truth (scripts set it, GIMP remembers it), so the palette is only a
 second way to edit it: a click writes the text ("3:1,17:0.5"), and text typed into the
@@ -23,11 +24,18 @@ from gi.repository import Gdk, GdkPixbuf, Gimp, GLib, Gtk  # noqa: E402
 from impasto_protocol import Pixels  # noqa: E402
 
 from .prefetch import Swatches  # noqa: E402
-from .settings import MAX_PRESET_WEIGHT, SettingsInputError, format_presets, parse_presets  # noqa: E402
+from .settings import (  # noqa: E402
+    MAX_PRESET_WEIGHT,
+    SettingsInputError,
+    format_presets,
+    parse_presets,
+    parse_trained,
+)
 
 log = logging.getLogger(__name__)
 
 ARGUMENT = "presets"
+TRAINED = "trained"  # the argument the trained styles' toggles write
 SHOWN = 64  # px: half the daemon's 128 px swatches (sharp), six to a row
 COLUMNS = 6
 # Px of swatches visible at once, a row and a half (the cut row says "scroll"): with it the
@@ -121,7 +129,9 @@ class Palette:
         self.widget = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
         self.widget.pack_start(self.note, False, False, 0)
         self.widget.pack_start(self.scroller, True, True, 0)
+        self.trained: list[Gtk.ToggleButton] = []
         self._handler = config.connect(f"notify::{ARGUMENT}", self._on_argument)
+        self._trained_handler = config.connect(f"notify::{TRAINED}", self._on_trained_argument)
 
     def status(self, text: str) -> bool:
         """Show how fetching goes (GLib.idle_add callback: False runs it once)."""
@@ -151,13 +161,65 @@ class Palette:
         self.note.set_text(HELP)
         self.scroller.set_no_show_all(False)
         self.scroller.show_all()
-        log.info("palette: %d swatches shown", len(self.cells))
+        self._fill_trained(swatches)
+        log.info(
+            "palette: %d swatches shown, trained styles %s",
+            len(self.cells),
+            [t.get_label() for t in self.trained],
+        )
         return False
+
+    def _fill_trained(self, swatches: Swatches) -> None:
+        """The daemon's trained styles (1.5) after the presets: a toggle each, with its swatch
+        and name, that puts the name into the `trained` argument (weight 1, as the style
+        images). The argument stays the truth, as for the presets."""
+        for info in swatches.trained:
+            try:
+                picture = Gtk.Image.new_from_pixbuf(pixbuf(info.swatch))
+            except ValueError:
+                picture = Gtk.Image()
+            toggle = Gtk.ToggleButton(label=info.name)
+            toggle.set_image(picture)
+            toggle.set_image_position(Gtk.PositionType.LEFT)
+            toggle.set_always_show_image(True)
+            toggle.set_tooltip_text(f"Trained style {info.name} ({info.kind})")
+            toggle.connect("toggled", lambda *_: self._on_trained())
+            self.trained.append(toggle)
+            self.flow.add(toggle)
+        self._apply_trained(self.config.get_property(TRAINED) or "")
+        self.flow.show_all()
+
+    def _on_trained(self) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            names = parse_trained(self.config.get_property(TRAINED) or "")
+            shown = {t.get_label() for t in self.trained}
+            names = [n for n in names if n not in shown]  # typed names of other styles stay
+            names += [t.get_label() for t in self.trained if t.get_active()]
+            self.config.set_property(TRAINED, ", ".join(names))
+        finally:
+            self._syncing = False
+
+    def _on_trained_argument(self, *_: object) -> None:
+        if not self._syncing:
+            self._apply_trained(self.config.get_property(TRAINED) or "")
+
+    def _apply_trained(self, text: str) -> None:
+        self._syncing = True
+        try:
+            names = set(parse_trained(text))
+            for toggle in self.trained:
+                toggle.set_active(toggle.get_label() in names)
+        finally:
+            self._syncing = False
 
     def close(self) -> None:
         """The dialog is going: ignore late callbacks, let go of the config."""
         self.closed = True
         self.config.disconnect(self._handler)
+        self.config.disconnect(self._trained_handler)
 
     def mix(self) -> dict[int, float]:
         return {cell.index: cell.value for cell in self.cells if cell.value > 0}

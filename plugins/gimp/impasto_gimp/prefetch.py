@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from impasto_protocol import ImpastoError, Pixels, RemoteError
 from impasto_protocol.constants import E_UNKNOWN_TYPE
 from impasto_protocol.launcher import PluginConfig
+from impasto_protocol.messages import TrainedStyleInfo
 
 from . import job
 from .settings import Features
@@ -38,6 +39,7 @@ class Swatches:
     features: Features = field(default_factory=Features)
     pictures: list[Pixels] = field(default_factory=list)
     problem: str = ""
+    trained: list[TrainedStyleInfo] = field(default_factory=list)  # 1.5: the daemon's library
 
 
 def fetch(config: PluginConfig, endpoint: str | None, hooks: job.Hooks) -> Swatches:
@@ -52,14 +54,17 @@ def fetch(config: PluginConfig, endpoint: str | None, hooks: job.Hooks) -> Swatc
         if features.presets <= 0:
             return Swatches(features, problem=_lacking(features.why_no_instant()))
         try:
-            pictures = client.presets()
+            if features.trained:
+                pictures, trained = client.palette()
+            else:
+                pictures, trained = client.presets(), []
         except RemoteError as exc:
             if exc.code == E_UNKNOWN_TYPE:  # an older daemon that still claims the presets
                 return Swatches(features, problem=_lacking("it does not know the request"))
             raise
         if not pictures:
             return Swatches(features, problem="The daemon has no swatches to show yet.")
-        return Swatches(features, pictures)
+        return Swatches(features, pictures, trained=trained)
     except ImpastoError as exc:
         return Swatches(problem=f"cannot fetch the built-in styles: {exc}")
     finally:
@@ -112,8 +117,9 @@ class Prefetch:
             log.exception("fetching the built-in styles failed")
             self.result = Swatches(problem=f"cannot fetch the built-in styles: {exc}")
         log.info(
-            "presets: %d swatches%s",
+            "presets: %d swatches, %d trained styles%s",
             len(self.result.pictures),
+            len(self.result.trained),
             f" ({self.result.problem})" if self.result.problem else "",
         )
         self.on_done(self.result)

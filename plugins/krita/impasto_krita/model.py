@@ -116,7 +116,8 @@ class StyleTransferModel(QObject):
         self.last_result: dict[str, Any] = {}  # the result's info (iterations, warm_start...)
         self.jobs_seen: list[str] = []  # every job id this model ran, in order
         self.results: set[str] = set()  # the unique ids of the result layers it made
-        self._estimating: tuple[str, int, int] = ("", 0, 0)  # the quality's label, the area
+        # The quality's label, the area, and whether the job is the fast method's one pass.
+        self._estimating: tuple[str, int, int, bool] = ("", 0, 0, False)
         self._estimate_key: str | None = None  # what the last estimate was asked for
         link.message.connect(self._on_message)
         link.state_changed.connect(self._on_link_state)
@@ -203,7 +204,7 @@ class StyleTransferModel(QObject):
         if key == self._estimate_key and not again:
             return
         self._estimate_key = key
-        self._estimating = (label, *size)
+        self._estimating = (label, *size, settings.get("method") == "fast")
         # Without styles or presets Start would refuse; that is said then, not here.
         given = n_styles or preset_fields(request.presets) or settings.get("trained")
         styles = n_styles if given else 1
@@ -214,8 +215,8 @@ class StyleTransferModel(QObject):
         if "error" in body:
             self.estimated.emit(str(body["error"]))
             return
-        label, width, height = self._estimating
-        self.estimated.emit(policy.estimate_text(label, body, width, height))
+        label, width, height, instant = self._estimating
+        self.estimated.emit(policy.estimate_text(label, body, width, height, instant))
 
     def cancel(self) -> None:
         job = self.job
