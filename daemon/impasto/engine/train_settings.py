@@ -38,7 +38,10 @@ class TrainSettings:
     style_size: int = 256  # px, the style image's longer side for its Gram targets
     width: int = 16  # scratch: the network's first-layer channels (the paper's 32)
     content_weight: float = StyleSettings.content_weight
-    style_weight: float = StyleSettings.style_weight
+    # Not the optimization's 20: a network trained at 20 paints the style's texture alone (the
+    # content is gone; benchmarks/RESULTS.md, "Trained styles"). 5 keeps the picture, from a
+    # small sweep of 1, 3 and 10 on two styles and two photos (results/training/).
+    style_weight: float = 5.0
     tv_weight: float = StyleSettings.tv_weight
     preview_every: int = 50  # steps between previews of the validation picture (0: none)
     checkpoint_every: int = 50  # steps between checkpoints (0: only when cancelled)
