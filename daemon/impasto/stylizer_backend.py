@@ -113,7 +113,7 @@ class StylizerBackend:
         without the fast networks' files."""
         return self._swatches
 
-    def trained(self) -> list[tuple[dict[str, Any], Samples]]:
+    def trained_styles(self) -> list[tuple[dict[str, Any], Samples]]:
         """The library's usable trained styles for the `presets` request: what each is, and
         its swatch (the example picture painted in it when it was trained)."""
         found = []

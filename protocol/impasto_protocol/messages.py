@@ -252,8 +252,8 @@ def trained_from(reply: Message) -> list[TrainedStyleInfo]:
     """The trained styles of a presets_reply (empty from a daemon older than 1.5)."""
     used: set[int] = set()
     found = []
-    for i, entry in enumerate(F.array(reply.body, "trained")):
-        where = f"trained[{i}]"
+    for i, entry in enumerate(F.array(reply.body, "trained_styles")):
+        where = f"trained_styles[{i}]"
         if not isinstance(entry, dict):
             raise ProtocolError(E_INVALID_FIELD, f"{where} is not a map", where)
         name = entry.get("name")

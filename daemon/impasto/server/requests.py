@@ -244,13 +244,15 @@ class Requests:
         pixels = [to_pixels(image, "RGB", "u8") for image in swatches]
         # 1.5: the trained styles of the daemon's library, their swatches in the frames after
         # the presets' (the backend reads a style file again only when it changed).
-        trained: list[tuple[dict[str, Any], Any]] = getattr(self.server.backend, "trained", list)()
+        trained: list[tuple[dict[str, Any], Any]] = getattr(
+            self.server.backend, "trained_styles", list
+        )()
         own = [to_pixels(image, "RGB", "u8") for _, image in trained]
         body = {
             "ready": self.book.ready,
             "count": len(pixels),
             "swatches": [p.descriptor(i) for i, p in enumerate(pixels)],
-            "trained": [
+            "trained_styles": [
                 {**info, "swatch": p.descriptor(len(pixels) + i)}
                 for i, ((info, _), p) in enumerate(zip(trained, own, strict=True))
             ],
