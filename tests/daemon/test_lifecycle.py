@@ -759,7 +759,9 @@ def test_estimate_gives_the_output_size_and_a_time_from_measured_costs(fresh_dae
         # From that job's measured iterations: the same job is estimated near its own time.
         assert 0.3 * took < after["seconds"] < 3 * took
         larger = c.estimate(EstimateRequest(64, 64, {"size": 128, "iterations": 10, "scales": 1}))
-        assert larger["seconds"] > 2.5 * after["seconds"]  # four times the pixels
+        # Four times the pixels cost more, though less than four times at these small sizes:
+        # both are measured now (128 px by the daemon's warm-up at load).
+        assert larger["seconds"] > after["seconds"]
         # A size that fits the budget only in tiles, and one that does not fit at all.
         tiled = c.estimate(EstimateRequest(256, 256, {"size": 256, **shallow}))
         assert tiled["tiled"] is True and tiled["memory"] <= 100 * 2**20
