@@ -83,12 +83,13 @@ class Library:
 
     def get(self, name: str) -> TrainedStyle:
         """The usable style called `name`; StyleFileError (one line) when there is none."""
-        for entry in self.entries():
+        entries = self.entries()
+        for entry in entries:
             if entry.name == name:
                 if entry.style is None:
                     raise StyleFileError(entry.problem)
                 return entry.style
-        known = ", ".join(e.name for e in self.entries() if e.style is not None) or "none"
+        known = ", ".join(e.name for e in entries if e.style is not None) or "none"
         raise StyleFileError(f"no trained style {name!r} in {self.folder} (there: {known})")
 
 

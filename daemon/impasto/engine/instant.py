@@ -187,8 +187,9 @@ class InstantStyles:
         own = [t for t in trained if t is not None and t.kind is Kind.SCRATCH]
         with torch.inference_mode():
             if own:
-                alone = len(used) == 1 and used[0][0] < len(trained) and trained[used[0][0]]
-                if not alone or alone is not own[0]:
+                single = len(used) == 1 and used[0][0] < len(trained)
+                sole = trained[used[0][0]] if single else None  # the only style weighed
+                if sole is not own[0]:
                     raise ValueError(
                         f"the trained style {own[0].name!r} has a network of its own and paints"
                         " alone: it cannot be blended with other styles"

@@ -33,6 +33,7 @@ from .images import ImageInput, Picture, fit_size, resize, tensor_digest, to_ten
 from .job import Cancelled, CancelToken
 from .losses import tv_loss
 from .settings import StyleSettings
+from .stylizer import layer_weights
 from .train_settings import MIN_CROP, Kind, TrainSettings, TrainSettingsError
 from .trained import (
     STYLE_IMAGE_SIDE,
@@ -196,6 +197,7 @@ class Trainer:
         self.style = rgb
         self.style_digest = tensor_digest(rgb)
         self.content = StyleSettings()  # the perceptual loss's layers and their weights
+        self._layer_weights = layer_weights(self.content)
         self.generator = torch.Generator().manual_seed(self.s.seed)
         self.step = 0
         self._build()
@@ -212,11 +214,11 @@ class Trainer:
 
     def _build(self) -> None:
         if self.s.start is Kind.FAST:
-            predictor, transformer = self.engine.instant.arbitrary()
+            instant = self.engine.instant
+            _, transformer = instant.arbitrary()
             self.transformer = transformer
-            with torch.no_grad():
-                vector = predictor(self._predictor_input())
-                norms = transformer.norms(vector)
+            with torch.no_grad():  # where the predictor puts the style, as instant paints it
+                norms = transformer.norms(instant.style_vector(self.style))
             self.params = [torch.nn.Parameter(t.detach().clone()) for pair in norms for t in pair]
             self.network = None
         else:
@@ -226,13 +228,6 @@ class Trainer:
             self.network = JohnsonNetwork(self.s.width).to(self.device).train()
             self.params = list(self.network.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=self.s.rate)
-
-    def _predictor_input(self) -> torch.Tensor:
-        from .instant import PREDICTOR_SIDE
-
-        h, w = self.style.shape[-2:]
-        side = round(PREDICTOR_SIDE * max(w, h) / min(w, h))
-        return resize(self.style, *fit_size(w, h, side)).to(self.device)
 
     def paint(self, content: torch.Tensor) -> torch.Tensor:
         """The network's picture of `content` (N, 3, H, W), with gradients to its weights."""
@@ -253,10 +248,8 @@ class Trainer:
 
     def loss(self, content: torch.Tensor) -> tuple[torch.Tensor, tuple[float, float, float]]:
         """The weighted loss of the network's picture of `content`, and its three terms."""
-        from .stylizer import layer_weights
-
         s = self.content
-        cw, sw = layer_weights(s)
+        cw, sw = self._layer_weights
         x = content.to(self.device)
         out = self.paint(x)
         layers = list(dict.fromkeys([*s.content_layers, *s.style_layers]))
