@@ -100,18 +100,25 @@ class Estimator:
 
 
 def resolve(
-    client: Client, args: Arguments, region: tuple[int, int], n_styles: int
+    client: Client,
+    args: Arguments,
+    region: tuple[int, int],
+    n_styles: int,
+    asked: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Arguments, str]:
     """The arguments with Automatic replaced by the preset it stands for on this daemon
     (policy.automatic_quality, from the daemon's estimates), and the quality's words for the
     estimate line ("Automatic: Normal"). Without the daemon's times (an older daemon, an
-    error reply) Automatic is the default preset. Raises SettingsInputError for bad input."""
+    error reply) Automatic is the default preset. Raises SettingsInputError for bad input.
+    `asked` collects the estimate_reply of each preset asked about, by its value."""
     chosen = parse_quality(args.quality)
     if chosen is None:
         if Features.from_hello(client.welcome or {}).estimate:
 
             def seconds(quality: policy.Quality) -> float | None:
                 body = ask_estimate(client, with_quality(args, quality), region, n_styles)
+                if asked is not None:
+                    asked[quality.value] = body
                 value = body.get("seconds")
                 return float(value) if isinstance(value, (int, float)) else None
 
@@ -146,9 +153,10 @@ def ask_estimate(
 
 
 def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: int) -> str:
+    asked: dict[str, dict[str, Any]] = {}
     try:
-        args, label = resolve(client, args, region, n_styles)
-        body = ask_estimate(client, args, region, n_styles)
+        args, label = resolve(client, args, region, n_styles, asked)
+        body = asked.get(args.quality) or ask_estimate(client, args, region, n_styles)
     except SettingsInputError as exc:
         return str(exc)
     except ImpastoError as exc:

@@ -32,11 +32,11 @@ from .settings import (  # noqa: E402
     Arguments,
     Features,
     SettingsInputError,
+    config_style_files,
     engine_settings,
     parse_presets,
     parse_trained,
     progress_text,
-    style_files,
 )
 
 log = logging.getLogger(__name__)
@@ -275,16 +275,10 @@ def _estimate_input(
             where = layers.region(image, drawables[0], config.get_property("padding"))
         except layers.HostError:
             return None
-        named = len(_style_paths(config)) + (config.get_property("style-layer") is not None)
+        named = len(config_style_files(config)) + (config.get_property("style-layer") is not None)
         return _arguments(config), (where.width, where.height), named
 
     return current
-
-
-def _style_paths(config: Gimp.ProcedureConfig) -> list[str]:
-    gfile = config.get_property("style-file")
-    more = config.get_property("style-paths") or ""
-    return style_files(gfile.get_path() if gfile else None, more)
 
 
 def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
@@ -293,7 +287,7 @@ def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
     layer = config.get_property("style-layer")
     if layer is not None:
         styles.append(layers.layer_pixels(layer))
-    styles += [layers.file_pixels(p) for p in _style_paths(config)]
+    styles += [layers.file_pixels(p) for p in config_style_files(config)]
     if not styles and not presets:
         raise layers.HostError(
             "no style: give a style image file, a style layer, built-in styles (presets) or "

@@ -132,6 +132,14 @@ def style_files(first: str | None, more: str) -> list[str]:
     return paths
 
 
+def config_style_files(config: Any) -> list[str]:
+    """style_files of a procedure config's `style-file` (a Gio.File) and `style-paths`."""
+    gfile = config.get_property("style-file")
+    return style_files(
+        gfile.get_path() if gfile else None, config.get_property("style-paths") or ""
+    )
+
+
 def style_file_arguments(paths: list[str]) -> tuple[str | None, str]:
     """The `style-file` path and the `style-paths` text that name `paths` (style_files'
     inverse): the first file, and the others joined by ';'."""

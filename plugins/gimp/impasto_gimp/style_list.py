@@ -23,7 +23,7 @@ gi.require_version("GdkPixbuf", "2.0")
 gi.require_version("Pango", "1.0")
 from gi.repository import GdkPixbuf, Gimp, Gio, GLib, Gtk, Pango  # noqa: E402
 
-from .settings import style_file_arguments, style_files  # noqa: E402
+from .settings import config_style_files, style_file_arguments, style_files  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ class StyleList:
     # -- the arguments ----------------------------------------------------------------------
 
     def files(self) -> list[str]:
-        gfile = self.config.get_property("style-file")
-        return style_files(gfile.get_path() if gfile else None, self._more())
-
-    def _more(self) -> str:
-        return self.config.get_property("style-paths") or ""
+        return config_style_files(self.config)
 
     def _set_files(self, paths: list[str]) -> None:
         first, more = style_file_arguments(paths)
