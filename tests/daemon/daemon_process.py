@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,25 @@ from impasto_protocol import Client, ConnectionLost, Pixels
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "daemon" / "impasto" / "examples"
+
+
+def tcp_endpoint() -> str:
+    """A loopback TCP endpoint on a port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def train_tiny_style(stylizer, style: Image.Image, path: Path, kind: str = "fast") -> None:
+    """A trained style made in a moment (two steps on 32 px crops) for a daemon's library:
+    what the tests need is a real file, not a good style. Named as `path` is."""
+    from impasto.engine.train_settings import Kind, TrainSettings
+    from impasto.engine.training import Trainer, load_photos, photo_files
+
+    settings = TrainSettings(
+        start=Kind(kind), steps=2, size=32, batch=1, style_size=48, width=4, preview_every=0
+    )
+    Trainer(stylizer, style, load_photos(photo_files()), settings).run().save(path)
 
 
 def example_pixels(name: str, size: int = 48, mode: str = "RGB") -> Pixels:

@@ -5,7 +5,6 @@ paint is refused with one line."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,32 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from daemon_process import DaemonProcess, example_pixels
+from daemon_process import DaemonProcess, example_pixels, tcp_endpoint, train_tiny_style
 from PIL import Image
 
 from impasto.engine import Job, StyleSettings
-from impasto.engine.train_settings import Kind, TrainSettings
 from impasto.engine.trained import TrainedStyle
-from impasto.engine.training import Trainer, load_photos, photo_files
 from impasto_protocol import Client, RemoteError, Submit
-
-TINY = {"size": 32, "batch": 1, "style_size": 48, "width": 4, "preview_every": 0, "steps": 2}
-
-
-def _endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, stylizer, load_example) -> Path:
     folder = tmp_path_factory.mktemp("styles")
-    photos = load_photos(photo_files())
-    for name, kind in (("hubble", Kind.FAST), ("own", Kind.SCRATCH)):
-        settings = TrainSettings(start=kind, **TINY)
-        trainer = Trainer(stylizer, load_example("hubble", 64), photos, settings, name=name)
-        trainer.run().save(folder / f"{name}.style")
+    for name, kind in (("hubble", "fast"), ("own", "scratch")):
+        train_tiny_style(stylizer, load_example("hubble", 64), folder / f"{name}.style", kind)
     (folder / "broken.style").write_text("not a style")
     return folder
 
@@ -46,7 +32,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, stylizer, load_example) ->
 @pytest.fixture(scope="module")
 def daemon(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     log = tmp_path_factory.mktemp("trained-daemon") / "daemon.log"
-    d = DaemonProcess(_endpoint(), log, env={"IMPASTO_STYLES": str(library)})
+    d = DaemonProcess(tcp_endpoint(), log, env={"IMPASTO_STYLES": str(library)})
     d.start(wait_ready=120)
     try:
         yield d

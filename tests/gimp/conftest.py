@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 import gimp_root  # noqa: E402
-from daemon_process import DaemonProcess  # noqa: E402
+from daemon_process import DaemonProcess, train_tiny_style  # noqa: E402
 
 from hosts import host_missing  # noqa: E402
 from newer_daemon import NewerDaemon  # noqa: E402
@@ -140,7 +140,7 @@ def gimp(
     (shared / "home").mkdir()
     library = shared / "styles"
     library.mkdir()
-    _train_tiny(stylizer, load_example("hubble", 64), library / "hubble.style")
+    train_tiny_style(stylizer, load_example("hubble", 64), library / "hubble.style")
     for script in (HERE / "batch").iterdir():
         if script.suffix in (".py", ".scm"):
             shutil.copy(script, shared / script.name)
@@ -168,15 +168,6 @@ def gimp(
         host_missing(f"cannot mount the GIMP 3 root: {exc}")
     finally:
         daemon.stop()
-
-
-def _train_tiny(stylizer: Any, style: Any, path: Path) -> None:
-    from impasto.engine.train_settings import TrainSettings
-    from impasto.engine.training import Trainer, load_photos, photo_files
-
-    settings = TrainSettings(steps=2, size=32, batch=1, style_size=48, preview_every=0)
-    photos = load_photos(photo_files())
-    Trainer(stylizer, style, photos, settings, name=path.stem).run().save(path)
 
 
 @pytest.fixture(scope="session")

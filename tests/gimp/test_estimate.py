@@ -5,27 +5,22 @@ chooses from those times."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
-from daemon_process import DaemonProcess  # tests/daemon/, put on sys.path by conftest
+
+# tests/daemon/, put on sys.path by conftest
+from daemon_process import DaemonProcess, tcp_endpoint
 from impasto_gimp import estimate
 from impasto_gimp.settings import Arguments, with_quality
 
 from impasto_protocol import Client, policy
 
 
-def _endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    daemon = DaemonProcess(_endpoint(), tmp_path_factory.mktemp("estimate") / "daemon.log")
+    daemon = DaemonProcess(tcp_endpoint(), tmp_path_factory.mktemp("estimate") / "daemon.log")
     daemon.start(wait_ready=120)
     try:
         with Client(daemon.endpoint, timeout=10.0) as c:

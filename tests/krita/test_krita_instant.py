@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from daemon_process import DaemonProcess
+from daemon_process import DaemonProcess, train_tiny_style
 from krita_run import DAEMON_TIMINGS
 from test_krita_plugin import above_source, check_document, result_name, run
 
@@ -82,14 +82,9 @@ def test_palette_and_a_preset_only_job(tmp_path, resource_cache, wheels, daemon)
 @pytest.fixture
 def trained_daemon(tmp_path: Path, stylizer, load_example):
     """A daemon whose library holds one trained style, `hubble` (a tiny training)."""
-    from impasto.engine.train_settings import TrainSettings
-    from impasto.engine.training import Trainer, load_photos, photo_files
-
     library = tmp_path / "styles"
     library.mkdir()
-    settings = TrainSettings(steps=2, size=32, batch=1, style_size=48, preview_every=0)
-    trainer = Trainer(stylizer, load_example("hubble", 64), load_photos(photo_files()), settings)
-    trainer.run().save(library / "hubble.style")
+    train_tiny_style(stylizer, load_example("hubble", 64), library / "hubble.style")
     proc = DaemonProcess(
         f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS,
         env={"IMPASTO_STYLES": str(library)},
