@@ -142,7 +142,9 @@ class RayBackend:
         log.info("engine on ray node %s (pid %s): %s", self.node, info["pid"], self.device)
 
     def describe(self) -> dict[str, Any]:
-        return self._described or self.local.describe()
+        described = dict(self._described or self.local.describe())
+        described.pop("train_defaults", None)  # trainings are not placed on the cluster
+        return described
 
     def stats(self) -> dict[str, Any]:
         return self._stats  # as of the last job's end: the socket loop never waits on Ray

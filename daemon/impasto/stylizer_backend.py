@@ -54,7 +54,10 @@ from .server.backend import (
     ProgressSink,
     Samples,
     SettingsRequest,
+    TrainingRequest,
+    TrainInput,
 )
+from .training_job import DefaultPhotos, check_training, run_training, train_defaults
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class StylizerBackend:
         self.stylizer: Stylizer | None = None
         self._swatches: list[Samples] = []
         self.library = Library()  # the trained styles a job may name (settings.trained)
+        self._photos = DefaultPhotos()  # what trainings crop from, read at the first
 
     def load(self) -> None:
         device, weights, precision, cache_bytes, memory_budget = self._args
@@ -151,6 +155,7 @@ class StylizerBackend:
             + ([Method.FAST.value] if s is not None and s.instant.available else []),
             "presets": NUM_PRESETS if s is not None and s.instant.available else 0,
             **settings_description(),
+            "train_defaults": train_defaults(),  # 1.6: the `train` request's settings
         }
 
     def stats(self) -> dict[str, Any]:
@@ -226,6 +231,23 @@ class StylizerBackend:
             "memory": e.memory,
         }
 
+    def check_training(self, request: TrainingRequest) -> Any:
+        return check_training(request, self.stylizer, self.library)
+
+    def train(self, job: TrainInput, progress: ProgressSink) -> JobOutput:
+        assert self.stylizer is not None, "load() first"
+        try:
+            return run_training(job, progress, self.stylizer, self.library, self._photos)
+        except torch.OutOfMemoryError as e:
+            raise self._out_of_memory(e) from e
+
+    def _out_of_memory(self, e: torch.OutOfMemoryError) -> OutOfMemory:
+        """The job fails with the device's name; the memory it held goes back to the device."""
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        assert self.stylizer is not None
+        return OutOfMemory(f"out of memory on {self.stylizer.compute.describe()}: {e}")
+
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         assert self.stylizer is not None, "load() first"
         settings: StyleSettings = job.settings
@@ -284,9 +306,7 @@ class StylizerBackend:
         except ImageError as e:
             raise FieldError(None, str(e)) from None
         except torch.OutOfMemoryError as e:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            raise OutOfMemory(f"out of memory on {self.stylizer.compute.describe()}: {e}") from e
+            raise self._out_of_memory(e) from e
         info = {
             "iterations": r.iterations,
             "elapsed": r.elapsed,
@@ -298,7 +318,8 @@ class StylizerBackend:
             "weights": r.weights,
             "stopped": r.stopped.value,
             "scales": [list(s) for s in r.scales],
-            "settings": settings_to_wire(r.settings),
+            # As used: the engine saw the trained styles among the styles, not as names.
+            "settings": settings_to_wire(r.settings.replace(trained=settings.trained)),
             "style_cache": {"hits": cache.hits - hits, "misses": cache.misses - misses},
         }
         return JobOutput(r.picture.to_array(), info)

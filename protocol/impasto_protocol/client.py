@@ -69,7 +69,16 @@ class Client(Connection):
         return time.perf_counter() - start
 
     def submit(self, job: Submit) -> JobHandle:
-        msg = job.to_message()
+        return self._queue(job.to_message())
+
+    def train(self, request: M.Train) -> JobHandle:
+        """Queue a training (protocol 1.6): progress counts steps, previews show the
+        validation picture, and the result's image is that picture painted by the trained
+        network, which is then in the daemon's library as `request.name`."""
+        return self._queue(request.to_message())
+
+    def _queue(self, msg: Message) -> JobHandle:
+        """A submit or train request: its events are kept for the handle from the reply on."""
         reply = self.request(msg, ACCEPTED)
         assert reply.job is not None  # request() checked it
         self._job_events.setdefault(reply.job, deque())

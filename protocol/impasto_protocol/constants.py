@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # (major, minor). A peer refuses a different major version; minor versions only add optional
 # fields and message types, which older peers ignore or answer with `unknown_type`.
-VERSION: tuple[int, int] = (1, 5)
+VERSION: tuple[int, int] = (1, 6)
 
 # Requests, client -> daemon. Each gets exactly one terminal answer (its reply, or `error`).
 HELLO = "hello"
@@ -20,7 +20,8 @@ PING = "ping"
 SHUTDOWN = "shutdown"
 PRESETS = "presets"  # 1.1: the built-in styles' swatches
 ESTIMATE = "estimate"  # 1.4: a job's output size, time and memory, before it is sent
-REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS, ESTIMATE)
+TRAIN = "train"  # 1.6: a training job, which turns a style image into a trained style
+REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS, ESTIMATE, TRAIN)
 
 # Notices, client -> daemon: one-way, never answered.
 HEARTBEAT = "heartbeat"

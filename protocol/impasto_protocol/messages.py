@@ -28,6 +28,7 @@ from .constants import (
     SHUTDOWN,
     STATUS,
     SUBMIT,
+    TRAIN,
     VERSION,
     WATCH,
 )
@@ -36,6 +37,26 @@ from .pixels import DTYPES, Pixels, pixels_from_descriptor, read_pixels
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
 MAX_PRIORITY = 10
+
+
+# The fields every queued job has, a submit's and (1.6) a train's alike.
+JOB_OPTIONS = ("priority", "progress_every", "preview_every", "preview_size", "detach", "label")
+
+
+def job_options_to_wire(job: Any) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in JOB_OPTIONS}
+
+
+def job_options_from_wire(b: dict[str, Any]) -> dict[str, Any]:
+    """JOB_OPTIONS read from a request's body, each checked (defaults as SPEC.md states)."""
+    return {
+        "priority": F.integer(b, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),
+        "progress_every": F.integer(b, "progress_every", 10, 1, 1_000_000),
+        "preview_every": F.integer(b, "preview_every", 0, 0, 1_000_000),
+        "preview_size": F.integer(b, "preview_size", 512, 16, 65535),
+        "detach": F.boolean(b, "detach"),
+        "label": F.text(b, "label", "", max_length=200),
+    }
 
 
 @dataclass
@@ -76,12 +97,7 @@ class Submit:
         body |= {
             "styles": [put(s) for s in self.styles],
             "settings": self.settings,
-            "priority": self.priority,
-            "progress_every": self.progress_every,
-            "preview_every": self.preview_every,
-            "preview_size": self.preview_size,
-            "detach": self.detach,
-            "label": self.label,
+            **job_options_to_wire(self),
         }
         if self.mask is not None:
             body["mask"] = put(self.mask)
@@ -145,12 +161,7 @@ class Submit:
             init_image=init_image,
             init_job=F.job_id(b, "init_job"),
             replace=F.job_id(b, "replace"),
-            priority=F.integer(b, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),  # type: ignore[arg-type]
-            progress_every=F.integer(b, "progress_every", 10, 1, 1_000_000),  # type: ignore[arg-type]
-            preview_every=F.integer(b, "preview_every", 0, 0, 1_000_000),  # type: ignore[arg-type]
-            preview_size=F.integer(b, "preview_size", 512, 16, 65535),  # type: ignore[arg-type]
-            detach=F.boolean(b, "detach"),
-            label=F.text(b, "label", "", max_length=200),  # type: ignore[arg-type]
+            **job_options_from_wire(b),
             result_layout=F.text(b, "result_layout", choices=RESULT_LAYOUTS),
             result_dtype=F.text(b, "result_dtype", "u8", choices=tuple(DTYPES)),  # type: ignore[arg-type]
             inputs_from=inputs_from,
@@ -274,6 +285,112 @@ def trained_from(reply: Message) -> list[TrainedStyleInfo]:
     return found
 
 
+MAX_TRAIN_PHOTOS = 16  # a train request's own photos, beside the daemon's default ones
+MAX_NAME_LENGTH = 64
+NAME_PUNCTUATION = frozenset(" _-.,+()&'")
+
+
+def style_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a trained style (it becomes a file name in the daemon's
+    library), or None. Letters and digits of any script, and a little punctuation."""
+    if not name:
+        return "a trained style's name is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"a trained style's name has at most {MAX_NAME_LENGTH} characters"
+    if not name[0].isalnum():
+        return f"a trained style's name starts with a letter or a digit: {name!r}"
+    odd = sorted({c for c in name if not c.isalnum() and c not in NAME_PUNCTUATION})
+    if odd:
+        allowed = "letters, digits, spaces and _-.,+()&'"
+        return f"{odd[0]!r} cannot be in a trained style's name ({allowed})"
+    if name.endswith(".style") or name.endswith(" "):
+        return f"a trained style's name ends without '.style' or a space: {name!r}"
+    return None
+
+
+@dataclass
+class Train:
+    """A training job (1.6): the daemon trains a network for `style` on crops of its default
+    photos (and `photos`) and writes it to its library as the trained style `name`, which a
+    submit then names in `settings.trained`. `settings` holds the training's settings by name
+    (hello_reply's `train_defaults`)."""
+
+    style: Pixels
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    photos: list[Pixels] = field(default_factory=list)
+    only_photos: bool = False  # train on `photos` alone
+    validation: Pixels | None = None  # the picture previews and the result show
+    overwrite: bool = False  # replace a trained style of that name
+    restart: bool = False  # ignore a checkpoint of that name's; start over
+    priority: int = 0
+    progress_every: int = 10  # steps between progress events
+    preview_every: int = 0  # steps between previews of the validation picture (0: none)
+    preview_size: int = 512
+    detach: bool = False
+    label: str = ""
+
+    def to_message(self, mid: str | None = None) -> Message:
+        frames: list[Any] = []
+
+        def put(p: Pixels) -> dict[str, Any]:
+            frames.append(p.data)
+            return p.descriptor(len(frames) - 1)
+
+        body: dict[str, Any] = {
+            "style": put(self.style),
+            "name": self.name,
+            "settings": dict(self.settings),
+            "photos": [put(p) for p in self.photos],
+            "only_photos": self.only_photos,
+            "overwrite": self.overwrite,
+            "restart": self.restart,
+            **job_options_to_wire(self),
+        }
+        if self.validation is not None:
+            body["validation"] = put(self.validation)
+        return Message(TRAIN, mid or new_id(), body, frames=frames)
+
+    @classmethod
+    def from_message(cls, msg: Message) -> Train:
+        b, frames, used = msg.body, msg.frames, set[int]()
+        style = read_pixels(b, "style", frames, used)
+        if style is None:
+            raise ProtocolError(E_MISSING_FIELD, "this field is required", "style")
+        name = F.text(b, "name", required=True, max_length=MAX_NAME_LENGTH) or ""
+        problem = style_name_problem(name)
+        if problem is not None:
+            raise ProtocolError(E_INVALID_FIELD, problem, "name")
+        descs = F.array(b, "photos")
+        if len(descs) > MAX_TRAIN_PHOTOS:
+            raise ProtocolError(E_TOO_LARGE, f"at most {MAX_TRAIN_PHOTOS} photos", "photos")
+        photos = [
+            pixels_from_descriptor(d, frames, used, f"photos[{i}]") for i, d in enumerate(descs)
+        ]
+        validation = read_pixels(b, "validation", frames, used)
+        if len(used) != len(frames):
+            raise ProtocolError(
+                E_INVALID_FIELD, f"{len(frames)} frames sent but {len(used)} described", "frames"
+            )
+        train = cls(
+            style=style,
+            name=name,
+            settings=F.mapping(b, "settings"),
+            photos=photos,
+            only_photos=F.boolean(b, "only_photos"),
+            validation=validation,
+            overwrite=F.boolean(b, "overwrite"),
+            restart=F.boolean(b, "restart"),
+            **job_options_from_wire(b),
+        )
+        if train.only_photos and not photos:
+            raise ProtocolError(E_INVALID_FIELD, "only_photos needs photos", "only_photos")
+        for key in train.settings:
+            if not isinstance(key, str):
+                raise ProtocolError(E_INVALID_FIELD, "setting names are strings", "settings")
+        return train
+
+
 def require_job(msg: Message) -> str:
     if msg.job is None:
         raise ProtocolError(E_MISSING_FIELD, f"{msg.type} needs the header's 'job'", "job")
@@ -297,6 +414,7 @@ class Progress:
     tv_loss: float
     elapsed: float
     remaining: float | None = None  # 1.4: the daemon's own estimate of the seconds left
+    paused: bool = False  # 1.6: a training that made way for stylization jobs, queued again
 
     @classmethod
     def from_body(cls, b: dict[str, Any]) -> Progress:
@@ -321,6 +439,7 @@ class Progress:
             tv_loss=float(num("tv_loss")),
             elapsed=float(num("elapsed")),
             remaining=_seconds(b.get("remaining")),
+            paused=b.get("paused") is True,
         )
 
     @property
@@ -370,6 +489,7 @@ class Result:
 @dataclass(frozen=True)
 class Cancelled:
     reason: str
+    checkpoint: int | None = None  # 1.6: a training's saved step; the next request resumes
 
 
 JobEvent = Progress | Preview | Result | Cancelled
@@ -386,7 +506,9 @@ def job_event(msg: Message) -> JobEvent:
     if msg.type == RESULT:
         return Result(_image(msg), {k: v for k, v in msg.body.items() if k != "image"})
     if msg.type == CANCELLED:
-        return Cancelled(str(msg.body.get("reason", "")))
+        step = msg.body.get("checkpoint")
+        step = step if isinstance(step, int) and not isinstance(step, bool) else None
+        return Cancelled(str(msg.body.get("reason", "")), step)
     raise ProtocolError(E_INVALID_FIELD, f"not a job event: {msg.type}", "type")
 
 

@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from daemon_process import DaemonProcess
+from daemon_process import DaemonProcess, example_pixels
 from test_lifecycle import (
     long_job,
     remote_error,
@@ -32,7 +32,9 @@ from test_lifecycle import (
     wait_running,
 )
 
-from impasto_protocol import Preview, Progress, Result
+from impasto_protocol import Preview, Progress, RemoteError, Result
+from impasto_protocol import constants as C
+from impasto_protocol.messages import Train
 
 RAY = Path(sys.executable).with_name("ray")
 
@@ -89,7 +91,13 @@ def _engine_processes() -> dict[int, int]:
 
 def test_two_actors_run_jobs_side_by_side_with_progress_and_cancel(cluster_daemon) -> None:
     with cluster_daemon.client() as c:
-        assert c.hello()["devices"] == 2
+        welcome = c.hello()
+        assert welcome["devices"] == 2
+        # Trainings run on a daemon's own engines, not on a cluster's actors: refused clearly.
+        assert "train_defaults" not in welcome
+        with pytest.raises(RemoteError) as refused:
+            c.train(Train(example_pixels("hubble", 48), "on-the-cluster"))
+        assert refused.value.code == C.E_UNKNOWN_TYPE and "train" in refused.value.message
         status = c.status()
         assert [w["device"] for w in status["workers"]] == ["ray:cpu", "ray:cpu"]
         assert len(_engine_processes()) == 2  # an actor process per engine

@@ -63,6 +63,7 @@ def test_a_submit_names_a_trained_style(daemon: DaemonProcess, library: Path, st
         c.hello()
         result = c.submit(Submit(content, [], settings=settings)).result(timeout=60)
     assert "trained style hubble (fast)" in result.info["weights"]
+    assert result.info["settings"]["trained"] == ["hubble"]  # every setting as used
     mine = stylizer.stylize(
         Job(
             content.to_pil(),

@@ -81,6 +81,7 @@ CLIENT_CALLS = {
     C.SHUTDOWN: ".shutdown(",
     C.PRESETS: ".presets(",
     C.ESTIMATE: ".estimate(",
+    C.TRAIN: ".train(",
 }
 
 
@@ -210,3 +211,18 @@ def test_field_tables_match_the_message_classes() -> None:
     assert table_names(table_after("6. Requests", "### submit")) == body
     progress = {f.name for f in dataclasses.fields(M.Progress)}
     assert table_names(table_after("8. Jobs", "`progress` body")) == progress
+    train = M.Train(pixel, "x", photos=[pixel], validation=pixel)
+    assert table_names(table_after("6. Requests", "### train")) == set(train.to_message().body)
+
+
+def test_training_settings_table_matches_the_daemons_defaults() -> None:
+    """The `train` section's settings table names every setting a train request may carry,
+    with the default `hello_reply.train_defaults` reports."""
+    from impasto.training_job import train_defaults
+
+    text = section("6. Requests")
+    table = table_after("6. Requests", "Training settings")
+    assert text.index("Training settings") > text.index("### train")
+    rows = re.findall(r"^\| `([a-z_]+)`\s*\|[^|]*\|\s*([^|]+?)\s*\|", table, flags=re.M)
+    documented = {name: ast.literal_eval(default) for name, default in rows}
+    assert documented == train_defaults()

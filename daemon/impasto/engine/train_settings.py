@@ -25,7 +25,11 @@ LEARNING_RATES = {Kind.FAST: 0.02, Kind.SCRATCH: 0.001}
 
 
 class TrainSettingsError(ValueError):
-    """A training setting out of range; one line naming it."""
+    """A training setting out of range; one line naming it (`field`: the setting's name)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,14 @@ class TrainSettings:
             ("learning_rate", 0 <= self.learning_rate < 1, "0 (automatic) or below 1"),
             ("preview_every", self.preview_every >= 0, "0 or more"),
             ("checkpoint_every", self.checkpoint_every >= 0, "0 or more"),
+            ("seed", 0 <= self.seed < 2**32, "0..4294967295"),
         ]
         for weight in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, weight)
             checks.append((weight, math.isfinite(value) and value >= 0, "0 or more"))
         for name, ok, wanted in checks:
             if not ok:
-                raise TrainSettingsError(f"{name} {getattr(self, name)!r} must be {wanted}")
+                raise TrainSettingsError(f"{name} {getattr(self, name)!r} must be {wanted}", name)
         return self
 
     @property

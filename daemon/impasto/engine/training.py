@@ -139,10 +139,10 @@ def load_photos(files: Sequence[Path]) -> TrainingPhotos:
 class TrainingPhotos:
     """The content pictures crops are cut from, as (1, 3, H, W) 0..1 tensors."""
 
-    def __init__(self, photos: Sequence[ImageInput]) -> None:
+    def __init__(self, photos: Sequence[ImageInput | torch.Tensor]) -> None:
         self.photos = []
-        for photo in photos:
-            rgb, _ = to_tensor(photo)
+        for photo in photos:  # pictures, or (1, 3, H, W) tensors another TrainingPhotos holds
+            rgb = photo if isinstance(photo, torch.Tensor) else to_tensor(photo)[0]
             h, w = rgb.shape[-2:]
             if max(w, h) > PHOTO_SIDE:
                 rgb = resize(rgb, *fit_size(w, h, PHOTO_SIDE))
@@ -183,7 +183,7 @@ class Trainer:
         photos: TrainingPhotos,
         settings: TrainSettings | None = None,
         name: str = "style",
-        validation: ImageInput | None = None,
+        validation: ImageInput | torch.Tensor | None = None,
     ) -> None:
         self.engine = engine
         self.s = (settings or TrainSettings()).validate()
@@ -206,6 +206,8 @@ class Trainer:
         self.validation_crops = photos.crops(VALIDATION_CROPS, self.s.size, fixed)
         if validation is None:
             self.validation = self.engine.instant.swatch_picture
+        elif isinstance(validation, torch.Tensor):
+            self.validation = validation
         else:
             self.validation = to_tensor(validation)[0]
         self._targets = self._style_targets()
@@ -304,16 +306,16 @@ class Trainer:
             if rep.checkpoint is not None and self.s.checkpoint_every:
                 if self.step % self.s.checkpoint_every == 0 and self.step < self.s.steps:
                     self._checkpoint(rep)
+            last = self.step == self.s.steps
+            wants_preview = bool(self.s.preview_every) and (
+                self.step % self.s.preview_every == 0 or last
+            )
             if rep.on_progress is not None and (
-                self.step % max(1, rep.every) == 0 or self.step == self.s.steps
+                self.step % max(1, rep.every) == 0 or last or wants_preview
             ):
                 elapsed = time.perf_counter() - started
                 pace = elapsed / (self.step - first)
-                preview = None
-                if self.s.preview_every and (
-                    self.step % self.s.preview_every == 0 or self.step == self.s.steps
-                ):
-                    preview = Picture.of(self.picture(self.validation))
+                preview = Picture.of(self.picture(self.validation)) if wants_preview else None
                 rep.on_progress(
                     TrainProgress(
                         self.step,

@@ -32,11 +32,23 @@ class FieldError(ValueError):
 
 
 class JobStopped(Exception):
-    """The job's cancel event was set; `partial` is the image as far as it got (or None)."""
+    """The job's cancel event was set; `partial` is the image as far as it got (or None), and
+    `info` facts for the `cancelled` event (a training's checkpoint step)."""
 
-    def __init__(self, partial: Samples | None) -> None:
+    def __init__(self, partial: Samples | None, info: dict[str, Any] | None = None) -> None:
         super().__init__("stopped")
         self.partial = partial
+        self.info = info or {}
+
+
+class JobPaused(Exception):
+    """A training's pause event was set: it saved a checkpoint at `step` and made way for
+    stylization jobs; run again, it resumes there. `elapsed`: its running seconds so far."""
+
+    def __init__(self, step: int, elapsed: float) -> None:
+        super().__init__(f"paused at step {step}")
+        self.step = step
+        self.elapsed = elapsed
 
 
 class OutOfMemory(Exception):
@@ -53,6 +65,35 @@ class SettingsRequest:
     warm_start: bool  # an init_image or init_job: the job starts from that picture
     n_styles: int
     limits: Limits
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What a backend checks a train request against before it is queued (SPEC.md, train)."""
+
+    settings: dict[str, Any]
+    name: str
+    overwrite: bool
+    style_size: tuple[int, int]
+    limits: Limits
+
+
+@dataclass
+class TrainInput:
+    style: Samples
+    photos: list[Samples]
+    only_photos: bool
+    validation: Samples | None
+    settings: Any  # what check_training returned
+    name: str
+    overwrite: bool
+    restart: bool  # ignore a checkpoint (only on a job's first run: a paused one resumes)
+    progress_every: int = 10
+    preview_every: int = 0
+    preview_size: int = 512
+    elapsed_before: float = 0.0  # seconds the job ran before it was paused
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -99,6 +140,15 @@ class Backend(Protocol):
 
     def run(self, job: JobInput, progress: ProgressSink) -> JobOutput:
         """Run a job; raise JobStopped when job.cancel is set, OutOfMemory, FieldError."""
+
+    def check_training(self, request: TrainingRequest) -> Any:
+        """Validate a train request before it is queued (FieldError naming the setting, or
+        `name` for a style that exists without `overwrite`). Optional: a backend without it
+        answers train requests with `unknown_type`."""
+
+    def train(self, job: TrainInput, progress: ProgressSink) -> JobOutput:
+        """Train and write the style to the library; raise JobStopped (after a checkpoint)
+        when job.cancel is set, JobPaused when job.pause is, OutOfMemory, FieldError."""
 
     def swatches(self) -> list[Samples]:
         """The presets' swatches for the `presets` request: already rendered (the socket loop

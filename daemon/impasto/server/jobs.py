@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from impasto_protocol.messages import Submit
+from impasto_protocol.messages import Submit, Train
 
 
 class JobState(str, Enum):
@@ -44,9 +44,9 @@ class JobRecord:
     id: str
     client: bytes  # the submitting connection's routing id: heartbeats, fairness, limits
     owner: str  # who may see and act on the job (peers.Peer.owner): a key, "local" or "anyone"
-    submit: Submit
+    submit: Submit | Train  # the request that made it: a stylization or (1.6) a training
     settings: Any  # checked by the backend
-    submit_ref: str  # the id of the submit request
+    submit_ref: str  # the id of the submit (or train) request
     state: JobState = JobState.QUEUED
     urgent: bool = False  # a replacement: runs before everything else
     seq: int = field(default_factory=lambda: next(_sequence))
@@ -65,6 +65,21 @@ class JobRecord:
     device: str | None = None  # that engine's device
     result_message: Any = None  # the encoded result, kept for watchers that come later
     watchers: set[bytes] = field(default_factory=set)
+    # A training makes way for stylization jobs: the socket loop sets `pause`, the trainer
+    # saves a checkpoint and the job is queued again, to resume from it.
+    pause: threading.Event = field(default_factory=threading.Event)
+    runs: int = 0  # times started (a paused training starts again)
+    ran_seconds: float = 0.0  # running time before its last pause
+    checkpoint_step: int | None = None  # a training's saved checkpoint, once it has one
+
+    @property
+    def training(self) -> bool:
+        return isinstance(self.submit, Train)
+
+    @property
+    def stylization(self) -> Submit | None:
+        """The submit, for a stylization job (None for a training)."""
+        return self.submit if isinstance(self.submit, Submit) else None
 
     def kept_bytes(self) -> int:
         """The memory a finished job holds for later `watch`es, warm starts and `inputs_from`:
@@ -72,7 +87,11 @@ class JobRecord:
         them, although a replacement shares its source's)."""
         n = sum(len(f) for f in self.result_message) if self.result_message is not None else 0
         s = self.submit
-        n += sum(p.nbytes for p in (s.content, *s.styles, s.mask, s.init_image) if p is not None)
+        if isinstance(s, Train):
+            images = [s.style, *s.photos, s.validation]
+        else:
+            images = [s.content, *s.styles, s.mask, s.init_image]
+        n += sum(p.nbytes for p in images if p is not None)
         if self.last_image is not None:
             n += self.last_image.nbytes
         return n
@@ -85,9 +104,18 @@ class JobRecord:
             return
         self.last_image = np.rint(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
+    def cancelled_body(self) -> dict[str, Any]:
+        """The `cancelled` event's body: why, and where a training's checkpoint stands (a
+        later train request of the same name resumes from it)."""
+        body: dict[str, Any] = {"reason": self.cancel_reason}
+        if self.checkpoint_step is not None:
+            body["checkpoint"] = self.checkpoint_step
+        return body
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "job": self.id,
+            "kind": "train" if self.training else "stylize",
             "owner": self.owner,
             "state": self.state.value,
             "label": self.submit.label,
@@ -99,6 +127,8 @@ class JobRecord:
             "iteration": self.iteration,
             "total": self.total,
         }
+        if isinstance(self.submit, Train):
+            out["name"] = self.submit.name
         if self.worker is not None:
             out["worker"], out["device"] = self.worker, self.device
         if self.cancel_reason:
@@ -109,8 +139,10 @@ class JobRecord:
 
 
 class Scheduler:
-    """Chooses the next job. Among the highest priority, the client whose last job started
-    longest ago goes first, so one client's batch cannot starve another's single edit."""
+    """Chooses the next job. Trainings wait behind every stylization (they run for minutes or
+    hours, and an editor waits on a stylization). Among the highest priority, the client
+    whose last job started longest ago goes first, so one client's batch cannot starve
+    another's single edit."""
 
     def __init__(self) -> None:
         self.queued: list[JobRecord] = []
@@ -140,9 +172,9 @@ class Scheduler:
         sort by `_key`: each start sends its client behind the others of its priority."""
         last = dict(self._last_start)
         clock = max(last.values(), default=-1) + 1
-        tiers: dict[tuple[int, int], dict[bytes, deque[JobRecord]]] = {}
+        tiers: dict[tuple[int, int, int], dict[bytes, deque[JobRecord]]] = {}
         for job in sorted(self.queued, key=lambda j: j.seq):
-            tier = self._key(job)[:2]
+            tier = self._key(job)[:3]
             tiers.setdefault(tier, {}).setdefault(job.client, deque()).append(job)
         out: list[JobRecord] = []
         for tier in sorted(tiers):
@@ -181,9 +213,13 @@ class Scheduler:
     def remembered_clients(self) -> int:
         return len(self._last_start)
 
-    def _key(self, job: JobRecord) -> tuple[int, int, int, int]:
+    def waiting_stylizations(self) -> int:
+        return sum(1 for j in self.queued if not j.training)
+
+    def _key(self, job: JobRecord) -> tuple[int, int, int, int, int]:
         return (
             0 if job.urgent else 1,
+            1 if job.training else 0,
             -job.submit.priority,
             self._last_start.get(job.client, -1),
             job.seq,

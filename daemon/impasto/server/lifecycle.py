@@ -54,25 +54,38 @@ class JobBook:
         return self.scheduler.position(job) if job.state is JobState.QUEUED else 0
 
     def start_next(self) -> None:
-        """Queued jobs to free engines, the scheduler's choice to the first free one."""
+        """Queued jobs to free engines, the scheduler's choice to the first free one; then,
+        for stylizations still waiting, running trainings are asked to make way."""
         for worker in self.workers:
             if worker.index in self.loaded and worker.index not in self.busy:
                 job = self.scheduler.pop()
                 if job is None:
                     return
                 self._start(job, worker)
+        waiting = self.scheduler.waiting_stylizations()
+        waiting -= sum(1 for j in self.busy.values() if j.training and j.pause.is_set())
+        for job in self.running:
+            if waiting <= 0:
+                break
+            if job.training and not job.pause.is_set() and not job.cancel.is_set():
+                log.info("job %s: the training makes way for a stylization", job.id)
+                job.pause.set()  # the trainer checks it every step
+                waiting -= 1
 
     def _start(self, job: JobRecord, worker: Worker) -> None:
         init = None
-        if job.submit.init_job is not None:
-            source = self.jobs.get(job.submit.init_job)
+        s = job.stylization
+        if s is not None and s.init_job is not None:
+            source = self.jobs.get(s.init_job)
             init = source.last_image if source is not None else None
             if init is None:
                 log.info("job %s: no image to warm-start from; starting from the content", job.id)
             else:
-                job.warm_from = job.submit.init_job
+                job.warm_from = s.init_job
         job.state = JobState.RUNNING
-        job.started = time.time()
+        job.runs += 1
+        if job.started is None:  # (a paused training keeps its first start)
+            job.started = time.time()
         job.worker, job.device = worker.index, worker.device
         self.busy[worker.index] = job
         worker.start_job(job, init)
@@ -101,7 +114,7 @@ class JobBook:
         job.cancel.set()
         job.finished = time.time()
         log.info("job %s cancelled (%s)", job.id, job.cancel_reason)
-        self.to_watchers(job, C.CANCELLED, {"reason": job.cancel_reason})
+        self.to_watchers(job, C.CANCELLED, job.cancelled_body())
 
     def fail(self, job: JobRecord, code: str, message: str, field_name: str | None = None) -> None:
         job.state = JobState.FAILED
@@ -138,7 +151,12 @@ class JobBook:
         final = ev.kind not in ("progress", "preview")
         if final and self.busy.get(ev.worker) is job:
             del self.busy[ev.worker]  # that engine is free
+        if ev.kind in ("paused", "stopped") and "checkpoint" in ev.body:
+            job.checkpoint_step = int(ev.body["checkpoint"])
         if job.state.finished:  # cancelled by a shutdown while the engine still ran
+            return
+        if ev.kind == "paused":
+            self._requeue(job, ev)
             return
         if ev.kind in ("progress", "preview"):
             job.iteration = int(ev.body.get("iteration", job.iteration))
@@ -175,6 +193,24 @@ class JobBook:
                 ev.body.get("field"),
             )
         job.watchers.clear()
+        self.start_next()
+
+    def _requeue(self, job: JobRecord, ev: WorkerEvent) -> None:
+        """A training that made way: queued again (behind the stylizations), to resume from
+        its checkpoint; cancelled instead if a cancel came while it paused."""
+        job.pause.clear()
+        job.ran_seconds = float(ev.body.get("elapsed", job.ran_seconds))
+        if job.cancel.is_set():
+            self.finish_cancelled(job, job.cancel_reason or C.BY_CLIENT)
+            job.watchers.clear()
+        else:
+            job.state = JobState.QUEUED
+            job.worker = job.device = None
+            self.scheduler.push(job)
+            log.info("job %s: paused at step %d, queued again", job.id, job.iteration)
+            body: dict[str, Any] = {"iteration": job.iteration, "total": job.total}
+            body |= {"elapsed": job.ran_seconds, "paused": True}
+            self.to_watchers(job, C.PROGRESS, body)
         self.start_next()
 
     # -- to the watchers --------------------------------------------------------------------
@@ -224,7 +260,10 @@ class JobBook:
                 or now - (job.finished or now) > config.result_ttl
             ):
                 # A job that a queued job warm-starts from is kept until that one starts.
-                if any(q.submit.init_job == job.id for q in self.scheduler.queued):
+                if any(
+                    (s := q.stylization) is not None and s.init_job == job.id
+                    for q in self.scheduler.queued
+                ):
                     continue
                 total -= kept[job.id]
                 del self.jobs[job.id]

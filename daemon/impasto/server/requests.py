@@ -18,7 +18,7 @@ from impasto_protocol.codec import Message, encode, is_version, new_id
 from impasto_protocol.errors import ProtocolError
 
 from .. import __version__
-from .backend import FieldError, SettingsRequest
+from .backend import FieldError, SettingsRequest, TrainingRequest
 from .imaging import to_pixels
 from .jobs import JobRecord, JobState, new_job_id
 from .lifecycle import JobBook
@@ -47,6 +47,7 @@ class Requests:
             C.SHUTDOWN: self.shutdown,
             C.PRESETS: self.presets,
             C.ESTIMATE: self.estimate,
+            C.TRAIN: self.train,
             C.HEARTBEAT: lambda peer, msg: None,
             C.ACK: self.ack,
         }
@@ -88,7 +89,7 @@ class Requests:
         if sub.inputs_from is not None:
             # The images of an earlier job of this owner's (kept as long as that job is, 8.4):
             # a strength change sends settings, not the layer again.
-            source = self.visible_job(peer, sub.inputs_from, "inputs_from").submit
+            source = self.stylization_job(peer, sub.inputs_from, "inputs_from")
             sub = replace(sub, content=source.content, styles=list(source.styles), mask=source.mask)
         content = sub.content
         assert content is not None  # from_message requires it without inputs_from
@@ -113,7 +114,7 @@ class Requests:
                 "mask",
             )
         if sub.init_job is not None:
-            self.visible_job(peer, sub.init_job, "init_job")
+            self.stylization_job(peer, sub.init_job, "init_job")
         request = SettingsRequest(
             settings=dict(sub.settings),
             content_size=(content.width, content.height),
@@ -126,15 +127,7 @@ class Requests:
         except FieldError as e:
             raise _refusal(e) from None
         replaced = self.replaceable(peer, sub.replace)
-        mine = [
-            j for j in self.book.jobs.values() if j.client == peer.identity and not j.state.finished
-        ]
-        if len(mine) - (replaced is not None) >= limits.max_jobs_per_client:
-            raise ProtocolError(
-                C.E_BUSY, f"this client already has {len(mine)} unfinished jobs", None
-            )
-        if len(self.book.scheduler) >= limits.max_queue:
-            raise ProtocolError(C.E_BUSY, f"the queue is full ({limits.max_queue} jobs)", None)
+        self.check_room(peer, replaced)
         job = JobRecord(
             id=new_job_id(),
             client=peer.identity,
@@ -144,7 +137,6 @@ class Requests:
             submit_ref=msg.id,
             urgent=replaced is not None,
         )
-        self.book.add(job, replaced)
         log.info(
             "job %s from %s: %dx%d, %d style(s)%s",
             job.id,
@@ -154,6 +146,11 @@ class Requests:
             len(sub.styles),
             f", replaces {replaced.id}" if replaced else "",
         )
+        self.queue(peer, msg, job, replaced)
+
+    def queue(self, peer: Peer, msg: Message, job: JobRecord, replaced: JobRecord | None) -> None:
+        """An accepted job into the book, `accepted` to its client, and perhaps a start."""
+        self.book.add(job, replaced)
         self.reply(
             peer,
             msg,
@@ -163,11 +160,77 @@ class Requests:
         )
         self.book.start_next()
 
+    def train(self, peer: Peer, msg: Message) -> None:
+        """1.6: queue a training, which writes a trained style to the daemon's library."""
+        if self.server.stopping:
+            raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
+        check = getattr(self.server.backend, "check_training", None)
+        if check is None:
+            raise ProtocolError(C.E_UNKNOWN_TYPE, "this daemon does not train styles", "type")
+        request = M.Train.from_message(msg)
+        limits = self.server.config.limits
+        images = [("style", request.style)]
+        images += [(f"photos[{i}]", p) for i, p in enumerate(request.photos)]
+        if request.validation is not None:
+            images.append(("validation", request.validation))
+        for name, p in images:
+            _check_input_size(name, p.width, p.height, limits.max_input_pixels)
+        for other in self.book.jobs.values():
+            s = other.submit
+            if isinstance(s, M.Train) and s.name == request.name and not other.state.finished:
+                raise ProtocolError(
+                    C.E_BUSY, f"a training of {request.name!r} is already queued or running", "name"
+                )
+        asked = TrainingRequest(
+            settings=dict(request.settings),
+            name=request.name,
+            overwrite=request.overwrite,
+            style_size=(request.style.width, request.style.height),
+            limits=limits,
+        )
+        try:
+            checked = check(asked)
+        except FieldError as e:  # (its field is the wire path: `settings.steps`, `name`)
+            raise ProtocolError(e.code, e.message, e.field) from None
+        self.check_room(peer, None)
+        job = JobRecord(
+            id=new_job_id(),
+            client=peer.identity,
+            owner=peer.owner,
+            submit=request,
+            settings=checked,
+            submit_ref=msg.id,
+        )
+        log.info("job %s from %s: train %r", job.id, peer.name, request.name)
+        self.queue(peer, msg, job, None)
+
+    def check_room(self, peer: Peer, replaced: JobRecord | None) -> None:
+        """`busy` when this client has its most unfinished jobs, or the queue is full."""
+        limits = self.server.config.limits
+        mine = [
+            j for j in self.book.jobs.values() if j.client == peer.identity and not j.state.finished
+        ]
+        if len(mine) - (replaced is not None) >= limits.max_jobs_per_client:
+            raise ProtocolError(
+                C.E_BUSY, f"this client already has {len(mine)} unfinished jobs", None
+            )
+        if len(self.book.scheduler) >= limits.max_queue:
+            raise ProtocolError(C.E_BUSY, f"the queue is full ({limits.max_queue} jobs)", None)
+
     def replaceable(self, peer: Peer, job_id: str | None) -> JobRecord | None:
         if job_id is None:
             return None
         job = self.visible_job(peer, job_id, "replace")
+        if job.training:
+            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a training", "replace")
         return None if job.state.finished else job
+
+    def stylization_job(self, peer: Peer, job_id: str, field_name: str) -> M.Submit:
+        """The submit of a visible stylization job (a training has no images to start from)."""
+        s = self.visible_job(peer, job_id, field_name).stylization
+        if s is None:
+            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a training", field_name)
+        return s
 
     def watch(self, peer: Peer, msg: Message) -> None:
         job = self.job(peer, msg)
@@ -181,7 +244,7 @@ class Requests:
         if job.state is JobState.DONE and job.result_message is not None:
             self.peers.send(peer, C.RESULT, job.id, job.result_message)
         elif job.state is JobState.CANCELLED:
-            self.book.send_event(peer, C.CANCELLED, job, {"reason": job.cancel_reason})
+            self.book.send_event(peer, C.CANCELLED, job, job.cancelled_body())
         elif job.state is JobState.FAILED and job.error is not None:
             code, message, field_name = job.error
             self.book.send_event(

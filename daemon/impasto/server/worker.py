@@ -13,7 +13,20 @@ from typing import Any
 
 import zmq
 
-from .backend import Backend, FieldError, JobInput, JobStopped, OutOfMemory, Samples
+from impasto_protocol.messages import Train
+
+from .backend import (
+    Backend,
+    FieldError,
+    JobInput,
+    JobOutput,
+    JobPaused,
+    JobStopped,
+    OutOfMemory,
+    ProgressSink,
+    Samples,
+    TrainInput,
+)
 from .imaging import result_layout, to_array, to_pixels
 from .jobs import JobRecord
 
@@ -24,7 +37,7 @@ WAKE_ENDPOINT = "inproc://impasto-worker-events"
 
 @dataclass
 class WorkerEvent:
-    kind: str  # loaded, load_failed, progress, preview, result, stopped, failed
+    kind: str  # loaded, load_failed, progress, preview, result, stopped, paused, failed
     job: JobRecord | None = None
     body: dict[str, Any] = field(default_factory=dict)
     frames: list[Any] = field(default_factory=list)
@@ -76,40 +89,36 @@ class Worker(threading.Thread):
             pass  # a thousand wake-ups are pending already; the loop will find this event too
 
     def _run_job(self, job: JobRecord, init: Samples | None) -> None:
-        s = job.submit
-        assert s.content is not None  # (inputs_from was resolved when the job was queued)
-        layout, dtype = result_layout(s.result_layout, s.content), s.result_dtype
+        """Run a stylization or a training and post its outcome: exactly one final event."""
+        if isinstance(job.submit, Train):
+            layout, dtype = "RGB", "u8"  # a training's pictures are its validation picture
+        else:
+            s = job.submit
+            assert s.content is not None  # (inputs_from was resolved when the job was queued)
+            layout, dtype = result_layout(s.result_layout, s.content), s.result_dtype
+
+        def progress(fields: dict[str, Any], preview: Samples | None) -> None:
+            if preview is None:
+                self._post(WorkerEvent("progress", job, fields))
+                return
+            pixels = to_pixels(preview, layout, "u8")  # for display: 8 bits are enough
+            body = {**fields, "image": pixels.descriptor(0)}
+            self._post(WorkerEvent("preview", job, body, [pixels.data]))
+
         try:
-            inputs = JobInput(
-                content=to_array(s.content),
-                styles=[to_array(p) for p in s.styles],
-                settings=job.settings,
-                mask=None if s.mask is None else to_array(s.mask),
-                init=init if s.init_image is None else to_array(s.init_image),
-                result_dtype=dtype,
-                progress_every=s.progress_every,
-                preview_every=s.preview_every,
-                preview_size=s.preview_size,
-                time_budget=s.time_budget,
-                cancel=job.cancel,
-            )
-
-            def progress(fields: dict[str, Any], preview: Samples | None) -> None:
-                if preview is None:
-                    self._post(WorkerEvent("progress", job, fields))
-                    return
-                pixels = to_pixels(preview, layout, "u8")  # for display: 8 bits are enough
-                body = {**fields, "image": pixels.descriptor(0)}
-                self._post(WorkerEvent("preview", job, body, [pixels.data]))
-
-            out = self.backend.run(inputs, progress)
+            if isinstance(job.submit, Train):
+                out = self._train(job, job.submit, progress)
+            else:
+                out = self._stylize(job, init, progress)
+                job.keep_image(out.image)
             pixels = to_pixels(out.image, layout, dtype)
             body = {**out.info, "image": pixels.descriptor(0)}
-            job.keep_image(out.image)
             self._post(WorkerEvent("result", job, body, [pixels.data]))
         except JobStopped as e:
             job.keep_image(e.partial)
-            self._post(WorkerEvent("stopped", job))
+            self._post(WorkerEvent("stopped", job, dict(e.info)))
+        except JobPaused as e:
+            self._post(WorkerEvent("paused", job, {"checkpoint": e.step, "elapsed": e.elapsed}))
         except FieldError as e:
             self._post(
                 WorkerEvent("failed", job, {"code": e.code, "message": e.message, "field": e.field})
@@ -123,3 +132,40 @@ class Worker(threading.Thread):
                     "failed", job, {"code": "engine_error", "message": f"{type(e).__name__}: {e}"}
                 )
             )
+
+    def _stylize(self, job: JobRecord, init: Samples | None, progress: ProgressSink) -> JobOutput:
+        s = job.submit
+        assert not isinstance(s, Train) and s.content is not None
+        inputs = JobInput(
+            content=to_array(s.content),
+            styles=[to_array(p) for p in s.styles],
+            settings=job.settings,
+            mask=None if s.mask is None else to_array(s.mask),
+            init=init if s.init_image is None else to_array(s.init_image),
+            result_dtype=s.result_dtype,
+            progress_every=s.progress_every,
+            preview_every=s.preview_every,
+            preview_size=s.preview_size,
+            time_budget=s.time_budget,
+            cancel=job.cancel,
+        )
+        return self.backend.run(inputs, progress)
+
+    def _train(self, job: JobRecord, t: Train, progress: ProgressSink) -> JobOutput:
+        inputs = TrainInput(
+            style=to_array(t.style),
+            photos=[to_array(p) for p in t.photos],
+            only_photos=t.only_photos,
+            validation=None if t.validation is None else to_array(t.validation),
+            settings=job.settings,
+            name=t.name,
+            overwrite=t.overwrite,
+            restart=t.restart and job.runs == 1,
+            progress_every=t.progress_every,
+            preview_every=t.preview_every,
+            preview_size=t.preview_size,
+            elapsed_before=job.ran_seconds,
+            cancel=job.cancel,
+            pause=job.pause,
+        )
+        return self.backend.train(inputs, progress)  # type: ignore[attr-defined]
