@@ -133,3 +133,107 @@ def test_bad_input_gets_one_line(images, tmp_path: Path) -> None:
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, r.stderr)
     assert not library.exists()  # nothing written
+
+
+@pytest.fixture
+def daemon_library(tmp_path: Path):
+    """A real daemon whose library is a fresh folder: (its endpoint, the folder)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
+    from daemon_process import DaemonProcess
+
+    library = tmp_path / "daemon-styles"
+    d = DaemonProcess(
+        f"ipc://{tmp_path}/d.sock", tmp_path / "d.log", env={"IMPASTO_STYLES": str(library)}
+    )
+    d.start(wait_ready=120)
+    try:
+        yield d, library
+    finally:
+        d.stop()
+
+
+def test_train_on_a_daemon_ctrl_c_and_resume(images, tmp_path: Path, daemon_library) -> None:
+    from impasto_protocol import Client
+
+    daemon, library = daemon_library
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(images["astronaut"]).save(photos / "one.png")
+    mine = tmp_path / "mine"  # this process's own library: the daemon's is another
+    command = [
+        sys.executable, "-m", "impasto", "train", str(images["hubble"]), *TINY,
+        "--daemon", daemon.endpoint, "--name", "sky", "--content-dir", str(photos),
+        "--only-content-dir", "--checkpoint-every", "0",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [*command, "--steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(mine),
+    )
+    try:
+        with Client(daemon.endpoint, timeout=30) as c:
+            c.hello()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                jobs = [j for j in c.status()["jobs"] if j.get("name") == "sky"]
+                if jobs and jobs[0]["iteration"] >= 2:
+                    break
+                time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "cancelled at step" in err and "resume" in err, err
+    stopped = int(err.split("cancelled at step ")[1].split(" ")[0])
+    assert stopped >= 2 and (library / "sky.style.checkpoint").exists()
+
+    r = subprocess.run(
+        [*command, "--steps", str(stopped + 1), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(mine),
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["name"], summary["steps"], summary["resumed_from"]) == (
+        "sky",
+        stopped + 1,
+        stopped,
+    )
+    assert summary["photos"] == 1
+    assert (library / "sky.style").exists() and not (library / "sky.style.checkpoint").exists()
+    assert not mine.exists()  # the daemon wrote it, into its own library
+    status = impasto(mine, "status", summary["job"], "--endpoint", daemon.endpoint, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert f"{stopped + 1}/{stopped + 1} steps" in status.stdout, status.stdout
+    assert "trains:    sky" in status.stdout, status.stdout
+
+    bad = subprocess.run(
+        [*command, "--name", "a/b"], capture_output=True, text=True, timeout=120, env=_env(mine)
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "error: --name: '/' cannot be in" in bad.stderr, bad.stderr
+
+
+def test_a_detached_training_is_watched_later(images, tmp_path: Path, daemon_library) -> None:
+    daemon, library = daemon_library
+    mine = tmp_path / "mine"
+    queued = impasto(
+        mine, "train", images["hubble"], *TINY, "--steps", "2", "--name", "later",
+        "--daemon", daemon.endpoint, "--detach",
+    )  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    job = queued.stdout.strip()
+    assert len(job) == 32 and f"impasto watch {job}" in queued.stderr, queued
+    picture = tmp_path / "validation.png"
+    watched = impasto(mine, "watch", job, "-o", picture, "--endpoint", daemon.endpoint)
+    assert watched.returncode == 0, watched.stderr
+    assert f"wrote {picture} (" in watched.stdout and ", 2 steps, " in watched.stdout, watched
+    assert Image.open(picture).mode == "RGB"  # the validation picture as the style paints it
+    assert (library / "later.style").exists() and not mine.exists()

@@ -148,6 +148,16 @@ def probe(endpoint: str, curve: ClientKeys | None, wait: float) -> dict[str, Any
         client.close()
 
 
+def daemon_endpoint(args: argparse.Namespace, curve: ClientKeys | None) -> str:
+    """The endpoint `--daemon` names; `auto`: the default one, with a daemon started there if
+    none answers."""
+    if args.daemon != "auto":
+        return endpoint_option(args.daemon, "--daemon")
+    endpoint = endpoint_option(None)
+    ensure_daemon(endpoint, args, curve)
+    return endpoint
+
+
 def ensure_daemon(endpoint: str, args: argparse.Namespace, curve: ClientKeys | None) -> None:
     """A ready daemon at `endpoint`: the running one, or one started now in the background
     (`python -m impasto daemon`, in a session of its own, logging to the runtime folder)."""

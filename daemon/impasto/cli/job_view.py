@@ -39,10 +39,13 @@ class ProgressView:
             print(f"{self.prefix}{text}", file=sys.stderr, flush=True)
 
     def update(self, p: Progress) -> None:
-        if math.isnan(p.loss):  # iteration 0: the fast networks' preview, before any loss
-            stats = f"{p.width}x{p.height} instant preview"
+        size = f"{p.width}x{p.height} " if p.width else ""  # (a training has no scales)
+        if p.paused:
+            stats = "paused: a stylization runs first"
+        elif math.isnan(p.loss):  # iteration 0: the fast networks' preview, before any loss
+            stats = f"{size}instant preview"
         else:
-            stats = f"{p.width}x{p.height} content {p.content_loss:.3g} style {p.style_loss:.3g}"
+            stats = f"{size}content {p.content_loss:.3g} style {p.style_loss:.3g}"
         if self.lines:
             self.note(f"{p.iteration}/{p.total} it, {stats}, {p.elapsed:.1f} s")
             return
@@ -93,9 +96,13 @@ def make_folder(path: Path, option: str) -> None:
 
 def result_line(result: Result, head: str) -> str:
     info = result.info
+    # A training's result counts steps (and its picture is the validation picture).
+    count = (
+        f"{info['steps']} steps" if "steps" in info else f"{info.get('iterations', '?')} iterations"
+    )
     return (
         f"{head} ({result.image.width}x{result.image.height}, "
-        f"{info.get('iterations', '?')} iterations, {float(info.get('elapsed', 0.0)):.1f} s)"
+        f"{count}, {float(info.get('elapsed', 0.0)):.1f} s)"
     )
 
 

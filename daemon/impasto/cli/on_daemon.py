@@ -22,7 +22,7 @@ from impasto_protocol.messages import Cancelled, Submit
 from impasto_protocol.pixels import Pixels
 
 from ..engine.settings import InitMode, StyleSettings, settings_fields, wire_value
-from .connection import curve_keys, endpoint_option, ensure_daemon, make_client, say_hello
+from .connection import curve_keys, daemon_endpoint, make_client, say_hello
 from .errors import CliError
 from .image_files import save_atomically
 from .job_view import (
@@ -87,11 +87,7 @@ def stylize_on_daemon(
     """`impasto stylize --daemon`: checked and opened as in process; run on the daemon.
     `trained`: names of trained styles in the daemon's library, after `styles`."""
     curve = curve_keys(args)
-    if args.daemon == "auto":
-        endpoint = endpoint_option(None)
-        ensure_daemon(endpoint, args, curve)
-    else:
-        endpoint = endpoint_option(args.daemon, "--daemon")
+    endpoint = daemon_endpoint(args, curve)
     wire = given_settings(args)
     if trained:
         wire["trained"] = list(trained)  # resolved in the daemon's own library
@@ -111,7 +107,7 @@ def stylize_on_daemon(
         label=f"stylize {output.name}"[:200],
         time_budget=args.time_budget,
     )
-    with make_client(args, endpoint, curve) as client, _sigterm_as_interrupt():
+    with make_client(args, endpoint, curve) as client, sigterm_as_interrupt():
         say_hello(client)
         handle = submit_job(client, job)
         view = ProgressView(lines=False, total=settings.iterations)
@@ -119,7 +115,7 @@ def stylize_on_daemon(
             saver = preview_saver(preview_dir, "step_{:05d}.png") if preview_dir else None
             outcome = follow(handle, view, saver)
         except KeyboardInterrupt:
-            _cancel_quietly(client, handle.id)
+            cancel_quietly(client, handle.id)
             raise
         finally:
             view.close()
@@ -135,14 +131,14 @@ def stylize_on_daemon(
     return 0
 
 
-def _cancel_quietly(client: Client, job: str) -> None:
+def cancel_quietly(client: Client, job: str) -> None:
     """Best effort, briefly: an interrupted stylize should not leave its job running."""
     with contextlib.suppress(ImpastoError, TimeoutError, zmq.ZMQError):
         client.request(M.cancel(job), CANCEL_REPLY, timeout=2.0)
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """`kill` (SIGTERM) ends the wait like Ctrl-C, so the job is cancelled at once rather than
     when the daemon notices the silence."""
 

