@@ -363,6 +363,7 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
 
 PALETTE_ON = 2  # the remembered mix turns this swatch on
 PALETTE_CLICK = 5  # the test clicks this one (first row: visible without scrolling)
+TRAINED = "hubble"  # conftest's trained style in the daemon's library
 # A 1366x768 laptop screen, less a title bar and a panel (about 70 px): the dialog must fit.
 SCREEN_LIMIT = (1366, 700)
 
@@ -384,7 +385,8 @@ def _swatches_on_screen(
 def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_example) -> None:
     """The dialog's palette shows the daemon's 26 swatches (found on the screen, scrolling
     through them), turns on the remembered ones, and a click adds a style to the mix that the
-    job then runs (Instant mode, presets only: no style image)."""
+    job then runs (Instant mode, no style image). A click on the trained style's toggle after
+    the swatches (conftest's `hubble`) adds it too: the daemon paints with it."""
     out = gimp.shared / "out" / "palette"
     out.mkdir(parents=True)
     load_example("astronaut").resize(SIZE, Image.Resampling.LANCZOS).save(out / "content.png")
@@ -396,8 +398,11 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
         f'{SEED_HEADER}\n\n(mode "instant")\n(presets "{PALETTE_ON}:1")\n(preview-every 0)\n'
     )
     with Client(gimp.endpoint, timeout=10.0) as client:
-        swatches = [screen.half(p.to_pil()) for p in client.presets()]
+        presets, trained = client.palette()
+    swatches = [screen.half(p.to_pil()) for p in presets]
     assert len(swatches) == 26
+    assert [t.name for t in trained] == [TRAINED], trained
+    trained_swatch = screen.half(trained[0].swatch.to_pil())
     desktop = Desktop(gimp, display, out)
     with open(out / "gimp.log", "w") as log:
         proc = subprocess.Popen(
@@ -430,6 +435,20 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
         assert sorted(found) == list(range(len(swatches))), (
             f"swatches never shown: {sorted(set(range(26)) - set(found))} (screenshots in {out})"
         )
+        # The trained style's toggle follows the last swatches, in their row or below it:
+        # scroll to the end (the palette stops there), then click its picture.
+        desktop.click(dialog, *wheel_at, button=5, repeat=6)
+        time.sleep(0.3)
+        desktop.park()
+        time.sleep(0.2)
+        g = desktop.geometry(dialog)
+        shot = desktop.capture("palette-trained.png")
+        crop = shot.crop((g["X"], g["Y"], g["X"] + g["WIDTH"], g["Y"] + g["HEIGHT"]))
+        (toggle,) = screen.locate(crop, [trained_swatch])
+        assert toggle.mse < screen.MATCH_MSE, f"no {TRAINED!r} toggle on the screen: {toggle}"
+        desktop.click(dialog, *toggle.centre(trained_swatch.size))
+        time.sleep(0.3)
+        desktop.screenshot("palette-trained-on.png")
         desktop.press(dialog, "alt+o")  # the dialog's _OK
         assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
     finally:
@@ -442,7 +461,18 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
     assert "mnemonic" not in gimp_log
     ev = json.loads((out / "palette.json").read_text())
     assert ev["status"] == "success", ev
-    settings = ev["details"]["settings"]
+    details = ev["details"]
+    settings = details["settings"]
     assert settings["method"] == "fast", settings
     assert settings["presets"] == [PALETTE_ON, PALETTE_CLICK], settings
-    assert f'(presets "{PALETTE_ON}:1,{PALETTE_CLICK}:1")' in last.read_text()
+    # The settings the daemon ran with name the trained style, and `weights`, its account of
+    # the networks that painted, shows that the job really used it.
+    assert settings["trained"] == [TRAINED], settings
+    assert f"trained style {TRAINED} (fast)" in details["weights"], details["weights"]
+    name = "Style transfer of Background"
+    assert ev["layers"] == [name, "Background"], ev
+    with Client(gimp.endpoint, timeout=5.0) as client:
+        assert client.status(details["job"])["job"]["state"] == "done"
+    saved = last.read_text()
+    assert f'(presets "{PALETTE_ON}:1,{PALETTE_CLICK}:1")' in saved, saved
+    assert f'(trained "{TRAINED}")' in saved, saved
