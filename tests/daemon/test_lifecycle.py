@@ -166,7 +166,7 @@ def remote_error(call: Callable[[], Any]) -> RemoteError:
 def test_hello_describes_the_daemon(daemon) -> None:
     with daemon.client() as c:
         welcome = c.hello()
-    assert welcome["version"] == [1, 5]
+    assert welcome["version"] == [1, 6]
     assert welcome["devices"] == 1  # one engine: the daemon was started with one --device
     assert welcome["ready"] is True and welcome["state"] == "ready"
     assert welcome["heartbeat_interval"] == 0.2 and welcome["heartbeat_timeout"] == 2.0
