@@ -106,3 +106,23 @@ def test_non_finite_loss_at_the_start_is_an_error() -> None:
     x = torch.zeros(4, requires_grad=True)
     with pytest.raises(FloatingPointError):
         _minimize(lambda v: (v * float("nan")).sum(), x, 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a host to copy to)")
+def test_a_history_on_the_host_takes_the_same_steps() -> None:
+    """A device short of memory keeps the pairs in the host's memory (stylizer's
+    _history_place): the steps are those of a history on the device, bit for bit."""
+    gen = torch.Generator().manual_seed(3)
+    centre = (torch.rand(5000, generator=gen) * 1.6 - 0.3).cuda()
+    scale = torch.logspace(0, 2, 5000).cuda()
+
+    def f(v: torch.Tensor) -> torch.Tensor:
+        return (scale * (v - centre) ** 2).sum()
+
+    x_device = torch.full((5000,), 0.5, device="cuda", requires_grad=True)
+    x_host = torch.full((5000,), 0.5, device="cuda", requires_grad=True)
+    on_device, losses = _minimize(f, x_device, 40)
+    on_host, host_losses = _minimize(f, x_host, 40, store="cpu")
+    assert on_host._s[0].device.type == "cpu" and on_device._s[0].device.type == "cuda"
+    assert losses == host_losses
+    assert torch.equal(x_device, x_host)

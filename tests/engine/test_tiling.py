@@ -241,3 +241,32 @@ def test_cancel_between_tiles(load_example) -> None:
         engine.stylize(Job(content, [style], s), Reporting(cancel=token))
     assert passes == 40  # not one more tile after the cancel
     assert caught.value.partial is not None
+
+
+def test_the_history_goes_to_the_host_only_when_the_device_is_short() -> None:
+    """L-BFGS's history: an eighth of the device's budget up to its cap; a device (not the
+    CPU) too short for the cap's pairs keeps them on the host, if the host has more room."""
+    from impasto.engine.lbfgs import DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES
+    from impasto.engine.stylizer import _history_place
+
+    gib, small = 2**30, 2**20  # a 2**20-byte vector: the cap holds 20 pairs of it
+    big = 3 * 4 * 4096 * 4096  # a 4096 px image's vector: the cap holds one pair
+    assert 2 * DEFAULT_HISTORY * small <= DEFAULT_HISTORY_BYTES < 4 * big
+    # The CPU is the host: as before, whatever the size.
+    assert _history_place(64 * gib, big, None) == (DEFAULT_HISTORY_BYTES, False)
+    assert _history_place(gib, big, None) == (gib // 8, False)
+    # A device with room for the pairs it wants keeps them (its eighth, up to the cap).
+    assert _history_place(64 * gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, False)
+    assert _history_place(gib, small, 100 * gib) == (gib // 8, False)
+    # A short device: on the host, as much as a device with room would keep.
+    assert _history_place(gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, True)
+    # ... within a quarter of the host's free memory, and only if that is more.
+    assert _history_place(gib, big, 2 * gib) == (gib // 2, True)
+    assert _history_place(gib, big, gib // 4) == (gib // 8, False)
+
+
+def test_the_cpu_plans_no_history_on_the_host() -> None:
+    engine = Stylizer(device="cpu", precision="float32", memory_budget=2 * 2**30)
+    plan = engine.memory_plan(2048, 2048, StyleSettings())
+    assert not plan.history_on_host and plan.history == 256 * 2**20
+    assert plan.fixed == tiling.JOB_BYTES_PER_PIXEL * 2048 * 2048 + plan.history

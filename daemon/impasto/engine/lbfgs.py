@@ -10,7 +10,9 @@ faults here:
 This one records the step actually taken (after projection), keeps only pairs with positive
 curvature, backs off halfway towards the last accepted point when the loss rises by more than
 `max_increase` (each such try costs one evaluation, like any iteration), and bounds the history
-in bytes as well as in pairs.
+in bytes as well as in pairs. On a device short of memory the history can live on the host
+(`store`): each pair is copied in for the two loops of a step, which costs transfers, not
+quality (a history cut to one pair would).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ProjectedLBFGS:
         lo: float = 0.0,
         hi: float = 1.0,
         max_increase: float = 0.01,
+        store: torch.device | str | None = None,
     ) -> None:
         if not x.is_contiguous():
             raise ValueError("the optimized tensor must be contiguous")
@@ -45,9 +48,13 @@ class ProjectedLBFGS:
         self.history = max(1, min(history, history_bytes // (2 * vector_bytes)))
         self.lo, self.hi = lo, hi
         self.max_increase = max_increase
+        # Where the pairs are kept: beside the image, or on the host (pinned, for CUDA copies).
+        self.store = x.device if store is None else torch.device(store)
         self._s: list[torch.Tensor] = []
         self._y: list[torch.Tensor] = []
-        self._rho: list[torch.Tensor] = []  # 0-d tensors: the recursion never waits on a GPU
+        # 0-d tensors on the image's device: the recursion never waits on a GPU.
+        self._rho: list[torch.Tensor] = []
+        self._h0: torch.Tensor | None = None  # s'y / y'y of the newest pair
         self._x_prev: torch.Tensor | None = None
         self._g_prev: torch.Tensor | None = None
         self._f_prev = math.inf
@@ -77,9 +84,10 @@ class ProjectedLBFGS:
             y = g.masked_fill(s == 0, 0.0) - self._g_prev.masked_fill(s == 0, 0.0)
             sy, yy = s @ y, y @ y
             if bool(sy > 1e-10 * yy):  # positive curvature only; the one sync per step
-                self._s.append(s)
-                self._y.append(y)
+                self._s.append(self._keep(s))
+                self._y.append(self._keep(y))
                 self._rho.append(1.0 / sy)
+                self._h0 = 1.0 / (self._rho[-1] * yy)
                 if len(self._s) > self.history:
                     del self._s[0], self._y[0], self._rho[0]
         if not math.isfinite(f) or not bool(torch.isfinite(g).all()):
@@ -103,11 +111,23 @@ class ProjectedLBFGS:
         for s, y, rho in zip(
             reversed(self._s), reversed(self._y), reversed(self._rho), strict=True
         ):
+            s, y = self._fetch(s), self._fetch(y)
             a = rho * (s @ q)
             alphas.append(a)
             q.addcmul_(y, a, value=-1)
-        y_last = self._y[-1]
-        q.mul_(1.0 / (self._rho[-1] * (y_last @ y_last)))  # H0 = s'y / y'y
+        assert self._h0 is not None
+        q.mul_(self._h0)  # H0 = s'y / y'y
         for s, y, rho, a in zip(self._s, self._y, self._rho, reversed(alphas), strict=True):
+            s, y = self._fetch(s), self._fetch(y)
             q.addcmul_(s, a - rho * (y @ q))
         return q
+
+    def _keep(self, v: torch.Tensor) -> torch.Tensor:
+        """A history vector where the history lives (a copy when that is the host)."""
+        if v.device == self.store:
+            return v
+        kept = torch.empty(v.shape, dtype=v.dtype, device=self.store, pin_memory=v.is_cuda)
+        return kept.copy_(v, non_blocking=True)  # ordered on the stream before any _fetch
+
+    def _fetch(self, v: torch.Tensor) -> torch.Tensor:
+        return v if v.device == self.x.device else v.to(self.x.device, non_blocking=True)

@@ -35,7 +35,7 @@ from .images import (
 )
 from .instant import MIN_STYLE_SIDE, PREDICTOR_SIDE, InstantStyles
 from .job import SAMPLE_BITS, Cancelled, Job, Progress, Reporting, StopReason, StyleResult
-from .lbfgs import DEFAULT_HISTORY_BYTES, ProjectedLBFGS
+from .lbfgs import DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .schedule import (
     SCALE_SETUP_ITERATIONS,
@@ -222,7 +222,7 @@ class Stylizer:
                 raise Cancelled(self._partial(prep, x)) from None
             x = self._initial(prep, x, w, h)
             run = 0
-            opt = _make_optimizer(s, x, prep.memory.history)
+            opt = _make_optimizer(s, x, prep.memory)
             while True:
                 if rep.cancel is not None and rep.cancel.cancelled:
                     raise Cancelled(self._partial(prep, x))
@@ -332,9 +332,13 @@ class Stylizer:
         budget = self.budget()
         layer = tiling.deepest(s.content_layers + s.style_layers)
         pixels = width * height
-        history = _history_bytes(budget)
-        fixed = tiling.JOB_BYTES_PER_PIXEL * pixels + history
-        whole = MemoryPlan(budget, fixed, history, None, tiling.GRAD_BYTES_PER_PIXEL * pixels)
+        device = self.compute.device
+        host = None if device.type == "cpu" else free_memory(torch.device("cpu"))
+        history, on_host = _history_place(budget, 3 * 4 * pixels, host)
+        fixed = tiling.JOB_BYTES_PER_PIXEL * pixels + (0 if on_host else history)
+        whole = MemoryPlan(
+            budget, fixed, history, None, tiling.GRAD_BYTES_PER_PIXEL * pixels, on_host
+        )
         side = self.tile_side
         if side is None:
             if whole.fits_whole(pixels):
@@ -347,7 +351,7 @@ class Stylizer:
                 f"a {width}x{height} output needs at least {_mb(fixed + smallest)} MB, even in"
                 f" tiles; the memory budget is {_mb(budget)} MB",
             )
-        return MemoryPlan(budget, fixed, history, side, _tile_activations(side, layer))
+        return MemoryPlan(budget, fixed, history, side, _tile_activations(side, layer), on_host)
 
     def estimate(
         self, width: int, height: int, s: StyleSettings, warm_start: bool = False
@@ -849,7 +853,7 @@ def _schedule(
 
 
 def _make_optimizer(
-    s: StyleSettings, x: torch.Tensor, history_bytes: int = DEFAULT_HISTORY_BYTES
+    s: StyleSettings, x: torch.Tensor, plan: MemoryPlan | None = None
 ) -> torch.optim.Optimizer | ProjectedLBFGS:
     if s.optimizer is Optimizer.ADAM:
         return torch.optim.Adam([x], lr=s.learning_rate)
@@ -857,7 +861,11 @@ def _make_optimizer(
     # per iteration; the history persists across calls. lbfgs.py says why not torch's.
     # A fresh history at each scale: carrying the inverse curvature over from the coarser scale
     # made no measurable difference on the tuning set (benchmarks/RESULTS.md).
-    return ProjectedLBFGS(x, history_bytes=history_bytes)
+    if plan is None:
+        return ProjectedLBFGS(x)
+    return ProjectedLBFGS(
+        x, history_bytes=plan.history, store="cpu" if plan.history_on_host else None
+    )
 
 
 # A tiled iteration's cost over an untiled one at the same size (measured 1.65-2.1x).
@@ -880,10 +888,11 @@ class MemoryPlan:
     """A job's share of the memory budget (bytes), and the tiles it runs in if any."""
 
     budget: int
-    fixed: int  # images at the output size and the optimizer's history
+    fixed: int  # images at the output size and the optimizer's history (on the device)
     history: int  # the optimizer's curvature history, at most
     tile: int | None  # the owned side of a tile at the output size; None: untiled
     activations: int  # what the network's passes keep at most: the whole image's, or a tile's
+    history_on_host: bool = False  # the history lives in the host's memory, not the device's
 
     @property
     def room(self) -> int:
@@ -900,9 +909,20 @@ def _tile_activations(side: int, layer: str) -> int:
     return tiling.GRAD_BYTES_PER_PIXEL * (side + 2 * tiling.halo(layer)) ** 2
 
 
-def _history_bytes(budget: int) -> int:
-    """L-BFGS's history gets an eighth of a small budget, and at most its usual cap."""
-    return max(0, min(DEFAULT_HISTORY_BYTES, budget // 8))
+def _history_place(budget: int, vector_bytes: int, host_free: int | None) -> tuple[int, bool]:
+    """The bytes of L-BFGS's history, and whether it lives on the host.
+
+    On the device it gets an eighth of a small budget, and at most its usual cap. A device
+    (not the CPU: `host_free` None) too short for that cap's pairs at this size keeps the
+    history in the host's memory instead, up to a quarter of what the host has free: fewer
+    pairs would cost quality, host pairs cost a copy in per step (lbfgs.py).
+    """
+    on_device = max(0, min(DEFAULT_HISTORY_BYTES, budget // 8))
+    wanted = min(DEFAULT_HISTORY_BYTES, 2 * DEFAULT_HISTORY * vector_bytes)
+    if host_free is None or on_device >= wanted:
+        return on_device, False
+    on_host = min(wanted, host_free // 4)
+    return (on_host, True) if on_host > on_device else (on_device, False)
 
 
 def _mb(n: int) -> int:
