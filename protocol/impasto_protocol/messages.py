@@ -308,6 +308,17 @@ def style_name_problem(name: str) -> str | None:
     return None
 
 
+def style_name_from(text: str) -> str:
+    """A valid trained style's name made from `text` (a file's or a layer's name, for a
+    plug-in's Train button): other characters become '_', it begins at its first letter or
+    digit, is cut to the length allowed and ends without a space or '.style'."""
+    name = "".join(c if c.isalnum() or c in NAME_PUNCTUATION else "_" for c in text)
+    name = name.lstrip("".join(NAME_PUNCTUATION))[:MAX_NAME_LENGTH]
+    while name != (trimmed := name.rstrip().removesuffix(".style")):
+        name = trimmed
+    return name or "style"
+
+
 @dataclass
 class Train:
     """A training job (1.6): the daemon trains a network for `style` on crops of its default

@@ -79,17 +79,21 @@ class Features:
     presets: int = 0
     since_1_1: bool = False  # whether hello_reply had the 1.1 fields at all
     version: tuple[int, int] = (1, 0)  # the daemon's protocol version
+    train_steps: int = 0  # 1.6: a training's default steps; 0: this daemon does not train
 
     @classmethod
     def from_hello(cls, welcome: Mapping[str, Any]) -> Features:
         methods = welcome.get("methods")
         count = welcome.get("presets")
         version = welcome.get("version")
+        training = welcome.get("train_defaults")
+        steps = training.get("steps") if isinstance(training, Mapping) else None
         return cls(
             methods=tuple(str(m) for m in methods) if isinstance(methods, list) else ("gatys",),
             presets=count if isinstance(count, int) and not isinstance(count, bool) else 0,
             since_1_1=isinstance(methods, list),
             version=(version[0], version[1]) if is_version(version) else (1, 0),
+            train_steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else 0,
         )
 
     @property
@@ -111,6 +115,11 @@ class Features:
     def trained(self) -> bool:
         """Whether the daemon has a library of trained styles (1.5: settings.trained)."""
         return self.version >= (1, 5)
+
+    @property
+    def trains(self) -> bool:
+        """Whether the daemon takes `train` requests (1.6; not a cluster daemon)."""
+        return self.train_steps > 0
 
     @property
     def fast(self) -> bool:

@@ -840,3 +840,31 @@ def test_progress_with_non_finite_counters_is_not_a_crash(value: float) -> None:
     progress = M.job_event(Message(C.PROGRESS, "e-1", body, job="j"))
     assert progress.iteration == 0 and progress.total == 0 and progress.width == 0
     assert math.isnan(progress.loss) or math.isinf(progress.loss)  # floats are reported as sent
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("hubble", "hubble"),
+        ("Starry Night (1889)", "Starry Night (1889)"),
+        ("  __my/odd:name ", "my_odd_name"),
+        ("painting.style", "painting"),
+        ("x.style .style", "x"),
+        ("Ölgemälde 夜", "Ölgemälde 夜"),
+        ("...", "style"),
+        ("", "style"),
+        ("a" * 70, "a" * 64),
+    ],
+)
+def test_a_style_name_from_a_file_or_layer_name(text: str, name: str) -> None:
+    from impasto_protocol.messages import style_name_from, style_name_problem
+
+    assert style_name_from(text) == name
+    assert style_name_problem(name) is None
+
+
+@given(st.text(max_size=100))
+def test_every_text_gives_a_valid_style_name(text: str) -> None:
+    from impasto_protocol.messages import style_name_from, style_name_problem
+
+    assert style_name_problem(style_name_from(text)) is None
