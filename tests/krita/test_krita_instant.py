@@ -17,6 +17,9 @@ from daemon_process import DaemonProcess, train_tiny_style
 from krita_run import DAEMON_TIMINGS
 from test_krita_plugin import above_source, check_document, result_name, run
 
+from impasto.engine.train_settings import TrainSettings
+from impasto_protocol import Client
+
 pytestmark = pytest.mark.krita
 
 SWATCHES = 26
@@ -114,6 +117,76 @@ def test_a_trained_style_of_the_daemons_library(
     name = result_name("hubble", 48, "instant", strength=None)
     assert ev["result_layer"] == name
     check_document(o, changed_inside=True)
+
+
+@pytest.fixture
+def training_daemon(tmp_path: Path):
+    """A daemon with a library of its own, empty: (the daemon, the library's folder)."""
+    library = tmp_path / "styles"
+    proc = DaemonProcess(
+        f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS,
+        env={"IMPASTO_STYLES": str(library)},
+    )  # fmt: skip
+    proc.start()
+    yield proc, library
+    proc.stop()
+
+
+def test_train_the_style_image_then_paint_with_it(
+    tmp_path, resource_cache, wheels, training_daemon
+) -> None:
+    """Train (2 steps here) turns the chosen style image into a trained style of the daemon's
+    library: the Train row counts the steps, the Trained styles list then shows the new style
+    ticked, and the Instant job that follows paints with it (and with the image)."""
+    daemon, library = training_daemon
+    o = run(
+        tmp_path, resource_cache, wheels, daemon.endpoint,
+        mode="complete", iterations=40, mode_choice="Instant", train={"steps": 2}, **TINY,
+    )  # fmt: skip
+    ev = o.evidence
+    ui = ev["train_ui"]
+    assert ui["visible"] and ui["enabled"] and not ui["stop_visible"], ui
+    assert ui["default_steps"] == TrainSettings().steps, ui  # the daemon's train_defaults
+    assert "instant style" in ui["tooltip"], ui
+    assert ev["train_job_steps_enabled"] is False  # fixed while it trains
+    assert any("steps" in t and "Training 'hubble'" in t for t in ev["train_texts"]), ev
+    end = ev["train_end"]
+    assert end["name"] == "hubble" and "'hubble' is trained" in end["text"], end
+    assert end["listed"] == ["hubble"] and end["checked"] == ["hubble"], end
+    assert end["trained_title"] == "Trained styles (1 in the mix)", end
+    assert end["button_enabled"] and not end["stop_visible"], end
+    assert (library / "hubble.style").exists()
+    with Client(daemon.endpoint, timeout=10) as c:
+        job = c.status(end["job"])["job"]
+    assert (job["kind"], job["name"], job["state"], job["total"]) == ("train", "hubble", "done", 2)
+    assert job["detach"] is True  # a background job: it would go on if Krita closed
+    assert ev["outcome"] == "done", ev
+    info = ev["result_info"]
+    assert info["settings"]["trained"] == ["hubble"], info
+    assert "trained style hubble (fast)" in info["weights"], info
+    check_document(o, changed_inside=True)
+
+
+def test_stop_a_training_keeps_its_checkpoint(
+    tmp_path, resource_cache, wheels, training_daemon
+) -> None:
+    """Stop ends a training at the step it reached: the row says so and that Train goes on
+    from there; the daemon keeps the checkpoint, and no style is listed."""
+    daemon, library = training_daemon
+    o = run(
+        tmp_path, resource_cache, wheels, daemon.endpoint,
+        mode="complete", iterations=40, mode_choice="Instant",
+        train={"steps": 100_000, "stop_at": 1}, **TINY,
+    )  # fmt: skip
+    ev = o.evidence
+    assert ev["stop_enabled"] is True, ev
+    end = ev["train_end"]
+    assert "'hubble' was cancelled at step" in end["text"], end
+    assert "Train again goes on from there" in end["text"], end
+    assert end["listed"] == [] and end["button_enabled"], end
+    assert (library / "hubble.style.checkpoint").exists()
+    assert not (library / "hubble.style").exists()
+    assert ev["outcome"] == "done", ev  # the job after it ran as usual
 
 
 def test_refine_starts_from_the_instant_picture(tmp_path, resource_cache, wheels, daemon):

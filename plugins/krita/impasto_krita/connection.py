@@ -135,10 +135,20 @@ class DaemonLink(QObject):
         return self.state in (LinkState.READY, LinkState.LOADING)
 
     def submit(self, job: Submit) -> str:
+        return self.send(job.to_message())
+
+    def send(self, msg: Message) -> str:
+        """Send a request (a submit, a train); its answer comes through `message`."""
         assert self.client is not None
-        mid = self.client.submit(job)
+        mid = self.client.send(msg)
         self._after_send()
         return mid
+
+    def refresh_styles(self) -> None:
+        """Ask for the styles again: the library of trained styles changed (a training). A
+        request still unanswered may have been answered from the library before the change."""
+        self._presets_id = None
+        self._ask_presets()
 
     def estimate(self, request: EstimateRequest) -> bool:
         """Ask what a job would be (protocol 1.4); the answer comes as `estimated`. False when

@@ -49,6 +49,8 @@ from .qt import (
 )
 from .remembered import Remembered
 from .settings_form import CUSTOM, PRESETS, SettingsForm
+from .train_section import TrainSection
+from .training import StyleTraining
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class StyleTransferDocker(DockWidget):
         self.setWindowTitle(TITLE)
         self.link = DaemonLink(CONFIG_PATH, self)
         self.model = StyleTransferModel(self.link, self)
+        self.training = StyleTraining(self.link, self)
         self._replace_timer = QTimer(self)
         self._replace_timer.setSingleShot(True)
         self._replace_timer.setInterval(REPLACE_DELAY_MS)
@@ -93,6 +96,7 @@ class StyleTransferDocker(DockWidget):
         self.link.state_changed.connect(self._on_link_state)
         self.link.swatches_changed.connect(lambda: self.palette.set_swatches(self.link.swatches))
         self.link.swatches_changed.connect(lambda: self.trained.set_styles(self.link.trained))
+        self.training.trained.connect(self._on_trained)
         self.model.state_changed.connect(lambda _: self._update_buttons())
         self.model.state_changed.connect(lambda _: self._show_target())
         self.model.progress.connect(self._on_progress)
@@ -184,6 +188,8 @@ class StyleTransferDocker(DockWidget):
         sbox.addWidget(self.palette)
         self.trained = TrainedList(style)
         sbox.addWidget(self.trained)
+        self.train = TrainSection(self.training, self._style_to_train, self._show_message, style)
+        sbox.addWidget(self.train)
         box.addWidget(style)
 
         row = QHBoxLayout()
@@ -452,14 +458,12 @@ class StyleTransferDocker(DockWidget):
         """The style images, their weights and the name for the result layer; none at all is
         fine when built-in styles are chosen (`presets`)."""
         if self.source.currentText() == LAYER:
-            doc = document.active_document()
-            layers = dict(document.style_layers(doc))
-            node = layers.get(self.layer.currentText())
-            if node is None:
+            chosen = self._style_layer()
+            if chosen is None:
                 if presets:
                     return [], [], ""
                 raise HostError("choose the layer that holds the style")
-            return [document.read_style_layer(doc, node)], [1.0], node.name()
+            return [chosen[0]], [1.0], chosen[1]
         styles, weights, names = [], [], []
         for row in range(self.table.rowCount()):
             path = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
@@ -472,6 +476,39 @@ class StyleTransferDocker(DockWidget):
         if not styles and not presets:
             raise HostError("add a style image first, or choose a built-in style")
         return styles, weights, " + ".join(names)
+
+    def _style_layer(self) -> tuple[Any, str] | None:
+        """The chosen style layer's pixels and name, or None when none is chosen."""
+        doc = document.active_document()
+        node = dict(document.style_layers(doc)).get(self.layer.currentText())
+        return None if node is None else (document.read_style_layer(doc, node), node.name())
+
+    def _style_to_train(self) -> tuple[Any, str]:
+        """The one style Train turns into a trained style: the layer, or the style image
+        selected in the list (or the only one there), with its name."""
+        if self.source.currentText() == LAYER:
+            chosen = self._style_layer()
+            if chosen is None:
+                raise HostError("choose the layer that holds the style to train")
+            return chosen
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        rows = rows or list(range(self.table.rowCount()))
+        if not rows:
+            raise HostError("add the style image to train first")
+        if len(rows) > 1:
+            raise HostError("several style images: select the one to train in the list")
+        path = self.table.item(rows[0], 0).data(Qt.ItemDataRole.UserRole)
+        try:
+            return imaging.load_style_file(path, STYLE_MAX_SIDE), imaging.style_name(path)
+        except ValueError as e:
+            raise HostError(str(e)) from None
+
+    def _on_trained(self, name: str) -> None:
+        """A training of this panel's ended: its style is ticked (the list shows it as soon
+        as the daemon's styles are read again)."""
+        self.trained.set_chosen([*self.trained.chosen(), name])
+        self._remember()
+        self._ask_estimate()
 
     # -- settings -------------------------------------------------------------------------
 
@@ -590,6 +627,7 @@ class StyleTransferDocker(DockWidget):
             self._show_strength(self.strength.value())
         self._update_instant()
         self._update_buttons()
+        self.train.update_state()
         ready = self.link.state is LinkState.READY
         if ready and not self._was_ready:  # a new daemon, or a reconnection
             self._ask_estimate(again=True)

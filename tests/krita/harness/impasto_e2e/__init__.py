@@ -421,6 +421,69 @@ def choose_trained(docker, names: list) -> None:
     ev()["trained_title"] = section.findChild(QLabel).text()
 
 
+def train_style(docker) -> None:
+    """Train the style image just added, as `train` says: {"steps": N}, and {"stop_at": K} to
+    press Stop once the training reports step K. Records what the Train row showed, waits for
+    the training's end and for the daemon's styles to list it, then goes on with the run."""
+    train = opt("train")
+    section = docker.findChild(QWidget, "train_section")
+    steps = docker.findChild(QSpinBox, "train_steps")
+    button = docker.findChild(QPushButton, "train_style")
+    status = docker.findChild(QLabel, "train_status")
+    stop = docker.findChild(QPushButton, "train_stop")
+    ev()["train_ui"] = {
+        "visible": section.isVisible(),
+        "enabled": button.isEnabled(),
+        "default_steps": steps.value(),
+        "tooltip": button.toolTip(),
+        "stop_visible": stop.isVisible(),
+    }
+    texts = ev().setdefault("train_texts", [])
+
+    def record() -> None:
+        if not texts or texts[-1] != status.text():
+            texts.append(status.text())
+        training = docker.training
+        if train.get("stop_at") and training.state.value == "training" and stop.isVisible():
+            if f": {train['stop_at']}/" in status.text():
+                ev()["stop_enabled"] = stop.isEnabled()
+                stop.click()
+
+    docker.training.changed.connect(guarded(record))
+    steps.setValue(train["steps"])
+    button.click()
+    ev()["train_job_steps_enabled"] = steps.isEnabled()
+    deadline = time.monotonic() + 120
+
+    def ended() -> None:
+        if docker.training.state.active:
+            QTimer.singleShot(100, guarded(ended))
+            return
+        box = docker.findChild(QListWidget, "trained_list")
+        names = [box.item(row).text() for row in range(box.count())]
+        if train.get("stop_at") is None and docker.training.name not in names:
+            if time.monotonic() < deadline:  # the styles are read again after the result
+                QTimer.singleShot(100, guarded(ended))
+                return
+        on = Qt.CheckState.Checked
+        checked = [n for r, n in enumerate(names) if box.item(r).checkState() == on]
+        title = docker.findChild(QWidget, "trained_section").findChild(QLabel).text()
+        ev()["train_end"] = {
+            "name": docker.training.name,
+            "job": docker.training.job_id,
+            "text": status.text(),
+            "listed": names,
+            "checked": checked,
+            "trained_title": title,
+            "button_enabled": button.isEnabled(),
+            "stop_visible": stop.isVisible(),
+        }
+        note("training ended", text=status.text())
+        fill_in_and_start(docker)
+
+    QTimer.singleShot(100, guarded(ended))
+
+
 def fill_in_and_start(docker) -> None:
     if opt("no_style"):
         table = docker.findChild(QTableWidget, "style_list")
@@ -437,6 +500,9 @@ def fill_in_and_start(docker) -> None:
         docker.findChild(QPushButton, "add_style").click()
         if opt("typo"):
             ev()["typo"]["message_after_add"] = label("message")
+    if opt("train") and "train_end" not in ev():
+        train_style(docker)  # back here when the training has ended
+        return
     if opt("mode_choice"):
         choose_mode(docker, opt("mode_choice"))
     if opt("presets"):
@@ -563,7 +629,15 @@ def on_finished(outcome: str) -> None:
     used = info.get("settings") or {}
     ev()["result_info"]["settings"] = {
         k: used.get(k)
-        for k in ("method", "init", "presets", "preset_blend", "style_blend", "style_weight")
+        for k in (
+            "method",
+            "init",
+            "presets",
+            "preset_blend",
+            "style_blend",
+            "style_weight",
+            "trained",
+        )
     }
     ev()["done_bar"] = docker.findChild(QProgressBar, "progress").format()
     ev()["done_phase"] = label("phase")

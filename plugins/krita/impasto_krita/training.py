@@ -1,0 +1,173 @@
+"""Training a style on the daemon (protocol 1.6, `train`), from the docker.
+
+    idle -> submitting -> training -> idle (trained, cancelled or failed)
+
+The chosen style image becomes a trained style of the daemon's library; once it is there the
+Trained styles list shows it (the link asks for the styles again) and the docker ticks it, so
+Instant then paints with it in a fraction of a second. A training takes minutes to hours: it is
+detached (it goes on, and lands in the library, if Krita closes) and makes way for
+stylizations, so Start keeps working meanwhile. Cancel keeps the daemon's checkpoint: Train
+again with the same style and steps goes on from there.
+
+Like the job model, this one knows neither widgets nor sockets: it speaks through the
+DaemonLink and reports with Qt signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+from impasto_protocol import Cancelled, Message, Pixels, Progress, RemoteError, Result, policy
+from impasto_protocol.constants import ERROR, EVENTS
+from impasto_protocol.messages import Train, job_event, remote_error
+from impasto_protocol.modes import Features
+
+from .connection import DaemonLink, LinkState
+from .qt import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+CLIENT_LABEL = "krita: train"
+
+
+class TrainingState(str, Enum):
+    IDLE = "idle"
+    SUBMITTING = "submitting"
+    TRAINING = "training"
+    CANCELLING = "cancelling"
+
+    @property
+    def active(self) -> bool:
+        return self is not TrainingState.IDLE
+
+
+class StyleTraining(QObject):
+    changed = Signal()  # `state` or `text` changed
+    trained = Signal(str)  # the style of this name is in the daemon's library now
+
+    def __init__(self, link: DaemonLink, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.link = link
+        self.state = TrainingState.IDLE
+        self.text = ""  # one line for the user: what the training does or how it ended
+        self.name = ""
+        self.steps = 0
+        self.job_id: str | None = None
+        self._request_id: str | None = None
+        link.message.connect(self._on_message)
+        link.state_changed.connect(self._on_link_state)
+
+    def why_not(self) -> str:
+        """Why Train cannot be pressed now, in words; empty when it can."""
+        if not self.link.usable():
+            return "the daemon is not connected"
+        if not Features.from_hello(self.link.welcome or {}).trains:
+            return "this daemon does not train styles (it is older than protocol 1.6, or a cluster)"
+        if self.state.active:
+            return f"it trains {self.name!r} now"
+        return ""
+
+    def exists(self, name: str) -> bool:
+        """Whether the daemon's library has a trained style of this name (Train replaces it)."""
+        return name in {t.name for t in self.link.trained}
+
+    def start(self, style: Pixels, name: str, steps: int) -> bool:
+        """Train `style` as the trained style `name` for `steps` steps; False (and the reason
+        in `text`) when it cannot start."""
+        why = self.why_not()
+        if why:
+            self._say(f"Cannot train: {why}")
+            return False
+        request = Train(
+            style,
+            name,
+            settings={"steps": steps},
+            overwrite=self.exists(name),
+            progress_every=1,
+            detach=True,  # a background job: Krita may close before it ends
+            label=f"{CLIENT_LABEL} {name}"[:200],
+        )
+        self.name, self.steps, self.job_id = name, steps, None
+        self._request_id = self.link.send(request.to_message())
+        self.state = TrainingState.SUBMITTING
+        self._say(f"Sending {name!r} to the daemon to train...")
+        return True
+
+    def cancel(self) -> None:
+        if self.state is TrainingState.TRAINING and self.job_id is not None:
+            self.link.cancel(self.job_id)
+            self.state = TrainingState.CANCELLING
+            self._say(f"Cancelling the training of {self.name!r}...")
+
+    # -- daemon messages ------------------------------------------------------------------
+
+    def _on_message(self, msg: Message) -> None:
+        if not self.state.active:
+            return
+        if msg.ref is not None and msg.ref == self._request_id:
+            self._on_answer(msg)
+        elif msg.job is not None and msg.job == self.job_id and msg.ref is None:
+            self._on_event(msg)
+
+    def _on_answer(self, msg: Message) -> None:
+        self._request_id = None
+        if msg.type != "accepted" or msg.job is None:
+            text = str(remote_error(msg)) if msg.type == "error" else f"unexpected {msg.type}"
+            self._end(f"The daemon refused to train {self.name!r}: {text}")
+            return
+        self.job_id = msg.job
+        self.link.mine.add(msg.job)  # "busy with N other jobs" leaves it out
+        self.state = TrainingState.TRAINING
+        position = msg.body.get("position")
+        waits = f" (it waits: number {position} in the queue)" if position else ""
+        self._say(f"Training {self.name!r} on the daemon{waits}...")
+
+    def _on_event(self, msg: Message) -> None:
+        if msg.type not in (*EVENTS, ERROR):
+            return  # an event of a newer protocol version: ignored
+        try:
+            event = job_event(msg)
+        except RemoteError as e:
+            self._end(f"The training of {self.name!r} failed: {e}")
+            return
+        except Exception as e:
+            log.warning("ignoring a bad event from the daemon: %s", e)
+            return
+        if isinstance(event, Progress):
+            if self.state is TrainingState.TRAINING:
+                self._say(self._progress_text(event))
+        elif isinstance(event, Result):
+            name = self.name
+            self._end(f"{name!r} is trained: ticked under Trained styles (Instant paints with it)")
+            self.link.refresh_styles()
+            self.trained.emit(name)
+        elif isinstance(event, Cancelled):
+            step = f" at step {event.checkpoint}" if event.checkpoint else ""
+            again = "; Train again goes on from there" if event.checkpoint else ""
+            self._end(f"The training of {self.name!r} was cancelled{step}{again}")
+
+    def _progress_text(self, p: Progress) -> str:
+        if p.paused:
+            return f"Training {self.name!r}: {p.iteration}/{p.total} steps, waiting for a job"
+        eta = p.eta
+        left = f", about {policy.duration(eta)} left" if eta is not None else ""
+        return f"Training {self.name!r}: {p.iteration}/{p.total} steps{left}"
+
+    def _on_link_state(self) -> None:
+        if self.state.active and self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR):
+            # (Detached: a daemon that still runs goes on with it; the library will show it.)
+            self._end(f"Lost the daemon while it trained {self.name!r}: {self.link.describe()}")
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _end(self, text: str) -> None:
+        self.state = TrainingState.IDLE
+        self._request_id = None
+        self._say(text)
+        self.link.poll_status()
+
+    def _say(self, text: str) -> None:
+        self.text = text
+        log.info("training: %s", text)
+        self.changed.emit()
