@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
+TRAINING_TITLE = "Train Instant Style"
+TRAINING_PROGRESS_TITLE = "Train Instant Style: training"
 # The style images and the style layer are one list (style_list.py) that edits their three
 # arguments; the rest are GIMP's generated widgets.
 MAIN = ["mode", "strength", "quality", "preserve-colors"]
@@ -154,12 +156,23 @@ def _follow_estimate(
     return estimator
 
 
+def training_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
+    """The Train Instant Style dialog, GIMP's generated one; True when the user pressed OK."""
+    GimpUi.init("impasto-train-style")
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, TRAINING_TITLE)
+    dialog.fill(None)
+    try:
+        return bool(dialog.run())
+    finally:
+        dialog.destroy()
+
+
 class ProgressWindow:
     """A small window with a status line, a progress bar and Cancel, alive while the job runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str = PROGRESS_TITLE) -> None:
         self.cancelled = False
-        self.window = Gtk.Window(title=PROGRESS_TITLE)
+        self.window = Gtk.Window(title=title)
         self.window.set_default_size(360, -1)
         # Tied to the window that shows this procedure's progress (the image's), not kept
         # above every other window: it moves and minimizes with the image.

@@ -33,6 +33,7 @@ from impasto_protocol.launcher import (
     nothing_listening,
     wait_until_ready,
 )
+from impasto_protocol.messages import Train
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,11 @@ def _sleep(seconds: float, hooks: Hooks) -> None:
         time.sleep(min(SLICE, max(0.0, end - time.monotonic())))
 
 
-def run(client: Client, submit: Submit, hooks: Hooks) -> Outcome:
-    """Submit and follow the job to its end. Raises UserCancelled, DaemonError."""
+def run(client: Client, submit: Submit | Train, hooks: Hooks) -> Outcome:
+    """Submit (a stylization, or a training: protocol 1.6) and follow the job to its end.
+    Raises UserCancelled, DaemonError."""
     try:
-        handle = client.submit(submit)
+        handle = client.train(submit) if isinstance(submit, Train) else client.submit(submit)
     except ImpastoError as exc:
         raise DaemonError(f"the daemon refused the job: {exc}") from None
     log.info("job %s accepted: %s", handle.id, handle.accepted)

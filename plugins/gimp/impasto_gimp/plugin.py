@@ -18,15 +18,15 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gimp, GLib, GObject  # noqa: E402
+from gi.repository import Gimp, GObject  # noqa: E402
 
 import impasto_protocol  # noqa: E402
 from impasto_protocol import Pixels, Preview, Progress, Submit, policy  # noqa: E402
-from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
 from impasto_protocol.modes import DEFAULT_MODE, Mode  # noqa: E402
 
-from . import estimate, job, layers  # noqa: E402
+from . import estimate, job, layers, procedures, training  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
+from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
 from .settings import (  # noqa: E402
     PRESERVE_COLORS,
     Arguments,
@@ -134,11 +134,7 @@ def declare(p: Gimp.Procedure) -> None:
         "(e.g. tv_weight=0.1; pooling=avg; style_scale=0.5; seed=3)",
         "", RW,
     )  # fmt: skip
-    p.add_string_argument(
-        "endpoint", "Daemon _endpoint (empty: the configured one)",
-        "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
-        "", RW,
-    )  # fmt: skip
+    add_endpoint_argument(p)
     p.add_choice_argument(
         "mode", "Mo_de",
         "; ".join(f"{m.value}: {m.help}" for m in Mode),
@@ -167,15 +163,15 @@ def declare(p: Gimp.Procedure) -> None:
 
 
 class ImpastoPlugIn(Gimp.PlugIn):
-    plugin_dir = ""
-
     def do_query_procedures(self) -> list[str]:
-        return [PROC_NAME]
+        return [PROC_NAME, training.PROC_NAME]
 
     def do_set_i18n(self, name: str) -> bool:
         return False
 
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        if name == training.PROC_NAME:
+            return training.create(self, name)
         p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         p.set_image_types("RGB*")
         p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
@@ -190,14 +186,6 @@ class ImpastoPlugIn(Gimp.PlugIn):
         p.set_attribution("Impasto", "Impasto", "2026")
         declare(p)
         return p
-
-
-def _error(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
-    log.error("%s", message)
-    return procedure.new_return_values(
-        Gimp.PDBStatusType.EXECUTION_ERROR,
-        GLib.Error.new_literal(GLib.quark_from_string("impasto"), message, 0),
-    )
 
 
 def run(
@@ -231,7 +219,7 @@ def run(
                 prefetch.stop()  # the user chose another daemon in the dialog
         return _run(procedure, image, drawables, config, ui)
     except (layers.HostError, SettingsInputError, job.DaemonError) as exc:
-        return _error(procedure, str(exc))
+        return error_values(procedure, str(exc))
     except job.UserCancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     finally:
@@ -242,10 +230,10 @@ def run(
 def _prefetch(config: Gimp.ProcedureConfig) -> Prefetch | str:
     """The worker that fetches the palette while the dialog is open, or why there is none."""
     try:
-        plugin_config = _plugin_config()
+        daemon_config = plugin_config()
     except job.DaemonError as exc:
         return str(exc)
-    return Prefetch(plugin_config, config.get_property("endpoint") or None)
+    return Prefetch(daemon_config, config.get_property("endpoint") or None)
 
 
 def _arguments(config: Gimp.ProcedureConfig) -> Arguments:
@@ -319,8 +307,8 @@ def _run(
     Gimp.progress_init("Style transfer")
     status = ui.status if ui is not None else (lambda text: Gimp.progress_set_text(text))
     hooks = job.Hooks(idle=ui.pump if ui is not None else (lambda: False), status=status)
-    plugin_config = _plugin_config()
-    client = job.connect(plugin_config, config.get_property("endpoint") or None, hooks)
+    daemon_config = plugin_config()
+    client = job.connect(daemon_config, config.get_property("endpoint") or None, hooks)
     try:
         welcome = client.welcome or {}
         features = Features.from_hello(welcome)
@@ -415,14 +403,6 @@ def _show_progress(progress: Progress, status: Any, ui: Any, mode: str) -> None:
         ui.fraction(fraction)
 
 
-def _plugin_config() -> PluginConfig:
-    path = os.path.join(ImpastoPlugIn.plugin_dir, CONFIG_NAME)
-    try:
-        return PluginConfig.load(path)
-    except ValueError as exc:
-        raise job.DaemonError(str(exc)) from None
-
-
 def _details(outcome: job.Outcome, endpoint: str, seconds: float) -> dict[str, Any]:
     import msgpack
     import zmq
@@ -455,5 +435,5 @@ def _details(outcome: job.Outcome, endpoint: str, seconds: float) -> dict[str, A
 def main(plugin_dir: str, argv: list[str]) -> None:
     level = logging.DEBUG if os.environ.get("IMPASTO_GIMP_DEBUG") else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="impasto-gimp: %(message)s")
-    ImpastoPlugIn.plugin_dir = plugin_dir
+    procedures.set_plugin_dir(plugin_dir)
     Gimp.main(ImpastoPlugIn.__gtype__, argv)

@@ -1,0 +1,50 @@
+"""What both procedures (plugin.py's Style Transfer, training.py's Train Instant Style) share:
+the plug-in's daemon config and the return values of a run that failed."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
+
+from impasto_protocol.launcher import CONFIG_NAME, PluginConfig  # noqa: E402
+
+from . import job  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+_plugin_dir = ""  # the installed plug-in's folder, where impasto.json is
+
+
+def set_plugin_dir(path: str) -> None:
+    global _plugin_dir
+    _plugin_dir = path
+
+
+def plugin_config() -> PluginConfig:
+    path = os.path.join(_plugin_dir, CONFIG_NAME)
+    try:
+        return PluginConfig.load(path)
+    except ValueError as exc:
+        raise job.DaemonError(str(exc)) from None
+
+
+def error_values(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
+    log.error("%s", message)
+    return procedure.new_return_values(
+        Gimp.PDBStatusType.EXECUTION_ERROR,
+        GLib.Error.new_literal(GLib.quark_from_string("impasto"), message, 0),
+    )
+
+
+def add_endpoint_argument(p: Gimp.Procedure) -> None:
+    """The daemon to use instead of the configured one (both procedures take it)."""
+    p.add_string_argument(
+        "endpoint", "Daemon _endpoint (empty: the configured one)",
+        "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
+        "", GObject.ParamFlags.READWRITE,
+    )  # fmt: skip
