@@ -476,3 +476,65 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
     saved = last.read_text()
     assert f'(presets "{PALETTE_ON}:1,{PALETTE_CLICK}:1")' in saved, saved
     assert f'(trained "{TRAINED}")' in saved, saved
+
+
+TRAIN_DIALOG = "Train Instant Style"  # impasto_gimp.dialog.TRAINING_TITLE
+TRAIN_PROGRESS = "Train Instant Style: training"  # impasto_gimp.dialog.TRAINING_PROGRESS_TITLE
+TRAIN_LAST = "plug-in-settings/GimpProcedureConfigRun-plug-in-impasto-train-style.last"
+
+
+def test_train_dialog_ok_then_cancel_keeps_the_checkpoint(
+    gimp: GimpHost, display: str, load_example
+) -> None:
+    """Filters > Artistic > Train Instant Style as a user runs it: the dialog with the values
+    remembered from an earlier run, OK, the progress window while the daemon trains, and its
+    Cancel: the daemon stops the training and keeps its checkpoint for the next run."""
+    out = gimp.shared / "out" / "train_dialog"
+    out.mkdir(parents=True)
+    load_example("hubble", 64).save(out / "style.png")
+    (gimp.shared / "train_dialog.json").write_text(json.dumps({"out": gimp.inside(out)}))
+    last = gimp.shared / "gimpcfg" / TRAIN_LAST
+    last.parent.mkdir(parents=True, exist_ok=True)
+    name = "dialog style"
+    last.write_text(
+        f'{SEED_HEADER}\n\n(style-file "file://{gimp.inside(out / "style.png")}")\n'
+        f'(name "{name}")\n(steps 100000)\n\n# end of settings\n'
+    )
+    library = gimp.shared / "styles"
+    desktop = Desktop(gimp, display, out)
+    with open(out / "gimp.log", "w") as log:
+        proc = subprocess.Popen(
+            gimp.gui_command("train_dialog.py", display, GUI_TIMEOUT, "IMPASTO_GIMP_DEBUG=1"),
+            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        dialog = desktop.window(TRAIN_DIALOG, proc, timeout=90)
+        desktop.screenshot("train-dialog.png")
+        desktop.press(dialog, "alt+o")  # the dialog's _OK
+        progress = desktop.window(TRAIN_PROGRESS, proc)
+        with Client(gimp.endpoint, timeout=10.0) as client:
+            deadline = time.monotonic() + WAIT
+            job: dict = {}
+            while time.monotonic() < deadline and (job.get("iteration") or 0) < 2:
+                jobs = [j for j in client.status()["jobs"] if j.get("name") == name]
+                job = jobs[0] if jobs else {}
+                time.sleep(0.2)
+            assert (job.get("kind"), job.get("state")) == ("train", "running"), job
+            assert job["label"] == f"GIMP: train {name}" and not job["detach"], job
+            desktop.screenshot("train-progress.png")
+            desktop.press(progress, "alt+c")  # the progress window's _Cancel
+            ended = _job_end(client, job["job"])
+        ev = _wait_file(out / "train_dialog.json", proc)
+        assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
+        checkpoint = library / f"{name}.style.checkpoint"
+        kept = checkpoint.exists()
+        checkpoint.unlink(missing_ok=True)  # the session's other tests expect conftest's library
+    assert ev == {"status": "cancel"}, ev
+    assert (ended["state"], ended["reason"]) == ("cancelled", "client"), ended
+    assert kept and not (library / f"{name}.style").exists()
+    gimp_log = (out / "gimp.log").read_text()
+    assert "mnemonic" not in gimp_log, gimp_log[-3000:]

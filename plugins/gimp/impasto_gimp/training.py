@@ -63,7 +63,7 @@ def create(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
         "", RW,
     )  # fmt: skip
     p.add_int_argument(
-        "steps", "_Steps (0: the daemon's default)",
+        "steps", "S_teps (0: the daemon's default)",
         "Training steps: more come closer to the style and take longer",
         0, 100000, 0, RW,
     )  # fmt: skip
