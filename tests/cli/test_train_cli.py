@@ -139,17 +139,11 @@ def test_bad_input_gets_one_line(images, tmp_path: Path) -> None:
 def daemon_library(tmp_path: Path):
     """A real daemon whose library is a fresh folder: (its endpoint, the folder)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-    from daemon_process import DaemonProcess
+    from daemon_process import library_daemon
 
     library = tmp_path / "daemon-styles"
-    d = DaemonProcess(
-        f"ipc://{tmp_path}/d.sock", tmp_path / "d.log", env={"IMPASTO_STYLES": str(library)}
-    )
-    d.start(wait_ready=120)
-    try:
+    for d in library_daemon(f"ipc://{tmp_path}/d.sock", tmp_path / "d.log", library):
         yield d, library
-    finally:
-        d.stop()
 
 
 def test_train_on_a_daemon_ctrl_c_and_resume(images, tmp_path: Path, daemon_library) -> None:

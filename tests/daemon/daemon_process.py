@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -135,3 +136,14 @@ class DaemonProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode
+
+
+def library_daemon(endpoint: str, log: Path, library: Path, *extra: str) -> Iterator[DaemonProcess]:
+    """A started daemon whose library of trained styles is the folder `library`, stopped when
+    the generator ends: a fixture says `yield from library_daemon(...)`."""
+    d = DaemonProcess(endpoint, log, *extra, env={"IMPASTO_STYLES": str(library)})
+    d.start(wait_ready=120)
+    try:
+        yield d
+    finally:
+        d.stop()

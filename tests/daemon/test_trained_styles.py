@@ -12,7 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from daemon_process import DaemonProcess, example_pixels, tcp_endpoint, train_tiny_style
+from daemon_process import (
+    DaemonProcess,
+    example_pixels,
+    library_daemon,
+    tcp_endpoint,
+    train_tiny_style,
+)
 from PIL import Image
 
 from impasto.engine import Job, StyleSettings
@@ -32,12 +38,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, stylizer, load_example) ->
 @pytest.fixture(scope="module")
 def daemon(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     log = tmp_path_factory.mktemp("trained-daemon") / "daemon.log"
-    d = DaemonProcess(tcp_endpoint(), log, env={"IMPASTO_STYLES": str(library)})
-    d.start(wait_ready=120)
-    try:
-        yield d
-    finally:
-        d.stop()
+    yield from library_daemon(tcp_endpoint(), log, library)
 
 
 def test_the_library_is_listed_with_swatches(daemon: DaemonProcess, library: Path) -> None:

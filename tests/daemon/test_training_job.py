@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from daemon_process import DaemonProcess, example_pixels, tcp_endpoint
+from daemon_process import DaemonProcess, example_pixels, library_daemon, tcp_endpoint
 
 from impasto.engine.trained import TrainedStyle
 from impasto_protocol import Client, RemoteError, Submit
@@ -45,12 +45,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def daemon(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     log = tmp_path_factory.mktemp("training-daemon") / "daemon.log"
-    d = DaemonProcess(tcp_endpoint(), log, env={"IMPASTO_STYLES": str(library)})
-    d.start(wait_ready=120)
-    try:
-        yield d
-    finally:
-        d.stop()
+    yield from library_daemon(tcp_endpoint(), log, library)
 
 
 def events(handle, timeout: float = 120.0) -> list:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from daemon_process import DaemonProcess, train_tiny_style
+from daemon_process import DaemonProcess, library_daemon, train_tiny_style
 from krita_run import DAEMON_TIMINGS
 from test_krita_plugin import above_source, check_document, result_name, run
 
@@ -88,13 +88,8 @@ def trained_daemon(tmp_path: Path, stylizer, load_example):
     library = tmp_path / "styles"
     library.mkdir()
     train_tiny_style(stylizer, load_example("hubble", 64), library / "hubble.style")
-    proc = DaemonProcess(
-        f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS,
-        env={"IMPASTO_STYLES": str(library)},
-    )  # fmt: skip
-    proc.start()
-    yield proc
-    proc.stop()
+    endpoint, log = f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log"
+    yield from library_daemon(endpoint, log, library, *DAEMON_TIMINGS)
 
 
 def test_a_trained_style_of_the_daemons_library(
@@ -123,13 +118,9 @@ def test_a_trained_style_of_the_daemons_library(
 def training_daemon(tmp_path: Path):
     """A daemon with a library of its own, empty: (the daemon, the library's folder)."""
     library = tmp_path / "styles"
-    proc = DaemonProcess(
-        f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS,
-        env={"IMPASTO_STYLES": str(library)},
-    )  # fmt: skip
-    proc.start()
-    yield proc, library
-    proc.stop()
+    endpoint, log = f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log"
+    for proc in library_daemon(endpoint, log, library, *DAEMON_TIMINGS):
+        yield proc, library
 
 
 def test_train_the_style_image_then_paint_with_it(
