@@ -3,7 +3,8 @@ starts, on photos it never trained on; one instant application's time; the pictu
 optimization's.
 
     python benchmarks/training.py [--styles hubble retina] [--fast-steps 300]
-        [--scratch-steps 600] [--every 50] [--size 256] [--batch 2] [--out DIR]
+        [--scratch-steps 600] [--every 50] [--size 256] [--batch 2] [--style-weight 5]
+        [--starts fast scratch] [--out DIR]
 
 For each style (benchmarks/images/STYLE.jpg), a `--from fast` and a `--from scratch` trainer
 with the command's defaults take turns, `--every` steps each, so both see the same machine load.
@@ -29,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -57,17 +59,38 @@ def validation_photos() -> dict[str, Image.Image]:
     return photos
 
 
+STRUCTURE_SIDE = 32  # px: the coarse light and dark of a picture, what makes it recognisable
+
+
+def structure(picture: Image.Image, photo: Image.Image) -> float:
+    """How much of the photo's coarse light and dark the picture keeps: the correlation of
+    their luminance at STRUCTURE_SIDE px (1: the same shapes of light; about 0: none). The
+    paper's content loss misses a network that paints the style's texture over everything
+    (relu4_2 of such a picture is about as far from the photo's as a stylized one's), the
+    picture does not."""
+    side = (STRUCTURE_SIDE, STRUCTURE_SIDE)
+    a, b = (
+        np.asarray(im.convert("L").resize(side, Image.Resampling.BOX), dtype=np.float64).ravel()
+        for im in (picture, photo)
+    )
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+
+
 def score(trainer: Trainer, photos: dict[str, Image.Image], judges: dict[str, PaperEvaluator]):
-    """The paper losses of the network's pictures of the validation photos, and the mean."""
+    """The paper losses and the structure kept of the network's pictures of the validation
+    photos, and their means."""
     per = {}
     for name, photo in photos.items():
         picture = to_image(trainer.picture(to_tensor(photo)[0]))
         losses = judges[name].evaluate(picture)
-        per[name] = {"content": losses.content, "style": losses.style}
-    return {
-        "content": statistics.fmean(v["content"] for v in per.values()),
-        "style": statistics.fmean(v["style"] for v in per.values()),
-        "photos": per,
+        per[name] = {
+            "content": losses.content,
+            "style": losses.style,
+            "structure": structure(picture, photo),
+        }
+    return {k: statistics.fmean(v[k] for v in per.values()) for k in per[next(iter(per))]} | {
+        "photos": per
     }
 
 
@@ -92,25 +115,30 @@ def run_style(
     judge_style.thumbnail((VALIDATION_SIDE, VALIDATION_SIDE))
     judges = {n: PaperEvaluator(p, judge_style) for n, p in photos.items()}
     steps = {Kind.FAST: args.fast_steps, Kind.SCRATCH: args.scratch_steps}
+    starts = [Kind(k) for k in args.starts]
     trainers = {
         kind: Trainer(
             engine,
             style,
             training,
             TrainSettings(
-                start=kind, steps=steps[kind], size=args.size, batch=args.batch, preview_every=0
+                start=kind,
+                steps=steps[kind],
+                size=args.size,
+                batch=args.batch,
+                style_weight=args.style_weight,
+                preview_every=0,
             ),
             name=style_name,
         )
-        for kind in Kind
+        for kind in starts
     }
-    curves: dict[str, list[dict[str, Any]]] = {k.value: [] for k in Kind}
-    wall = {k: 0.0 for k in Kind}
+    curves: dict[str, list[dict[str, Any]]] = {k.value: [] for k in starts}
+    wall = {k: 0.0 for k in starts}
     for kind, trainer in trainers.items():
         curves[kind.value].append({"step": 0, "seconds": 0.0, **score(trainer, photos, judges)})
-    untrained = {
-        n: to_image(trainers[Kind.FAST].picture(to_tensor(p)[0])) for n, p in photos.items()
-    }
+    first = next(iter(trainers.values()))  # at step 0 (fast: the untrained instant network)
+    untrained = {n: to_image(first.picture(to_tensor(p)[0])) for n, p in photos.items()}
     while any(t.step < t.s.steps for t in trainers.values()):
         for kind, trainer in trainers.items():  # turns: both under the same load
             if trainer.step >= trainer.s.steps:
@@ -135,6 +163,7 @@ def run_style(
             "seconds": round(seconds, 2),
             "content": losses.content,
             "style": losses.style,
+            "structure": structure(result.image, photo),
         }
         gatys_pictures[name] = result.image
     applying = {
@@ -171,8 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=50)
     p.add_argument("--size", type=int, default=TrainSettings().size)
     p.add_argument("--batch", type=int, default=TrainSettings().batch)
+    p.add_argument("--style-weight", type=float, default=TrainSettings().style_weight)
+    p.add_argument(
+        "--starts", nargs="+", choices=[k.value for k in Kind], default=[k.value for k in Kind]
+    )
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--structure-of-sheets",
+        action="store_true",
+        help="only add the structure kept by the final pictures to --out's training.json,"
+        " measured on its sheets (for runs made before the script measured it)",
+    )
     args = p.parse_args(argv)
+    if args.structure_of_sheets:
+        return structure_of_sheets(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     engine = Stylizer("cpu", precision="float32")
@@ -184,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "date": started,
         "command": "python benchmarks/training.py " + " ".join(argv or sys.argv[1:]),
-        "settings": {"size": args.size, "batch": args.batch, "every": args.every},
+        "settings": {
+            "size": args.size,
+            "batch": args.batch,
+            "every": args.every,
+            "style_weight": args.style_weight,
+            "starts": args.starts,
+        },
         "validation": sorted(photos),
         "training_photos": len(training.photos),
         "styles": {},
@@ -193,6 +240,30 @@ def main(argv: list[str] | None = None) -> int:
         report["styles"][name] = run_style(engine, name, args, photos, training)
         (args.out / "training.json").write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out / 'training.json'}")
+    return 0
+
+
+def structure_of_sheets(folder: Path) -> int:
+    """`structure` of each picture on the sheets (JPEG, quality 90) against the photo in its
+    row: the untrained network, each start's final network, the optimization."""
+    path = folder / "training.json"
+    report = json.loads(path.read_text())
+    photos = validation_photos()
+    for style, data in report["styles"].items():
+        columns = ["untrained", *data["curves"], "gatys"]
+        with Image.open(folder / f"{style}.jpg") as sheet:
+            w, h = sheet.width // (len(columns) + 1), sheet.height // len(photos)
+            found: dict[str, dict[str, float]] = {}
+            for row, (name, photo) in enumerate(photos.items()):
+                cells = [
+                    sheet.crop((c * w, row * h, c * w + photo.width, row * h + photo.height))
+                    for c in range(len(columns) + 1)
+                ]
+                pictures = zip(columns, cells[1:], strict=True)
+                found[name] = {k: structure(cell, cells[0]) for k, cell in pictures}
+        data["structure_of_sheet"] = found
+        print(style, found)
+    path.write_text(json.dumps(report, indent=1))
     return 0
 
 
