@@ -26,7 +26,9 @@ CALLS: dict[str, dict[str, Any]] = {
     "file": {"style": True, "arguments": {"steps": 2}},
     "layer": {"style": True, "layer": "sky/layer", "arguments": {"steps": 1}},
 }
-TRAINED = ("my painting", "sky_layer")  # the file's stem; the layer's name, made valid
+# The file's stem; the layer's name, made valid (the layer call names the file too: the
+# layer goes first, as the dialog remembers the last file).
+TRAINED = ("my painting", "sky_layer")
 
 
 @pytest.fixture(scope="module")

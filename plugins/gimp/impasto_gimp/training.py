@@ -54,7 +54,7 @@ def create(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
         Gimp.FileChooserAction.OPEN, True, None, RW,
     )  # fmt: skip
     p.add_layer_argument(
-        "style-layer", "Or a style la_yer", "A layer of an open image to train instead of a file",
+        "style-layer", "Or a style la_yer", "A layer of an open image to train (before the file)",
         True, RW,
     )  # fmt: skip
     p.add_string_argument(
@@ -102,11 +102,10 @@ def run(
 
 
 def _style(config: Gimp.ProcedureConfig) -> tuple[Pixels, str]:
-    """The one style image the arguments name, and the name it suggests."""
+    """The one style image the arguments name, and the name it suggests. A layer goes before
+    a file: the dialog remembers the last file, and its file button cannot be emptied."""
     layer = config.get_property("style-layer")
     gfile = config.get_property("style-file")
-    if layer is not None and gfile is not None:
-        raise layers.HostError("give a style image file or a style layer, not both")
     if layer is not None:
         return layers.layer_pixels(layer), layer.get_name() or "layer"
     if gfile is None or not gfile.get_path():

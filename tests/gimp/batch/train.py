@@ -17,13 +17,13 @@ def _train(style, layer, arguments):
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
     image = None
-    if layer:  # the style as a layer of an open image (named after the file's stem)
+    if style:
+        cfg.set_property("style-file", Gio.File.new_for_path(style))
+    if layer:  # the style as a layer of an open image too, named `layer`: the layer goes first
         image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(style))
         image.get_layers()[0].set_name(layer)
         cfg.set_property("image", image)
         cfg.set_property("style-layer", image.get_layers()[0])
-    elif style:
-        cfg.set_property("style-file", Gio.File.new_for_path(style))
     for name, value in arguments.items():
         cfg.set_property(name, value)
     started = time.monotonic()
