@@ -21,10 +21,13 @@ class ProgressView:
     """tqdm's bar on a terminal (as `impasto stylize` draws it); elsewhere, with `lines`, one
     line per progress event on stderr, and nothing without."""
 
-    def __init__(self, lines: bool, prefix: str = "", total: int | None = None) -> None:
+    def __init__(
+        self, lines: bool, prefix: str = "", total: int | None = None, unit: str = "it"
+    ) -> None:
         self.tty = sys.stderr.isatty()  # tqdm's own test, with disable=None
         self.lines = lines and not self.tty
         self.prefix = prefix
+        self.unit = unit  # what the bar counts: iterations, or a training's steps
         self.bar: Any = None
         if total is not None:
             self._open(total)
@@ -32,7 +35,9 @@ class ProgressView:
     def _open(self, total: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="it", disable=None, file=sys.stderr, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total, unit=self.unit, disable=None, file=sys.stderr, dynamic_ncols=True
+        )
 
     def note(self, text: str) -> None:
         if self.lines:

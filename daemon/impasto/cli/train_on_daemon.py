@@ -15,24 +15,22 @@ from PIL import Image
 
 from impasto_protocol.client import Client, JobHandle
 from impasto_protocol.errors import RemoteError
-from impasto_protocol.messages import MAX_TRAIN_PHOTOS, Cancelled, Preview, Progress, Train
+from impasto_protocol.messages import MAX_TRAIN_PHOTOS, Cancelled, Train
 from impasto_protocol.pixels import Pixels
 
 from .connection import curve_keys, daemon_endpoint, make_client, say_hello
 from .errors import CliError
 from .image_files import open_image
-from .job_view import preview_saver
+from .job_view import ProgressView, follow, preview_saver
 from .on_daemon import cancel_quietly, sigterm_as_interrupt
 from .train import EXIT_INTERRUPTED
 
-# Photos are sent no larger than the daemon would read them (engine/training.py, PHOTO_SIDE).
-PHOTO_SIDE = 1024
 # The options a daemon's refusal may name, by the request's field.
 OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}
 
 
 def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
-    from ..engine.training import PHOTO_SUFFIXES
+    from ..engine.training import PHOTO_SIDE, photo_files
 
     style_path = Path(args.style)
     name = args.name or style_path.stem
@@ -41,12 +39,8 @@ def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
     style = open_image(style_path, "style image").convert("RGB")
     photos = []
     if args.content_dir:
-        folder = Path(args.content_dir)
-        if not folder.is_dir():
-            raise CliError(f"--content-dir: {folder} does not exist")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
-        if not files:
-            raise CliError(f"--content-dir: {folder} holds no pictures")
+        # The folder's pictures as in process; sent no larger than the daemon reads them.
+        files = photo_files(Path(args.content_dir), defaults=False)
         if len(files) > MAX_TRAIN_PHOTOS:
             raise CliError(
                 f"--content-dir: {len(files)} pictures; a daemon takes at most {MAX_TRAIN_PHOTOS}"
@@ -83,10 +77,14 @@ def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
             print(f"impasto train: the daemon trains {name!r}; `impasto watch {handle.id}`"
                   " follows it", file=sys.stderr)  # fmt: skip
             return 0
+        view = ProgressView(lines=False, total=settings.steps, unit="step")
         try:
-            outcome = _follow(handle, settings.steps, preview_dir)
+            saver = preview_saver(preview_dir, "step_{:05d}.png") if preview_dir else None
+            outcome = follow(handle, view, saver)
         except KeyboardInterrupt:
             outcome = _cancel(client, handle)
+        finally:
+            view.close()
     if isinstance(outcome, Cancelled):
         at = f" at step {outcome.checkpoint}" if outcome.checkpoint is not None else ""
         print(
@@ -120,28 +118,6 @@ def _queue(client: Client, request: Train) -> JobHandle:
         if option is not None:
             raise CliError(f"{option}: {e.message}") from None
         raise
-
-
-def _follow(handle: JobHandle, steps: int, preview_dir: Path | None) -> Any:
-    from tqdm import tqdm
-
-    save = preview_saver(preview_dir, "step_{:05d}.png") if preview_dir else None
-    bar = tqdm(total=steps, unit="step", disable=None, file=sys.stderr, dynamic_ncols=True)
-    try:
-        for event in handle.events():
-            p = event.progress if isinstance(event, Preview) else event
-            if isinstance(p, Progress):
-                bar.update(p.iteration - bar.n)
-                state = "waiting: a stylization runs" if p.paused else ""
-                stats = f"content {p.content_loss:.3g} style {p.style_loss:.3g}"
-                bar.set_postfix_str(state or stats, refresh=False)
-                if isinstance(event, Preview) and save is not None:
-                    save(event)
-                continue
-            return event
-    finally:
-        bar.close()
-    raise CliError(f"the events of job {handle.id} ended without an outcome")
 
 
 def _cancel(client: Client, handle: JobHandle) -> Cancelled:
