@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
-from .messages import Submit
+from .messages import Progress, Submit
 
 FALLBACK_STYLE_WEIGHT = 20.0
 FALLBACK_ITERATIONS = 150
@@ -226,6 +226,14 @@ def estimate_text(
     if w < width or h < height:
         text += f"; the result is scaled up to the {width}x{height} area"
     return text
+
+
+def training_text(name: str, p: Progress) -> str:
+    """One line for a training's progress (protocol 1.6), the same in both editors."""
+    count = f"Training {name!r}: {p.iteration}/{p.total} steps"
+    if p.paused:
+        return f"{count}, waiting while a stylization runs"
+    return count + (f", about {duration(p.eta)} left" if p.eta is not None else "")
 
 
 def duration(seconds: float) -> str:

@@ -159,3 +159,18 @@ def test_automatic_takes_the_finest_preset_in_reasonable_time() -> None:
     # No time from the daemon (the fast method, a cluster): the default preset.
     chosen = policy.automatic_quality(times(high=None, normal=None, draft=None))
     assert chosen is policy.DEFAULT_QUALITY
+
+
+def test_training_text_counts_steps_time_left_and_a_pause() -> None:
+    from impasto_protocol import Progress
+
+    def progress(**fields) -> Progress:
+        body = {"iteration": 30, "total": 300, "elapsed": 60.0, "remaining": 540.0, **fields}
+        return Progress.from_body(body)
+
+    assert (
+        policy.training_text("sky", progress()) == "Training 'sky': 30/300 steps, about 9 min left"
+    )
+    assert policy.training_text("sky", progress(paused=True)) == (
+        "Training 'sky': 30/300 steps, waiting while a stylization runs"
+    )

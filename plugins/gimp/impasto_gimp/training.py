@@ -162,12 +162,7 @@ def _train(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, ui: Any) -> 
 
 def _show_progress(p: Progress, name: str, status: Any, ui: Any) -> None:
     fraction = p.iteration / p.total if p.total else 0.0
-    if p.paused:
-        text = f"Training {name!r}: {p.iteration}/{p.total} steps, waiting for a stylization"
-    else:
-        left = f", about {policy.duration(p.eta)} left" if p.eta is not None else ""
-        text = f"Training {name!r}: {p.iteration}/{p.total} steps{left}"
     Gimp.progress_update(fraction)
-    status(text)
+    status(policy.training_text(name, p))
     if ui is not None:
         ui.fraction(fraction)

@@ -136,7 +136,7 @@ class StyleTraining(QObject):
             return
         if isinstance(event, Progress):
             if self.state is TrainingState.TRAINING:
-                self._say(self._progress_text(event))
+                self._say(policy.training_text(self.name, event))
         elif isinstance(event, Result):
             name = self.name
             self._end(f"{name!r} is trained: ticked under Trained styles (Instant paints with it)")
@@ -146,13 +146,6 @@ class StyleTraining(QObject):
             step = f" at step {event.checkpoint}" if event.checkpoint else ""
             again = "; Train again goes on from there" if event.checkpoint else ""
             self._end(f"The training of {self.name!r} was cancelled{step}{again}")
-
-    def _progress_text(self, p: Progress) -> str:
-        if p.paused:
-            return f"Training {self.name!r}: {p.iteration}/{p.total} steps, waiting for a job"
-        eta = p.eta
-        left = f", about {policy.duration(eta)} left" if eta is not None else ""
-        return f"Training {self.name!r}: {p.iteration}/{p.total} steps{left}"
 
     def _on_link_state(self) -> None:
         if self.state.active and self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR):
