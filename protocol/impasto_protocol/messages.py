@@ -33,7 +33,7 @@ from .constants import (
     WATCH,
 )
 from .errors import ProtocolError, RemoteError
-from .pixels import DTYPES, Pixels, pixels_from_descriptor, read_pixels
+from .pixels import DTYPES, Pixels, check_all_described, pixels_from_descriptor, read_pixels
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
 MAX_PRIORITY = 10
@@ -149,10 +149,7 @@ class Submit:
         if mask is not None and mask.layout != "L":
             raise ProtocolError(E_INVALID_FIELD, "a mask has layout L (one channel)", "mask")
         init_image = read_pixels(b, "init_image", frames, used)
-        if len(used) != len(frames):
-            raise ProtocolError(
-                E_INVALID_FIELD, f"{len(frames)} frames sent but {len(used)} described", "frames"
-            )
+        check_all_described(frames, used)
         submit = cls(
             content=content,
             styles=styles,
@@ -379,10 +376,7 @@ class Train:
             pixels_from_descriptor(d, frames, used, f"photos[{i}]") for i, d in enumerate(descs)
         ]
         validation = read_pixels(b, "validation", frames, used)
-        if len(used) != len(frames):
-            raise ProtocolError(
-                E_INVALID_FIELD, f"{len(frames)} frames sent but {len(used)} described", "frames"
-            )
+        check_all_described(frames, used)
         train = cls(
             style=style,
             name=name,

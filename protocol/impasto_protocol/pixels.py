@@ -91,6 +91,14 @@ def read_pixels(
     return pixels_from_descriptor(desc, frames, used, name)
 
 
+def check_all_described(frames: Sequence[Buffer], used: set[int]) -> None:
+    """Every data frame of a request was described by one of its image fields."""
+    if len(used) != len(frames):
+        raise ProtocolError(
+            E_INVALID_FIELD, f"{len(frames)} frames sent but {len(used)} described", "frames"
+        )
+
+
 def pixels_from_descriptor(
     desc: Any, frames: Sequence[Buffer], used: set[int], field: str
 ) -> Pixels:
