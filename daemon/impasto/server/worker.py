@@ -168,4 +168,4 @@ class Worker(threading.Thread):
             cancel=job.cancel,
             pause=job.pause,
         )
-        return self.backend.train(inputs, progress)  # type: ignore[attr-defined]
+        return self.backend.train(inputs, progress)
