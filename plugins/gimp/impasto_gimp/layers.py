@@ -17,7 +17,8 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
-from impasto_protocol import Pixels, policy  # noqa: E402
+from impasto_protocol import Pixels  # noqa: E402
+from impasto_protocol.region import Region  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +30,6 @@ UNFINISHED = " (unfinished)"
 
 class HostError(ValueError):
     """The image or a setting cannot be used as it is; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """What is sent: a rectangle of the source drawable (drawable coordinates), the selection's
-    bounds grown by the context padding, clipped to the drawable."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-    selection: bool  # False: the whole drawable, no mask
 
 
 @dataclass(frozen=True)
@@ -82,19 +71,16 @@ def source_format(image: Gimp.Image, drawable: Gimp.Drawable) -> SourceFormat:
 
 
 def region(image: Gimp.Image, drawable: Gimp.Drawable, padding: int) -> Region:
-    """The selection's bounds on `drawable` plus `padding` pixels of context (negative: the
-    shared policy's, as in Krita), or the whole drawable when nothing is selected."""
-    width, height = drawable.get_width(), drawable.get_height()
+    """The selection's bounds on `drawable` (drawable coordinates) plus `padding` pixels of
+    context (negative: the shared policy's, as in Krita), clipped to the drawable, or the whole
+    drawable when nothing is selected."""
+    whole = Region.whole(drawable.get_width(), drawable.get_height())
     if Gimp.Selection.is_empty(image):
-        return Region(0, 0, width, height, False)
+        return whole
     found, x, y, w, h = drawable.mask_intersect()
     if not found or w <= 0 or h <= 0:
         raise HostError("the selection does not overlap the layer: select inside it, or nothing")
-    if padding < 0:
-        padding = policy.context_padding(w, h)
-    x0, y0 = max(0, x - padding), max(0, y - padding)
-    x1, y1 = min(width, x + w + padding), min(height, y + h + padding)
-    return Region(x0, y0, x1 - x0, y1 - y0, True)
+    return Region(x, y, w, h).around(whole, padding)
 
 
 def _rect(x: int, y: int, w: int, h: int) -> Gegl.Rectangle:
@@ -112,7 +98,7 @@ def selection_mask(image: Gimp.Image, drawable: Gimp.Drawable, where: Region) ->
     """The selection over the region sent, as the engine's mask (L u8, 255 stylized), as
     Krita sends it: the engine's style statistics then come from the selected pixels only,
     not from the context around them. None without a selection."""
-    if not where.selection:
+    if Gimp.Selection.is_empty(image):
         return None
     _, ox, oy = drawable.get_offsets()  # the selection is in image coordinates
     rect = _rect(ox + where.x, oy + where.y, where.width, where.height)
@@ -214,7 +200,7 @@ class ResultLayer:
         image.insert_layer(layer, source.get_parent(), self._position(source))
         _, ox, oy = source.get_offsets()
         layer.set_offsets(ox + where.x, oy + where.y)
-        if where.selection:
+        if not Gimp.Selection.is_empty(image):
             layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         self.layer = layer
         self.writes = 0
