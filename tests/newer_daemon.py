@@ -20,8 +20,8 @@ from typing import Any
 
 import zmq
 
+from impasto.backends.local import settings_description
 from impasto.engine.vgg import LAYER_NAMES
-from impasto.stylizer_backend import settings_description
 from impasto_protocol import Pixels
 from impasto_protocol import constants as C
 from impasto_protocol.codec import Message, decode, encode

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from impasto.backends.local import StylizerBackend
 from impasto.server import Server, ServerConfig
 from impasto.server.logfile import DaemonLogHandler
-from impasto.stylizer_backend import StylizerBackend
 
 OOM_ITERATIONS = 7
 ENGINE_ITERATIONS = 11

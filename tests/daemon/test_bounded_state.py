@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from daemon_process import example_pixels
 
+from impasto.backends.local import StylizerBackend
 from impasto.server import Server, ServerConfig
-from impasto.stylizer_backend import StylizerBackend
 from impasto_protocol import Client, RemoteError, Submit
 
 

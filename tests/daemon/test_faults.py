@@ -12,8 +12,8 @@ import torch
 import zmq
 from daemon_process import example_pixels
 
+from impasto.backends.local import StylizerBackend
 from impasto.server import Server, ServerConfig
-from impasto.stylizer_backend import StylizerBackend
 from impasto_protocol import Client, RemoteError, Submit
 from impasto_protocol import messages as M
 from impasto_protocol.codec import decode, encode

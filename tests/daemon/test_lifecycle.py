@@ -31,9 +31,9 @@ import pytest
 from daemon_process import EXAMPLES, DaemonProcess, example_pixels
 from PIL import Image
 
+from impasto.backends.local import settings_to_wire
 from impasto.engine import LAYER_NAMES, StyleSettings
 from impasto.server.jobs import JobRecord, Scheduler
-from impasto.stylizer_backend import settings_to_wire
 from impasto_protocol import (
     Cancelled,
     Client,

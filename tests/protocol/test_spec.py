@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from impasto.backends.local import settings_to_wire
 from impasto.engine import StyleSettings
-from impasto.stylizer_backend import settings_to_wire
 from impasto_protocol import constants as C
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,7 +218,7 @@ def test_field_tables_match_the_message_classes() -> None:
 def test_training_settings_table_matches_the_daemons_defaults() -> None:
     """The `train` section's settings table names every setting a train request may carry,
     with the default `hello_reply.train_defaults` reports."""
-    from impasto.training_job import train_defaults
+    from impasto.backends.training_jobs import train_defaults
 
     text = section("6. Requests")
     table = table_after("6. Requests", "Training settings")

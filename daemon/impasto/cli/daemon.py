@@ -193,10 +193,10 @@ def run(args: argparse.Namespace) -> int:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if args.verbose >= 2 else logging.INFO)
 
+    from ..backends.local import StylizerBackend
     from ..engine import available_devices
     from ..engine.device import DeviceError, select
     from ..server import Server, ServerConfig
-    from ..stylizer_backend import StylizerBackend
 
     weights = None if args.weights is None else str(Path(args.weights).resolve())
 
@@ -250,11 +250,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cluster(args: argparse.Namespace, engine_args: Any) -> tuple[list[Any], list[str]]:
-    """One RayBackend per engine on the cluster at --ray (see impasto.cluster)."""
+    """One RayBackend per engine on the cluster at --ray (see impasto.backends.ray_cluster)."""
     try:
         import ray
 
-        from ..cluster import RayBackend, cluster_devices
+        from ..backends.ray_cluster import RayBackend, cluster_devices
     except ImportError:
         raise CliError("--ray needs Ray: pip install 'impasto[cluster]'") from None
     if args.devices is None and args.device != "auto":

@@ -1,5 +1,5 @@
-"""`impasto styles`: the built-in styles and the trained ones (library.py), listed, and shown
-side by side on one picture.
+"""`impasto styles`: the built-in styles and the trained ones (backends/style_library.py),
+listed, and shown side by side on one picture.
 
 The 26 presets of the conditional network have numbers, not names; a contact sheet (one swatch
 per preset: the same picture painted in each) lets people choose by eye, then use the numbers
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     instant = InstantStyles(select(args.device))
     instant.check()  # one line naming the missing model file, if one is
-    from .. import library
+    from ..backends import style_library as library
     from ..engine.trained import from_u8
 
     entries = library.entries()

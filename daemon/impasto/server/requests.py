@@ -20,8 +20,8 @@ from impasto_protocol.errors import ProtocolError
 from .. import __version__
 from .backend import FieldError, SettingsRequest, TrainingRequest
 from .imaging import to_pixels
+from .job_book import JobBook
 from .jobs import JobRecord, JobState, new_job_id
-from .lifecycle import JobBook
 from .peers import Peer, Peers, printable
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ runs on a Worker thread, so ping and status are answered while jobs compute; wit
 devices, each has a warm engine of its own and takes the next queued job when it is free.
 
 Three parts do the work: peers.py (who the clients are, sending to them without blocking),
-requests.py (the answer to each request type) and lifecycle.py (a job from queued to forgotten).
+requests.py (the answer to each request type) and job_book.py (a job from queued to forgotten).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from impasto_protocol.errors import ProtocolError
 from .backend import Backend, FieldError
 from .binding import Binding
 from .config import ServerConfig
+from .job_book import JobBook
 from .jobs import JobRecord, Scheduler
-from .lifecycle import JobBook
 from .peers import Peer, Peers
 from .requests import Requests
 from .worker import WAKE_ENDPOINT, Worker, WorkerEvent

@@ -30,7 +30,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayError
 
-from .server.backend import (
+from ..server.backend import (
     FieldError,
     JobInput,
     JobOutput,
@@ -40,7 +40,7 @@ from .server.backend import (
     Samples,
     SettingsRequest,
 )
-from .stylizer_backend import StylizerBackend
+from .local import StylizerBackend
 
 log = logging.getLogger(__name__)
 

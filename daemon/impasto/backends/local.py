@@ -17,7 +17,7 @@ import torch
 
 from impasto_protocol.limits import Limits
 
-from .engine import (
+from ..engine import (
     LAYER_NAMES,
     Cancelled,
     CancelToken,
@@ -31,10 +31,10 @@ from .engine import (
     StyleSettings,
     Stylizer,
 )
-from .engine.fast import FastModelError
-from .engine.images import Picture
-from .engine.instant import SWATCH_SIZE
-from .engine.settings import (
+from ..engine.fast import FastModelError
+from ..engine.images import Picture
+from ..engine.instant import SWATCH_SIZE
+from ..engine.settings import (
     NUM_PRESETS,
     LimitError,
     Method,
@@ -42,10 +42,9 @@ from .engine.settings import (
     check_styles_given,
     wire_value,
 )
-from .engine.stylizer import output_size
-from .engine.trained import StyleFileError, TrainedStyle
-from .library import Library
-from .server.backend import (
+from ..engine.stylizer import output_size
+from ..engine.trained import StyleFileError, TrainedStyle
+from ..server.backend import (
     FieldError,
     JobInput,
     JobOutput,
@@ -57,7 +56,8 @@ from .server.backend import (
     TrainingRequest,
     TrainInput,
 )
-from .training_job import DefaultPhotos, check_training, run_training, train_defaults
+from .style_library import Library
+from .training_jobs import DefaultPhotos, check_training, run_training, train_defaults
 
 log = logging.getLogger(__name__)
 

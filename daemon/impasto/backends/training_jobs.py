@@ -1,6 +1,7 @@
 """Training as a daemon job (SPEC.md, `train`): a train request's wire terms turned into the
 engine's Trainer (engine/training.py), its progress back into `progress` fields, and the trained
-style written to the daemon's library (library.py), where the next `presets` reply lists it.
+style written to the daemon's library (style_library.py), where the next `presets` reply lists
+it.
 
 A training runs on an engine's worker thread like a stylization, for minutes or hours. It
 stops at the next step when cancelled or asked to make way for a stylization (`pause`), and
@@ -18,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import Cancelled, CancelToken, Stylizer
-from .engine.fast import FastModelError
-from .engine.images import Picture, fit_size, resize, to_tensor
-from .engine.train_settings import MIN_CROP, Kind, TrainSettings, TrainSettingsError
-from .engine.trained import SUFFIX, StyleFileError
-from .engine.training import (
+from ..engine import Cancelled, CancelToken, Stylizer
+from ..engine.fast import FastModelError
+from ..engine.images import Picture, fit_size, resize, to_tensor
+from ..engine.train_settings import MIN_CROP, Kind, TrainSettings, TrainSettingsError
+from ..engine.trained import SUFFIX, StyleFileError
+from ..engine.training import (
     Trainer,
     TrainingPhotos,
     TrainProgress,
@@ -31,8 +32,7 @@ from .engine.training import (
     load_photos,
     photo_files,
 )
-from .library import Library
-from .server.backend import (
+from ..server.backend import (
     FieldError,
     JobOutput,
     JobPaused,
@@ -41,6 +41,7 @@ from .server.backend import (
     TrainingRequest,
     TrainInput,
 )
+from .style_library import Library
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engine.trained import SUFFIX, StyleFileError, TrainedStyle
+from ..engine.trained import SUFFIX, StyleFileError, TrainedStyle
 
 log = logging.getLogger(__name__)
 
