@@ -21,9 +21,12 @@ from typing import Any
 from .endpoint import default_endpoint, ensure_private_dir, ipc_path, runtime_dir
 
 CONFIG_NAME = "impasto.json"
-DEFAULT_START_TIMEOUT = (
-    120.0  # a cold start loads torch and VGG19: seconds on CPU, more on a slow disk
-)
+# A cold start loads torch and VGG19: seconds on CPU, more on a slow disk.
+DEFAULT_START_TIMEOUT = 120.0
+# How long a first hello waits before the daemon is taken for absent (a socket file can be
+# left by a daemon that crashed, and TCP gives no such sign at all).
+PROBE_TIMEOUT = 3.0
+READY_POLL = 0.5  # seconds between hellos while a daemon loads
 
 
 class DaemonStartError(RuntimeError):
@@ -79,6 +82,22 @@ class PluginConfig:
         return self.endpoint or default_endpoint()
 
 
+def no_daemon_text(endpoint: str) -> str:
+    """What every client says when nothing answers and it may not start a daemon itself."""
+    return (
+        f"no Impasto daemon answers at {endpoint} and none is configured to start: start one "
+        f"with `impasto daemon --endpoint {endpoint}`, or run `impasto install` again"
+    )
+
+
+def waiting_text(startup: Startup) -> str:
+    """What every client says while it waits for a daemon to be ready."""
+    where = startup.config.resolved_endpoint()
+    if startup.process is not None:
+        return f"Starting the Impasto daemon at {where} (loading the model; log: {startup.log})"
+    return f"Waiting for the Impasto daemon at {where} to load the model"
+
+
 def nothing_listening(endpoint: str) -> bool:
     """True when no daemon can be listening: an ipc:// endpoint whose socket file is absent.
     (For TCP there is no such shortcut: only an answer, or the lack of one, tells.)"""
@@ -94,9 +113,9 @@ def start_daemon(config: PluginConfig, log_path: Path | None = None) -> subproce
     """Start `config.daemon_command --endpoint ENDPOINT`, detached from the caller (its own
     session on POSIX, its own process group without a console on Windows), appending its output
     to `log_path`. Returns at once: the daemon announces readiness in hello_reply."""
-    if not config.daemon_command:
-        raise DaemonStartError("no daemon command is configured (run `impasto install` again)")
     endpoint = config.resolved_endpoint()
+    if not config.daemon_command:
+        raise DaemonStartError(no_daemon_text(endpoint))
     log = log_path or default_log_path()
     try:
         ensure_private_dir(log.parent)
@@ -193,3 +212,29 @@ def wait_until_ready(
             return welcome
         startup.check()
         pause(every)
+
+
+def connect_or_start(
+    startup: Startup,
+    hello: Callable[[float], Mapping[str, Any] | None],
+    pause: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[str], None] = lambda text: None,
+) -> Mapping[str, Any]:
+    """The daemon at the configured endpoint, ready: the running one, or one started now. The
+    one decision of the clients that may block (the command line, GIMP); Krita, which may not,
+    makes the same from its timer with the same Startup and texts.
+
+    `hello(timeout)` returns the daemon's hello_reply, or None when nothing answers within
+    `timeout`. A daemon that answers but still loads is waited for, never started twice; with
+    nothing listening, the configured command starts one. `on_wait` is told once what is
+    awaited. Raises DaemonStartError (one line) when none can be started or it does not come.
+    """
+    endpoint = startup.config.resolved_endpoint()
+    # No socket file: nothing listens, so do not wait for an answer that cannot come.
+    welcome = None if nothing_listening(endpoint) else hello(PROBE_TIMEOUT)
+    if welcome is not None and welcome.get("ready"):
+        return welcome
+    if welcome is None:
+        startup.start()
+    on_wait(waiting_text(startup))
+    return wait_until_ready(startup, lambda: hello(READY_POLL), pause, READY_POLL)

@@ -37,6 +37,12 @@ from .pixels import DTYPES, Pixels, check_all_described, pixels_from_descriptor,
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
 MAX_PRIORITY = 10
+# The defaults of a job's options (SPEC.md section 6), for a submit's and a train's alike; the
+# daemon's job records take theirs from here too.
+PROGRESS_EVERY = 10  # iterations (or training steps) between progress events
+PREVIEW_EVERY = 0  # iterations between previews (0: none)
+PREVIEW_SIZE = 512  # longer side of previews, at most
+MAX_LABEL = 200  # characters of a job's label
 
 
 # The fields every queued job has, a submit's and (1.6) a train's alike.
@@ -51,11 +57,11 @@ def job_options_from_wire(b: dict[str, Any]) -> dict[str, Any]:
     """JOB_OPTIONS read from a request's body, each checked (defaults as SPEC.md states)."""
     return {
         "priority": F.integer(b, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),
-        "progress_every": F.integer(b, "progress_every", 10, 1, 1_000_000),
-        "preview_every": F.integer(b, "preview_every", 0, 0, 1_000_000),
-        "preview_size": F.integer(b, "preview_size", 512, 16, 65535),
+        "progress_every": F.integer(b, "progress_every", PROGRESS_EVERY, 1, 1_000_000),
+        "preview_every": F.integer(b, "preview_every", PREVIEW_EVERY, 0, 1_000_000),
+        "preview_size": F.integer(b, "preview_size", PREVIEW_SIZE, 16, 65535),
         "detach": F.boolean(b, "detach"),
-        "label": F.text(b, "label", "", max_length=200),
+        "label": F.text(b, "label", "", max_length=MAX_LABEL),
     }
 
 
@@ -76,9 +82,9 @@ class Submit:
     init_job: str | None = None  # warm start from that job's result (or its last image)
     replace: str | None = None  # cancel this job of ours and run the new one at once
     priority: int = 0  # -10..10, higher first
-    progress_every: int = 10  # iterations between progress events
-    preview_every: int = 0  # iterations between previews (0: none)
-    preview_size: int = 512  # longer side of previews, at most
+    progress_every: int = PROGRESS_EVERY
+    preview_every: int = PREVIEW_EVERY
+    preview_size: int = PREVIEW_SIZE
     detach: bool = False  # keep running when this client goes away
     label: str = ""
     result_layout: str | None = None  # default: RGBA when the content has alpha, else RGB
@@ -332,9 +338,9 @@ class Train:
     overwrite: bool = False  # replace a trained style of that name
     restart: bool = False  # ignore a checkpoint of that name's; start over
     priority: int = 0
-    progress_every: int = 10  # steps between progress events
-    preview_every: int = 0  # steps between previews of the validation picture (0: none)
-    preview_size: int = 512
+    progress_every: int = PROGRESS_EVERY  # steps between progress events
+    preview_every: int = PREVIEW_EVERY  # steps between previews of the validation picture
+    preview_size: int = PREVIEW_SIZE
     detach: bool = False
     label: str = ""
 

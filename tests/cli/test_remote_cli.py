@@ -267,7 +267,7 @@ def test_stylize_on_a_daemon_refuses_what_stylize_refuses(
 def test_interrupted_stylize_cancels_its_job(
     daemon: DaemonProcess, images: dict[str, Path], tmp_path: Path, sig: signal.Signals
 ) -> None:
-    label = f"stylize {sig.name}.png"
+    label = f"impasto: stylize {sig.name}.png"
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "impasto", "stylize", images["content"], images["style"],
@@ -344,19 +344,22 @@ def test_stylize_daemon_auto_starts_one_and_reuses_it(
     engine = ("--device", "cpu", "--precision", "float32")  # for the daemon auto starts
     first = impasto("stylize", *args, "-o", tmp_path / "1.png", *engine, env=auto_env)
     assert first.returncode == 0, first.stderr
-    assert "started a daemon" in first.stderr
+    assert "Starting the Impasto daemon" in first.stderr
     log = tmp_path / "xdg" / "impasto" / "daemon.log"
     assert log.is_file()
     assert len(_daemon_pids(auto_env["IMPASTO_ENDPOINT"])) == 1
 
     second = impasto("stylize", *args, "-o", tmp_path / "2.png", env=auto_env)
     assert second.returncode == 0, second.stderr
-    assert "started a daemon" not in second.stderr
+    assert "Impasto daemon" not in second.stderr
     assert Image.open(tmp_path / "1.png").size == Image.open(tmp_path / "2.png").size == (32, 32)
 
     body = json.loads(impasto("status", "--json", env=auto_env).stdout)
     assert body["counts"]["done"] == 2  # one daemon served both
-    assert [j["label"] for j in body["jobs"]] == ["stylize 1.png", "stylize 2.png"]
+    assert [j["label"] for j in body["jobs"]] == [
+        "impasto: stylize 1.png",
+        "impasto: stylize 2.png",
+    ]
 
 
 # -- shutdown, keys ---------------------------------------------------------------------------

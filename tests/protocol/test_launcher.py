@@ -12,6 +12,8 @@ from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
     Startup,
+    connect_or_start,
+    no_daemon_text,
     nothing_listening,
     start_daemon,
     wait_until_ready,
@@ -58,7 +60,7 @@ def test_nothing_listening(tmp_path: Path) -> None:
 
 
 def test_start_errors_are_one_line(tmp_path: Path) -> None:
-    with pytest.raises(DaemonStartError, match="no daemon command"):
+    with pytest.raises(DaemonStartError, match="none is configured to start"):
         start_daemon(PluginConfig(f"ipc://{tmp_path}/s"), tmp_path / "log")
     config = PluginConfig(f"ipc://{tmp_path}/s", [str(tmp_path / "no-such-impasto"), "daemon"])
     with pytest.raises(DaemonStartError, match="cannot start the daemon") as e:
@@ -108,3 +110,44 @@ def test_waiting_ends_at_the_first_ready_hello() -> None:
     welcome = wait_until_ready(startup, lambda: next(answers), pause=pauses.append, every=0.25)
     assert welcome == {"ready": True, "device": "cpu"} and pauses == [0.25, 0.25]
     assert startup.process is None
+
+
+def test_connect_or_start_without_a_command_says_how_to_start_one(tmp_path: Path) -> None:
+    """Nothing listens and the client may not start a daemon: the one text every client
+    shows, at once (no hello is even tried: no socket file, no daemon)."""
+    endpoint = f"ipc://{tmp_path}/absent.sock"
+    asked: list[float] = []
+
+    def hello(timeout: float) -> dict | None:
+        asked.append(timeout)
+        return None
+
+    with pytest.raises(DaemonStartError) as e:
+        connect_or_start(Startup(PluginConfig(endpoint)), hello)
+    assert str(e.value) == no_daemon_text(endpoint)
+    assert f"impasto daemon --endpoint {endpoint}" in str(e.value)
+    assert asked == []
+
+
+def test_connect_or_start_waits_for_a_loading_daemon_and_starts_none(tmp_path: Path) -> None:
+    """A daemon that answers but still loads is waited for: starting a second one would fight
+    the first for the socket."""
+    answers = iter([{"ready": False}, None, {"ready": False}, {"ready": True, "n": 1}])
+    said: list[str] = []
+    config = PluginConfig("tcp://127.0.0.1:1", [str(tmp_path / "must-not-run")])
+    startup = Startup(config)
+    welcome = connect_or_start(
+        startup, lambda timeout: next(answers), pause=lambda s: None, on_wait=said.append
+    )
+    assert welcome == {"ready": True, "n": 1}
+    assert startup.process is None  # nothing was started
+    assert said == ["Waiting for the Impasto daemon at tcp://127.0.0.1:1 to load the model"]
+
+
+def test_connect_or_start_returns_a_ready_daemon_at_once() -> None:
+    config = PluginConfig("tcp://127.0.0.1:1", [])  # (no command: none may be started)
+    said: list[str] = []
+    welcome = connect_or_start(
+        Startup(config), lambda timeout: {"ready": True}, on_wait=said.append
+    )
+    assert welcome == {"ready": True} and said == []

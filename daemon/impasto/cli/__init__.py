@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
 from . import daemon, install, keys, remote, styles, stylize, train
-from .errors import EXIT_USAGE, CliError, describe_error
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError, describe_error
 
 log = logging.getLogger("impasto")
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("impasto: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:
         message = describe_error(e)
         if message is None:

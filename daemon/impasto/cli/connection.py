@@ -24,21 +24,13 @@ from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
     Startup,
-    default_log_path,
-    nothing_listening,
-    wait_until_ready,
+    connect_or_start,
 )
 
 from .. import __version__
 from .errors import CliError
 
 CLIENT_NAME = f"impasto-cli {__version__}"
-
-
-READY_TIMEOUT = DEFAULT_START_TIMEOUT  # how long `--daemon auto` waits for the daemon it started
-
-
-READY_POLL = 0.2
 
 
 def add_connection_options(p: argparse.ArgumentParser, endpoint: bool = True) -> None:
@@ -161,17 +153,13 @@ def daemon_endpoint(args: argparse.Namespace, curve: ClientKeys | None) -> str:
 def ensure_daemon(endpoint: str, args: argparse.Namespace, curve: ClientKeys | None) -> None:
     """A ready daemon at `endpoint`: the running one, or one started now in the background
     (`python -m impasto daemon`, in a session of its own, logging to the runtime folder)."""
-    # No socket file: nothing listens, so do not wait for an answer that cannot come.
-    welcome = None if nothing_listening(endpoint) else probe(endpoint, curve, 1.0)
-    if welcome is not None and welcome.get("ready"):
-        return
-    config = PluginConfig(endpoint, _daemon_command(args), READY_TIMEOUT)
-    startup = Startup(config, default_log_path())
+    config = PluginConfig(endpoint, _daemon_command(args), DEFAULT_START_TIMEOUT)
     try:
-        if welcome is None:  # (one that answers but still loads is waited for, not started)
-            startup.start()
-            print(f"impasto: started a daemon at {endpoint} (log: {startup.log})", file=sys.stderr)
-        wait_until_ready(startup, lambda: probe(endpoint, curve, 0.5), every=READY_POLL)
+        connect_or_start(
+            Startup(config),
+            lambda wait: probe(endpoint, curve, wait),
+            on_wait=lambda text: print(f"impasto: {text}", file=sys.stderr),
+        )
     except DaemonStartError as e:
         raise CliError(str(e)) from None
 

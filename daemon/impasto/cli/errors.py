@@ -10,6 +10,7 @@ from ..engine.settings import SettingsError, settings_fields
 from .options import OTHER_OPTIONS, option_name
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
 
 
 class CliError(Exception):

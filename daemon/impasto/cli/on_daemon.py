@@ -20,6 +20,7 @@ from impasto_protocol.constants import CANCEL_REPLY
 from impasto_protocol.errors import ImpastoError, JobCancelled, RemoteError
 from impasto_protocol.messages import Cancelled, Submit
 from impasto_protocol.pixels import Pixels
+from impasto_protocol.submission import CLI_CLIENT, JobRefused, build_submit, job_label
 
 from ..engine.settings import InitMode, StyleSettings, settings_fields, wire_value
 from .connection import curve_keys, daemon_endpoint, make_client, say_hello
@@ -94,21 +95,23 @@ def stylize_on_daemon(
     if args.init is not None and settings.init is not InitMode.IMAGE:  # else the daemon's default
         wire["init"] = settings.init.value
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
-    job = Submit(
-        content=to_pixels(content),
-        styles=[to_pixels(s) for s in styles],
-        settings=wire,
-        mask=to_pixels(mask, mask=True) if mask is not None else None,
-        init_image=to_pixels(init) if init is not None else None,
-        progress_every=max(1, settings.iterations // 200),
-        preview_every=args.preview_every if preview_dir else 0,
-        preview_size=min(65535, max(16, settings.size)),  # as in process: the scale's size
-        detach=False,  # attached: a stylize that is killed takes its job with it
-        label=f"stylize {output.name}"[:200],
-        time_budget=args.time_budget,
-    )
     with make_client(args, endpoint, curve) as client, sigterm_as_interrupt():
-        say_hello(client)
+        welcome = say_hello(client)
+        try:
+            job = build_submit(
+                to_pixels(content),
+                [to_pixels(s) for s in styles],
+                wire,
+                welcome,
+                label=job_label(CLI_CLIENT, f"stylize {output.name}"),
+                previews=args.preview_every if preview_dir else 0,
+                preview_size=min(65535, max(16, settings.size)),  # as in process: full scale
+                mask=to_pixels(mask, mask=True) if mask is not None else None,
+                init_image=to_pixels(init) if init is not None else None,
+                time_budget=args.time_budget,
+            )
+        except JobRefused as e:
+            raise CliError(str(e)) from None
         handle = submit_job(client, job)
         view = ProgressView(lines=False, total=settings.iterations)
         try:

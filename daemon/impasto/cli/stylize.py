@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.settings import StyleSettings, wire_value
 from .connection import add_daemon_options
-from .errors import CliError
+from .errors import EXIT_INTERRUPTED, CliError
 from .image_files import (
     NO_ALPHA_FORMATS,
     check_output,
@@ -191,7 +191,7 @@ def _style_path(argument: str) -> Path:
     from ..engine.trained import is_style_file
 
     if is_style_file(argument):
-        from .. import library
+        from ..backends import style_library as library
 
         return library.resolve(argument)
     return Path(argument)
@@ -238,9 +238,6 @@ def _open_style(argument: str, index: int) -> Any:
     if is_style_file(argument):
         return TrainedStyle.load(path)
     return open_image(path, f"style image {index + 1}")
-
-
-EXIT_INTERRUPTED = 130  # as for any program that Ctrl-C ended (128 + SIGINT)
 
 
 class Interrupted(Exception):

@@ -1,7 +1,7 @@
 """`impasto train`: turn a style image into a trained style, a network that paints it in one
 pass (engine/training.py), written as a `.style` file (engine/trained.py).
 
-Without -o the file goes into the library of trained styles (impasto/library.py), named after
+Without -o the file goes into the library of trained styles (backends/style_library.py), named after
 the style image (or --name), where `impasto styles` lists it and a STYLE argument finds it by
 name. The first Ctrl-C stops after the current step and leaves a checkpoint beside the output;
 running the same command again resumes from it (--restart starts over). With --daemon the
@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import add_daemon_options
-from .errors import CliError
-
-EXIT_INTERRUPTED = 130
+from .errors import EXIT_INTERRUPTED, CliError
 
 
 def add_parser(sub: Any) -> None:
@@ -140,7 +138,7 @@ def settings_of(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import library
+    from ..backends import style_library as library
     from ..engine.trained import SUFFIX
     from ..engine.training import load_photos, photo_files
     from .image_files import open_image

@@ -17,13 +17,13 @@ from impasto_protocol.client import Client, JobHandle
 from impasto_protocol.errors import RemoteError
 from impasto_protocol.messages import MAX_TRAIN_PHOTOS, Cancelled, Train
 from impasto_protocol.pixels import Pixels
+from impasto_protocol.submission import CLI_CLIENT, build_train, job_label
 
 from .connection import curve_keys, daemon_endpoint, make_client, say_hello
-from .errors import CliError
+from .errors import EXIT_INTERRUPTED, CliError
 from .image_files import open_image
 from .job_view import ProgressView, follow, preview_saver
 from .on_daemon import cancel_quietly, sigterm_as_interrupt
-from .train import EXIT_INTERRUPTED
 
 # The options a daemon's refusal may name, by the request's field.
 OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}
@@ -52,18 +52,17 @@ def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
     wire = settings.as_dict()
     del wire["preview_every"]  # the request's own field
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
-    request = Train(
+    request = build_train(
         Pixels.from_pil(style),
         name,
-        settings=wire,
+        wire,
+        label=job_label(CLI_CLIENT, f"train {name}"),
+        overwrite=True,  # as in process: the command writes the style it was asked for
+        detach=args.detach,
+        previews=args.preview_every if preview_dir else 0,
         photos=photos,
         only_photos=args.only_content_dir,
-        overwrite=True,  # as in process: the command writes the style it was asked for
         restart=args.restart,
-        progress_every=1,
-        preview_every=args.preview_every if preview_dir else 0,
-        detach=args.detach,
-        label=f"train {name}"[:200],
     )
     curve = curve_keys(args)
     endpoint = daemon_endpoint(args, curve)

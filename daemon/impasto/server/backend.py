@@ -1,6 +1,6 @@
 """What the server needs from an engine, and nothing more: the server never imports torch.
 
-`impasto.stylizer_backend.StylizerBackend` implements this for the style transfer engine; tests can
+`impasto.backends.local.StylizerBackend` implements this for the style transfer engine; tests can
 run the server on the real engine or, to study the socket loop alone, on any other Backend.
 """
 
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from impasto_protocol.limits import Limits
+from impasto_protocol.messages import PREVIEW_EVERY, PREVIEW_SIZE, PROGRESS_EVERY
 
 # Images between the server and a backend are numpy arrays, H x W x C: inputs are the wire's
 # samples (uint8, uint16 or float32; C = 1..4 for L, LA, RGB, RGBA), outputs float32 RGB or
@@ -88,9 +89,9 @@ class TrainInput:
     name: str
     overwrite: bool
     restart: bool  # ignore a checkpoint (only on a job's first run: a paused one resumes)
-    progress_every: int = 10
-    preview_every: int = 0
-    preview_size: int = 512
+    progress_every: int = PROGRESS_EVERY
+    preview_every: int = PREVIEW_EVERY
+    preview_size: int = PREVIEW_SIZE
     elapsed_before: float = 0.0  # seconds the job ran before it was paused
     cancel: threading.Event = field(default_factory=threading.Event)
     pause: threading.Event = field(default_factory=threading.Event)
@@ -104,9 +105,9 @@ class JobInput:
     mask: Samples | None = None
     init: Samples | None = None
     result_dtype: str = "u8"  # the client stores the result as u8, u16 or f32 samples
-    progress_every: int = 10
-    preview_every: int = 0
-    preview_size: int = 512
+    progress_every: int = PROGRESS_EVERY
+    preview_every: int = PREVIEW_EVERY
+    preview_size: int = PREVIEW_SIZE
     time_budget: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -122,6 +123,12 @@ ProgressSink = Callable[[dict[str, Any], Samples | None], None]
 
 
 class Backend(Protocol):
+    """Every backend implements all of it; what one cannot do it answers trivially (no
+    swatches, no stats; `trains` False, and then check_training and train are never called)."""
+
+    # False: `train` requests are answered `unknown_type` (a backend that does not train).
+    trains: bool
+
     def load(self) -> None:
         """The slow part (weights, warm-up). Runs on the worker thread after the socket is
         bound, so clients can connect and see "starting" meanwhile."""
@@ -143,13 +150,22 @@ class Backend(Protocol):
 
     def check_training(self, request: TrainingRequest) -> Any:
         """Validate a train request before it is queued (FieldError naming the setting, or
-        `name` for a style that exists without `overwrite`). Optional: a backend without it
-        answers train requests with `unknown_type`."""
+        `name` for a style that exists without `overwrite`). Called only when `trains`."""
 
     def train(self, job: TrainInput, progress: ProgressSink) -> JobOutput:
         """Train and write the style to the library; raise JobStopped (after a checkpoint)
-        when job.cancel is set, JobPaused when job.pause is, OutOfMemory, FieldError."""
+        when job.cancel is set, JobPaused when job.pause is, OutOfMemory, FieldError. Called
+        only when `trains`."""
 
     def swatches(self) -> list[Samples]:
         """The presets' swatches for the `presets` request: already rendered (the socket loop
         calls it), empty when there are none (yet)."""
+
+    def trained_styles(self) -> list[tuple[dict[str, Any], Samples]]:
+        """The trained styles a job may name, for the `presets` request: each one's facts
+        (name, kind, steps, loss) and its swatch. Answered on the socket loop; empty when
+        there are none (or the backend keeps no library)."""
+
+    def stats(self) -> dict[str, Any]:
+        """The engine's counters for the `status` reply's `engine` (msgpack-able; empty when
+        there are none). Answered on the socket loop: it must not wait on the engine."""

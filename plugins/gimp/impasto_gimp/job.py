@@ -26,19 +26,12 @@ from impasto_protocol import (
     Result,
     Submit,
 )
-from impasto_protocol.launcher import (
-    DaemonStartError,
-    PluginConfig,
-    Startup,
-    nothing_listening,
-    wait_until_ready,
-)
+from impasto_protocol.launcher import DaemonStartError, PluginConfig, Startup, connect_or_start
 from impasto_protocol.messages import Train
 
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "gimp-plugin 0.1"
-PROBE_TIMEOUT = 3.0  # seconds to wait for an answer before taking the daemon for absent
 SLICE = 0.1  # seconds between UI pumps while waiting
 
 
@@ -75,31 +68,23 @@ def connect(config: PluginConfig, endpoint: str | None, hooks: Hooks) -> Client:
     target = endpoint or config.resolved_endpoint()
     client = Client(target, name=CLIENT_NAME)
     normal_timeout = client.timeout
-    startup = Startup(replace(config, endpoint=target))
+
+    def hello(timeout: float) -> dict[str, Any] | None:
+        if hooks.idle():
+            raise UserCancelled("cancelled while the daemon was starting")
+        client.timeout = timeout
+        try:
+            return _hello(client, hooks)
+        except ConnectionLost:
+            return None
+
     try:
-        if nothing_listening(target):
-            _start(startup)
-        else:
-            client.timeout = PROBE_TIMEOUT
-            try:
-                if _hello(client, hooks)["ready"]:
-                    client.timeout = normal_timeout
-                    return client
-                # it answers but still loads its model: wait below
-            except ConnectionLost:
-                _start(startup)
-        client.timeout = 1.0
-        hooks.status("Starting the Impasto daemon (loading the model)...")
-
-        def hello() -> dict[str, Any] | None:
-            if hooks.idle():
-                raise UserCancelled("cancelled while the daemon was starting")
-            try:
-                return _hello(client, hooks)
-            except ConnectionLost:
-                return None
-
-        wait_until_ready(startup, hello, pause=lambda seconds: _sleep(seconds, hooks))
+        connect_or_start(
+            Startup(replace(config, endpoint=target)),
+            hello,
+            pause=lambda seconds: _sleep(seconds, hooks),
+            on_wait=hooks.status,
+        )
     except DaemonStartError as exc:
         client.close()
         raise DaemonError(str(exc)) from None
@@ -117,21 +102,6 @@ def _hello(client: Client, hooks: Hooks) -> dict[str, Any]:
         if isinstance(exc, ConnectionLost):
             raise
         raise DaemonError(f"the daemon at {client.endpoint} refused us: {exc}") from None
-
-
-def _start(startup: Startup) -> None:
-    config = startup.config
-    endpoint = config.resolved_endpoint()
-    if not config.daemon_command:
-        raise DaemonError(
-            f"no Impasto daemon answers at {endpoint}: start one with `impasto daemon "
-            f"--endpoint {endpoint}`, or run `impasto install gimp` again so the plug-in can"
-        )
-    log.info("no daemon at %s: starting %s", endpoint, " ".join(config.daemon_command))
-    try:
-        startup.start()
-    except DaemonStartError as exc:
-        raise DaemonError(f"no Impasto daemon answers at {endpoint}; {exc}") from None
 
 
 def _sleep(seconds: float, hooks: Hooks) -> None:

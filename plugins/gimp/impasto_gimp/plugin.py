@@ -21,8 +21,14 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gimp, GObject  # noqa: E402
 
 import impasto_protocol  # noqa: E402
-from impasto_protocol import Pixels, Preview, Progress, Submit, policy  # noqa: E402
+from impasto_protocol import Pixels, Preview, Progress, policy  # noqa: E402
 from impasto_protocol.modes import DEFAULT_MODE, Mode  # noqa: E402
+from impasto_protocol.submission import (  # noqa: E402
+    GIMP_CLIENT,
+    JobRefused,
+    build_submit,
+    job_label,
+)
 
 from . import estimate, job, layers, procedures, training  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
@@ -323,24 +329,20 @@ def _run(
             features,
             welcome.get("limits", {}),
         )
-        previews, progress = policy.cadence(
-            settings, welcome.get("defaults", {}), config.get_property("preview-every")
-        )
-        submit = Submit(
-            content,
-            styles,
-            settings=settings,
-            mask=mask,
-            preview_every=previews,
-            preview_size=policy.preview_size(settings["size"]),
-            progress_every=progress,
-            result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
-            result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
-            label=f"GIMP: {_image_name(image)}",
-        )
-        too_big = policy.oversized_image(submit, welcome)
-        if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
-            raise layers.HostError(f"{too_big}: select a smaller area, or scale the image down")
+        try:
+            submit = build_submit(
+                content,
+                styles,
+                settings,
+                welcome,
+                label=job_label(GIMP_CLIENT, _image_name(image)),
+                previews=config.get_property("preview-every"),
+                mask=mask,
+                result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
+                result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
+            )
+        except JobRefused as e:  # ZeroMQ would drop the connection, the request unanswered
+            raise layers.HostError(f"{e}: select a smaller area, or scale the image down") from None
         started = time.monotonic()
         leftovers = layers.remove_leftovers(image, source)
         # The previews' layer is added and removed with the undo stack frozen for just that

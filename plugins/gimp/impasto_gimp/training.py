@@ -23,8 +23,9 @@ gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, GObject  # noqa: E402
 
 from impasto_protocol import Pixels, Progress, policy  # noqa: E402
-from impasto_protocol.messages import Train, style_name_from, style_name_problem  # noqa: E402
+from impasto_protocol.messages import style_name_from, style_name_problem  # noqa: E402
 from impasto_protocol.modes import Features  # noqa: E402
+from impasto_protocol.submission import GIMP_CLIENT, build_train, job_label  # noqa: E402
 
 from . import job, layers  # noqa: E402
 from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
@@ -133,13 +134,12 @@ def _train(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, ui: Any) -> 
                 f"the daemon at {client.endpoint} does not train styles (it is older than"
                 " protocol 1.6, or a cluster daemon)"
             )
-        request = Train(
+        request = build_train(
             style,
             name,
-            settings={"steps": steps} if steps > 0 else {},
+            {"steps": steps} if steps > 0 else {},
+            label=job_label(GIMP_CLIENT, f"train {name}"),
             overwrite=True,  # the name was asked for: a style of that name is replaced
-            progress_every=1,
-            label=f"GIMP: train {name}"[:200],
         )
         outcome = job.run(client, request, hooks)
         Gimp.progress_update(1.0)
