@@ -28,6 +28,7 @@ from ..engine import (
     Progress,
     Reporting,
     SettingsError,
+    StyleResult,
     StyleSettings,
     Stylizer,
 )
@@ -87,6 +88,8 @@ def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:
 
 
 class StylizerBackend:
+    trains = True
+
     def __init__(
         self,
         device: str = "auto",
@@ -253,32 +256,6 @@ class StylizerBackend:
         settings: StyleSettings = job.settings
         if settings.init is InitMode.IMAGE and job.init is None:
             settings = settings.replace(init=InitMode.CONTENT)  # the warm-start source is gone
-
-        def on_progress(p: Progress) -> None:
-            fields = {
-                "iteration": p.iteration,
-                "total": p.total,
-                "scale": p.scale,
-                "scales": p.scales,
-                "width": p.width,
-                "height": p.height,
-                "loss": p.loss,
-                "content_loss": p.content_loss,
-                "style_loss": p.style_loss,
-                "tv_loss": p.tv_loss,
-                "elapsed": p.elapsed,
-                "remaining": p.remaining,
-            }
-            progress(fields, None if p.preview is None else p.preview.to_array())
-
-        reporting = Reporting(
-            on_progress=on_progress,
-            every=job.progress_every,
-            preview_every=job.preview_every,
-            preview_size=job.preview_size,
-            cancel=CancelToken(job.cancel),
-            time_budget=job.time_budget,
-        )
         # The trained styles the settings name join the style images, after them.
         styles: list[Any] = [*job.styles, *(self._trained_style(n) for n in settings.trained)]
         engine_job = Job(
@@ -292,7 +269,7 @@ class StylizerBackend:
         cache = self.stylizer.cache.stats
         hits, misses = cache.hits, cache.misses
         try:
-            r = self.stylizer.stylize(engine_job, reporting)
+            r = self.stylizer.stylize(engine_job, _reporting(job, progress))
         except Cancelled as e:
             raise JobStopped(None if e.partial is None else e.partial.to_array()) from None
         except SettingsError as e:
@@ -307,22 +284,57 @@ class StylizerBackend:
             raise FieldError(None, str(e)) from None
         except torch.OutOfMemoryError as e:
             raise self._out_of_memory(e) from e
-        info = {
-            "iterations": r.iterations,
-            "elapsed": r.elapsed,
-            "loss": r.loss,  # nil for the fast method, which optimizes nothing
-            "content_loss": r.content_loss,
-            "style_loss": r.style_loss,
-            "tv_loss": r.tv_loss,
-            "device": r.device,
-            "weights": r.weights,
-            "stopped": r.stopped.value,
-            "scales": [list(s) for s in r.scales],
-            # As used: the engine saw the trained styles among the styles, not as names.
-            "settings": settings_to_wire(r.settings.replace(trained=settings.trained)),
-            "style_cache": {"hits": cache.hits - hits, "misses": cache.misses - misses},
-        }
+        info = _result_info(r, settings)
+        info["style_cache"] = {"hits": cache.hits - hits, "misses": cache.misses - misses}
         return JobOutput(r.picture.to_array(), info)
+
+
+def _reporting(job: JobInput, progress: ProgressSink) -> Reporting:
+    """The engine's Reporting for a job: its Progress as the `progress` message's fields."""
+
+    def on_progress(p: Progress) -> None:
+        fields = {
+            "iteration": p.iteration,
+            "total": p.total,
+            "scale": p.scale,
+            "scales": p.scales,
+            "width": p.width,
+            "height": p.height,
+            "loss": p.loss,
+            "content_loss": p.content_loss,
+            "style_loss": p.style_loss,
+            "tv_loss": p.tv_loss,
+            "elapsed": p.elapsed,
+            "remaining": p.remaining,
+        }
+        progress(fields, None if p.preview is None else p.preview.to_array())
+
+    return Reporting(
+        on_progress=on_progress,
+        every=job.progress_every,
+        preview_every=job.preview_every,
+        preview_size=job.preview_size,
+        cancel=CancelToken(job.cancel),
+        time_budget=job.time_budget,
+    )
+
+
+def _result_info(r: StyleResult, settings: StyleSettings) -> dict[str, Any]:
+    """The `result` message's facts about a stylization (but the style cache's counts)."""
+    return {
+        "iterations": r.iterations,
+        "elapsed": r.elapsed,
+        "loss": r.loss,  # nil for the fast method, which optimizes nothing
+        "content_loss": r.content_loss,
+        "style_loss": r.style_loss,
+        "tv_loss": r.tv_loss,
+        "device": r.device,
+        "weights": r.weights,
+        "stopped": r.stopped.value,
+        "scales": [list(s) for s in r.scales],
+        # As used: the engine saw the trained styles among the styles, not as names.
+        "settings": settings_to_wire(r.settings.replace(trained=settings.trained)),
+    }
 
 
 def _check_iterations(iterations: int, limits: Limits) -> None:

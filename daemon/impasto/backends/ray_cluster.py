@@ -39,6 +39,8 @@ from ..server.backend import (
     ProgressSink,
     Samples,
     SettingsRequest,
+    TrainingRequest,
+    TrainInput,
 )
 from .local import StylizerBackend
 
@@ -108,6 +110,8 @@ class Engine:
 class RayBackend:
     """One engine of the daemon, computed by an actor on the cluster."""
 
+    trains = False  # trainings are not placed on the cluster: `train` is `unknown_type`
+
     def __init__(
         self, device: str, engine_args: tuple[Any, ...], gpus: float = 0.0, cpus: float = 1.0
     ) -> None:
@@ -151,6 +155,15 @@ class RayBackend:
 
     def swatches(self) -> list[Samples]:
         return []  # rendered on the actor's node; not sent back to the daemon
+
+    def trained_styles(self) -> list[tuple[dict[str, Any], Samples]]:
+        return []  # not listed: trainings are not placed on the cluster
+
+    def check_training(self, request: TrainingRequest) -> Any:
+        raise NotImplementedError("trainings are not placed on the cluster")
+
+    def train(self, job: TrainInput, progress: ProgressSink) -> JobOutput:
+        raise NotImplementedError("trainings are not placed on the cluster")
 
     def check_settings(self, request: SettingsRequest) -> Any:
         return self.local.check_settings(request)

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,52 +145,20 @@ def run_training(
     defaults: DefaultPhotos,
 ) -> JobOutput:
     settings: TrainSettings = dataclasses.replace(job.settings, preview_every=job.preview_every)
-    photos = defaults.get().photos if not job.only_photos else []
-    mine = [to_tensor(p)[0] for p in job.photos]
-    validation = None
-    if job.validation is not None:
-        v = to_tensor(job.validation)[0]
-        h, w = v.shape[-2:]
-        validation = resize(v, *fit_size(w, h, min(max(w, h), VALIDATION_SIDE)))
-    try:
-        trainer = Trainer(
-            engine, job.style, TrainingPhotos([*photos, *mine]), settings, job.name, validation
-        )
-    except TrainSettingsError as e:
-        raise FieldError("style" if e.field is None else f"settings.{e.field}", str(e)) from None
+    trainer = _trainer(job, settings, engine, defaults)
     path = _style_file(library, job.name)
     checkpoint = path.with_name(path.name + ".checkpoint")
-    resumed_from = 0
-    if checkpoint.exists() and not job.restart:
-        try:
-            resumed_from = trainer.resume(checkpoint)
-        except StyleFileError as e:
-            raise FieldError("restart", f"{e}; send restart to start over") from None
-        log.info("training %r resumes at step %d", job.name, resumed_from)
+    resumed_from = _resume(trainer, job, checkpoint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FieldError("name", f"cannot make the library folder {path.parent}: {e}") from None
-
-    def on_progress(p: TrainProgress) -> None:
-        fields = {
-            "iteration": p.step,
-            "total": p.steps,
-            "loss": p.loss,
-            "content_loss": p.content_loss,
-            "style_loss": p.style_loss,
-            "tv_loss": p.tv_loss,
-            "elapsed": job.elapsed_before + p.elapsed,
-            "remaining": p.remaining,
-        }
-        preview = None
-        if p.preview is not None:
-            preview = _fit(p.preview, job.preview_size).to_array()
-        progress(fields, preview)
-
     began = time.perf_counter()
     reporting = TrainReporting(
-        on_progress, job.progress_every, _StopToken(job.cancel, job.pause), checkpoint
+        _on_progress(job, progress),
+        job.progress_every,
+        _StopToken(job.cancel, job.pause),
+        checkpoint,
     )
     try:
         style = trainer.run(reporting)
@@ -216,6 +185,61 @@ def run_training(
         "settings": {k: v for k, v in settings.as_dict().items() if k in SETTING_NAMES},
     }
     return JobOutput(Picture.of(trainer.picture(trainer.validation)).to_array(), info)
+
+
+def _trainer(
+    job: TrainInput, settings: TrainSettings, engine: Stylizer, defaults: DefaultPhotos
+) -> Trainer:
+    """The engine's Trainer for a job: the default photos (unless only_photos) and the job's
+    own, its validation picture at most VALIDATION_SIDE px."""
+    photos = defaults.get().photos if not job.only_photos else []
+    mine = [to_tensor(p)[0] for p in job.photos]
+    validation = None
+    if job.validation is not None:
+        v = to_tensor(job.validation)[0]
+        h, w = v.shape[-2:]
+        validation = resize(v, *fit_size(w, h, min(max(w, h), VALIDATION_SIDE)))
+    try:
+        return Trainer(
+            engine, job.style, TrainingPhotos([*photos, *mine]), settings, job.name, validation
+        )
+    except TrainSettingsError as e:
+        raise FieldError("style" if e.field is None else f"settings.{e.field}", str(e)) from None
+
+
+def _resume(trainer: Trainer, job: TrainInput, checkpoint: Path) -> int:
+    """The step the trainer resumes at from the style's checkpoint (0: none, or `restart`)."""
+    if not checkpoint.exists() or job.restart:
+        return 0
+    try:
+        resumed_from = trainer.resume(checkpoint)
+    except StyleFileError as e:
+        raise FieldError("restart", f"{e}; send restart to start over") from None
+    log.info("training %r resumes at step %d", job.name, resumed_from)
+    return resumed_from
+
+
+def _on_progress(job: TrainInput, progress: ProgressSink) -> Callable[[TrainProgress], None]:
+    """The trainer's progress as the `progress` message's fields, counting the seconds the
+    job ran before a pause; previews at most `preview_size` px."""
+
+    def on_progress(p: TrainProgress) -> None:
+        fields = {
+            "iteration": p.step,
+            "total": p.steps,
+            "loss": p.loss,
+            "content_loss": p.content_loss,
+            "style_loss": p.style_loss,
+            "tv_loss": p.tv_loss,
+            "elapsed": job.elapsed_before + p.elapsed,
+            "remaining": p.remaining,
+        }
+        preview = None
+        if p.preview is not None:
+            preview = _fit(p.preview, job.preview_size).to_array()
+        progress(fields, preview)
+
+    return on_progress
 
 
 def _style_file(library: Library, name: str) -> Path:

@@ -9,31 +9,57 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
 from impasto_protocol.codec import Message, encode, is_version, new_id
 from impasto_protocol.errors import ProtocolError
+from impasto_protocol.limits import Limits
+from impasto_protocol.pixels import Pixels
 
 from .. import __version__
-from .backend import FieldError, SettingsRequest, TrainingRequest
+from .backend import Backend, FieldError, SettingsRequest, TrainingRequest
+from .config import ServerConfig
 from .imaging import to_pixels
 from .job_book import JobBook
 from .jobs import JobRecord, JobState, new_job_id
 from .peers import Peer, Peers, printable
 
-if TYPE_CHECKING:
-    from .server import Server
-
 log = logging.getLogger(__name__)
+
+
+class Daemon(Protocol):
+    """What the request handlers use of the daemon (server.Server is one): its settings, its
+    engines and its life, nothing of the socket loop."""
+
+    @property
+    def config(self) -> ServerConfig: ...
+
+    @property
+    def backend(self) -> Backend:
+        """The first engine's: it answers for all (they are the same engine elsewhere)."""
+
+    @property
+    def backends(self) -> Sequence[Backend]: ...
+
+    @property
+    def started(self) -> float:
+        """time.time() when the daemon started."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def stop(self) -> None:
+        """End the loop (after the reply in hand is sent)."""
 
 
 class Requests:
     """The request handlers, by message type."""
 
-    def __init__(self, server: Server, book: JobBook, peers: Peers) -> None:
+    def __init__(self, server: Daemon, book: JobBook, peers: Peers) -> None:
         self.server = server
         self.book = book
         self.peers = peers
@@ -83,36 +109,11 @@ class Requests:
         self.reply(peer, msg, C.HELLO_REPLY, body)
 
     def submit(self, peer: Peer, msg: Message) -> None:
-        if self.server.stopping:
-            raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
-        sub = M.Submit.from_message(msg)
-        if sub.inputs_from is not None:
-            # The images of an earlier job of this owner's (kept as long as that job is, 8.4):
-            # a strength change sends settings, not the layer again.
-            source = self.stylization_job(peer, sub.inputs_from, "inputs_from")
-            sub = replace(sub, content=source.content, styles=list(source.styles), mask=source.mask)
+        sub = self.submitted(peer, msg)
         content = sub.content
         assert content is not None  # from_message requires it without inputs_from
         limits = self.server.config.limits
-        images = [
-            ("content", content),
-            *((f"styles[{i}]", s) for i, s in enumerate(sub.styles)),
-        ]
-        images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
-        for name, p in images:
-            _check_input_size(name, p.width, p.height, limits.max_input_pixels)
-        if len(sub.styles) > limits.max_styles:
-            raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
-        if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
-            content.width,
-            content.height,
-        ):
-            raise ProtocolError(
-                C.E_INVALID_FIELD,
-                f"mask is {sub.mask.width}x{sub.mask.height} but the content is "
-                f"{content.width}x{content.height}",
-                "mask",
-            )
+        _check_images(sub, content, limits)
         if sub.init_job is not None:
             self.stylization_job(peer, sub.init_job, "init_job")
         request = SettingsRequest(
@@ -148,6 +149,19 @@ class Requests:
         )
         self.queue(peer, msg, job, replaced)
 
+    def submitted(self, peer: Peer, msg: Message) -> M.Submit:
+        """The submit as read from the wire, with the images of `inputs_from` when it names
+        an earlier job."""
+        if self.server.stopping:
+            raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
+        sub = M.Submit.from_message(msg)
+        if sub.inputs_from is not None:
+            # The images of an earlier job of this owner's (kept as long as that job is, 8.4):
+            # a strength change sends settings, not the layer again.
+            source = self.stylization_job(peer, sub.inputs_from, "inputs_from")
+            sub = replace(sub, content=source.content, styles=list(source.styles), mask=source.mask)
+        return sub
+
     def queue(self, peer: Peer, msg: Message, job: JobRecord, replaced: JobRecord | None) -> None:
         """An accepted job into the book, `accepted` to its client, and perhaps a start."""
         self.book.add(job, replaced)
@@ -164,8 +178,7 @@ class Requests:
         """1.6: queue a training, which writes a trained style to the daemon's library."""
         if self.server.stopping:
             raise ProtocolError(C.E_SHUTTING_DOWN, "the daemon is shutting down")
-        check = getattr(self.server.backend, "check_training", None)
-        if check is None:
+        if not self.server.backend.trains:
             raise ProtocolError(C.E_UNKNOWN_TYPE, "this daemon does not train styles", "type")
         request = M.Train.from_message(msg)
         limits = self.server.config.limits
@@ -189,7 +202,7 @@ class Requests:
             limits=limits,
         )
         try:
-            checked = check(asked)
+            checked = self.server.backend.check_training(asked)
         except FieldError as e:  # (its field is the wire path: `settings.steps`, `name`)
             raise ProtocolError(e.code, e.message, e.field) from None
         self.check_room(peer, None)
@@ -297,19 +310,16 @@ class Requests:
                 {**j.summary(), "position": self.book.position(j)}
                 for j in sorted(mine, key=lambda j: j.seq)
             ],
-            **self.server.backend_stats(),
+            "engine": self.server.backend.stats(),
         }
         self.reply(peer, msg, C.STATUS_REPLY, body)
 
     def presets(self, peer: Peer, msg: Message) -> None:
         """The built-in styles' swatches, rendered by the backend when it loaded."""
-        swatches: list[Any] = getattr(self.server.backend, "swatches", list)()
-        pixels = [to_pixels(image, "RGB", "u8") for image in swatches]
+        pixels = [to_pixels(image, "RGB", "u8") for image in self.server.backend.swatches()]
         # 1.5: the trained styles of the daemon's library, their swatches in the frames after
         # the presets' (the backend reads a style file again only when it changed).
-        trained: list[tuple[dict[str, Any], Any]] = getattr(
-            self.server.backend, "trained_styles", list
-        )()
+        trained = self.server.backend.trained_styles()
         own = [to_pixels(image, "RGB", "u8") for _, image in trained]
         body = {
             "ready": self.book.ready,
@@ -413,6 +423,29 @@ class Requests:
         log.info("error to %s: %s %s: %s", peer.name, code, where, what)
         msg = M.error(code, message, field_name, ref=ref, job=job)
         self.peers.send(peer, C.ERROR, job, encode(msg))
+
+
+def _check_images(sub: M.Submit, content: Pixels, limits: Limits) -> None:
+    """A submit's images within the daemon's limits, and its mask the content's size."""
+    images = [
+        ("content", content),
+        *((f"styles[{i}]", s) for i, s in enumerate(sub.styles)),
+    ]
+    images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
+    for name, p in images:
+        _check_input_size(name, p.width, p.height, limits.max_input_pixels)
+    if len(sub.styles) > limits.max_styles:
+        raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
+    if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
+        content.width,
+        content.height,
+    ):
+        raise ProtocolError(
+            C.E_INVALID_FIELD,
+            f"mask is {sub.mask.width}x{sub.mask.height} but the content is "
+            f"{content.width}x{content.height}",
+            "mask",
+        )
 
 
 def _check_input_size(name: str, width: int, height: int, limit: int) -> None:

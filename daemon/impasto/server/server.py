@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import zmq
 
@@ -85,10 +84,6 @@ class Server:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
-
-    def backend_stats(self) -> dict[str, Any]:
-        stats = getattr(self.backend, "stats", None)
-        return {"engine": stats()} if callable(stats) else {}
 
     # -- life cycle -------------------------------------------------------------------------
 
