@@ -15,7 +15,9 @@ line mean the same by each:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -159,3 +161,50 @@ def preset_fields(mix: Mapping[int, float]) -> dict[str, list[Any]]:
     if not chosen:
         return {}
     return {"presets": [k for k, _ in chosen], "preset_blend": [w for _, w in chosen]}
+
+
+MAX_PRESET_WEIGHT = 100.0  # blend weights are relative; more than this is a typing slip
+
+
+def parse_preset_mix(entries: Iterable[str]) -> dict[int, float]:
+    """{preset: blend weight} from entries "K" (weight 1) or "K:W", as the command line's
+    --preset and GIMP's presets argument take them. A weight of 0 keeps a preset out of the
+    mix (a swatch turned off), but not every one of them: that is a slip, not a choice.
+    Raises ValueError naming the first mistake; the preset's range is the daemon's to check."""
+    mix: dict[int, float] = {}
+    for entry in entries:
+        index, weight = _preset_entry(entry)
+        if index in mix:
+            raise ValueError(f"preset {index} is given twice")
+        mix[index] = weight
+    if mix and not any(mix.values()):
+        raise ValueError("the preset weights must not all be zero")
+    return mix
+
+
+def parse_preset_text(text: str) -> dict[int, float]:
+    """parse_preset_mix of one line, "3:1, 17:0.5" or "3 17": entries separated by commas,
+    semicolons or spaces."""
+    return parse_preset_mix(e for e in re.split(r"[,;\s]+", text.strip()) if e)
+
+
+def _preset_entry(entry: str) -> tuple[int, float]:
+    index_text, sep, weight_text = entry.partition(":")
+    if not re.fullmatch(r"-?\d+", index_text) or (sep and not weight_text):
+        raise ValueError(f"{entry!r} is not index or index:weight (e.g. 3:1, 17:0.5)")
+    index = int(index_text)
+    if index < 0:
+        raise ValueError(f"there is no built-in style {index}; they are numbered from 0")
+    try:
+        weight = float(weight_text) if sep else 1.0
+    except ValueError:
+        raise ValueError(f"the weight in {entry!r} is not a number") from None
+    if weight < 0:
+        raise ValueError(
+            f"preset {index} has a negative weight ({weight_text}); weights are 0 (off) or more"
+        )
+    if not math.isfinite(weight) or weight > MAX_PRESET_WEIGHT:
+        raise ValueError(
+            f"the weight of preset {index} is {weight_text}; weights are 0..{MAX_PRESET_WEIGHT:g}"
+        )
+    return index, weight

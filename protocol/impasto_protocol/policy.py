@@ -67,6 +67,9 @@ _PRESETS = {
     Quality.FULL: (0, 1.0),
 }
 DEFAULT_QUALITY = Quality.NORMAL
+
+# The values of `preserve_color` (SPEC.md section 10) by the words both editors show.
+COLOR_LABELS = {"none": "Off", "luminance": "Luminance only", "match": "Match style colours"}
 MIN_SIDE = 16  # the engine's smallest size
 
 # "Automatic": the finest of Draft, Normal and High that the daemon expects to finish within
@@ -234,6 +237,39 @@ def training_text(name: str, p: Progress) -> str:
     if p.paused:
         return f"{count}, waiting while a stylization runs"
     return count + (f", about {duration(p.eta)} left" if p.eta is not None else "")
+
+
+def time_left(eta: float | None) -> str:
+    """ "27 s left", or that there is no estimate yet (None, NaN or negative: before the
+    first timed iteration)."""
+    if eta is None or not math.isfinite(eta) or eta < 0:
+        return "estimating time left"
+    return f"{duration(eta)} left"
+
+
+def progress_count(iteration: int, total: int, eta: float | None) -> str:
+    """ "30/300, 27 s left": the numbers of a job's progress."""
+    return f"{iteration}/{total}, {time_left(eta)}"
+
+
+def doing(mode: str, iteration: int) -> str:
+    """What a job of this mode (modes.Mode's value) is doing at `iteration`, in the painter's
+    words: the fast method's one pass, Refine's iteration-0 picture (the instant one, shown
+    before the optimization starts from it), or the optimization's iterations."""
+    if mode == "instant":
+        return "painting with the instant style"
+    if mode == "refine" and iteration <= 0:
+        return "instant picture shown; refining it"
+    return "painting: iterations of the optimizer"
+
+
+def progress_line(mode: str, iteration: int, total: int, eta: float | None) -> str:
+    """One status line for a job's progress (what `doing` says, then the numbers): for an
+    editor that has one line for both."""
+    text = doing(mode, iteration)
+    if mode != "instant":
+        text += f" ({progress_count(iteration, total, eta)})"
+    return text[0].upper() + text[1:]
 
 
 def duration(seconds: float) -> str:

@@ -242,7 +242,7 @@ BAD_INPUTS = [
     (
         "negative preset weight",
         ["{content}", "-o", "{out}", "--method", "fast", "--preset", "3:-1"],
-        "the weight must be a number >= 0",
+        "--preset: preset 3 has a negative weight (-1); weights are 0 (off) or more",
     ),
     (
         "zero preset mix",
@@ -252,7 +252,7 @@ BAD_INPUTS = [
     (
         "preset syntax",
         ["{content}", "-o", "{out}", "--method", "fast", "--preset", "x:1"],
-        "expected K or K:W",
+        "--preset: 'x:1' is not index or index:weight",
     ),
     (
         "optimizer with fast",

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from impasto_gimp.settings import (
     Arguments,
     Features,
     SettingsInputError,
     engine_settings,
-    format_eta,
     format_presets,
     parse_advanced,
     parse_presets,
-    progress_text,
     style_file_arguments,
     style_files,
 )
@@ -123,13 +119,6 @@ def test_bad_arguments_are_refused(defaults: dict, args: Arguments) -> None:
         engine_settings(args, defaults, (64, 64), FULL)
 
 
-def test_time_left_texts() -> None:
-    assert format_eta(None) == "estimating time left"
-    assert format_eta(75) == "1 min 15 s left"
-    assert format_eta(3 * 3600 + 120) == "3 h 02 min left"
-    assert format_eta(math.nan) == "estimating time left"
-
-
 def test_modes_follow_the_shared_policy(defaults: dict) -> None:
     """Instant drops what only the optimization reads, Refine starts from the instant picture,
     Paint is the classic optimization (impasto_protocol.modes decides; the plug-in applies)."""
@@ -189,17 +178,6 @@ def test_a_daemon_without_instant_styles_runs_paint_only(
     with pytest.raises(SettingsInputError, match="no built-in styles"):
         engine_settings(Arguments(mode="paint", presets="3"), defaults, (64, 64), features)
     assert engine_settings(PAINT, defaults, (64, 64), features)["method"] == "gatys"
-
-
-def test_progress_text_at_iteration_zero_and_for_instant() -> None:
-    # Refine's first preview: iteration 0, NaN losses, no estimate yet.
-    assert (
-        progress_text(0, 300, None, "refine")
-        == "Instant picture shown; refining it (300 iterations)"
-    )
-    assert progress_text(30, 300, 27.0, "refine") == "Iteration 30/300, 27 s left"
-    assert progress_text(1, 1, 0.0, "instant") == "Painting with the instant styles"
-    assert progress_text(5, 10, math.nan, "paint").endswith("estimating time left")
 
 
 def test_files_and_arguments_round_trip() -> None:

@@ -174,3 +174,20 @@ def test_training_text_counts_steps_time_left_and_a_pause() -> None:
     assert policy.training_text("sky", progress(paused=True)) == (
         "Training 'sky': 30/300 steps, waiting while a stylization runs"
     )
+
+
+def test_time_left_and_what_a_job_is_doing_in_the_painters_words() -> None:
+    assert policy.time_left(None) == "estimating time left"
+    assert policy.time_left(float("nan")) == policy.time_left(-1) == "estimating time left"
+    assert policy.time_left(75) == "75 s left"
+    assert policy.time_left(3 * 3600 + 120) == "3 h 2 min left"
+    assert policy.progress_count(30, 300, 27.0) == "30/300, 27 s left"
+    # Refine's first preview is the instant picture (iteration 0, no estimate yet).
+    assert policy.progress_line("refine", 0, 300, None) == (
+        "Instant picture shown; refining it (0/300, estimating time left)"
+    )
+    assert policy.progress_line("refine", 30, 300, 27.0) == (
+        "Painting: iterations of the optimizer (30/300, 27 s left)"
+    )
+    assert policy.progress_line("paint", 0, 300, None).startswith("Painting: iterations")
+    assert policy.progress_line("instant", 1, 1, 0.0) == "Painting with the instant style"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from enum import Enum
 from typing import Any
+
+from impasto_protocol import modes
+from impasto_protocol.modes import parse_preset_mix
 
 from ..engine.settings import (
     NUM_PRESETS,
@@ -73,33 +75,20 @@ def add_job_style_options(parser: argparse.ArgumentParser, init_help_default: st
     parser.add_argument(
         "--preset",
         nargs="+",
-        type=parse_preset,
         metavar="K[:W]",
         help=f"built-in styles, 0-{NUM_PRESETS - 1}, each with a blend weight (default 1); with"
         " or without STYLE images. `impasto styles` shows them",
     )
 
 
-def parse_preset(text: str) -> tuple[int, float]:
-    """'7' or '7:0.5' -> (7, 0.5); the range of K is checked with the other settings."""
-    index, sep, weight = text.partition(":")
-    try:
-        k, w = int(index), float(weight) if sep else 1.0
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected K or K:W, a preset number and a blend weight"
-        ) from None
-    if not math.isfinite(w) or w < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the weight must be a number >= 0")
-    return k, w
-
-
 def preset_fields(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
-    """The presets and their weights from --preset, as settings fields."""
-    chosen: list[tuple[int, float]] = getattr(args, "preset", None) or []
-    if not chosen:
-        return {}
-    return {"presets": tuple(k for k, _ in chosen), "preset_blend": tuple(w for _, w in chosen)}
+    """The presets and their weights from --preset, as settings fields (a weight of 0: off)."""
+    try:
+        mix = parse_preset_mix(getattr(args, "preset", None) or [])
+    except ValueError as e:
+        raise SettingsError("presets", str(e)) from None
+    fields = modes.preset_fields(mix)
+    return {name: tuple(values) for name, values in fields.items()}
 
 
 def init_choice(value: str | None) -> tuple[InitMode, str | None]:

@@ -19,8 +19,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from impasto_protocol import policy
 from impasto_protocol.errors import JobCancelled
-from impasto_protocol.messages import MAX_PRIORITY, Cancelled, Submit
+from impasto_protocol.messages import (
+    MAX_LABEL,
+    MAX_PRIORITY,
+    PREVIEW_EVERY,
+    PREVIEW_SIZE,
+    PROGRESS_EVERY,
+    Cancelled,
+    Submit,
+)
 
 from ..engine.settings import InitMode
 from .connection import (
@@ -117,23 +126,23 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--preview-every",
         type=int,
-        default=0,
+        default=PREVIEW_EVERY,
         metavar="K",
         help="make a preview every K iterations, for `impasto watch --previews` (default: none)",
     )
     p.add_argument(
         "--preview-size",
         type=int,
-        default=512,
+        default=PREVIEW_SIZE,
         metavar="PX",
-        help="longer side of the previews, at most (default: 512)",
+        help="longer side of the previews, at most (default: %(default)s)",
     )
     p.add_argument(
         "--progress-every",
         type=int,
-        default=10,
+        default=PROGRESS_EVERY,
         metavar="K",
-        help="report progress every K iterations (default: 10)",
+        help="report progress every K iterations (default: %(default)s)",
     )
     p.add_argument(
         "--time-budget",
@@ -309,14 +318,7 @@ def _device(j: dict[str, Any]) -> str:
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)):
-        return "?"
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s // 60 % 60:02d}m"
+    return policy.duration(seconds) if isinstance(seconds, (int, float)) else "?"
 
 
 def cancel(args: argparse.Namespace) -> int:
@@ -344,8 +346,8 @@ def shutdown(args: argparse.Namespace) -> int:
 def _check_job_options(args: argparse.Namespace) -> None:
     if not -MAX_PRIORITY <= args.priority <= MAX_PRIORITY:
         raise CliError(f"--priority: must be in -{MAX_PRIORITY}..{MAX_PRIORITY}")
-    if len(args.label) > 200:
-        raise CliError("--label: at most 200 characters")
+    if len(args.label) > MAX_LABEL:
+        raise CliError(f"--label: at most {MAX_LABEL} characters")
     for name in ("progress_every", "preview_every"):
         low = 1 if name == "progress_every" else 0
         if getattr(args, name) < low:

@@ -22,10 +22,10 @@ gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import Gdk, GdkPixbuf, Gimp, GLib, Gtk  # noqa: E402
 
 from impasto_protocol import Pixels  # noqa: E402
+from impasto_protocol.modes import MAX_PRESET_WEIGHT  # noqa: E402
 
 from .prefetch import Swatches  # noqa: E402
 from .settings import (  # noqa: E402
-    MAX_PRESET_WEIGHT,
     SettingsInputError,
     format_presets,
     parse_presets,

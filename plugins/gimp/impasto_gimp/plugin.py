@@ -34,7 +34,6 @@ from . import estimate, job, layers, procedures, training  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
 from .settings import (  # noqa: E402
-    PRESERVE_COLORS,
     Arguments,
     Features,
     SettingsInputError,
@@ -42,14 +41,12 @@ from .settings import (  # noqa: E402
     engine_settings,
     parse_presets,
     parse_trained,
-    progress_text,
 )
 
 log = logging.getLogger(__name__)
 
 PROC_NAME = "plug-in-impasto-stylize"
 RW = GObject.ParamFlags.READWRITE
-COLOR_LABELS = ("Off", "Luminance only", "Match style colours")
 # Automatic first, as the default: what finishes in reasonable time on the daemon's device.
 QUALITY_LABELS = {
     policy.AUTOMATIC: f"{policy.AUTOMATIC_LABEL} (up to about "
@@ -111,7 +108,7 @@ def declare(p: Gimp.Procedure) -> None:
     p.add_choice_argument(
         "preserve-colors", "Preserve colo_urs",
         "Keep the image's colours: luminance-only transfer, or the style matched to its colours",
-        _choice(dict(zip(PRESERVE_COLORS, COLOR_LABELS, strict=True))),
+        _choice(policy.COLOR_LABELS),
         "none", RW,
     )  # fmt: skip
     p.add_int_argument(
@@ -398,7 +395,7 @@ def _show_preview(result_layer: layers.ResultLayer, preview: Preview, shown: dic
 
 def _show_progress(progress: Progress, status: Any, ui: Any, mode: str) -> None:
     fraction = progress.fraction  # by time: the finer scales' iterations cost more
-    text = progress_text(progress.iteration, progress.total, progress.eta, mode)
+    text = policy.progress_line(mode, progress.iteration, progress.total, progress.eta)
     Gimp.progress_update(fraction)
     status(text)
     if ui is not None:

@@ -21,9 +21,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from impasto_protocol import policy
-from impasto_protocol.modes import DEFAULT_MODE, Features, Mode, preset_fields, settings_for
+from impasto_protocol.modes import (
+    DEFAULT_MODE,
+    Features,
+    Mode,
+    parse_preset_text,
+    preset_fields,
+    settings_for,
+)
 
-PRESERVE_COLORS = ("none", "luminance", "match")  # protocol 1.0 values of preserve_color
+PRESERVE_COLORS = tuple(policy.COLOR_LABELS)  # the values of preserve_color
 # Settings the procedure has arguments of its own for; the advanced text may not set them.
 OWN_ARGUMENTS = {
     "size": "size",
@@ -35,7 +42,6 @@ OWN_ARGUMENTS = {
     "preset_blend": "presets (index:weight)",
     "trained": "trained",
 }
-MAX_PRESET_WEIGHT = 100.0  # blend weights are relative; more than this is a typing slip
 
 
 class SettingsInputError(ValueError):
@@ -178,41 +184,12 @@ def check_features(mode: Mode, mix: Mapping[int, float], features: Features) -> 
 
 
 def parse_presets(text: str) -> dict[int, float]:
-    """Parse the presets argument, "3:1, 17:0.5" (or "3 17": weight 1), into {index: weight}.
-    Entries are separated by commas, semicolons or spaces. A weight of 0 keeps a preset out of
-    the mix. Raises SettingsInputError naming the first mistake."""
-    mix: dict[int, float] = {}
-    for entry in re.split(r"[,;\s]+", text.strip()):
-        if not entry:
-            continue
-        index_text, sep, weight_text = entry.partition(":")
-        if not re.fullmatch(r"-?\d+", index_text) or (sep and not weight_text):
-            raise SettingsInputError(
-                f"presets: {entry!r} is not index or index:weight (e.g. 3:1, 17:0.5)"
-            )
-        index = int(index_text)
-        if index < 0:
-            raise SettingsInputError(
-                f"presets: there is no built-in style {index}; they are numbered from 0"
-            )
-        try:
-            weight = float(weight_text) if sep else 1.0
-        except ValueError:
-            raise SettingsInputError(f"presets: the weight in {entry!r} is not a number") from None
-        if weight < 0:
-            raise SettingsInputError(
-                f"presets: preset {index} has a negative weight ({weight_text}); "
-                "weights are 0 (off) or more"
-            )
-        if not math.isfinite(weight) or weight > MAX_PRESET_WEIGHT:
-            raise SettingsInputError(
-                f"presets: the weight of preset {index} is {weight_text}; "
-                f"weights are 0..{MAX_PRESET_WEIGHT:g}"
-            )
-        if index in mix:
-            raise SettingsInputError(f"presets: preset {index} is given twice")
-        mix[index] = weight
-    return mix
+    """The presets argument, "3:1, 17:0.5" (or "3 17": weight 1), as {index: weight}
+    (modes.parse_preset_text). Raises SettingsInputError naming the first mistake."""
+    try:
+        return parse_preset_text(text)
+    except ValueError as e:
+        raise SettingsInputError(f"presets: {e}") from None
 
 
 def format_presets(mix: Mapping[int, float]) -> str:
@@ -262,25 +239,3 @@ def _typed(name: str, raw: str, default: Any) -> Any:
         kind = "a number" if not isinstance(default, (list, tuple)) else "numbers"
         raise SettingsInputError(f"advanced setting {name}: {raw!r} is not {kind}") from None
     return raw
-
-
-def progress_text(iteration: int, total: int, eta: float | None, mode: str) -> str:
-    """The status line for a progress event. The fast method's single event and the
-    iteration-0 preview of Refine (the instant picture, NaN losses, no time estimate yet) get
-    words of their own rather than "Iteration 0/300"."""
-    if mode == Mode.INSTANT.value:
-        return "Painting with the instant styles"
-    if iteration <= 0:
-        return f"Instant picture shown; refining it ({total} iterations)"
-    return f"Iteration {iteration}/{total}, {format_eta(eta)}"
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "estimating time left"
-    seconds = round(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s left"
-    return f"{seconds} s left"
