@@ -39,7 +39,7 @@ def _register() -> None:
 
 
 try:
-    import krita  # noqa: F401  (only inside Krita)
+    from krita import Krita  # noqa: F401  (only inside Krita)
 except ImportError:  # imported outside Krita (tests, linters): register nothing
     pass
 else:

@@ -3,8 +3,10 @@
 ZeroMQ's descriptor is edge-triggered: QSocketNotifier fires when its state changes, not while
 data waits, so every wake-up drains until ZMQ_EVENTS says nothing is left, and one more drain is
 scheduled after every send (a send can consume the edge). A 1 s timer sends heartbeats, notices a
-silent daemon and retries. The UI reads `state` and `describe()`; job messages go out through
-the `message` signal, untouched, for the model to match with its requests.
+silent daemon and retries. The UI reads `state` and `describe()`. A request that becomes a job
+(`start_job`: a submit, a train) gets a JobHandle (jobs.py): its answer and the job's events
+reach the caller as typed objects. `defaults` are the daemon's current engine defaults (the
+latest hello_reply's): the strength mapping and the result's name both read them here.
 
 Each time the link becomes ready it asks a daemon that has built-in styles (protocol 1.1) for
 their swatches, once, and keeps them in `swatches` for the palette (`swatches_changed`): a
@@ -23,10 +25,10 @@ from impasto_protocol.launcher import (
     DaemonStartError,
     PluginConfig,
     Startup,
+    no_daemon_text,
     nothing_listening,
 )
 from impasto_protocol.messages import (
-    Submit,
     TrainedStyleInfo,
     remote_error,
     swatches_from,
@@ -34,6 +36,7 @@ from impasto_protocol.messages import (
 )
 from impasto_protocol.modes import Features
 
+from .jobs import JobHandle, JobListener, JobRouter
 from .qt import QObject, QSocketNotifier, QTimer, Signal
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,6 @@ CLIENT_NAME = "krita-plugin 0.1"
 TICK_MS = 1000
 STATUS_EVERY = 2  # ticks between status polls (how busy the daemon is)
 RETRY_EVERY = 5  # ticks between connection attempts while the daemon is unreachable
-NO_COMMAND = " (no daemon command is configured: start one with `impasto daemon`)"
 
 
 class LinkState(str, Enum):
@@ -57,7 +59,6 @@ class LinkState(str, Enum):
 
 class DaemonLink(QObject):
     state_changed = Signal()
-    message = Signal(object)  # an impasto_protocol Message: replies and job events
     swatches_changed = Signal()  # `swatches` were (re)read from the daemon
     estimated = Signal(object)  # an estimate_reply's body, or {"error": text}
 
@@ -70,6 +71,7 @@ class DaemonLink(QObject):
         self.error = ""
         self.busy_jobs = 0  # other clients' queued + running jobs, from status polls
         self.mine: set[str] = set()  # ids of the jobs this plug-in submitted (not "busy")
+        self.jobs = JobRouter(self.mine)  # requests that become jobs, and their events
         self.status_replies = 0  # how many status polls were answered (tests wait on it)
         # The daemon we start, at most once per open() and by ourselves; None: not tried.
         self.startup: Startup | None = None
@@ -91,6 +93,11 @@ class DaemonLink(QObject):
     @property
     def welcome(self) -> dict[str, Any] | None:
         return self.client.welcome if self.client is not None else None
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The daemon's engine settings' defaults, from its latest hello_reply ({}: none yet)."""
+        return dict((self.welcome or {}).get("defaults") or {})
 
     @property
     def process(self) -> Any:
@@ -119,7 +126,7 @@ class DaemonLink(QObject):
             # Nothing can answer and we may not start one: say so now, not after a timeout.
             # The hello stays queued and the timer keeps retrying: a daemon started by hand
             # later is found without restarting Krita.
-            self._set(LinkState.UNREACHABLE, f"nothing listens at {self.endpoint}{NO_COMMAND}")
+            self._set(LinkState.UNREACHABLE, no_daemon_text(self.endpoint))
         self._timer.start()
 
     def close(self) -> None:
@@ -134,15 +141,13 @@ class DaemonLink(QObject):
         """Jobs can be sent: the daemon answered (a loading daemon queues them)."""
         return self.state in (LinkState.READY, LinkState.LOADING)
 
-    def submit(self, job: Submit) -> str:
-        return self.send(job.to_message())
-
-    def send(self, msg: Message) -> str:
-        """Send a request (a submit, a train); its answer comes through `message`."""
+    def start_job(self, request: Message, listener: JobListener) -> JobHandle:
+        """Send a request that becomes a job (a submit, a train): its answer and then the
+        job's events go to `listener`, with the handle returned."""
         assert self.client is not None
-        mid = self.client.send(msg)
+        handle = self.jobs.add(self.client.send(request), listener)
         self._after_send()
-        return mid
+        return handle
 
     def refresh_styles(self) -> None:
         """Ask for the styles again: the library of trained styles changed (a training). A
@@ -314,8 +319,8 @@ class DaemonLink(QObject):
                 if msg.ref == self._estimate_id:  # (not one a later request replaced)
                     ok = msg.type == "estimate_reply"
                     self.estimated.emit(msg.body if ok else {"error": str(remote_error(msg))})
-            elif msg.type != "hello_reply":
-                self.message.emit(msg)
+            elif msg.type != "hello_reply" and not self.jobs.route(msg):
+                log.debug("nobody waits for %s %s", msg.type, msg.job or msg.ref)
 
     def _follow_client_state(self) -> None:
         assert self.client is not None
@@ -397,7 +402,7 @@ class DaemonLink(QObject):
         if self.state is not LinkState.UNREACHABLE:
             why = self.client.error or f"no answer from {self.endpoint}"
             if not self.config.daemon_command:
-                why += NO_COMMAND
+                why = no_daemon_text(self.endpoint)
             self._set(LinkState.UNREACHABLE, why)
         if self._ticks % RETRY_EVERY == 0:
             self._hello(announce=False)  # Lazy Pirate: a fresh socket reaches a restarted daemon

@@ -7,6 +7,8 @@ layer Red, Green, Blue, Alpha; alpha is straight. Krita gives 16-bit and float i
 as-is. Adding a node through the API is one undo step; `setPixelData` and `setName` add none;
 removing it is another step. A moment after a node is added (on the event loop, not at once)
 Krita makes it the active layer.
+
+KritaDocument is the model's Document (host.py) on this API: one open image.
 """
 
 from __future__ import annotations
@@ -15,28 +17,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from impasto_protocol import Pixels, policy
+from impasto_protocol import Pixels
+from impasto_protocol.region import Region
 from krita import Krita
 
 from . import imaging
+from .host import HostError, Target
 from .qt import QTimer
 
 log = logging.getLogger(__name__)
 
 SRGB_8 = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
 ACTIVATION_DELAY_MS = 250
-
-
-class HostError(Exception):
-    """Something about the open image that stops a job; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class Rect:
-    x: int
-    y: int
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)
@@ -79,22 +71,7 @@ def layer_format(node: Any) -> Format:
     raise HostError(f"the layer {node.name()!r} has an unknown bit depth {depth}")
 
 
-@dataclass
-class Target:
-    """What a job works on: the source layer, the area sent, and the selection inside it."""
-
-    document: Any
-    node: Any
-    area: Rect
-    format: Format
-    selection: bytes | None  # one byte per pixel of `area`; None: the whole area
-
-
-def active_target(selection_only: bool) -> Target:
-    krita = Krita.instance()
-    doc = krita.activeDocument()
-    if doc is None:
-        raise HostError("open an image first")
+def _target(doc: Any, selection_only: bool) -> Target:
     node = doc.activeNode()
     if node is None:
         raise HostError("select the layer to stylize")
@@ -103,39 +80,34 @@ def active_target(selection_only: bool) -> Target:
     fmt = layer_format(node)
     sel = doc.selection() if selection_only else None
     area = _area(doc, sel)
+    source, name = node_id(node), node.name()
     if sel is None or sel.width() <= 0 or sel.height() <= 0:
-        return Target(doc, node, area, fmt, None)
+        return Target(source, name, area, None, fmt.result_dtype, fmt)
     mask = bytes(sel.pixelData(area.x, area.y, area.width, area.height))
     if not any(mask):
         raise HostError("the selection is empty")
-    return Target(doc, node, area, fmt, mask)
+    return Target(source, name, area, mask, fmt.result_dtype, fmt)
 
 
-def target_size(selection_only: bool) -> tuple[int, int] | None:
-    """The size of the area a job would stylize now, without reading any pixels (for the
-    estimate shown before Start); None when there is nothing to stylize."""
-    doc = Krita.instance().activeDocument()
-    if doc is None or doc.activeNode() is None:
+def _target_size(doc: Any, selection_only: bool) -> tuple[int, int] | None:
+    if doc.activeNode() is None:
         return None
     try:
         area = _area(doc, doc.selection() if selection_only else None)
     except HostError:
         return None
-    return area.width, area.height
+    return area.size
 
 
-def _area(doc: Any, sel: Any) -> Rect:
+def _area(doc: Any, sel: Any) -> Region:
     """The document, or the selection's bounds with some context around them."""
-    image = Rect(0, 0, doc.width(), doc.height())
+    image = Region.whole(doc.width(), doc.height())
     if sel is None or sel.width() <= 0 or sel.height() <= 0:
         return image
-    pad = policy.context_padding(sel.width(), sel.height())
-    x0, y0 = max(0, sel.x() - pad), max(0, sel.y() - pad)
-    x1 = min(image.width, sel.x() + sel.width() + pad)
-    y1 = min(image.height, sel.y() + sel.height() + pad)
-    if x1 <= x0 or y1 <= y0:
+    area = Region(sel.x(), sel.y(), sel.width(), sel.height()).around(image)
+    if area.empty:
         raise HostError("the selection lies outside the image")
-    return Rect(x0, y0, x1 - x0, y1 - y0)
+    return area
 
 
 def _index_path(node: Any) -> list[int]:
@@ -149,7 +121,7 @@ def _index_path(node: Any) -> list[int]:
         node = parent
 
 
-def read_pixels(doc: Any, node: Any, rect: Rect, fmt: Format) -> Pixels:
+def read_pixels(doc: Any, node: Any, rect: Region, fmt: Format) -> Pixels:
     """The layer's pixels in `rect`, in `fmt` (for a non-native layer, 8-bit sRGB as Krita
     converts it: the source layer itself is only read, never converted)."""
     if fmt.native:
@@ -189,7 +161,7 @@ def read_style_layer(doc: Any, node: Any) -> Pixels:
     b = node.bounds()
     if b.width() <= 0 or b.height() <= 0:
         raise HostError(f"the style layer {node.name()!r} is empty")
-    return read_pixels(doc, node, Rect(b.x(), b.y(), b.width(), b.height()), layer_format(node))
+    return read_pixels(doc, node, Region(b.x(), b.y(), b.width(), b.height()), layer_format(node))
 
 
 def active_document() -> Any:
@@ -213,11 +185,75 @@ def describe_target(selection_only: bool) -> str:
     return f"{node.name()}, {doc.width()}x{doc.height()}"
 
 
-def create_result_layer(target: Target, name: str, earlier: frozenset[str] = frozenset()) -> Any:
+class KritaDocument:
+    """The model's Document (host.py) for one open Krita image. Nodes are known by their
+    unique ids; the ones a job uses (its source and result layer) are kept here."""
+
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
+        self._nodes: dict[str, Any] = {}
+
+    @classmethod
+    def active(cls) -> KritaDocument | None:
+        doc = Krita.instance().activeDocument()
+        return None if doc is None else cls(doc)
+
+    def is_open(self) -> bool:
+        return is_open(self.doc)
+
+    def target(self, selection_only: bool) -> Target:
+        target = _target(self.doc, selection_only)
+        self._nodes[target.source] = self.doc.activeNode()
+        return target
+
+    def target_size(self, selection_only: bool) -> tuple[int, int] | None:
+        return _target_size(self.doc, selection_only)
+
+    def read_pixels(self, target: Target) -> Pixels:
+        return read_pixels(self.doc, self._nodes[target.source], target.area, target.format)
+
+    def style_layers(self) -> list[str]:
+        return [name for name, _node in style_layers(self.doc)]
+
+    def read_style_layer(self, name: str) -> Pixels | None:
+        node = dict(style_layers(self.doc)).get(name)
+        return None if node is None else read_style_layer(self.doc, node)
+
+    def add_result_layer(self, target: Target, name: str, above: frozenset[str]) -> str:
+        layer = create_result_layer(
+            self.doc, self._nodes[target.source], target.format, name, above
+        )
+        self._nodes[node_id(layer)] = layer
+        return node_id(layer)
+
+    def write_result(self, target: Target, layer: str, bgra: bytes, dtype: str) -> None:
+        """Put BGRA pixels of `dtype` (u8 for previews, the format's result_dtype for the
+        result; the size of the target's area) into the result layer, in its own format."""
+        area, fmt = target.area, target.format
+        data = bgra
+        if fmt.native and fmt.layout == "LA":
+            data = imaging.gray_alpha(bgra, area.width, area.height, dtype)
+        if fmt.native and fmt.dtype == "u16" and dtype == "u8":
+            data = imaging.widen_to_u16(data)
+        self._nodes[layer].setPixelData(data, area.x, area.y, area.width, area.height)
+        self.doc.refreshProjection()
+
+    def rename_layer(self, layer: str, name: str) -> None:
+        self._nodes[layer].setName(name)
+
+    def remove_result_layer(self, target: Target, layer: str) -> None:
+        discard_layer(self.doc, self._nodes[target.source], self._nodes[layer])
+
+    def keep_source_active(self, target: Target, layer: str) -> None:
+        keep_source_active(self.doc, self._nodes[target.source], self._nodes[layer])
+
+
+def create_result_layer(
+    doc: Any, source: Any, fmt: Format, name: str, earlier: frozenset[str] = frozenset()
+) -> Any:
     """A new paint layer above the source: the one undo step that removes the result. It goes
     above the `earlier` results (unique ids) that sit right above the source, so that a second
     job on the same layer is seen, not hidden under the first one's opaque result."""
-    doc, source = target.document, target.node
     layer = doc.createNode(name, "paintlayer")
     parent = source.parentNode() or doc.rootNode()
     below = source
@@ -228,7 +264,6 @@ def create_result_layer(target: Target, name: str, earlier: frozenset[str] = fro
         i += 1
         below = siblings[i]
     parent.addChildNode(layer, below)
-    fmt = target.format
     wanted = (fmt.model, fmt.depth, fmt.profile) if fmt.native else SRGB_8
     have = (layer.colorModel(), layer.colorDepth(), layer.colorProfile())
     if have != wanted and not layer.setColorSpace(*wanted):
@@ -237,29 +272,11 @@ def create_result_layer(target: Target, name: str, earlier: frozenset[str] = fro
     return layer
 
 
-def write_result(target: Target, layer: Any, bgra: bytes, dtype: str) -> None:
-    """Put BGRA pixels of `dtype` (u8 for previews, the format's result_dtype for the result;
-    the size of the target's area) into the result layer, in the layer's own format."""
-    area, fmt = target.area, target.format
-    data = bgra
-    if fmt.native and fmt.layout == "LA":
-        data = imaging.gray_alpha(bgra, area.width, area.height, dtype)
-    if fmt.native and fmt.dtype == "u16" and dtype == "u8":
-        data = imaging.widen_to_u16(data)
-    layer.setPixelData(data, area.x, area.y, area.width, area.height)
-    target.document.refreshProjection()
-
-
-def rename(layer: Any, name: str) -> None:
-    layer.setName(name)
-
-
-def discard_layer(target: Target, layer: Any) -> None:
+def discard_layer(doc: Any, source: Any, layer: Any) -> None:
     """Take an unfinished result layer away and leave the undo history as it was before the
     job: undo its "Add Layer" step when that is the latest one. When it is not (the user did
     something since, or another image is active), that undo is redone and the layer removed
     (one "Remove Layer" step that brings it back)."""
-    doc = target.document
     if not is_open(doc):
         return
     krita = Krita.instance()
@@ -268,26 +285,25 @@ def discard_layer(target: Target, layer: Any) -> None:
         krita.action("edit_undo").trigger()
         doc.waitForDone()
         if not _contains(doc, layer) and _node_ids(doc) == others:
-            _activate(doc, target.node)
+            _activate(doc, source)
             doc.refreshProjection()
             return
         krita.action("edit_redo").trigger()  # it undid something else: put that back
         doc.waitForDone()
     if _contains(doc, layer):
         layer.remove()
-    _activate(doc, target.node)
+    _activate(doc, source)
     doc.refreshProjection()
 
 
-def keep_source_active(target: Target, layer: Any, later: bool = False) -> None:
+def keep_source_active(doc: Any, source: Any, layer: Any, later: bool = False) -> None:
     """After a result lands Krita has made it the active layer, so Start again would stylize
     the result: make the source active again, unless the user chose another layer meanwhile."""
-    doc = target.document
     active = doc.activeNode() if is_open(doc) else None
     if active is not None and node_id(active) == node_id(layer):
-        _activate(doc, target.node)
+        _activate(doc, source)
     elif not later:  # Krita activates a new layer a moment after adding it: look again then
-        QTimer.singleShot(ACTIVATION_DELAY_MS, lambda: keep_source_active(target, layer, True))
+        QTimer.singleShot(ACTIVATION_DELAY_MS, lambda: keep_source_active(doc, source, layer, True))
 
 
 def _activate(doc: Any, node: Any) -> None:

@@ -43,6 +43,7 @@ from .qt import (
     QWidget,
     Signal,
 )
+from .request import preset_name
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,6 @@ CELL_PX = 42  # a grid cell: the icon and some room for the selection's highligh
 VISIBLE_ROWS = 3  # grid rows shown before it scrolls: the docker stays compact
 DEFAULT_WEIGHT = 1.0
 ROLE = Qt.ItemDataRole.UserRole
-
-
-def preset_name(k: int) -> str:
-    """How a built-in style is named in layer names and tooltips: presets have numbers only
-    (the command line's `--preset K` takes the same number)."""
-    return f"built-in {k}"
 
 
 def swatch_icon(p: Pixels, highlight: QColor) -> QIcon:

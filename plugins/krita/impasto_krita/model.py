@@ -20,13 +20,17 @@ the optimization from the content. The iteration-0 preview of a Paint job or of 
 daemon sends one to every optimization) is not shown: it is not what that job starts from, and
 the canvas would jump to the instant picture and back.
 
-The model knows neither widgets nor sockets: it takes a JobRequest, speaks to the daemon through
-a DaemonLink and reports with Qt signals, which the docker and the end-to-end tests observe.
+The model knows neither widgets, nor sockets, nor Krita: it takes a JobRequest (request.py
+builds one from what the docker's widgets say), works on the image through a Document (host.py;
+Krita's is document.KritaDocument), speaks to the daemon through a DaemonLink, which hands it
+each job's answer and events as typed objects (jobs.py), and reports with Qt signals, which
+the docker and the tests observe (tests/krita/test_model_unit.py runs it without Krita).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -34,7 +38,6 @@ from typing import Any
 from impasto_protocol import (
     Cancelled,
     EstimateRequest,
-    Message,
     Pixels,
     Preview,
     Progress,
@@ -42,14 +45,16 @@ from impasto_protocol import (
     Result,
     policy,
 )
-from impasto_protocol.constants import ERROR, EVENTS
-from impasto_protocol.messages import Submit, job_event, remote_error
+from impasto_protocol.messages import Submit
 from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
+from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
-from . import document, imaging
+from . import imaging
 from .connection import DaemonLink, LinkState
-from .document import HostError, Target
+from .host import Document, HostError, Target
+from .jobs import Event, JobHandle
 from .qt import QImage, QObject, Signal
+from .request import JobRequest, StyleChoice, job_request, styles_counted
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +74,17 @@ class JobState(str, Enum):
 
 
 @dataclass
-class JobRequest:
-    """What the user asked for; `settings` are engine settings by name (hello_reply.defaults),
-    before the mode's own; `presets` the palette's built-in styles {number: blend weight}."""
-
-    styles: list[Pixels]
-    style_name: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    selection_only: bool = True
-    mode: Mode = Mode.PAINT
-    presets: dict[int, float] = field(default_factory=dict)
-
-
-@dataclass
 class _Job:
+    document: Document
     target: Target
-    layer: Any
+    layer: str  # the result layer's id
     submit: Submit  # kept for replacements: same content, styles and mask
     name: str
     mask: QImage | None
     mode: Mode
     job_id: str | None = None
-    submit_id: str | None = None  # the submit (or replacement) waiting for `accepted`
+    handle: JobHandle | None = None  # the submit, and the job running now once accepted
+    pending: JobHandle | None = None  # a replacement waiting for `accepted`
     superseded: set[str] = field(default_factory=set)
     pending_weight: float | None = None  # a strength change to send once `accepted` comes
     cancel_on_accept: bool = False
@@ -108,18 +102,24 @@ class StyleTransferModel(QObject):
     message = Signal(str)  # one line for the user (errors, why a job ended)
     estimated = Signal(str)  # what Start would do: size, time, tiles (see estimate())
 
-    def __init__(self, link: DaemonLink, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        link: DaemonLink,
+        documents: Callable[[], Document | None],
+        parent: QObject | None = None,
+    ) -> None:
+        """`documents()` gives the active image (None: none is open)."""
         super().__init__(parent)
         self.link = link
+        self.documents = documents
         self.state = JobState.IDLE
         self.job: _Job | None = None
         self.last_result: dict[str, Any] = {}  # the result's info (iterations, warm_start...)
         self.jobs_seen: list[str] = []  # every job id this model ran, in order
-        self.results: set[str] = set()  # the unique ids of the result layers it made
+        self.results: set[str] = set()  # the ids of the result layers it made
         # The quality's label, the area, and whether the job is the fast method's one pass.
         self._estimating: tuple[str, int, int, bool] = ("", 0, 0, False)
         self._estimate_key: str | None = None  # what the last estimate was asked for
-        link.message.connect(self._on_message)
         link.state_changed.connect(self._on_link_state)
         link.estimated.connect(self._on_estimate)
 
@@ -127,6 +127,16 @@ class StyleTransferModel(QObject):
     def mode(self) -> Mode | None:
         """The mode of the current (or last) job, for the progress text."""
         return self.job.mode if self.job is not None else None
+
+    def style_weight(self, strength: float) -> float:
+        """The style weight of a strength (0..100), by the daemon's current defaults: the same
+        ones the result layer's name reads the strength back with."""
+        return policy.style_weight(strength, self.link.defaults)
+
+    def request(self, choice: StyleChoice) -> JobRequest:
+        """What Start sends for the docker's `choice`: style files and layers read, settings
+        by name; HostError (one line) when something is missing or unreadable."""
+        return job_request(choice, self.documents(), self.link.defaults)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -145,60 +155,73 @@ class StyleTransferModel(QObject):
         ):
             self.message.emit("choose a style image or layer, or a built-in or trained style")
             return False
+        doc = self.documents()
         try:
-            target = document.active_target(request.selection_only)
-            content = document.read_pixels(target.document, target.node, target.area, target.format)
+            if doc is None:
+                raise HostError("open an image first")
+            target = doc.target(request.selection_only)
+            content = doc.read_pixels(target)
         except HostError as e:
             self.message.emit(str(e))
             return False
-        too_big = policy.oversized_image(Submit(content, list(request.styles)), self.link.welcome)
-        if too_big:  # ZeroMQ would drop the connection, and the request with it, unanswered
-            self.message.emit(f"{too_big}: select a smaller area")
+        built = self._build_submit(request, target, content)
+        if built is None:
             return False
+        submit, mask = built
+        try:
+            name = f"{request.style_name} (stylizing)"
+            layer = doc.add_result_layer(target, name, frozenset(self.results))
+        except HostError as e:
+            self.message.emit(str(e))
+            return False
+        self.job = _Job(doc, target, layer, submit, request.style_name, mask, request.mode)
+        self._send(self.job, submit)
+        self._set_state(JobState.SUBMITTING)
+        return True
+
+    def _build_submit(
+        self, request: JobRequest, target: Target, content: Pixels
+    ) -> tuple[Submit, QImage | None] | None:
+        """The submit for `request` on `target`, and the feathered mask its pictures are
+        written through; None (and a message) when the daemon could not take it."""
         area = target.area
-        welcome = self.link.welcome or {}
         settings = self._settings(request, area.width, area.height)
-        previews, progress = policy.cadence(settings, welcome.get("defaults") or {})
         mask = None
         mask_pixels = None
         if target.selection is not None:
             radius = imaging.feather_radius(area.width, area.height)
             mask = imaging.feathered_mask(target.selection, area.width, area.height, radius)
             mask_pixels = Pixels(area.width, area.height, target.selection, "L", "u8")
-        submit = Submit(
-            content=content,
-            styles=list(request.styles),
-            settings=settings,
-            mask=mask_pixels,
-            progress_every=progress,
-            preview_every=previews,
-            preview_size=policy.preview_size(settings["size"]),
-            label=f"krita: {request.style_name}"[:200],
-            result_layout="BGRA",
-            # (a 1.2 daemon sends u8 whatever one asks, so ask it for u8)
-            result_dtype=target.format.result_dtype if self._features().deep_results else "u8",
-        )
         try:
-            name = f"{request.style_name} (stylizing)"
-            layer = document.create_result_layer(target, name, frozenset(self.results))
-        except HostError as e:
-            self.message.emit(str(e))
-            return False
-        self.job = _Job(target, layer, submit, request.style_name, mask, request.mode)
-        self.job.submit_id = self.link.submit(submit)
-        self._set_state(JobState.SUBMITTING)
-        return True
+            submit = build_submit(
+                content,
+                request.styles,
+                settings,
+                self.link.welcome,
+                label=job_label(KRITA_CLIENT, request.style_name),
+                mask=mask_pixels,
+                result_layout="BGRA",
+                # (a 1.2 daemon sends u8 whatever one asks, so ask it for u8)
+                result_dtype=target.result_dtype if self._features().deep_results else "u8",
+            )
+        except JobRefused as e:  # ZeroMQ would drop the connection, the request unanswered
+            self.message.emit(f"{e}: select a smaller area")
+            return None
+        return submit, mask
 
-    def estimate(self, request: JobRequest, label: str, n_styles: int, again: bool = False) -> None:
+    def estimate(self, choice: StyleChoice, label: str, again: bool = False) -> None:
         """Ask the daemon what Start would do now (size, time, tiles), unless nothing changed
         since the last answer (`again`: ask anyway, e.g. after a job measured new costs). The
         answer comes as `estimated`, one line for the docker ("" when there is nothing to say).
-        `request.styles` may be empty: only their number, `n_styles`, matters here."""
-        size = document.target_size(request.selection_only)
+        No style is read: only their number matters here."""
+        doc = self.documents()
+        size = doc.target_size(choice.selection_only) if doc is not None else None
         if size is None:
             self._estimate_key = None
             self.estimated.emit("")
             return
+        request = job_request(choice, doc, self.link.defaults, load=False)
+        n_styles = styles_counted(choice)
         settings = self._settings(request, *size)
         key = repr((label, size, sorted(settings.items()), n_styles))
         if key == self._estimate_key and not again:
@@ -228,14 +251,18 @@ class StyleTransferModel(QObject):
             self.link.cancel(job.job_id)
         self._set_state(JobState.CANCELLING)
 
+    def set_strength(self, strength: float) -> None:
+        """A new strength (0..100): while a job runs, replace it with a warm-started one."""
+        self.set_style_weight(self.style_weight(strength))
+
     def set_style_weight(self, weight: float) -> None:
-        """A new strength: while a job runs, replace it with a warm-started one."""
+        """A new style weight: while a job runs, replace it with a warm-started one."""
         job = self.job
         if job is None or self.state not in (JobState.SUBMITTING, JobState.RUNNING):
             return
         if job.mode is Mode.INSTANT:  # the fast method has no style weight (and is done soon)
             return
-        if job.submit_id is not None or job.job_id is None:
+        if job.pending is not None or job.job_id is None:
             job.pending_weight = weight  # one replacement in flight at a time
             return
         self._replace(job, weight)
@@ -243,62 +270,60 @@ class StyleTransferModel(QObject):
     def check_document(self) -> None:
         """Called when a document closes: a job whose document is gone is cancelled."""
         job = self.job
-        if job is None or not self.state.active or document.is_open(job.target.document):
+        if job is None or not self.state.active or job.document.is_open():
             return
         if job.job_id is not None:
             self.link.cancel(job.job_id)
         self._end(JobState.CANCELLED, "the document was closed: its job is cancelled", False)
 
-    # -- daemon messages ------------------------------------------------------------------
+    # -- the daemon's answers and the job's events (jobs.JobListener) ---------------------
 
-    def _on_message(self, msg: Message) -> None:
+    def _current(self, handle: JobHandle) -> _Job | None:
+        """The active job when `handle` is its submit or its pending replacement."""
         job = self.job
-        if job is None or not self.state.active:
-            return
-        if msg.ref is not None and msg.ref == job.submit_id:
-            self._on_submit_answer(job, msg)
-        elif msg.job is not None and msg.job == job.job_id and msg.ref is None:
-            self._on_event(job, msg)
+        if job is None or not self.state.active or handle not in (job.handle, job.pending):
+            return None
+        return job
 
-    def _on_submit_answer(self, job: _Job, msg: Message) -> None:
-        job.submit_id = None
-        replacing = job.job_id is not None
-        if msg.type != "accepted" or msg.job is None:
-            text = str(remote_error(msg)) if msg.type == "error" else f"unexpected {msg.type}"
-            if replacing:  # the running job goes on with the old strength
-                self.message.emit(f"the new strength was not applied: {text}")
-                return
-            self._end(JobState.FAILED, f"the daemon refused the job: {text}")
+    def job_refused(self, handle: JobHandle, text: str) -> None:
+        job = self._current(handle)
+        if job is None:
             return
-        if replacing:
+        if handle is job.pending:  # the running job goes on with the old strength
+            job.pending = None
+            self.message.emit(f"the new strength was not applied: {text}")
+            return
+        self._end(JobState.FAILED, f"the daemon refused the job: {text}")
+
+    def job_accepted(self, handle: JobHandle, position: int) -> None:
+        job = self._current(handle)
+        if job is None or handle.job is None:
+            return
+        replacing = handle is job.pending
+        if replacing:  # the daemon cancels the job it replaces: its events are not wanted
             job.superseded.add(job.job_id)  # type: ignore[arg-type]
-        job.job_id = msg.job
-        self.jobs_seen.append(msg.job)
-        self.link.mine.add(msg.job)  # "busy with N other jobs" leaves it out
-        log.info("job %s accepted%s", msg.job, " (replacement)" if replacing else "")
-        if job.cancel_on_accept:
-            self.link.cancel(msg.job)
+            self._forget(job.handle)
+            job.handle, job.pending = handle, None
+        job.job_id = handle.job
+        self.jobs_seen.append(handle.job)
+        log.info("job %s accepted%s", handle.job, " (replacement)" if replacing else "")
+        if job.cancel_on_accept or self.state is JobState.CANCELLING:
+            self.link.cancel(handle.job)  # (a replacement sent before Cancel, too)
             return
-        position = msg.body.get("position")
-        self.queued.emit(position if isinstance(position, int) else 0, replacing)
+        self.queued.emit(position, replacing)
         if self.state is JobState.SUBMITTING:
             self._set_state(JobState.RUNNING)
         if job.pending_weight is not None:
             weight, job.pending_weight = job.pending_weight, None
             self._replace(job, weight)
 
-    def _on_event(self, job: _Job, msg: Message) -> None:
-        if msg.type not in (*EVENTS, ERROR):
-            return  # an event of a newer protocol version: ignored (SPEC.md section 1)
-        try:
-            event = job_event(msg)
-        except RemoteError as e:
-            self._end(JobState.FAILED, f"the job failed: {e}")
+    def job_event(self, handle: JobHandle, event: Event) -> None:
+        job = self._current(handle)
+        if job is None or handle is not job.handle:
             return
-        except Exception as e:
-            log.warning("ignoring a bad event from the daemon: %s", e)
-            return
-        if isinstance(event, Progress):
+        if isinstance(event, RemoteError):
+            self._end(JobState.FAILED, f"the job failed: {event}")
+        elif isinstance(event, Progress):
             self._report(event)
         elif isinstance(event, Preview):
             self._report(event.progress)
@@ -306,19 +331,22 @@ class StyleTransferModel(QObject):
                 if self._show(job, event.image):
                     self.preview_applied.emit(event.progress.iteration)
         elif isinstance(event, Result):
-            if self.state is JobState.CANCELLING:  # it finished first; the user wants none
-                self._end(JobState.CANCELLED, "")
-            elif self._show(job, event.image):
-                document.rename(job.layer, self._result_name(job))
-                document.keep_source_active(job.target, job.layer)
-                self.results.add(document.node_id(job.layer))
-                self.last_result = dict(event.info)
-                self._end(JobState.DONE, _scaled_up(event.image, job.target), remove=False)
+            self._on_result(job, event)
         elif isinstance(event, Cancelled):
             why = {"client_gone": "the daemon lost track of Krita", "shutdown": "it shut down"}
             reason = why.get(event.reason, "")
             text = f"the daemon cancelled the job: {reason}" if reason else ""
             self._end(JobState.CANCELLED, text)
+
+    def _on_result(self, job: _Job, event: Result) -> None:
+        if self.state is JobState.CANCELLING:  # it finished first; the user wants none
+            self._end(JobState.CANCELLED, "")
+        elif self._show(job, event.image):
+            job.document.rename_layer(job.layer, self._result_name(job))
+            job.document.keep_source_active(job.target, job.layer)
+            self.results.add(job.layer)
+            self.last_result = dict(event.info)
+            self._end(JobState.DONE, _scaled_up(event.image, job.target), remove=False)
 
     def _on_link_state(self) -> None:
         if self.state.active and self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR):
@@ -333,7 +361,14 @@ class StyleTransferModel(QObject):
         sent = job.submit
         if self._features().inputs_from:  # the daemon has the images: send only the settings
             sent = replace(sent, content=None, styles=[], mask=None, inputs_from=job.job_id)
-        job.submit_id = self.link.submit(sent)
+        job.pending = self.link.start_job(sent.to_message(), self)
+
+    def _send(self, job: _Job, submit: Submit) -> None:
+        job.handle = self.link.start_job(submit.to_message(), self)
+
+    def _forget(self, handle: JobHandle | None) -> None:
+        if handle is not None:
+            self.link.jobs.forget(handle)
 
     @staticmethod
     def _wanted(job: _Job, p: Progress) -> bool:
@@ -344,7 +379,7 @@ class StyleTransferModel(QObject):
     def _show(self, job: _Job, image: Pixels) -> bool:
         """Write a preview or the result into the layer; False when that is impossible."""
         target = job.target
-        if not document.is_open(target.document):
+        if not job.document.is_open():
             self.check_document()
             return False
         wanted = ("u8", job.submit.result_dtype)  # previews are u8; the result as asked
@@ -353,7 +388,7 @@ class StyleTransferModel(QObject):
             return False
         area = target.area
         pixels = imaging.fitted(image, area.width, area.height, job.mask)
-        document.write_result(target, job.layer, pixels, image.dtype)
+        job.document.write_result(target, job.layer, pixels, image.dtype)
         return True
 
     def _report(self, p: Progress) -> None:
@@ -364,9 +399,12 @@ class StyleTransferModel(QObject):
 
     def _end(self, state: JobState, text: str, remove: bool = True) -> None:
         job = self.job
+        if job is not None:
+            self._forget(job.handle)
+            self._forget(job.pending)
         if job is not None and remove:
             try:
-                document.discard_layer(job.target, job.layer)
+                job.document.remove_result_layer(job.target, job.layer)
             except Exception:  # the user may have deleted it already
                 log.exception("could not remove the result layer")
         self._set_state(state)
@@ -399,8 +437,8 @@ class StyleTransferModel(QObject):
         words = [job.mode.value]
         weight = settings.get("style_weight")
         if job.mode is not Mode.INSTANT and isinstance(weight, (int, float)) and weight > 0:
-            defaults = (self.link.welcome or {}).get("defaults") or {}
-            words.append(f"strength {round(policy.strength_of(weight, defaults))}")
+            strength = policy.strength_of(weight, self.link.defaults)
+            words.append(f"strength {round(strength)}")
         words.append(f"{settings.get('size')} px")
         return f"{job.name} ({', '.join(words)})"
 

@@ -13,7 +13,7 @@ from impasto_protocol import Pixels
 from impasto_protocol.messages import style_name_from
 from impasto_protocol.modes import Features
 
-from .document import HostError
+from .host import HostError
 from .qt import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 from .training import StyleTraining, TrainingState
 

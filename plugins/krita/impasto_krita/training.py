@@ -18,17 +18,15 @@ from __future__ import annotations
 import logging
 from enum import Enum
 
-from impasto_protocol import Cancelled, Message, Pixels, Progress, RemoteError, Result, policy
-from impasto_protocol.constants import ERROR, EVENTS
-from impasto_protocol.messages import Train, job_event, remote_error
+from impasto_protocol import Cancelled, Pixels, Progress, RemoteError, Result, policy
 from impasto_protocol.modes import Features
+from impasto_protocol.submission import KRITA_CLIENT, build_train, job_label
 
 from .connection import DaemonLink, LinkState
+from .jobs import Event, JobHandle
 from .qt import QObject, Signal
 
 log = logging.getLogger(__name__)
-
-CLIENT_LABEL = "krita: train"
 
 
 class TrainingState(str, Enum):
@@ -54,8 +52,7 @@ class StyleTraining(QObject):
         self.name = ""
         self.steps = 0
         self.job_id: str | None = None
-        self._request_id: str | None = None
-        link.message.connect(self._on_message)
+        self._handle: JobHandle | None = None  # the request, and its job once accepted
         link.state_changed.connect(self._on_link_state)
 
     def why_not(self) -> str:
@@ -79,17 +76,16 @@ class StyleTraining(QObject):
         if why:
             self._say(f"Cannot train: {why}")
             return False
-        request = Train(
+        request = build_train(
             style,
             name,
-            settings={"steps": steps},
+            {"steps": steps},
+            label=job_label(KRITA_CLIENT, f"train {name}"),
             overwrite=self.exists(name),
-            progress_every=1,
             detach=True,  # a background job: Krita may close before it ends
-            label=f"{CLIENT_LABEL} {name}"[:200],
         )
         self.name, self.steps, self.job_id = name, steps, None
-        self._request_id = self.link.send(request.to_message())
+        self._handle = self.link.start_job(request.to_message(), self)
         self.state = TrainingState.SUBMITTING
         self._say(f"Sending {name!r} to the daemon to train...")
         return True
@@ -102,39 +98,24 @@ class StyleTraining(QObject):
 
     # -- daemon messages ------------------------------------------------------------------
 
-    def _on_message(self, msg: Message) -> None:
-        if not self.state.active:
-            return
-        if msg.ref is not None and msg.ref == self._request_id:
-            self._on_answer(msg)
-        elif msg.job is not None and msg.job == self.job_id and msg.ref is None:
-            self._on_event(msg)
-
-    def _on_answer(self, msg: Message) -> None:
-        self._request_id = None
-        if msg.type != "accepted" or msg.job is None:
-            text = str(remote_error(msg)) if msg.type == "error" else f"unexpected {msg.type}"
+    def job_refused(self, handle: JobHandle, text: str) -> None:
+        if handle is self._handle:
             self._end(f"The daemon refused to train {self.name!r}: {text}")
+
+    def job_accepted(self, handle: JobHandle, position: int) -> None:
+        if handle is not self._handle or not self.state.active:
             return
-        self.job_id = msg.job
-        self.link.mine.add(msg.job)  # "busy with N other jobs" leaves it out
+        self.job_id = handle.job
         self.state = TrainingState.TRAINING
-        position = msg.body.get("position")
         waits = f" (it waits: number {position} in the queue)" if position else ""
         self._say(f"Training {self.name!r} on the daemon{waits}...")
 
-    def _on_event(self, msg: Message) -> None:
-        if msg.type not in (*EVENTS, ERROR):
-            return  # an event of a newer protocol version: ignored
-        try:
-            event = job_event(msg)
-        except RemoteError as e:
-            self._end(f"The training of {self.name!r} failed: {e}")
+    def job_event(self, handle: JobHandle, event: Event) -> None:
+        if handle is not self._handle or not self.state.active:
             return
-        except Exception as e:
-            log.warning("ignoring a bad event from the daemon: %s", e)
-            return
-        if isinstance(event, Progress):
+        if isinstance(event, RemoteError):
+            self._end(f"The training of {self.name!r} failed: {event}")
+        elif isinstance(event, Progress):
             if self.state is TrainingState.TRAINING:
                 self._say(policy.training_text(self.name, event))
         elif isinstance(event, Result):
@@ -156,7 +137,9 @@ class StyleTraining(QObject):
 
     def _end(self, text: str) -> None:
         self.state = TrainingState.IDLE
-        self._request_id = None
+        if self._handle is not None:
+            self.link.jobs.forget(self._handle)
+            self._handle = None
         self._say(text)
         self.link.poll_status()
 
