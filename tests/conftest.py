@@ -15,12 +15,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 import impasto
+import impasto_protocol
+import impasto_protocol.codec
+import impasto_protocol.connection
 from impasto.engine import Stylizer
+from impasto_protocol.codec import Message
+from impasto_protocol.constants import ERROR
 
 EXAMPLES = Path(impasto.__file__).parent / "examples"
 
@@ -46,3 +52,59 @@ def load_example() -> Callable[..., Image.Image]:
 @pytest.fixture(scope="session")
 def stylizer() -> Stylizer:
     return Stylizer(device="cpu", precision="float32")
+
+
+# The error replies the tests received: tests/protocol/test_spec.py checks that every error code
+# is one a daemon really sent to a test, not only a word in a test's text. Every message a test
+# receives goes through impasto_protocol's decode (a daemon in the test's process decodes only
+# the requests sent to it, never an `error`), so an `error` decoded here is a daemon's reply.
+RECEIVED_ERROR_CODES: dict[str, set[str]] = {}  # code -> ids of the tests that received it
+RAN_TESTS: set[str] = set()  # ids of the tests whose body ran to a pass or a failure
+_running: list[str] = [""]
+
+
+def _recording(decode: Callable[..., Message]) -> Callable[..., Message]:
+    def recording_decode(parts: Any) -> Message:
+        msg = decode(parts)
+        if msg.type == ERROR and isinstance(msg.body.get("code"), str):
+            RECEIVED_ERROR_CODES.setdefault(msg.body["code"], set()).add(_running[0])
+        return msg
+
+    recording_decode.__wrapped__ = decode  # type: ignore[attr-defined]
+    return recording_decode
+
+
+_decode = _recording(impasto_protocol.codec.decode)
+for _module in (impasto_protocol, impasto_protocol.codec, impasto_protocol.connection):
+    _module.decode = _decode  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    _running[0] = item.nodeid
+    try:
+        yield
+    finally:
+        _running[0] = ""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and not report.skipped:
+        RAN_TESTS.add(report.nodeid)
+
+
+@pytest.fixture
+def error_replies() -> tuple[set[str], dict[str, set[str]]]:
+    """The ids of the tests that ran so far, and the error codes that daemons sent them."""
+    return RAN_TESTS, RECEIVED_ERROR_CODES
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_the_others` run last: they check what the others received."""
+    items.sort(key=lambda item: item.get_closest_marker("after_the_others") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "after_the_others: runs after the session's other tests (see conftest.py)"
+    )

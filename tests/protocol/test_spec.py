@@ -63,12 +63,68 @@ def _test_sources() -> str:
     return "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py") if p != here)
 
 
-@pytest.mark.parametrize("code", C.ERROR_CODES)
-def test_every_error_code_is_exercised_by_a_test(code: str) -> None:
-    """Each code is asserted somewhere: as a string literal or its constant's name."""
+def _code_references(code: str) -> dict[Path, set[str]]:
+    """Where the test sources use `code` as a value: the string itself, `C.E_...` or `E_...`,
+    not in a comment or a docstring. Test file -> the functions doing so (a reference in a
+    helper or at module level counts for the file's every test: "*")."""
     name = next(k for k, v in vars(C).items() if k.startswith("E_") and v == code)
-    sources = _test_sources()
-    assert f'"{code}"' in sources or f"C.{name}" in sources or f" {name}" in sources, code
+    here = Path(__file__).resolve()
+    found: dict[Path, set[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        if path == here:
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        owner: dict[int, str] = {}
+        for node in tree.body:
+            for inner in ast.walk(node):
+                owner[id(inner)] = node.name if isinstance(node, ast.FunctionDef) else "*"
+        for node in ast.walk(tree):
+            is_code = (
+                (isinstance(node, ast.Constant) and node.value == code)
+                or (isinstance(node, ast.Attribute) and node.attr == name)
+                or (isinstance(node, ast.Name) and node.id == name)
+            )
+            if is_code and id(node) not in docstrings:
+                test = owner[id(node)]
+                found.setdefault(path, set()).add(test if test.startswith("test_") else "*")
+    return found
+
+
+@pytest.mark.after_the_others
+@pytest.mark.parametrize("code", C.ERROR_CODES)
+def test_every_error_code_is_exercised_by_a_test(
+    code: str, error_replies: tuple[set[str], dict[str, set[str]]]
+) -> None:
+    """Each code is used as a value in a test (not only in a comment or docstring), and where
+    such a daemon test ran in this session before this one, a daemon really replied with it.
+
+    tests/conftest.py records the error replies that tests decode, and runs this test last.
+    Run alone, only the first half can be checked."""
+    ran_tests, received_codes = error_replies
+    references = _code_references(code)
+    assert references, f"no test uses {code!r}"
+    ran = set()
+    for path, functions in references.items():
+        if "daemon" not in path.relative_to(ROOT / "tests").parts:
+            continue  # the CLI's and the hosts' clients decode in processes of their own
+        prefix = path.relative_to(ROOT).as_posix() + "::"
+        ran |= {
+            t
+            for t in ran_tests
+            if t.startswith(prefix)
+            and ("*" in functions or t[len(prefix) :].split("[")[0] in functions)
+        }
+    if ran:
+        received = received_codes.get(code, set())
+        assert received, f"{code!r}: none of {sorted(ran)} received it from a daemon"
 
 
 CLIENT_CALLS = {
