@@ -1,10 +1,10 @@
-"""The messages of SPEC.md as dataclasses: requests (built by clients, parsed by the daemon) and
-job events (built by the daemon, parsed by clients). Parsing checks every field and raises a
-ProtocolError naming the first bad one; unknown fields are ignored, as SPEC.md requires."""
+"""The messages of SPEC.md as dataclasses: the requests (built by clients, parsed by the daemon)
+here, the job events (built by the daemon, parsed by clients) in events.py and importable from
+here too. Parsing checks every field and raises a ProtocolError naming the first bad one;
+unknown fields are ignored, as SPEC.md requires."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,19 +12,14 @@ from . import fields as F
 from .codec import Message, new_id
 from .constants import (
     CANCEL,
-    CANCELLED,
     E_INVALID_FIELD,
     E_MISSING_FIELD,
     E_TOO_LARGE,
-    ERROR,
     ESTIMATE,
     HELLO,
     MAX_FRAMES,
     PING,
     PRESETS,
-    PREVIEW,
-    PROGRESS,
-    RESULT,
     SHUTDOWN,
     STATUS,
     SUBMIT,
@@ -32,7 +27,17 @@ from .constants import (
     VERSION,
     WATCH,
 )
-from .errors import ProtocolError, RemoteError
+from .errors import ProtocolError
+from .events import (  # the job events, with the requests: every message of SPEC.md here
+    Cancelled,
+    JobEvent,
+    Preview,
+    Progress,
+    Result,
+    error,
+    job_event,
+    remote_error,
+)
 from .pixels import DTYPES, Pixels, check_all_described, pixels_from_descriptor, read_pixels
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
@@ -122,29 +127,8 @@ class Submit:
         inputs_from = F.job_id(b, "inputs_from")
         content = read_pixels(b, "content", frames, used)
         style_descs = F.array(b, "styles", required=inputs_from is None)
-        if inputs_from is not None:
-            given = [k for k in ("content", "mask") if b.get(k) is not None] or (
-                ["styles"] if style_descs else []
-            )
-            if given:
-                raise ProtocolError(
-                    E_INVALID_FIELD,
-                    f"inputs_from takes that job's images; this submit sends {given[0]} too",
-                    "inputs_from",
-                )
-        elif content is None:
-            raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
         settings = F.mapping(b, "settings")
-        if (
-            inputs_from is None
-            and not style_descs
-            and not (settings.get("presets") or settings.get("trained"))
-        ):
-            raise ProtocolError(
-                E_INVALID_FIELD,
-                "at least one style image (or settings.presets, settings.trained) is needed",
-                "styles",
-            )
+        _check_inputs(b, inputs_from, content is not None, bool(style_descs), settings)
         if len(style_descs) > MAX_FRAMES:
             raise ProtocolError(E_TOO_LARGE, f"at most {MAX_FRAMES} style images", "styles")
         styles = [
@@ -178,6 +162,32 @@ class Submit:
             if not isinstance(key, str):
                 raise ProtocolError(E_INVALID_FIELD, "setting names are strings", "settings")
         return submit
+
+
+def _check_inputs(
+    b: dict[str, Any], inputs_from: str | None, content: bool, styles: bool, settings: Any
+) -> None:
+    """A submit's images: its own content and a style (an image, presets or trained styles),
+    or with `inputs_from` (1.3) none of its own."""
+    if inputs_from is not None:
+        given = [k for k in ("content", "mask") if b.get(k) is not None] or (
+            ["styles"] if styles else []
+        )
+        if given:
+            raise ProtocolError(
+                E_INVALID_FIELD,
+                f"inputs_from takes that job's images; this submit sends {given[0]} too",
+                "inputs_from",
+            )
+        return
+    if not content:
+        raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
+    if not styles and not (settings.get("presets") or settings.get("trained")):
+        raise ProtocolError(
+            E_INVALID_FIELD,
+            "at least one style image (or settings.presets, settings.trained) is needed",
+            "styles",
+        )
 
 
 def hello(client: str, mid: str | None = None) -> Message:
@@ -408,145 +418,13 @@ def require_job(msg: Message) -> str:
     return msg.job
 
 
-# -- job events, as a client sees them ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Progress:
-    iteration: int
-    total: int
-    scale: int
-    scales: int
-    width: int
-    height: int
-    loss: float
-    content_loss: float
-    style_loss: float
-    tv_loss: float
-    elapsed: float
-    remaining: float | None = None  # 1.4: the daemon's own estimate of the seconds left
-    paused: bool = False  # 1.6: a training that made way for stylization jobs, queued again
-
-    @classmethod
-    def from_body(cls, b: dict[str, Any]) -> Progress:
-        def num(name: str) -> float:
-            value = b.get(name, 0)
-            return value if isinstance(value, (int, float)) else 0
-
-        def count(name: str) -> int:
-            value = num(name)
-            return int(value) if math.isfinite(value) else 0  # int(nan) raises
-
-        return cls(
-            iteration=count("iteration"),
-            total=count("total"),
-            scale=count("scale"),
-            scales=count("scales"),
-            width=count("width"),
-            height=count("height"),
-            loss=float(num("loss")),
-            content_loss=float(num("content_loss")),
-            style_loss=float(num("style_loss")),
-            tv_loss=float(num("tv_loss")),
-            elapsed=float(num("elapsed")),
-            remaining=_seconds(b.get("remaining")),
-            paused=b.get("paused") is True,
-        )
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left: the daemon's estimate (1.4: from the measured cost of an iteration at
-        each remaining scale), else from the pace so far, which runs low when the later scales
-        are larger (None before the first iteration)."""
-        if self.iteration <= 0:
-            return None
-        if self.remaining is not None:
-            return self.remaining
-        return self.elapsed / self.iteration * max(0, self.total - self.iteration)
-
-    @property
-    def fraction(self) -> float:
-        """How far the job is, 0..1, for a progress bar: by time when the daemon says the
-        seconds left (finer scales cost more per iteration, so a count would sit near the end
-        for most of the job), else by iterations."""
-        if self.total <= 0:
-            return 0.0
-        if self.iteration >= self.total:
-            return 1.0
-        if self.remaining is not None and self.iteration > 0 and self.elapsed > 0:
-            return min(1.0, self.elapsed / (self.elapsed + self.remaining))
-        return max(0.0, self.iteration / self.total)
-
-
-def _seconds(value: Any) -> float | None:
-    """A non-negative finite number of seconds, or None (absent, nil or not a number)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-@dataclass(frozen=True)
-class Preview:
-    progress: Progress
-    image: Pixels
-
-
-@dataclass(frozen=True)
-class Result:
-    image: Pixels
-    info: dict[str, Any]  # iterations, elapsed, losses, device, weights, style_cache, ...
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    reason: str
-    checkpoint: int | None = None  # 1.6: a training's saved step; the next request resumes
-
-
-JobEvent = Progress | Preview | Result | Cancelled
-
-
-def job_event(msg: Message) -> JobEvent:
-    """Turn a job event message into its dataclass; raise RemoteError for an `error`."""
-    if msg.type == ERROR:
-        raise remote_error(msg)
-    if msg.type == PROGRESS:
-        return Progress.from_body(msg.body)
-    if msg.type == PREVIEW:
-        return Preview(Progress.from_body(msg.body), _image(msg))
-    if msg.type == RESULT:
-        return Result(_image(msg), {k: v for k, v in msg.body.items() if k != "image"})
-    if msg.type == CANCELLED:
-        step = msg.body.get("checkpoint")
-        step = step if isinstance(step, int) and not isinstance(step, bool) else None
-        return Cancelled(str(msg.body.get("reason", "")), step)
-    raise ProtocolError(E_INVALID_FIELD, f"not a job event: {msg.type}", "type")
-
-
-def _image(msg: Message) -> Pixels:
-    image = read_pixels(msg.body, "image", msg.frames, set())
-    if image is None:
-        raise ProtocolError(E_MISSING_FIELD, f"{msg.type} without an image", "image")
-    return image
-
-
-def remote_error(msg: Message) -> RemoteError:
-    b = msg.body
-    field_name = b.get("field")
-    return RemoteError(
-        str(b.get("code", "internal")),
-        str(b.get("message", "unspecified error")),
-        field_name if isinstance(field_name, str) else None,
-        msg.job,
-    )
-
-
-def error(
-    code: str,
-    message: str,
-    field_name: str | None = None,
-    ref: str | None = None,
-    job: str | None = None,
-) -> Message:
-    body = {"code": code, "message": message, "field": field_name}
-    return Message(ERROR, new_id(), body, ref=ref, job=job)
+__all__ = [  # the events' names, which callers import from here with the requests'
+    "Cancelled",
+    "JobEvent",
+    "Preview",
+    "Progress",
+    "Result",
+    "error",
+    "job_event",
+    "remote_error",
+]
