@@ -48,9 +48,7 @@ LABELS = {
     "style_layer_weights": ("Style layer weights", "one per style layer; empty: the default"),
 }
 CHOICE_LABELS = {
-    "none": "Off",
-    "luminance": "Luminance only",
-    "match": "Match style colours",
+    **policy.COLOR_LABELS,
     "lbfgs": "L-BFGS",
     "adam": "Adam",
     "max": "Max",
