@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 from daemon_process import DaemonProcess, example_pixels
 
@@ -107,12 +108,28 @@ def test_optimization_sends_the_instant_preview_first(daemon: DaemonProcess) -> 
 
 
 def test_init_fast_and_presets_for_the_optimization(daemon: DaemonProcess) -> None:
+    """The optimization starts from the fast method's picture of the same content and presets:
+    its iteration-0 preview (the start itself) is that picture."""
     settings = {"size": 48, "iterations": 3, "scales": 1, "init": "fast", "presets": [5]}
     with daemon.client() as c:
         _ready(c)
-        result = c.submit(Submit(CONTENT, [], settings=settings)).result(timeout=120)
+        job = c.submit(Submit(CONTENT, [], settings=settings, preview_every=1))
+        events = list(job.events(timeout=120))
+        fast = c.submit(
+            Submit(CONTENT, [], settings={"method": "fast", "size": 48, "presets": [5]})
+        )
+        painted = fast.result(timeout=60)
+    result = events[-1]
     assert isinstance(result, Result)
     assert result.info["iterations"] == 3 and result.info["settings"]["init"] == "fast"
+    assert isinstance(painted, Result) and painted.info["iterations"] == 0
+    start = events[0]
+    assert isinstance(start, Preview) and start.progress.iteration == 0
+    assert (start.image.width, start.image.height) == (painted.image.width, painted.image.height)
+    assert start.image.layout == painted.image.layout and start.image.dtype == "u8"
+    a = np.frombuffer(bytes(start.image.data), np.uint8).astype(np.int16)
+    b = np.frombuffer(bytes(painted.image.data), np.uint8).astype(np.int16)
+    assert np.abs(a - b).max() <= 1
 
 
 @pytest.mark.parametrize(
