@@ -150,6 +150,8 @@ def test_loopback_tcp_needs_no_keys(tmp_path: Path) -> None:
 class SlowLoadingBackend:
     """A Backend whose model loads until the test says so (and that runs no jobs)."""
 
+    trains = False
+
     def __init__(self) -> None:
         self.release = threading.Event()
         self.loaded = False
@@ -159,6 +161,15 @@ class SlowLoadingBackend:
         self.loaded = True
 
     def describe(self) -> dict:
+        return {}
+
+    def swatches(self) -> list:
+        return []
+
+    def trained_styles(self) -> list:
+        return []
+
+    def stats(self) -> dict:
         return {}
 
     def check_settings(self, request: object) -> None:
