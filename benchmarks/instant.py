@@ -90,7 +90,7 @@ def _calls(engine: Stylizer, image: Image.Image, style: Image.Image) -> dict[str
 
     def bare() -> None:
         with torch.no_grad():
-            engine._features(x, ["relu5_1"], Pooling.MAX)
+            engine.features(x, ["relu5_1"], Pooling.MAX)
 
     return {
         "fast, style image": lambda: engine.stylize(Job(image, [style], fast_style)),

@@ -113,7 +113,7 @@ class Interleaver:
         self.size: tuple[int, int] | None = None
         self._x: torch.Tensor | None = None
         self._last_exit: float | None = None
-        self.objective: Any = None  # set by measure(): the job's _Objective
+        self.objective: Any = None  # set by measure(): the job's Objective
 
     def __call__(self, p: Progress) -> None:
         enter = time.perf_counter()
@@ -144,19 +144,19 @@ def measure(
     steady = Window("steady", start, start + n - 1)
     settings = StyleSettings(size=size, iterations=steady.last, scales=1)
     rec = Interleaver(stylizer, [early, steady])
-    make_objective = stylizer._objective
+    make_objective = stylizer.objective_at
 
     def keep(*args: Any) -> Any:  # the engine's own objective, to time it alone
         rec.objective = make_objective(*args)
         return rec.objective
 
-    stylizer._objective = keep  # type: ignore[method-assign]
+    stylizer.objective_at = keep  # type: ignore[method-assign]
     try:
         result = stylizer.stylize(
             Job(content, [style], settings), Reporting(on_progress=rec, every=1)
         )
     finally:
-        del stylizer._objective  # the class's method again
+        del stylizer.objective_at  # the class's method again
     return rec, result.elapsed
 
 

@@ -179,27 +179,27 @@ class CostModel:
 def modelled_clock(model: CostModel) -> Iterator[Callable[[], float]]:
     """Within it the engine's clock advances only by the model's cost of what the engine does."""
     now = [0.0]
-    real_step, real_objective = stylizer_module._step, Stylizer._objective
+    real_step, real_objective = stylizer_module.step, Stylizer.objective_at
 
     def step(opt: Any, x: torch.Tensor, objective: Any) -> Any:
         out = real_step(opt, x, objective)
         now[0] += model.impasto(x.shape[-1] * x.shape[-2])
         return out
 
-    def objective(self: Stylizer, prep: Any, w: int, h: int) -> Any:
+    def objective(self: Stylizer, prep: Any, w: int, h: int, *check: Any) -> Any:
         now[0] += model.setup(w * h)
-        return real_objective(self, prep, w, h)
+        return real_objective(self, prep, w, h, *check)
 
     fake = types.SimpleNamespace(perf_counter=lambda: now[0])
     real_time = stylizer_module.time
-    stylizer_module._step = step  # type: ignore[assignment]
-    Stylizer._objective = objective  # type: ignore[method-assign]
+    stylizer_module.step = step  # type: ignore[assignment]
+    Stylizer.objective_at = objective  # type: ignore[method-assign]
     stylizer_module.time = fake  # type: ignore[assignment]
     try:
         yield fake.perf_counter
     finally:
-        stylizer_module._step = real_step
-        Stylizer._objective = real_objective  # type: ignore[method-assign]
+        stylizer_module.step = real_step
+        Stylizer.objective_at = real_objective  # type: ignore[method-assign]
         stylizer_module.time = real_time
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from PIL import Image
 
+import impasto.engine.prepare as prepare_module
 import impasto.engine.schedule as schedule
-import impasto.engine.stylizer as stylizer_module
 import pairs
 import quality
 from common import RESULTS, machine_info, median
@@ -47,7 +47,7 @@ SCHEDULE_KEYS = {
     "final_share": (schedule, "FINAL_SHARE"),
     "min_final": (schedule, "MIN_FINAL_ITERATIONS"),
     "plateau": (schedule, "PLATEAU_TOLERANCE"),
-    "fast_start_scales": (stylizer_module, "FAST_START_SCALES"),
+    "fast_start_scales": (prepare_module, "FAST_START_SCALES"),
 }
 BUDGETS = (3, 5)  # fractions 1/3 and 1/5 of pastiche's 100-step time
 

@@ -649,8 +649,8 @@ def test_reported_losses_are_those_of_the_delivered_image(
 ) -> None:
     job = Job(content, [style], settings(iterations=10, tv_weight=2.0))
     result = stylizer.stylize(job)
-    prep = stylizer._prepare(job)
-    objective = stylizer._objective(prep, 32, 32)
+    prep = stylizer.prepare(job)
+    objective = stylizer.objective_at(prep, 32, 32)
     with torch.no_grad():
         terms = objective.evaluate(to_tensor(result.image)[0])
     got = (result.content_loss, result.style_loss, result.tv_loss, result.loss)

@@ -110,8 +110,8 @@ def test_non_finite_loss_at_the_start_is_an_error() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a host to copy to)")
 def test_a_history_on_the_host_takes_the_same_steps() -> None:
-    """A device short of memory keeps the pairs in the host's memory (stylizer's
-    _history_place): the steps are those of a history on the device, bit for bit."""
+    """A device short of memory keeps the pairs in the host's memory (the engine's
+    memory.history_place): the steps are those of a history on the device, bit for bit."""
     gen = torch.Generator().manual_seed(3)
     centre = (torch.rand(5000, generator=gen) * 1.6 - 0.3).cuda()
     scale = torch.logspace(0, 2, 5000).cuda()

@@ -28,8 +28,8 @@ from impasto.engine import (
     Stylizer,
     tiling,
 )
-from impasto.engine import stylizer as stylizer_module
 from impasto.engine.losses import gram
+from impasto.engine.memory import MemoryPlan, history_place
 from impasto.engine.settings import LimitError
 
 SHALLOW = dict(content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1", "relu3_1"))
@@ -37,14 +37,14 @@ SHALLOW = dict(content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1", 
 
 def _objectives(engine: Stylizer, job: Job, tile: int):
     """The untiled and the tiled objective of the job's output size."""
-    prep = engine._prepare(job)
+    prep = engine.prepare(job)
     w, h = prep.out_size
-    whole = engine._objective(prep, w, h)
-    prep.memory = stylizer_module.MemoryPlan(2**40, 0, 0, tile, 0)
+    whole = engine.objective_at(prep, w, h)
+    prep.memory = MemoryPlan(2**40, 0, 0, tile, 0)
     saved = engine.tile_side
     engine.tile_side = tile
     try:
-        tiled = engine._objective(prep, w, h)
+        tiled = engine.objective_at(prep, w, h)
     finally:
         engine.tile_side = saved
     assert whole.tiled is None and tiled.tiled is not None
@@ -124,10 +124,10 @@ def test_tiled_style_statistics_equal_untiled(stylizer: Stylizer) -> None:
     layers = list(SHALLOW["style_layers"])
     tiles = tiling.layout(69, 75, 16, tiling.deepest(layers))
     assert len(tiles) == 25
-    features = tiling.TiledFeatures(lambda im: stylizer._features(im, layers, Pooling.MAX), tiles)
+    features = tiling.TiledFeatures(lambda im: stylizer.features(im, layers, Pooling.MAX), tiles)
     grams = features.grams(image, layers)
     with torch.no_grad():
-        whole = stylizer._features(image, layers, Pooling.MAX)
+        whole = stylizer.features(image, layers, Pooling.MAX)
     for name in layers:
         assert _rel(grams[name], gram(whole[name])) < 1e-5
 
@@ -227,7 +227,7 @@ def test_cancel_between_tiles(load_example) -> None:
     s = StyleSettings(size=90, scales=1, iterations=50, init="content", **SHALLOW)
     token = CancelToken()
     passes = 0
-    features = engine._features
+    features = engine.features
 
     def counting(image, layers, pooling):
         nonlocal passes
@@ -236,7 +236,7 @@ def test_cancel_between_tiles(load_example) -> None:
             token.cancel()
         return features(image, layers, pooling)
 
-    engine._features = counting  # type: ignore[method-assign]
+    engine.features = counting  # type: ignore[method-assign]
     with pytest.raises(Cancelled) as caught:
         engine.stylize(Job(content, [style], s), Reporting(cancel=token))
     assert passes == 40  # not one more tile after the cancel
@@ -247,22 +247,21 @@ def test_the_history_goes_to_the_host_only_when_the_device_is_short() -> None:
     """L-BFGS's history: an eighth of the device's budget up to its cap; a device (not the
     CPU) too short for the cap's pairs keeps them on the host, if the host has more room."""
     from impasto.engine.lbfgs import DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES
-    from impasto.engine.stylizer import _history_place
 
     gib, small = 2**30, 2**20  # a 2**20-byte vector: the cap holds 20 pairs of it
     big = 3 * 4 * 4096 * 4096  # a 4096 px image's vector: the cap holds one pair
     assert 2 * DEFAULT_HISTORY * small <= DEFAULT_HISTORY_BYTES < 4 * big
     # The CPU is the host: as before, whatever the size.
-    assert _history_place(64 * gib, big, None) == (DEFAULT_HISTORY_BYTES, False)
-    assert _history_place(gib, big, None) == (gib // 8, False)
+    assert history_place(64 * gib, big, None) == (DEFAULT_HISTORY_BYTES, False)
+    assert history_place(gib, big, None) == (gib // 8, False)
     # A device with room for the pairs it wants keeps them (its eighth, up to the cap).
-    assert _history_place(64 * gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, False)
-    assert _history_place(gib, small, 100 * gib) == (gib // 8, False)
+    assert history_place(64 * gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, False)
+    assert history_place(gib, small, 100 * gib) == (gib // 8, False)
     # A short device: on the host, as much as a device with room would keep.
-    assert _history_place(gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, True)
+    assert history_place(gib, big, 100 * gib) == (DEFAULT_HISTORY_BYTES, True)
     # ... within a quarter of the host's free memory, and only if that is more.
-    assert _history_place(gib, big, 2 * gib) == (gib // 2, True)
-    assert _history_place(gib, big, gib // 4) == (gib // 8, False)
+    assert history_place(gib, big, 2 * gib) == (gib // 2, True)
+    assert history_place(gib, big, gib // 4) == (gib // 8, False)
 
 
 def test_the_cpu_plans_no_history_on_the_host() -> None:

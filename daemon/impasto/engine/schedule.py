@@ -153,6 +153,21 @@ class IterationCosts:
             total += cost * (s.iterations + SCALE_SETUP_ITERATIONS)
         return total
 
+    def remaining(self, scales: list[Scale], index: int, run: int) -> float | None:
+        """Seconds left after `run` iterations of scale `index`: the rest of this scale at
+        its measured cost, then the later scales' iterations (and setup) at theirs. The pace
+        so far would run low: later scales are larger, so each iteration costs more."""
+        seconds = 0.0
+        for i in range(index, len(scales)):
+            cost = self.predict(scales[i].pixels)
+            if cost is None:
+                return None
+            if i == index:
+                seconds += max(0, scales[i].iterations - run) * cost
+            else:
+                seconds += (scales[i].iterations + SCALE_SETUP_ITERATIONS) * cost
+        return seconds
+
 
 @dataclass
 class Pacer:

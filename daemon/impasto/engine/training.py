@@ -1,7 +1,7 @@
 """Training a style's own feed-forward network (Johnson et al. 2016; Dumoulin et al. 2017), so
 that a style used again and again paints in one pass.
 
-The loss is the optimization's perceptual loss (stylizer.py): VGG19's content layers against the
+The loss is the optimization's perceptual loss (objective.py): VGG19's content layers against the
 content crop, Gram matrices of its style layers against the style image's, and total variation,
 with the engine's default layers and weights. The network paints random crops of the training
 photos (random scale, position and mirror), and its weights follow the loss's gradient (Adam).
@@ -32,8 +32,8 @@ from PIL import Image
 from .images import ImageInput, Picture, fit_size, resize, tensor_digest, to_tensor
 from .job import Cancelled, CancelToken
 from .losses import tv_loss
+from .objective import layer_weights
 from .settings import StyleSettings
-from .stylizer import layer_weights
 from .train_settings import MIN_CROP, Kind, TrainSettings, TrainSettingsError
 from .trained import (
     STYLE_IMAGE_SIDE,

@@ -140,15 +140,32 @@ def _extract(path: Path, data: bytes, onnx: Any, numpy_helper: Any) -> OnnxWeigh
         for n in graph.node
         if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"
     }
+    dequantized, activations = _quantization(path, graph, inits, constants, onnx)
+    convs = _convs(graph, inits, dequantized, onnx)
+    tensors = {
+        name: torch.from_numpy(a.copy()) for name, a in inits.items() if a.dtype == np.float32
+    }
+    return OnnxWeights(path, hashlib.sha256(data).hexdigest(), tensors, convs, activations)
+
+
+def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _quantization(
+    path: Path,
+    graph: Any,
+    inits: dict[str, np.ndarray],
+    constants: dict[str, np.ndarray],
+    onnx: Any,
+) -> tuple[dict[str, tuple[str, np.ndarray]], dict[str, Quant]]:
+    """The graph's quantization: dequantized constants by the name of the DequantizeLinear
+    output that carries them, as (the quantized initializer's name, the float32 values); and
+    the activations' quantization by the name of their QuantizeLinear node (less suffixes)."""
 
     def value(name: str) -> np.ndarray | None:
         return inits.get(name, constants.get(name))
 
-    def attrs(node: Any) -> dict[str, Any]:
-        return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-    # Dequantized constants by the name of the DequantizeLinear output that carries them:
-    # (the quantized initializer's name, the float32 values).
     dequantized: dict[str, tuple[str, np.ndarray]] = {}
     activations: dict[str, Quant] = {}
     for node in graph.node:
@@ -159,7 +176,7 @@ def _extract(path: Path, data: bytes, onnx: Any, numpy_helper: Any) -> OnnxWeigh
             continue
         if node.op_type == "DequantizeLinear" and node.input[0] in inits:
             q = inits[node.input[0]]
-            axis = attrs(node).get("axis", 1)
+            axis = _attrs(onnx, node).get("axis", 1)
             dequantized[node.output[0]] = (node.input[0], _dequantize(q, scale, zero, axis))
         elif node.op_type == "QuantizeLinear" and node.input[0] not in inits:
             key = node.name
@@ -171,6 +188,16 @@ def _extract(path: Path, data: bytes, onnx: Any, numpy_helper: Any) -> OnnxWeigh
             qmin, qmax = _INTEGER_RANGE[dtype]
             zp = int(zero.item()) if zero is not None else 0
             activations[key] = Quant(float(scale.item()), zp, qmin, qmax)
+    return dequantized, activations
+
+
+def _convs(
+    graph: Any,
+    inits: dict[str, np.ndarray],
+    dequantized: dict[str, tuple[str, np.ndarray]],
+    onnx: Any,
+) -> dict[str, ConvFacts]:
+    """Each convolution's facts by its weight initializer's name."""
 
     def param(name: str) -> tuple[str, np.ndarray] | None:
         """A conv input traced back to its initializer: (initializer name, float32 value)."""
@@ -188,7 +215,7 @@ def _extract(path: Path, data: bytes, onnx: Any, numpy_helper: Any) -> OnnxWeigh
         if weight is None:
             continue
         bias = param(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        a = attrs(node)
+        a = _attrs(onnx, node)
         strides = tuple(a.get("strides", (1, 1)))
         convs[weight[0]] = ConvFacts(
             weight=torch.from_numpy(weight[1].copy()),
@@ -196,10 +223,7 @@ def _extract(path: Path, data: bytes, onnx: Any, numpy_helper: Any) -> OnnxWeigh
             stride=(int(strides[0]), int(strides[1])),
             groups=int(a.get("group", 1)),
         )
-    tensors = {
-        name: torch.from_numpy(a.copy()) for name, a in inits.items() if a.dtype == np.float32
-    }
-    return OnnxWeights(path, hashlib.sha256(data).hexdigest(), tensors, convs, activations)
+    return convs
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,4 @@
-"""Instant styles: the feed-forward networks of fast/ as the engine uses them.
+"""Instant styles: this package's feed-forward networks as the engine uses them.
 
 One pass of a network instead of an optimization, in a fraction of a second, for three uses:
 the `fast` method's result, the first preview of an optimization (the canvas shows a styled
@@ -30,18 +30,21 @@ from importlib import resources
 
 import torch
 
-from . import fast
-from .device import Compute
-from .images import fit_size, resize, tensor_digest, to_tensor
-from .settings import NUM_PRESETS
-from .train_settings import Kind
-from .trained import TrainedStyle
+from ..device import Compute
+from ..images import fit_size, resize, tensor_digest, to_tensor
+from ..settings import NUM_PRESETS
+from ..train_settings import Kind
+from ..trained import TrainedStyle
+from . import load_arbitrary, load_multistyle
+from .arbitrary import PREDICTOR_SIZE, ArbitraryTransformer, StylePredictor
+from .models import FastModelError
+from .multistyle import MultiStyleNetwork
 
 log = logging.getLogger(__name__)
 
 # The predictor sees the style with its shorter side at this size (its training size); it
 # ends in a global average, so the style keeps its aspect ratio instead of being cropped.
-PREDICTOR_SIDE = fast.PREDICTOR_SIZE
+PREDICTOR_SIDE = PREDICTOR_SIZE
 # A style image smaller than this on its shorter side holds too little texture to predict from.
 MIN_STYLE_SIDE = 32
 # Swatches: the example picture each preset is shown on, and their size.
@@ -58,8 +61,8 @@ class InstantStyles:
     def __init__(self, compute: Compute) -> None:
         self.compute = compute
         self._lock = threading.Lock()
-        self._multistyle: fast.MultiStyleNetwork | None = None
-        self._arbitrary: tuple[fast.StylePredictor, fast.ArbitraryTransformer] | None = None
+        self._multistyle: MultiStyleNetwork | None = None
+        self._arbitrary: tuple[StylePredictor, ArbitraryTransformer] | None = None
         self._vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._networks: OrderedDict[str, torch.nn.Module] = OrderedDict()
 
@@ -74,7 +77,7 @@ class InstantStyles:
     def available(self) -> bool:
         try:
             self.check()
-        except fast.FastModelError as e:
+        except FastModelError as e:
             log.warning("instant styles unavailable: %s", e)
             return False
         return True
@@ -86,16 +89,16 @@ class InstantStyles:
         predictor, transformer = self.arbitrary()
         return f"{predictor.info.name} + {transformer.info.name}"
 
-    def multistyle(self) -> fast.MultiStyleNetwork:
+    def multistyle(self) -> MultiStyleNetwork:
         with self._lock:
             if self._multistyle is None:
-                self._multistyle = fast.load_multistyle(self.compute.device)
+                self._multistyle = load_multistyle(self.compute.device)
             return self._multistyle
 
-    def arbitrary(self) -> tuple[fast.StylePredictor, fast.ArbitraryTransformer]:
+    def arbitrary(self) -> tuple[StylePredictor, ArbitraryTransformer]:
         with self._lock:
             if self._arbitrary is None:
-                self._arbitrary = fast.load_arbitrary(self.compute.device)
+                self._arbitrary = load_arbitrary(self.compute.device)
             return self._arbitrary
 
     # -- painting ---------------------------------------------------------------------------
