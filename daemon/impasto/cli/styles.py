@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         fmt = output_format(sheet_path)
 
     from ..engine.device import select
+    from ..engine.fast.styles import InstantStyles
     from ..engine.images import fit_size, resize, to_image, to_tensor
-    from ..engine.instant import InstantStyles
 
     instant = InstantStyles(select(args.device))
     instant.check()  # one line naming the missing model file, if one is
