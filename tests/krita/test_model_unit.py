@@ -9,7 +9,9 @@ preview, result, cancelled, error), decoded into typed events as in Krita.
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +369,41 @@ def test_the_request_reads_the_daemons_current_defaults(setup, tmp_path: Path) -
         model.request(StyleChoice(files=[(str(tmp_path / "gone.png"), 1.0)]))
     with pytest.raises(HostError, match="add a style image"):
         model.request(StyleChoice())
+
+
+@pytest.mark.slow
+def test_a_job_through_the_real_link_on_a_real_daemon(daemon, tmp_path: Path) -> None:
+    """The same model on the plug-in's own DaemonLink (Qt's event loop, no Krita) and a real
+    daemon: a small Paint job previews, and its result lands in the array document."""
+    from impasto_krita.connection import DaemonLink
+    from PyQt5.QtCore import QCoreApplication  # the event loop Krita would run
+
+    app = QCoreApplication.instance() or QCoreApplication(["test"])
+    config = tmp_path / "impasto.json"
+    config.write_text(json.dumps({"endpoint": daemon.endpoint}))
+    link, doc = DaemonLink(config), ArrayDocument()
+    model = StyleTransferModel(link, lambda: doc)  # type: ignore[arg-type]
+    seen = Recorder(model)
+
+    def spin(until: Any, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not until() and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+
+    link.open()
+    try:
+        spin(lambda: link.state is LinkState.READY, 60)
+        assert link.state is LinkState.READY, link.describe()
+        settings = {"size": 32, "iterations": 6, "style_weight": model.style_weight(70)}
+        job = JobRequest([picture(50, 16, 16)], "grey", settings, True)
+        assert model.start(job), seen.messages
+        spin(lambda: not model.state.active, 120)
+    finally:
+        link.close()
+    assert seen.finished == ["done"], seen.messages
+    assert model.jobs_seen and model.last_result.get("iterations") == 6
+    assert doc.names[doc.order[1]] == "grey (paint, strength 70, 32 px)"  # the daemon's defaults
+    result = doc.layers[doc.order[1]]
+    assert (result[..., 3] == 200).all()  # the whole area, with the source's own alpha
+    assert result[..., :3].any()
