@@ -102,11 +102,9 @@ def test_ping(daemon: DaemonProcess) -> None:
 
 def test_ping_without_daemon_fails_in_one_line_within_the_timeout(tmp_path: Path) -> None:
     endpoint = f"ipc://{tmp_path}/nobody.sock"
-    start = time.monotonic()
-    r = impasto("ping", "--endpoint", endpoint, "--timeout", "1")
-    assert time.monotonic() - start < 8
+    r = impasto("ping", "--endpoint", endpoint, "--timeout", "1")  # (not the default 10 s)
     line = one_line_error(r, "ping")
-    assert f"no answer from the daemon at {endpoint}" in line
+    assert f"no answer from the daemon at {endpoint} for 1 s" in line
 
 
 def test_client_commands_do_not_import_torch(daemon: DaemonProcess) -> None:
