@@ -33,8 +33,8 @@ from ..engine import (
     Stylizer,
 )
 from ..engine.fast import FastModelError
+from ..engine.fast.styles import SWATCH_SIZE
 from ..engine.images import Picture
-from ..engine.instant import SWATCH_SIZE
 from ..engine.settings import (
     NUM_PRESETS,
     LimitError,
