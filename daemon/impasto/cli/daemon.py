@@ -179,6 +179,26 @@ def admin_owner(value: str) -> str:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     admins = frozenset(admin_owner(value) for value in args.admin)
+    _log_to(args)
+    from ..server import Server
+
+    backends, devices = _backends(args)
+    server = Server(backends, _server_config(args, admins), devices=devices)
+    try:
+        server.bind()
+    except EndpointError as e:
+        raise CliError(str(e)) from None
+    server.install_signal_handlers()
+    try:
+        return server.serve_forever()
+    finally:
+        if args.ray is not None:
+            import ray
+
+            ray.shutdown()  # the actors go with the daemon's connection
+
+
+def _log_to(args: argparse.Namespace) -> None:
     if args.log:
         from ..server.logfile import DaemonLogHandler  # a full disk must not stop the daemon
 
@@ -193,30 +213,36 @@ def run(args: argparse.Namespace) -> int:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if args.verbose >= 2 else logging.INFO)
 
+
+def _backends(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """The engines the daemon runs jobs on, and their devices: local ones (each device
+    checked before binding: a bad one is the user's mistake), or Ray actors."""
     from ..backends.local import StylizerBackend
     from ..engine import available_devices
     from ..engine.device import DeviceError, select
-    from ..server import Server, ServerConfig
 
     weights = None if args.weights is None else str(Path(args.weights).resolve())
 
     def engine_args(device: str) -> tuple[Any, ...]:
         return (device, weights, args.precision, args.cache_mb * 2**20, memory_budget(args))
 
-    backends: list[Any]
     if args.ray is not None:
-        backends, devices = _cluster(args, engine_args)
-    else:
-        option = "--devices" if args.devices is not None else "--device"
-        devices = _devices(args)
-        for device in devices:
-            try:  # a bad device is the user's mistake: say so now, not after binding
-                select(device, args.precision)
-            except DeviceError as e:
-                available = ", ".join(available_devices())
-                raise CliError(f"{option}: {e}; available: {available}") from None
-        backends = [StylizerBackend(*engine_args(d)) for d in devices]
-    config = ServerConfig(
+        return _cluster(args, engine_args)
+    option = "--devices" if args.devices is not None else "--device"
+    devices = _devices(args)
+    for device in devices:
+        try:
+            select(device, args.precision)
+        except DeviceError as e:
+            available = ", ".join(available_devices())
+            raise CliError(f"{option}: {e}; available: {available}") from None
+    return [StylizerBackend(*engine_args(d)) for d in devices], devices
+
+
+def _server_config(args: argparse.Namespace, admins: frozenset[str]) -> Any:
+    from ..server import ServerConfig
+
+    return ServerConfig(
         endpoint=args.endpoint or default_endpoint(),
         heartbeat_interval=args.heartbeat_interval,
         heartbeat_timeout=args.heartbeat_timeout,
@@ -234,19 +260,6 @@ def run(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         admins=admins,
     )
-    server = Server(backends, config, devices=devices)
-    try:
-        server.bind()
-    except EndpointError as e:
-        raise CliError(str(e)) from None
-    server.install_signal_handlers()
-    try:
-        return server.serve_forever()
-    finally:
-        if args.ray is not None:
-            import ray
-
-            ray.shutdown()  # the actors go with the daemon's connection
 
 
 def _cluster(args: argparse.Namespace, engine_args: Any) -> tuple[list[Any], list[str]]:

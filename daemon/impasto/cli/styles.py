@@ -56,12 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.device import select
     from ..engine.fast.styles import InstantStyles
-    from ..engine.images import fit_size, resize, to_image, to_tensor
 
     instant = InstantStyles(select(args.device))
     instant.check()  # one line naming the missing model file, if one is
     from ..backends import style_library as library
-    from ..engine.trained import from_u8
 
     entries = library.entries()
     usable = [e for e in entries if e.style is not None]
@@ -74,20 +72,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if sheet_path is not None:
         labels = [str(k) for k in range(NUM_PRESETS)] + [e.name for e in usable]
-        if picture is None:
-            swatches = [to_image(instant.swatch(k, args.size)) for k in range(NUM_PRESETS)]
-            for e in usable:
-                assert e.style is not None
-                t = from_u8(e.style.swatch)
-                swatches.append(to_image(resize(t, *fit_size(t.shape[-1], t.shape[-2], args.size))))
-        else:
-            t = to_tensor(picture.convert("RGB"))[0]
-            t = resize(t, *fit_size(t.shape[-1], t.shape[-2], args.size))
-            swatches = [to_image(instant.paint(t, [], [], [k], [1.0])) for k in range(NUM_PRESETS)]
-            for e in usable:
-                assert e.style is not None
-                image = from_u8(e.style.style_image)
-                swatches.append(to_image(instant.paint(t, [image], [1.0], trained=[e.style])))
+        swatches = _swatches(instant, usable, picture, args.size)
         save_atomically(contact_sheet(swatches, labels), sheet_path, fmt)
     if args.json:
         print(json.dumps(info))
@@ -107,6 +92,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("see them with: impasto styles --sheet styles.png [--on PHOTO]")
     return 0
+
+
+def _swatches(instant: Any, usable: list[Any], picture: Any, size: int) -> list[Any]:
+    """One picture per style, built-in then trained: its swatch, or `picture` painted by it."""
+    from ..engine.images import fit_size, resize, to_image, to_tensor
+    from ..engine.trained import from_u8
+
+    if picture is None:
+        swatches = [to_image(instant.swatch(k, size)) for k in range(NUM_PRESETS)]
+        for e in usable:
+            t = from_u8(e.style.swatch)
+            swatches.append(to_image(resize(t, *fit_size(t.shape[-1], t.shape[-2], size))))
+        return swatches
+    t = to_tensor(picture.convert("RGB"))[0]
+    t = resize(t, *fit_size(t.shape[-1], t.shape[-2], size))
+    swatches = [to_image(instant.paint(t, [], [], [k], [1.0])) for k in range(NUM_PRESETS)]
+    for e in usable:
+        image = from_u8(e.style.style_image)
+        swatches.append(to_image(instant.paint(t, [image], [1.0], trained=[e.style])))
+    return swatches
 
 
 def _entry_info(entry: Any) -> dict[str, Any]:

@@ -105,31 +105,13 @@ def _layers_epilog() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every input first (one line and exit 2 for the first problem, nothing written),
+    then run the job in this process or on a daemon."""
     output = Path(args.output)
-    inputs = {"content": Path(args.content), "mask": args.mask and Path(args.mask)}
-    inputs.update({f"style {i + 1}": _style_path(s) for i, s in enumerate(args.styles)})
-    init_mode, init_value = init_choice(args.init)
-    init_path = Path(init_value) if init_value else None
-    if init_path is not None:
-        inputs["init"] = init_path
+    inputs, init_path = _input_paths(args)
     check_output(output, [p for p in inputs.values() if p])
-    if args.preview_every < 1:
-        raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
-    check_memory_budget(args)
-    if args.daemon is None and (args.server_key or args.client_key):
-        raise CliError("--server-key and --client-key go with --daemon")
-    extra = {"init": init_mode, **preset_fields(args)}
-    if args.daemon is None:
-        from ..engine import LAYER_NAMES
-
-        settings = settings_from_args(args, **extra).validate(LAYER_NAMES)
-    else:  # the daemon checks the layer names (and its own limits)
-        settings = settings_from_args(args, **extra).validate()
-    check_styles_and_method(args, settings)
-
-    content = open_image(inputs["content"], "content image")
+    settings = _checked_settings(args)
+    content = open_image(Path(args.content), "content image")
     on_daemon = _daemon_trained(args) if args.daemon is not None else []
     styles = [
         _open_style(s, i) for i, s in enumerate(args.styles) if not (on_daemon and _is_name(s))
@@ -140,22 +122,68 @@ def run(args: argparse.Namespace) -> int:
     has_alpha = content.mode in ("RGBA", "LA", "PA") or "transparency" in content.info
     if fmt in NO_ALPHA_FORMATS and has_alpha:
         raise CliError(f"{output}: {fmt} cannot store the content's transparency; use .png")
-    preview_dir = Path(args.preview_dir) if args.preview_dir else None
-    if preview_dir is not None:
-        try:
-            preview_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise CliError(
-                f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
-            ) from None
+    preview_dir = _preview_dir(args)
     if args.daemon is not None:
         from .on_daemon import stylize_on_daemon
 
         return stylize_on_daemon(
             args, settings, output, fmt, content, styles, mask, init, trained=on_daemon
         )
+    from ..engine import Job
 
-    from ..engine import Job, Stylizer
+    job = Job(content, styles, settings, mask=mask, init_image=init)
+    return _stylize_here(args, job, output, fmt, preview_dir)
+
+
+def _input_paths(args: argparse.Namespace) -> tuple[dict[str, Path | None], Path | None]:
+    """The files the command reads, by their role (the output may be none of them), and the
+    init image's path (None: a mode, or none given)."""
+    inputs = {"content": Path(args.content), "mask": args.mask and Path(args.mask)}
+    inputs.update({f"style {i + 1}": _style_path(s) for i, s in enumerate(args.styles)})
+    _, init_value = init_choice(args.init)
+    init_path = Path(init_value) if init_value else None
+    if init_path is not None:
+        inputs["init"] = init_path
+    return inputs, init_path
+
+
+def _checked_settings(args: argparse.Namespace) -> StyleSettings:
+    if args.preview_every < 1:
+        raise CliError(f"--preview-every: must be >= 1, got {args.preview_every}")
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise CliError(f"--time-budget: must be > 0 seconds, got {args.time_budget}")
+    check_memory_budget(args)
+    if args.daemon is None and (args.server_key or args.client_key):
+        raise CliError("--server-key and --client-key go with --daemon")
+    extra = {"init": init_choice(args.init)[0], **preset_fields(args)}
+    if args.daemon is None:
+        from ..engine import LAYER_NAMES
+
+        settings = settings_from_args(args, **extra).validate(LAYER_NAMES)
+    else:  # the daemon checks the layer names (and its own limits)
+        settings = settings_from_args(args, **extra).validate()
+    check_styles_and_method(args, settings)
+    return settings
+
+
+def _preview_dir(args: argparse.Namespace) -> Path | None:
+    if not args.preview_dir:
+        return None
+    preview_dir = Path(args.preview_dir)
+    try:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(
+            f"--preview-dir: cannot make the folder {preview_dir}: {e.strerror or e}"
+        ) from None
+    return preview_dir
+
+
+def _stylize_here(
+    args: argparse.Namespace, job: Any, output: Path, fmt: str, preview_dir: Path | None
+) -> int:
+    """The job in this process; Ctrl-C keeps the picture so far."""
+    from ..engine import Stylizer
 
     engine = Stylizer(
         device=args.device,
@@ -163,7 +191,6 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         memory_budget=memory_budget(args),
     )
-    job = Job(content, styles, settings, mask=mask, init_image=init)
     try:
         result = _run_with_progress(engine, job, args, preview_dir)
     except Interrupted as stop:

@@ -150,12 +150,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--only-content-dir goes with --content-dir")
     if args.detach and args.daemon is None:
         raise CliError("--detach goes with --daemon")
-    if args.name is not None:
-        from impasto_protocol.messages import style_name_problem
-
-        problem = style_name_problem(args.name)
-        if problem is not None:
-            raise CliError(f"--name: {problem}")
+    _check_name(args.name)
     if args.daemon is not None:
         from .train_on_daemon import train_on_daemon
 
@@ -195,23 +190,37 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     result.save(output)
     checkpoint.unlink(missing_ok=True)
-    summary = {
-        "output": str(output),
-        "kind": result.kind.value,
-        "steps": trainer.step,
-        "photos": len(photos.photos),
-        "losses": result.losses,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        losses = result.losses
-        print(
-            f"wrote {output} ({result.kind.value}, {trainer.step} steps; validation loss"
-            f" {losses['loss']:.3g}: content {losses['content']:.3g}, style {losses['style']:.3g})"
-        )
+    _report(args, result, output, trainer.step, len(photos.photos))
     return 0
+
+
+def _check_name(name: str | None) -> None:
+    if name is None:
+        return
+    from impasto_protocol.messages import style_name_problem
+
+    problem = style_name_problem(name)
+    if problem is not None:
+        raise CliError(f"--name: {problem}")
+
+
+def _report(args: argparse.Namespace, result: Any, output: Path, steps: int, photos: int) -> None:
+    if args.json:
+        summary = {
+            "output": str(output),
+            "kind": result.kind.value,
+            "steps": steps,
+            "photos": photos,
+            "losses": result.losses,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        print(json.dumps(summary))
+        return
+    losses = result.losses
+    print(
+        f"wrote {output} ({result.kind.value}, {steps} steps; validation loss"
+        f" {losses['loss']:.3g}: content {losses['content']:.3g}, style {losses['style']:.3g})"
+    )
 
 
 def _train(trainer: Any, checkpoint: Path, preview_dir: Path | None) -> Any:

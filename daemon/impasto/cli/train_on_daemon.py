@@ -30,25 +30,12 @@ OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}
 
 
 def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
-    from ..engine.training import PHOTO_SIDE, photo_files
-
     style_path = Path(args.style)
     name = args.name or style_path.stem
     if args.output:
         raise CliError("--output: with --daemon the style goes to the daemon's library; use --name")
     style = open_image(style_path, "style image").convert("RGB")
-    photos = []
-    if args.content_dir:
-        # The folder's pictures as in process; sent no larger than the daemon reads them.
-        files = photo_files(Path(args.content_dir), defaults=False)
-        if len(files) > MAX_TRAIN_PHOTOS:
-            raise CliError(
-                f"--content-dir: {len(files)} pictures; a daemon takes at most {MAX_TRAIN_PHOTOS}"
-            )
-        for path in files:
-            photo = open_image(path, "training photo").convert("RGB")
-            photo.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
-            photos.append(Pixels.from_pil(photo))
+    photos = _photos(Path(args.content_dir)) if args.content_dir else []
     wire = settings.as_dict()
     del wire["preview_every"]  # the request's own field
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
@@ -92,18 +79,38 @@ def train_on_daemon(args: argparse.Namespace, settings: Any) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    info = outcome.info
-    if args.json:
-        print(json.dumps({**info, "job": handle.id, "daemon": endpoint}))
-    else:
-        losses = info.get("losses") or {}
-        resumed = f", resumed at step {info['resumed_from']}" if info.get("resumed_from") else ""
-        print(
-            f"the daemon trained {info.get('name')!r} ({info.get('kind')}, {info.get('steps')}"
-            f" steps in {float(info.get('elapsed', 0)):.0f} s{resumed}; validation loss"
-            f" {float(losses.get('loss', float('nan'))):.3g}); it is in the daemon's library"
-        )
+    _report(args, outcome.info, handle.id, endpoint)
     return 0
+
+
+def _photos(folder: Path) -> list[Pixels]:
+    """The folder's pictures as in process; sent no larger than the daemon reads them."""
+    from ..engine.training import PHOTO_SIDE, photo_files
+
+    files = photo_files(folder, defaults=False)
+    if len(files) > MAX_TRAIN_PHOTOS:
+        raise CliError(
+            f"--content-dir: {len(files)} pictures; a daemon takes at most {MAX_TRAIN_PHOTOS}"
+        )
+    photos = []
+    for path in files:
+        photo = open_image(path, "training photo").convert("RGB")
+        photo.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
+        photos.append(Pixels.from_pil(photo))
+    return photos
+
+
+def _report(args: argparse.Namespace, info: dict[str, Any], job: str, endpoint: str) -> None:
+    if args.json:
+        print(json.dumps({**info, "job": job, "daemon": endpoint}))
+        return
+    losses = info.get("losses") or {}
+    resumed = f", resumed at step {info['resumed_from']}" if info.get("resumed_from") else ""
+    print(
+        f"the daemon trained {info.get('name')!r} ({info.get('kind')}, {info.get('steps')}"
+        f" steps in {float(info.get('elapsed', 0)):.0f} s{resumed}; validation loss"
+        f" {float(losses.get('loss', float('nan'))):.3g}); it is in the daemon's library"
+    )
 
 
 def _queue(client: Client, request: Train) -> JobHandle:
