@@ -313,56 +313,13 @@ def _run(
     daemon_config = plugin_config()
     client = job.connect(daemon_config, config.get_property("endpoint") or None, hooks)
     try:
-        welcome = client.welcome or {}
-        features = Features.from_hello(welcome)
-        args, quality_words = estimate.resolve(
-            client, args, (where.width, where.height), len(styles)
-        )
-        log.info("quality: %s", quality_words)  # what the dialog's estimate line said
-        settings = engine_settings(
-            args,
-            welcome.get("defaults", {}),
-            (where.width, where.height),
-            features,
-            welcome.get("limits", {}),
-        )
-        try:
-            submit = build_submit(
-                content,
-                styles,
-                settings,
-                welcome,
-                label=job_label(GIMP_CLIENT, _image_name(image)),
-                previews=config.get_property("preview-every"),
-                mask=mask,
-                result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
-                result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
-            )
-        except JobRefused as e:  # ZeroMQ would drop the connection, the request unanswered
-            raise layers.HostError(f"{e}: select a smaller area, or scale the image down") from None
+        args, submit = _job(client, args, config, image, where, content, styles, mask, fmt)
         started = time.monotonic()
         leftovers = layers.remove_leftovers(image, source)
-        # The previews' layer is added and removed with the undo stack frozen for just that
-        # moment (GIMP's way for in-situ previews), so a cancelled or failed run leaves no undo
-        # step. The stack is not frozen while the job runs: GIMP's own Cancel kills the
-        # plug-in, and a stack left frozen would stop recording the user's work.
-        with layers.unrecorded(image):
-            preview = layers.ResultLayer(image, source, where)
-        # Where the first preview landed, for the details: a second run's must be seen too.
-        shown: dict[str, Any] = {}
-        hooks.preview = lambda p: _show_preview(preview, p, shown)
         hooks.progress = lambda p: _show_progress(p, status, ui, args.mode)
-        try:
-            outcome = job.run(client, submit, hooks)
-        finally:
-            with layers.unrecorded(image):
-                preview.remove()  # the image is as it was, the undo history too
-        undo_group = [bool(image.undo_group_start())]
-        try:
-            result_layer = layers.ResultLayer(image, source, where)
-            result_layer.finish(outcome.result.image)
-        finally:
-            undo_group.append(bool(image.undo_group_end()))
+        outcome, result_layer, undo_group, shown = _paint(
+            image, source, where, client, submit, hooks
+        )
         Gimp.progress_update(1.0)
         Gimp.progress_end()
     finally:
@@ -381,6 +338,74 @@ def _run(
         values.remove(index)
         values.insert(index, GObject.Value(gtype, value))
     return values
+
+
+def _job(
+    client: Any,
+    args: Arguments,
+    config: Gimp.ProcedureConfig,
+    image: Gimp.Image,
+    where: Any,
+    content: Pixels,
+    styles: list[Pixels],
+    mask: Pixels | None,
+    fmt: Any,
+) -> tuple[Arguments, Any]:
+    """The arguments with Automatic quality resolved, and the submit for this daemon."""
+    welcome = client.welcome or {}
+    args, quality_words = estimate.resolve(client, args, (where.width, where.height), len(styles))
+    log.info("quality: %s", quality_words)  # what the dialog's estimate line said
+    settings = engine_settings(
+        args,
+        welcome.get("defaults", {}),
+        (where.width, where.height),
+        Features.from_hello(welcome),
+        welcome.get("limits", {}),
+    )
+    try:
+        submit = build_submit(
+            content,
+            styles,
+            settings,
+            welcome,
+            label=job_label(GIMP_CLIENT, _image_name(image)),
+            previews=config.get_property("preview-every"),
+            mask=mask,
+            result_layout=fmt.layout if fmt.layout in ("RGB", "RGBA") else "RGBA",
+            result_dtype=fmt.dtype,  # the source's depth: no 8-bit bands in a 16-bit image
+        )
+    except JobRefused as e:  # ZeroMQ would drop the connection, the request unanswered
+        raise layers.HostError(f"{e}: select a smaller area, or scale the image down") from None
+    return args, submit
+
+
+def _paint(
+    image: Gimp.Image, source: Gimp.Drawable, where: Any, client: Any, submit: Any, hooks: Any
+) -> tuple[job.Outcome, layers.ResultLayer, list[bool], dict[str, Any]]:
+    """Run the job with its previews in a layer of their own, then the result as one undo
+    step. Returns the outcome, the result's layer, what the core answered to the undo group's
+    start and end, and where the first preview landed."""
+    # The previews' layer is added and removed with the undo stack frozen for just that
+    # moment (GIMP's way for in-situ previews), so a cancelled or failed run leaves no undo
+    # step. The stack is not frozen while the job runs: GIMP's own Cancel kills the
+    # plug-in, and a stack left frozen would stop recording the user's work.
+    with layers.unrecorded(image):
+        preview = layers.ResultLayer(image, source, where)
+    # Where the first preview landed, for the details: a second run's must be seen too.
+    shown: dict[str, Any] = {}
+    hooks.preview = lambda p: _show_preview(preview, p, shown)
+    try:
+        outcome = job.run(client, submit, hooks)
+    finally:
+        with layers.unrecorded(image):
+            preview.remove()  # the image is as it was, the undo history too
+    undo_group = [bool(image.undo_group_start())]
+    try:
+        result_layer = layers.ResultLayer(image, source, where)
+        result_layer.finish(outcome.result.image)
+    finally:
+        undo_group.append(bool(image.undo_group_end()))
+    return outcome, result_layer, undo_group, shown
 
 
 def _image_name(image: Gimp.Image) -> str:
