@@ -294,7 +294,7 @@ class TiledLoss:
         self.mask = mask
 
     def terms(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, _Sums]:
-        """The content and style terms (as objective.Objective weighs them), and the sums behind them."""
+        """The content and style terms (as Objective weighs them), and the sums behind them."""
         sums = self.tiled._sums(
             image,
             [n for n, _, _ in self.style_losses],
