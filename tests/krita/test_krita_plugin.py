@@ -31,6 +31,7 @@ from PIL import Image
 
 from impasto.engine import StyleSettings
 from impasto_protocol import Client, ConnectionLost, policy
+from impasto_protocol.constants import HEARTBEAT_TIMEOUT
 from impasto_protocol.launcher import no_daemon_text
 from impasto_protocol.messages import Submit
 from newer_daemon import NewerDaemon
@@ -487,13 +488,14 @@ def test_unreachable_without_a_daemon_command(tmp_path, resource_cache, wheels) 
     ev = o.evidence
     state = ev["daemon_state"]
     assert state == f"Daemon unreachable: {no_daemon_text(endpoint)}", state
-    assert ev["unreachable_after_s"] < 5, ev
+    # Not how fast (a loaded machine stretches that), but no blocking wait: one would last the
+    # link's whole timeout, HEARTBEAT_TIMEOUT (10 s). The first attempt runs as the panel opens,
+    # inside the harness's set-up, so the state line would come only after it (it took about
+    # a second); the retries run later, where the stall timer would see one.
+    assert ev["unreachable_after_s"] < HEARTBEAT_TIMEOUT, ev
     assert not ev["start_enabled"]
     assert ev["daemon_pid"] is None
-    assert ev["max_stall_ms"] < 2000, ev["max_stall_ms"]  # a blocking wait would take 10 s
-    # The first attempt runs as the panel opens, inside the harness's set-up (the image, the
-    # docker): that took about a second, more on a loaded machine, never a blocking wait's 10.
-    assert ev["setup_ms"] < 8000, ev["setup_ms"]
+    assert ev["max_stall_ms"] < 1000 * HEARTBEAT_TIMEOUT, ev["max_stall_ms"]
     assert not Path(endpoint[6:]).exists()
 
 
