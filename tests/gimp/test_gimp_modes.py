@@ -22,7 +22,6 @@ pytestmark = pytest.mark.gimp
 
 SIZE = (96, 64)
 PRESETS = "3:1,17:0.5"
-INSTANT_SECONDS = 10.0  # generous for a shared 2-core machine; it takes a fraction of that
 CALLS: dict[str, dict[str, Any]] = {
     "instant_style": {"style": True, "arguments": {"mode": "instant"}},
     "instant_presets": {"style": False, "arguments": {"mode": "instant", "presets": PRESETS}},
@@ -72,7 +71,6 @@ def test_instant_mode_is_one_fast_pass(gimp: GimpHost, calls: dict) -> None:
     assert details["mode"] == "instant"
     assert details["settings"]["method"] == "fast", details["settings"]
     assert details["iterations"] == 0  # the fast method optimizes nothing
-    assert details["wall"] < INSTANT_SECONDS, details
     # What the daemon itself recorded for the job.
     with Client(gimp.endpoint, timeout=5.0) as client:
         assert client.status(details["job"])["job"]["state"] == "done"
