@@ -53,11 +53,13 @@ class Bystander(threading.Thread):
         self.endpoint, self.iterations = endpoint, iterations
         self.finished = False
         self.error: str | None = None
+        self.size: tuple[int, int] | None = None  # its result's, for the tests to check
 
     def run(self) -> None:
         try:
             with Client(self.endpoint, name="bystander", timeout=30.0) as c:
                 r = c.submit(tiny_job(self.iterations)).result(timeout=120)
+                self.size = (r.image.width, r.image.height)
                 self.finished = (r.image.width, r.image.height) == (32, 32)
         except (ImpastoError, TimeoutError) as e:
             self.error = str(e)
@@ -120,6 +122,8 @@ def client_killed(daemon: Daemon) -> dict[str, Any]:
         and summary.get("reason") == C.CLIENT_GONE,
         "seconds_to_outcome": round(time.monotonic() - killed, 2),
         "detail": f"the killed client's job: {summary.get('state')} ({summary.get('reason')})",
+        # What the verdicts above were made from, for tests to check themselves.
+        "raw": {"job": summary, "bystander_size": bystander.size, "victim_rc": victim.returncode},
     }
 
 
@@ -174,6 +178,12 @@ def client_never_reads(daemon: Daemon) -> dict[str, Any]:
         "detail": f"received after the job ended: {dict(sorted(got.items()))} "
         f"(of {iterations} progress/preview events made)",
         "rss_kib_growth": during["rss_kib"] - before["rss_kib"],
+        "raw": {
+            "job": state,
+            "received": got,
+            "events_made": iterations,
+            "bystander_size": bystander.size,
+        },
     }
 
 
@@ -188,11 +198,13 @@ def client_stops_heartbeating(daemon: Daemon) -> dict[str, Any]:
         stalled = time.monotonic()
         time.sleep(HEARTBEAT_TIMEOUT + 1.5)  # silent: no heartbeats, no reads
         outcome = "none"
+        heard_raw: dict[str, Any] = {"exception": None, "reason": None}
         try:
             job.result(timeout=TIMEOUT)
             outcome = "result"
         except JobCancelled as e:
             outcome = f"cancelled ({e.reason})"
+            heard_raw = {"exception": type(e).__name__, "reason": e.reason}
         except (ImpastoError, TimeoutError) as e:
             outcome = f"{type(e).__name__}: {e}"
         heard = time.monotonic() - stalled
@@ -202,6 +214,7 @@ def client_stops_heartbeating(daemon: Daemon) -> dict[str, Any]:
         "affected_clear": outcome == f"cancelled ({C.CLIENT_GONE})",
         "seconds_to_outcome": round(heard, 2),
         "detail": f"the stalled client heard: {outcome}",
+        "raw": {"heard": heard_raw, "bystander_size": bystander.size},
     }
 
 
@@ -245,6 +258,7 @@ def daemon_killed(tmp: Path, trial: int) -> dict[str, Any]:
         served = Bystander(restart.endpoint)
         served.start()
         others = served.outcome()
+        restarted_alive = restart.alive
     finally:
         restart.stop()
         daemon.stop()
@@ -258,6 +272,11 @@ def daemon_killed(tmp: Path, trial: int) -> dict[str, Any]:
         "seconds_to_outcome": round(max(waits, default=-1), 2),
         "detail": f"waiting clients: {[w for w, _ in errors]}; restart to ready {restart_s:.1f} s",
         "restart_s": round(restart_s, 2),
+        "raw": {
+            "waiters_heard": [w for w, _ in errors],
+            "restarted_alive": restarted_alive,
+            "served_size_after_restart": served.size,
+        },
     }
 
 
@@ -277,13 +296,20 @@ def engine_fault(daemon: Daemon, iterations: int, code: str) -> dict[str, Any]:
         except (ImpastoError, TimeoutError) as e:
             heard = type(e).__name__
         seconds = time.monotonic() - t0
-        again = c.submit(tiny_job(3)).result(timeout=60).image.width == 32
+        next_result = c.submit(tiny_job(3)).result(timeout=60)
+        again = next_result.image.width == 32
     return {
         "survived": daemon.alive and again,
         "others_finished": bystander.outcome(),
         "affected_clear": heard == code and seconds < TIMEOUT,
         "seconds_to_outcome": round(seconds, 2),
         "detail": f"the job's client heard {heard}; its next job finished: {again}",
+        "raw": {
+            "heard": heard,
+            "next_size": (next_result.image.width, next_result.image.height),
+            "daemon_alive": daemon.alive,
+            "bystander_size": bystander.size,
+        },
     }
 
 
@@ -339,7 +365,8 @@ def log_full(tmp: Path, trial: int, tmpfs: bool) -> dict[str, Any]:
                     c.status(f"nope-{i}")
                 except RemoteError:
                     pass
-            ok = c.submit(tiny_job(3)).result(timeout=60).image.width == 32
+            last = c.submit(tiny_job(3)).result(timeout=60)
+            ok = last.image.width == 32
             if tmpfs:  # make room: the log must resume and say what it lost
                 filler = Path(f"/proc/{daemon.pid}/root{folder}/filler")
                 filler.unlink()
@@ -359,6 +386,12 @@ def log_full(tmp: Path, trial: int, tmpfs: bool) -> dict[str, Any]:
         "seconds_to_outcome": None,
         "detail": f"stderr: {stderr_lines[:2]}; log resumed when space came back: {recovered}",
         "log_resumed": recovered,
+        "raw": {
+            "alive_before_stop": alive,
+            "exit_code": code,
+            "stderr_lines": stderr_lines,
+            "last_size": (last.image.width, last.image.height),
+        },
     }
 
 
@@ -417,6 +450,13 @@ def result_file_full(daemon: Daemon, tmp: Path, trial: int, tmpfs: bool) -> dict
         "seconds_to_outcome": round(seconds, 2),
         "detail": f"watch -o onto the full disk: exit {bad.returncode}, "
         f"{err_lines[-1] if err_lines else 'no message'!r}; watch again: exit {good.returncode}",
+        "raw": {
+            "submit_rc": sub.returncode,
+            "full_rc": bad.returncode,
+            "full_stderr": bad.stderr,
+            "again_rc": good.returncode,
+            "again_size": Image.open(good_path).size if good_path.exists() else None,
+        },
     }
 
 

@@ -37,6 +37,8 @@ def follow(
 ) -> dict[str, Any]:
     """Follow a job to its outcome; `cancel_at_progress` cancels it at its first progress."""
     rec: dict[str, Any] = {"job": handle.id, "kind": kind, "outcome": "lost"}
+    terminal: list[str] = []  # the outcomes the client saw, raw: "result", "cancelled", "error"
+    rec["terminal"] = terminal
     start = time.monotonic()
     try:
         for ev in handle.events(timeout=timeout):
@@ -47,12 +49,17 @@ def follow(
                 rec["outcome"] = "finished"
                 rec["queued_s"] = float(ev.info.get("queued", 0.0))
                 rec["size_ok"] = (ev.image.width, ev.image.height) == (32, 32)
+                terminal.append("result")
+                rec["size"] = (ev.image.width, ev.image.height)
             elif not isinstance(ev, Progress) and hasattr(ev, "reason"):
                 rec["outcome"] = "cancelled"
                 rec["reason"] = ev.reason  # type: ignore[attr-defined]
+                terminal.append("cancelled")
     except RemoteError as e:
         rec["outcome"] = "failed"
         rec["code"] = e.code
+        terminal.append("error")
+        rec["error_job"] = e.job
     except (ImpastoError, TimeoutError) as e:
         rec["outcome"] = "lost"
         rec["error"] = str(e)
@@ -265,6 +272,13 @@ def summarize(
             "start": start_res,
             "end": end_res,
         },
+    }
+    # What the figures above were made from, for tests to check themselves.
+    figures["raw"] = {
+        "per_client": per_client,
+        "daemon_states": {job: summary["state"] for job, summary in kept.items()},
+        "probe_samples": len(probe.samples),
+        "probe_errors": probe.errors,
     }
     lat = figures["latency_ms"]
     figures["verdict"] = {

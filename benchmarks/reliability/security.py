@@ -56,6 +56,7 @@ def private_endpoint(tmp: Path, existing_mode: int | None) -> dict[str, Any]:
         "socket_mode": oct(sock_mode),
         "other_user": other,
         "ok": dir_mode == 0o700 and sock_mode == 0o600 and other != "connected" and code == 0,
+        "exit_code": code,
     }
 
 
@@ -182,10 +183,13 @@ def ownership_checks(keys: Any, attempts: int) -> dict[str, Any]:
         rows = {}
         for name, call in tries.items():
             same = 0
+            answers: list[Any] = []  # (for the job, for a missing id), as they came
             for _ in range(attempts):
                 theirs = _answer(lambda: call(job.id))  # noqa: B023 (called at once)
-                same += theirs is not None and theirs == _answer(lambda: call(missing))  # noqa: B023
-            rows[name] = {"attempts": attempts, "answered_as_missing": same}
+                absent = _answer(lambda: call(missing))  # noqa: B023
+                same += theirs is not None and theirs == absent
+                answers.append((theirs, absent))
+            rows[name] = {"attempts": attempts, "answered_as_missing": same, "answers": answers}
         listing = other.status()
         listed = any(j["job"] == job.id for j in listing["jobs"]) or listing["running"] is not None
         untouched = owner.status(job.id)["job"]["state"] in ("queued", "running")

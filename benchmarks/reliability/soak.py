@@ -201,6 +201,8 @@ def summarize(
             "exit_code": code,
         },
         "samples": samples,
+        # The clients' own records (load.py's follow()), for tests to check themselves.
+        "raw": {"per_client": per_client},
     }
     figures["verdict"] = {
         "no_results_lost": count["lost"] == 0,
