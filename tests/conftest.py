@@ -7,6 +7,7 @@ would make results depend on the CPU's instruction set).
 from __future__ import annotations
 
 import os
+import sys
 
 # Before torch loads OpenMP: idle OpenMP threads then sleep instead of spinning. On a machine
 # shared with other work, spinning threads wait for descheduled ones and a 32 px iteration can
@@ -23,7 +24,6 @@ from PIL import Image
 import impasto
 import impasto_protocol
 import impasto_protocol.codec
-import impasto_protocol.connection
 from impasto.engine import Stylizer
 from impasto_protocol.codec import Message
 from impasto_protocol.constants import ERROR
@@ -74,9 +74,12 @@ def _recording(decode: Callable[..., Message]) -> Callable[..., Message]:
     return recording_decode
 
 
-_decode = _recording(impasto_protocol.codec.decode)
-for _module in (impasto_protocol, impasto_protocol.codec, impasto_protocol.connection):
-    _module.decode = _decode  # type: ignore[attr-defined]
+# Wherever the package holds decode (whatever its modules are called): the clients' too.
+_plain_decode = impasto_protocol.codec.decode
+_decode = _recording(_plain_decode)
+for _name, _module in list(sys.modules.items()):
+    if _name.split(".")[0] == "impasto_protocol" and vars(_module).get("decode") is _plain_decode:
+        _module.decode = _decode  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(hookwrapper=True)

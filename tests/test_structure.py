@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 # The product's packages (the folders pyproject.toml's setuptools finds them in).
 PACKAGES = [
@@ -192,15 +190,11 @@ def test_the_allowance_names_functions_that_exist() -> None:
         assert name in names, f"{path}: no function {name}"
 
 
-# TODO(issue 29): the lead engineer removes these two xfails once every part of section 4 is in;
-# until then they list what is still too long (pytest -rx shows the lists).
-@pytest.mark.xfail(strict=False, reason="issue 29: modules still being split by others")
 def test_no_module_is_over_the_limit() -> None:
     found = long_modules()
     assert not found, f"modules over {MAX_MODULE_LINES} lines:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 29: functions still being shortened by others")
 def test_no_function_is_over_the_limit() -> None:
     found = long_functions()
     assert not found, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(found)

@@ -22,7 +22,6 @@ import zmq
 
 from . import messages as M
 from .codec import Message
-from .connection import Connection
 from .constants import (
     ACCEPTED,
     ERROR,
@@ -33,6 +32,7 @@ from .constants import (
     PRESETS_REPLY,
     STATUS_REPLY,
 )
+from .dealer import Connection
 from .errors import ConnectionLost, JobCancelled, ProtocolError
 from .messages import Cancelled, JobEvent, Preview, Result, Submit
 from .pixels import Pixels

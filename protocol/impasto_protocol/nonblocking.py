@@ -23,8 +23,8 @@ import zmq
 
 from . import messages as M
 from .codec import Message
-from .connection import Connection
 from .constants import ERROR, HELLO_REPLY, PREVIEW
+from .dealer import Connection
 
 
 class State(str, Enum):

@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("PyQt5.QtCore", reason="the plug-in's Qt: pip install -e .[test]")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "krita"))
 
-from impasto_krita.connection import LinkState
+from impasto_krita.daemon_link import LinkState
 from impasto_krita.host import HostError, Target
 from impasto_krita.jobs import JobRouter
 from impasto_krita.model import JobRequest, JobState, StyleTransferModel
@@ -375,7 +375,7 @@ def test_the_request_reads_the_daemons_current_defaults(setup, tmp_path: Path) -
 def test_a_job_through_the_real_link_on_a_real_daemon(daemon, tmp_path: Path) -> None:
     """The same model on the plug-in's own DaemonLink (Qt's event loop, no Krita) and a real
     daemon: a small Paint job previews, and its result lands in the array document."""
-    from impasto_krita.connection import DaemonLink
+    from impasto_krita.daemon_link import DaemonLink
     from PyQt5.QtCore import QCoreApplication  # the event loop Krita would run
 
     app = QCoreApplication.instance() or QCoreApplication(["test"])

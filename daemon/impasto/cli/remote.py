@@ -6,8 +6,8 @@ and from scripts.
 
 These commands speak the wire protocol (protocol/SPEC.md) through impasto_protocol and never
 load the engine: no torch, so they start in a fraction of a second. Reaching the daemon is
-connection.py's, following a job job_view.py's, and building a job from files (and `impasto
-stylize --daemon`) on_daemon.py's.
+daemon_client.py's, following a job job_view.py's, and building a job from files (and `impasto
+stylize --daemon`) stylize_on_daemon.py's.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from impasto_protocol.messages import (
 )
 
 from ..engine.settings import InitMode
-from .connection import (
+from .daemon_client import (
     add_connection_options,
     connected_client,
     curve_keys,
@@ -51,7 +51,6 @@ from .job_view import (
     result_line,
     result_summary,
 )
-from .on_daemon import given_settings, submit_job, to_pixels
 from .options import (
     add_job_style_options,
     add_settings_options,
@@ -61,6 +60,7 @@ from .options import (
     preset_fields,
     settings_from_args,
 )
+from .stylize_on_daemon import given_settings, submit_job, to_pixels
 
 if TYPE_CHECKING:
     pass

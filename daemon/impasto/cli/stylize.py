@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine.settings import StyleSettings, wire_value
-from .connection import add_daemon_options
+from .daemon_client import add_daemon_options
 from .errors import EXIT_INTERRUPTED, CliError
 from .image_files import (
     NO_ALPHA_FORMATS,
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{output}: {fmt} cannot store the content's transparency; use .png")
     preview_dir = _preview_dir(args)
     if args.daemon is not None:
-        from .on_daemon import stylize_on_daemon
+        from .stylize_on_daemon import stylize_on_daemon
 
         return stylize_on_daemon(
             args, settings, output, fmt, content, styles, mask, init, trained=on_daemon

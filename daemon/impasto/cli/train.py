@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .connection import add_daemon_options
+from .daemon_client import add_daemon_options
 from .errors import EXIT_INTERRUPTED, CliError
 
 

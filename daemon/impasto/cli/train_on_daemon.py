@@ -19,11 +19,11 @@ from impasto_protocol.messages import MAX_TRAIN_PHOTOS, Cancelled, Train
 from impasto_protocol.pixels import Pixels
 from impasto_protocol.submission import CLI_CLIENT, build_train, job_label
 
-from .connection import curve_keys, daemon_endpoint, make_client, say_hello
+from .daemon_client import curve_keys, daemon_endpoint, make_client, say_hello
 from .errors import EXIT_INTERRUPTED, CliError
 from .image_files import open_image
 from .job_view import ProgressView, follow, preview_saver
-from .on_daemon import cancel_quietly, sigterm_as_interrupt
+from .stylize_on_daemon import cancel_quietly, sigterm_as_interrupt
 
 # The options a daemon's refusal may name, by the request's field.
 OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}

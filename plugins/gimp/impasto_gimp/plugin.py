@@ -30,7 +30,7 @@ from impasto_protocol.submission import (  # noqa: E402
     job_label,
 )
 
-from . import estimate, job, layers, procedures, training  # noqa: E402
+from . import estimate, job, layers, procedures, train_procedure  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
 from .settings import (  # noqa: E402
@@ -167,14 +167,14 @@ def declare(p: Gimp.Procedure) -> None:
 
 class ImpastoPlugIn(Gimp.PlugIn):
     def do_query_procedures(self) -> list[str]:
-        return [PROC_NAME, training.PROC_NAME]
+        return [PROC_NAME, train_procedure.PROC_NAME]
 
     def do_set_i18n(self, name: str) -> bool:
         return False
 
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
-        if name == training.PROC_NAME:
-            return training.create(self, name)
+        if name == train_procedure.PROC_NAME:
+            return train_procedure.create(self, name)
         p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         p.set_image_types("RGB*")
         p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)

@@ -1,4 +1,4 @@
-"""What both procedures (plugin.py's Style Transfer, training.py's Train Instant Style) share:
+"""What both procedures (plugin.py's Style Transfer, train_procedure.py's Train Instant Style) share:
 the plug-in's daemon config and the return values of a run that failed."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from impasto_protocol.modes import Features, Mode
 from krita import DockWidget
 
 from . import document
-from .connection import DaemonLink, LinkState
+from .daemon_link import DaemonLink, LinkState
 from .document import KritaDocument
 from .footer import Footer, line
 from .host import HostError
@@ -43,8 +43,8 @@ from .request import StyleChoice, style_to_train
 from .settings_form import CUSTOM, PRESETS, SettingsForm
 from .strength import StrengthControl
 from .style_section import NO_SUCH_FILE, StyleSources
+from .style_training import StyleTraining
 from .train_section import TrainSection
-from .training import StyleTraining
 
 log = logging.getLogger(__name__)
 

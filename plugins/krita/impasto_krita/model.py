@@ -50,7 +50,7 @@ from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
 from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
 from . import imaging
-from .connection import DaemonLink, LinkState
+from .daemon_link import DaemonLink, LinkState
 from .host import Document, HostError, Target
 from .jobs import Event, JobHandle
 from .qt import QImage, QObject, Signal

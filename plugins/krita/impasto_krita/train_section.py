@@ -1,5 +1,5 @@
 """The docker's Train row: the chosen style image turned into a trained style on the daemon
-(training.py), its steps, a Stop button and one line saying how far it is.
+(style_training.py), its steps, a Stop button and one line saying how far it is.
 
 Shown when the daemon trains styles (protocol 1.6). The style comes from the docker (a
 callback), which knows whether it is a file of the style list or a layer.
@@ -15,7 +15,7 @@ from impasto_protocol.modes import Features
 
 from .host import HostError
 from .qt import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
-from .training import StyleTraining, TrainingState
+from .style_training import StyleTraining, TrainingState
 
 HELP = (
     "Train the chosen style image as an instant style of the daemon: minutes to hours there,"

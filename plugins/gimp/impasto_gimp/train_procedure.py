@@ -1,0 +1,168 @@
+"""The GIMP procedure `plug-in-impasto-train-style` (Filters > Artistic > Train Instant
+Style...): a style image, a file or a layer, becomes a trained style of the daemon's library
+(protocol 1.6, `train`). The Style Transfer dialog's palette then shows it beside the built-in
+styles, and Instant paints with it in a fraction of a second.
+
+A training takes minutes on a GPU and longer on a CPU; it runs while GIMP is used for other
+things, and makes way for stylizations on the daemon. Its Cancel (the progress window's)
+leaves the daemon's checkpoint: the same style, name and steps again go on from there. GIMP's
+status-bar Cancel kills the plug-in, and the daemon then stops the training at its heartbeat
+timeout, keeping the checkpoint too (the job is not detached, as job.py says).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+from gi.repository import Gimp, GObject  # noqa: E402
+
+from impasto_protocol import Pixels, Progress, policy  # noqa: E402
+from impasto_protocol.messages import style_name_from, style_name_problem  # noqa: E402
+from impasto_protocol.modes import Features  # noqa: E402
+from impasto_protocol.submission import GIMP_CLIENT, build_train, job_label  # noqa: E402
+
+from . import job, layers  # noqa: E402
+from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PROC_NAME = "plug-in-impasto-train-style"
+RW = GObject.ParamFlags.READWRITE
+
+
+def create(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
+    p = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
+    p.set_image_types("*")
+    p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)  # with or without an image
+    p.set_menu_label("Train Instant Style...")
+    p.add_menu_path("<Image>/Filters/Artistic")
+    p.set_documentation(
+        "Train a style image as an instant style of the Impasto daemon",
+        "Trains a network for the style of an image file or a layer, on the daemon, and keeps"
+        " it in the daemon's library under a name: Style Transfer then offers it beside the"
+        " built-in styles, and its Instant mode paints with it in a fraction of a second.",
+        name,
+    )
+    p.set_attribution("Impasto", "Impasto", "2026")
+    p.add_file_argument(
+        "style-file", "Style _image", "The image file whose style is trained",
+        Gimp.FileChooserAction.OPEN, True, None, RW,
+    )  # fmt: skip
+    p.add_layer_argument(
+        "style-layer", "Or a style la_yer", "A layer of an open image to train (before the file)",
+        True, RW,
+    )  # fmt: skip
+    p.add_string_argument(
+        "name", "_Name (empty: the file's or layer's)",
+        "The trained style's name in the daemon's library; a style of that name is replaced",
+        "", RW,
+    )  # fmt: skip
+    p.add_int_argument(
+        "steps", "S_teps (0: the daemon's default)",
+        "Training steps: more come closer to the style and take longer",
+        0, 100000, 0, RW,
+    )  # fmt: skip
+    add_endpoint_argument(p)
+    p.add_string_return_value("trained-name", "Trained name", "The trained style's name", "", RW)
+    p.add_string_return_value(
+        "details", "Details", "JSON: job id, steps, time, losses, device, ...", "", RW
+    )
+    return p
+
+
+def run(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image | None,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: Any,
+) -> Gimp.ValueArray:
+    ui = None
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        from . import dialog  # GimpUi and Gtk only when there is a user to talk to
+
+        if not dialog.training_dialog(procedure, config):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        ui = dialog.ProgressWindow(dialog.TRAINING_PROGRESS_TITLE)
+    try:
+        return _train(procedure, config, ui)
+    except (layers.HostError, job.DaemonError) as exc:
+        return error_values(procedure, str(exc))
+    except job.UserCancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+    finally:
+        if ui is not None:
+            ui.close()
+
+
+def _style(config: Gimp.ProcedureConfig) -> tuple[Pixels, str]:
+    """The one style image the arguments name, and the name it suggests. A layer goes before
+    a file: the dialog remembers the last file, and its file button cannot be emptied."""
+    layer = config.get_property("style-layer")
+    gfile = config.get_property("style-file")
+    if layer is not None:
+        return layers.layer_pixels(layer), layer.get_name() or "layer"
+    if gfile is None or not gfile.get_path():
+        raise layers.HostError("no style: give the style image file or layer to train")
+    path = gfile.get_path()
+    return layers.file_pixels(path), os.path.splitext(os.path.basename(path))[0]
+
+
+def _train(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, ui: Any) -> Gimp.ValueArray:
+    given = (config.get_property("name") or "").strip()
+    problem = style_name_problem(given) if given else None
+    if problem is not None:  # before any pixels are read or the daemon is reached
+        raise layers.HostError(f"name: {problem}")
+    style, suggested = _style(config)
+    name = given or style_name_from(suggested)
+    steps = config.get_property("steps")
+    Gimp.progress_init(f"Training {name!r}")
+    status = ui.status if ui is not None else (lambda text: Gimp.progress_set_text(text))
+    hooks = job.Hooks(idle=ui.pump if ui is not None else (lambda: False), status=status)
+    hooks.progress = lambda p: _show_progress(p, name, status, ui)
+    client = job.connect(plugin_config(), config.get_property("endpoint") or None, hooks)
+    try:
+        if not Features.from_hello(client.welcome or {}).trains:
+            raise job.DaemonError(
+                f"the daemon at {client.endpoint} does not train styles (it is older than"
+                " protocol 1.6, or a cluster daemon)"
+            )
+        request = build_train(
+            style,
+            name,
+            {"steps": steps} if steps > 0 else {},
+            label=job_label(GIMP_CLIENT, f"train {name}"),
+            overwrite=True,  # the name was asked for: a style of that name is replaced
+        )
+        outcome = job.run(client, request, hooks)
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+    finally:
+        client.close()
+    info = outcome.result.info
+    details = {
+        "job": outcome.job,
+        "endpoint": client.endpoint,
+        **{k: info.get(k) for k in ("name", "kind", "steps", "resumed_from", "losses")},
+        **{k: info.get(k) for k in ("elapsed", "device", "photos", "settings")},
+    }
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    for index, value in enumerate((name, json.dumps(details)), start=1):
+        values.remove(index)
+        values.insert(index, GObject.Value(GObject.TYPE_STRING, value))
+    return values
+
+
+def _show_progress(p: Progress, name: str, status: Any, ui: Any) -> None:
+    fraction = p.iteration / p.total if p.total else 0.0
+    Gimp.progress_update(fraction)
+    status(policy.training_text(name, p))
+    if ui is not None:
+        ui.fraction(fraction)
