@@ -60,6 +60,7 @@ def stylizer() -> Stylizer:
 # the requests sent to it, never an `error`), so an `error` decoded here is a daemon's reply.
 RECEIVED_ERROR_CODES: dict[str, set[str]] = {}  # code -> ids of the tests that received it
 RAN_TESTS: set[str] = set()  # ids of the tests whose body ran to a pass or a failure
+COLLECTED_TESTS: set[str] = set()  # ids of the session's tests, run or not
 _running: list[str] = [""]
 
 
@@ -97,14 +98,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 @pytest.fixture
-def error_replies() -> tuple[set[str], dict[str, set[str]]]:
-    """The ids of the tests that ran so far, and the error codes that daemons sent them."""
-    return RAN_TESTS, RECEIVED_ERROR_CODES
+def error_replies() -> tuple[set[str], set[str], dict[str, set[str]]]:
+    """The ids of the session's tests, of those that ran so far, and the error codes that
+    daemons sent them (code -> test ids)."""
+    return COLLECTED_TESTS, RAN_TESTS, RECEIVED_ERROR_CODES
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `after_the_others` run last: they check what the others received."""
     items.sort(key=lambda item: item.get_closest_marker("after_the_others") is not None)
+    COLLECTED_TESTS.update(item.nodeid for item in items)
 
 
 def pytest_configure(config: pytest.Config) -> None:
