@@ -1,5 +1,5 @@
-"""What both procedures (plugin.py's Style Transfer, train_procedure.py's Train Instant Style) share:
-the plug-in's daemon config and the return values of a run that failed."""
+"""What both procedures (plugin.py's Style Transfer, train_procedure.py's Train Instant
+Style) share: the plug-in's daemon config and the return values of a run that failed."""
 
 from __future__ import annotations
 
