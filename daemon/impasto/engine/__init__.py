@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         Reporting,
         StopReason,
         StyleResult,
+        Temporal,
     )
     from .settings import (
         InitMode,
@@ -50,6 +51,7 @@ _WHERE = {
     "Reporting": "job",
     "StopReason": "job",
     "StyleResult": "job",
+    "Temporal": "job",
     "InitMode": "settings",
     "Optimizer": "settings",
     "Pooling": "settings",
@@ -96,6 +98,7 @@ __all__ = [
     "StyleResult",
     "StyleSettings",
     "Stylizer",
+    "Temporal",
     "WeightsError",
     "available_devices",
 ]

@@ -46,6 +46,19 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class Temporal:
+    """A temporal term for a video frame (Ruder, Dosovitskiy and Brox 2016): the previous
+    frame's result moved by the optical flow onto this frame, and where the flow can be trusted.
+
+    The objective adds `weight` * mean(weights * (x - warped)^2), divided by the energy of
+    `warped` like the other terms (so one weight suits every size), at every scale."""
+
+    warped: ImageInput | Picture  # the warped previous result, at the content's size
+    weights: ImageInput  # same size; 0..1 per pixel (white 1: the flow is consistent there)
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class Job:
     """Images are Pillow images in any common mode, or arrays of samples (see ImageInput);
     the settings say what to do with them."""
@@ -59,6 +72,8 @@ class Job:
     # The starting image when settings.init is "image" (a file, or a previous result to warm-start).
     init_image: ImageInput | Picture | None = None
     sample_bits: int = 8  # one of SAMPLE_BITS: how the caller will store the result
+    # Video frames: tie the result to the previous frame's (None for stills: no such term).
+    temporal: Temporal | None = None
 
 
 @dataclass(frozen=True)

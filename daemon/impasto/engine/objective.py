@@ -20,7 +20,7 @@ from .images import resize
 from .lbfgs import ProjectedLBFGS
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .memory import MemoryPlan
-from .prepare import PreparedJob, style_long_side, style_size
+from .prepare import PreparedJob, TemporalTarget, style_long_side, style_size
 from .settings import STYLE_LAYER_EMPHASIS, Optimizer, StyleSettings
 
 if TYPE_CHECKING:
@@ -57,8 +57,11 @@ class Objective:
         content: torch.Tensor,
         mask: torch.Tensor | None,
         tiled: tiling.TiledLoss | None = None,
+        temporal: TemporalTarget | None = None,
     ) -> None:
         self.engine = engine
+        # A video frame's tie to the previous result, at this scale (None for stills).
+        self.temporal = temporal
         # Set when this scale's activations do not fit the memory budget whole.
         self.tiled = tiled
         self.settings = settings
@@ -79,13 +82,24 @@ class Objective:
             weighted, content, style = tiling.weighted_terms(
                 self.tiled, image, s.content_weight, s.style_weight
             )
-            return LossTerms(content, style, tv, weighted + s.tv_weight * tv)
+            total = self._with_temporal(x, weighted + s.tv_weight * tv)
+            return LossTerms(content, style, tv, total)
         feats = self.engine.features(image, self.layers, s.pooling)
         zero = image.new_zeros(())
         content = sum((wt * loss(feats[n]) for n, wt, loss in self.content_losses), zero)
         style = sum((wt * loss(feats[n], self.mask) for n, wt, loss in self.style_losses), zero)
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
-        return LossTerms(content, style, tv, total)
+        return LossTerms(content, style, tv, self._with_temporal(x, total))
+
+    def _with_temporal(self, x: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+        """`total` plus the temporal term (Ruder et al. 2016): the weighted mean squared
+        distance to the warped previous result where the flow is consistent, divided by that
+        result's energy like the other terms (losses.py). Stills: `total` itself."""
+        t = self.temporal
+        if t is None:
+            return total
+        error = (t.weights * (x - t.warped) ** 2).mean() / (t.warped.square().mean() + 1e-8)
+        return total + t.weight * error
 
 
 def build(
@@ -119,7 +133,13 @@ def build(
     if tiles is not None:
         features = tiled_features(engine, s, tiles, check)
         tiled = tiling.TiledLoss(features, content_losses, style_losses, mask)
-    return Objective(engine, s, content_losses, style_losses, content, mask, tiled)
+    temporal = None
+    if prep.temporal is not None:
+        t = prep.temporal
+        temporal = TemporalTarget(
+            resize(t.warped, w, h).to(dev), resize(t.weights, w, h).to(dev), t.weight
+        )
+    return Objective(engine, s, content_losses, style_losses, content, mask, tiled, temporal)
 
 
 def style_targets(

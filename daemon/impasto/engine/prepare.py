@@ -27,7 +27,7 @@ from .images import (
     to_mask,
     to_tensor,
 )
-from .job import SAMPLE_BITS, Job
+from .job import SAMPLE_BITS, Job, Temporal
 from .memory import MemoryPlan
 from .schedule import Scale, finest_in_equal_time, plan_scales
 from .settings import (
@@ -47,6 +47,15 @@ from .trained import TrainedStyle, from_u8
 # the whole schedule would take: optimizing the painted picture at a coarser size and scaling it
 # up blurs away what the network painted (benchmarks/RESULTS.md, "Instant styles").
 FAST_START_SCALES = 1
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """A job's temporal term at the output size (job.Temporal, converted)."""
+
+    warped: torch.Tensor  # (1, 3, H, W) 0..1, as the network sees pictures
+    weights: torch.Tensor  # (1, 1, H, W) 0..1
+    weight: float
 
 
 @dataclass
@@ -73,6 +82,7 @@ class PreparedJob:
     sample_bits: int = 8  # the caller's storage precision (Job.sample_bits)
     painted: torch.Tensor | None = None  # the fast networks' picture at the output size
     memory: MemoryPlan | None = None  # how the job fits the memory budget (Method.GATYS)
+    temporal: TemporalTarget | None = None  # a video frame's tie to the previous result
 
     @property
     def out_size(self) -> tuple[int, int]:
@@ -130,6 +140,7 @@ def prepare(job: Job, layer_names: tuple[str, ...], instant: InstantStyles) -> P
         preset_blend=preset_blend,
         trained=trained,
         sample_bits=job.sample_bits,
+        temporal=_temporal(job.temporal, cw, ch, out_w, out_h, s),
     )
 
 
@@ -166,6 +177,24 @@ def _mask(job: Job, cw: int, ch: int, w: int, h: int) -> torch.Tensor | None:
     if (mw, mh) != (cw, ch):
         raise ImageError(f"mask is {mw}x{mh} but the content is {cw}x{ch}")
     return resize(to_mask(job.mask), w, h)
+
+
+def _temporal(
+    t: Temporal | None, cw: int, ch: int, w: int, h: int, s: StyleSettings
+) -> TemporalTarget | None:
+    """The temporal term's images at w x h; both must be the content's size (cw x ch)."""
+    if t is None:
+        return None
+    if not t.weight >= 0 or t.weight == float("inf"):
+        raise SettingsError("temporal", f"its weight must be finite and >= 0, not {t.weight}")
+    for name, image in (("warped", t.warped), ("weights", t.weights)):
+        iw, ih = image.size if isinstance(image, Picture) else image_size(image)
+        if (iw, ih) != (cw, ch):
+            raise ImageError(f"temporal {name} is {iw}x{ih} but the content is {cw}x{ch}")
+    warped = t.warped.rgb if isinstance(t.warped, Picture) else to_tensor(t.warped)[0]
+    if s.preserve_color is PreserveColor.LUMINANCE:
+        warped = color.luminance(warped)
+    return TemporalTarget(resize(warped, w, h), resize(to_mask(t.weights), w, h), t.weight)
 
 
 def _style_images(
