@@ -1,0 +1,1 @@
+"""Video clips: reading and writing them, optical flow, and stylizing them frame by frame."""
