@@ -4,9 +4,9 @@ on small synthetic frames."""
 from __future__ import annotations
 
 import numpy as np
+from moving import moving_square, texture
 
 from impasto.clips.flow import consistency, optical_flow, warp, warping_error
-from moving import moving_square, texture
 
 
 def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
