@@ -52,7 +52,7 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         else:
             kwargs["type"] = type(default)
             kwargs["metavar"] = "N" if isinstance(default, int) else "X"
-        kwargs["help"] = f"{meta['help']} (default: {shown})"
+        kwargs["help"] = f"{meta['help']} (default: {meta.get('shown') or shown})"
         group.add_argument(option_name(f.name), **kwargs)
 
 

@@ -74,9 +74,11 @@ def _opt(
     lo_open: bool = False,
     cli: bool = True,
     metavar: str | None = None,
+    shown: str | None = None,
 ) -> dict[str, Any]:
-    """Field metadata: the help text and the limits that validation and the CLI share."""
-    return {"help": help, "lo": lo, "hi": hi, "lo_open": lo_open, "cli": cli, "metavar": metavar}
+    """Field metadata: the help text and the limits that validation and the CLI share;
+    `shown`: the default in words, where the field's own (an empty tuple) says nothing."""
+    return dict(help=help, lo=lo, hi=hi, lo_open=lo_open, cli=cli, metavar=metavar, shown=shown)
 
 
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -168,7 +170,10 @@ class StyleSettings:
     style_layer_weights: tuple[float, ...] = field(
         default=(),
         metadata=_opt(
-            "one weight per style layer (default: relu4_1 8, the others 1)", lo=0.0, metavar="W"
+            "one weight per style layer",
+            lo=0.0,
+            metavar="W",
+            shown="relu4_1 8, the others 1",
         ),
     )
     style_blend: tuple[float, ...] = field(
@@ -234,7 +239,8 @@ class StyleSettings:
     scales: int = field(
         default=0,
         metadata=_opt(
-            "coarse-to-fine scales, each twice the last (0: automatic, 1: single scale)",
+            "coarse-to-fine scales, each with twice the pixels of the last (0: automatic, 1: "
+            "single scale)",
             lo=0,
             hi=MAX_SCALES,
         ),
