@@ -47,7 +47,7 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ga, gb = _grey(a), _grey(b)
     if ga.shape != gb.shape:
         raise ValueError(f"frames of different sizes: {ga.shape} and {gb.shape}")
-    dis = cv2.DISOpticalFlow_create(_PRESET)
+    dis = cv2.DISOpticalFlow_create(_PRESET)  # type: ignore[attr-defined]
     flow = dis.calc(ga, gb, None)
     return np.asarray(flow, dtype=np.float32)
 

@@ -1,0 +1,206 @@
+"""Stylizing a clip frame by frame, with temporal consistency, by either method.
+
+A `FrameStylizer` takes the frames in order and keeps the previous input and output itself; the
+optical flow (flow.py) from each frame back to the previous one carries the previous result
+onto the new frame, and the forward-backward check says where that can be trusted (occluded and
+revealed pixels cannot).
+
+- **fast**: the style is fixed once for the clip (the first frame's prepared styles: a style
+  vector, a preset mix or a trained style, computed once; with colour matching, matched to the
+  first frame), each frame is painted, then blended with the previous result moved by the flow
+  where the flow is consistent: out = new + alpha * mask * (warped - new), alpha = `temporal`.
+  Static areas stay still; moving ones follow the motion; revealed ones take the new frame.
+- **optimization** (Ruder, Dosovitskiy and Brox 2016): the first frame gets the settings'
+  iterations; each later frame starts from the previous result moved by the flow (revealed
+  areas from the fast networks' picture of the frame, or the frame itself without them) and runs
+  `LATER_ITERATIONS` of the iterations, with the engine's temporal term (job.Temporal) tying it
+  to the moved result where the flow is consistent, weighted `temporal * TEMPORAL_WEIGHT`.
+
+`temporal` = 0 makes the frames independent (no blend, no warm start, no temporal term).
+Frames are resized as stills are (the settings' size), and the flow is computed at that size.
+The defaults below were measured by benchmarks/clips.py (benchmarks/results/clips/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..engine import Job, StyleSettings, Stylizer, color
+from ..engine.deliver import deliver
+from ..engine.fast import FastModelError
+from ..engine.images import resize, to_mask, to_tensor
+from ..engine.job import Temporal
+from ..engine.painting import paint
+from ..engine.prepare import PreparedJob, output_size
+from ..engine.settings import InitMode, Method, PreserveColor, SettingsError
+from .flow import backward_mask, warp
+
+# The default strength of temporal consistency (the command line's --temporal), for both
+# methods; benchmarks/clips.py measured it (see benchmarks/results/clips/).
+DEFAULT_TEMPORAL: float = 0.8
+# The optimization's temporal weight at temporal = 1 (the term is a relative error, like the
+# content and style terms, so one weight suits every size).
+TEMPORAL_WEIGHT = 4.0
+# The optimization's later frames run this fraction of the settings' iterations (at least one):
+# they start from the previous result, moved, which is most of the way there.
+LATER_ITERATIONS = 0.3
+
+
+def _u8(t: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) 0..1 as H x W x C uint8."""
+    return (t[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """H x W x 3 uint8 as (1, 3, H, W) float32 0..1."""
+    return torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1).unsqueeze(0)
+
+
+class FrameStylizer:
+    """A clip's frames stylized in order on `engine`, with `styles` (images or trained styles,
+    as a Job takes them) and `settings`; `temporal` 0..1 is the strength of temporal
+    consistency (0: frames independent); `mask` (the frames' size) as a Job's mask."""
+
+    def __init__(
+        self,
+        engine: Stylizer,
+        styles: Sequence[Any],
+        settings: StyleSettings,
+        temporal: float,
+        mask: Image.Image | None = None,
+    ) -> None:
+        if not 0 <= temporal <= 1:
+            raise SettingsError("temporal", f"must be within 0..1, not {temporal}")
+        self.engine = engine
+        self.styles = list(styles)
+        self.settings = settings.validate(engine.layer_names)
+        self.temporal = temporal
+        self.mask = mask
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) uint8
+        self._fast: PreparedJob | None = None  # the fast method's styles, fixed at frame 1
+
+    # -- the interface ----------------------------------------------------------------------
+
+    def frame(self, image: Image.Image) -> Image.Image:
+        """The next frame stylized (RGB, at the settings' size)."""
+        frame = self._resized(image)
+        if self.settings.method is Method.FAST:
+            out = self._fast_frame(frame)
+        else:
+            out = self._optimized_frame(frame)
+        self._previous = frame, out
+        return Image.fromarray(out)
+
+    def resume(self, previous_input: Image.Image, previous_output: Image.Image) -> None:
+        """Continue a clip after `previous_input` (a frame as given to `frame`) whose result was
+        `previous_output`: the next frame is then what an uninterrupted run would give."""
+        frame = self._resized(previous_input)
+        out = np.asarray(previous_output.convert("RGB"))
+        if out.shape != frame.shape:
+            out = _u8(resize(_tensor(out), frame.shape[1], frame.shape[0]))
+        self._previous = frame, out
+
+    # -- parts ------------------------------------------------------------------------------
+
+    def _resized(self, image: Image.Image) -> np.ndarray:
+        """The frame at the output size, RGB uint8, resized as the engine resizes stills."""
+        w, h = output_size(*image.size, self.settings)
+        rgb = to_tensor(image.convert("RGB"))[0]
+        return _u8(resize(rgb, w, h))
+
+    def _job_mask(self, frame: np.ndarray) -> np.ndarray | None:
+        if self.mask is None:
+            return None
+        h, w = frame.shape[:2]
+        return _u8(resize(to_mask(self.mask), w, h))[..., 0]
+
+    def _carried(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The previous output moved onto `frame` by the flow, and where the flow is
+        consistent (H x W float32 0/1); None for a first frame or temporal 0."""
+        if self._previous is None or self.temporal <= 0:
+            return None
+        before, out = self._previous
+        flow, consistent = backward_mask(frame, before)
+        return warp(out, flow), consistent
+
+    def _fast_frame(self, frame: np.ndarray) -> np.ndarray:
+        """Painted with the clip's fixed style, blended with the previous result moved."""
+        h, w = frame.shape[:2]
+        if self._fast is None:
+            job = Job(frame, self.styles, self.settings, self._job_mask(frame))
+            self._fast = self.engine.prepare(job)
+        content = _tensor(frame)
+        net_content = content
+        if self.settings.preserve_color is PreserveColor.LUMINANCE:
+            net_content = color.luminance(content)
+        prep = dataclasses.replace(self._fast, content=content, net_content=net_content)
+        new = deliver(prep, paint(self.engine.instant, prep, w, h), w, h, None).rgb
+        carried = self._carried(frame)
+        if carried is not None:
+            warped, consistent = carried
+            keep = self.temporal * torch.from_numpy(consistent)[None, None]
+            new = new + keep * (_tensor(warped) - new)
+        return _u8(new)
+
+    def _optimized_frame(self, frame: np.ndarray) -> np.ndarray:
+        """The first frame optimized in full; later ones from the previous result moved, with
+        the temporal term and fewer iterations."""
+        mask = self._job_mask(frame)
+        carried = self._carried(frame)
+        if carried is None:
+            return self._stylize(Job(frame, self.styles, self.settings, mask))
+        warped, consistent = carried
+        fill = self._fill(frame, mask)
+        c = consistent[..., None]
+        start = (c * warped + (1 - c) * fill).round().astype(np.uint8)
+        s = dataclasses.replace(
+            self.settings,
+            init=InitMode.IMAGE,
+            scales=1,  # from a picture at the full size: coarse scales would blur it
+            iterations=max(1, round(LATER_ITERATIONS * self.settings.iterations)),
+        )
+        weight = self.temporal * TEMPORAL_WEIGHT
+        temporal = Temporal(warped, consistent, weight)
+        job = Job(frame, self.styles, s, mask, init_image=start, temporal=temporal)
+        return self._stylize(job)
+
+    def _fill(self, frame: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """What revealed areas start from: the fast networks' picture of the frame, or the
+        frame itself where they cannot paint (no model files, a style too small)."""
+        s = dataclasses.replace(self.settings, method=Method.FAST, init=InitMode.FAST)
+        try:
+            return self._stylize(Job(frame, self.styles, s, mask))
+        except (FastModelError, SettingsError):
+            return frame
+
+    def _stylize(self, job: Job) -> np.ndarray:
+        return np.asarray(self.engine.stylize(job).image.convert("RGB"))
+
+
+def style_loss(
+    engine: Stylizer,
+    frame: Image.Image | np.ndarray,
+    output: Image.Image | np.ndarray,
+    styles: Sequence[Any],
+    settings: StyleSettings,
+) -> float:
+    """The optimization's style loss (unweighted, as StyleResult reports it) of `output`, a
+    stylized `frame` at the settings' size, for `styles`: how far from the style a frame is,
+    whichever method made it."""
+    s = dataclasses.replace(settings, method=Method.GATYS, init=InitMode.CONTENT, scales=1)
+    out = np.asarray(output.convert("RGB") if isinstance(output, Image.Image) else output)
+    content = frame if isinstance(frame, np.ndarray) else np.asarray(frame.convert("RGB"))
+    h, w = out.shape[:2]
+    content = _u8(resize(_tensor(content), w, h))
+    prep = engine.prepare(Job(content, styles, dataclasses.replace(s, size=max(w, h))))
+    x = _tensor(out).to(engine.compute.device)
+    if s.preserve_color is PreserveColor.LUMINANCE:
+        x = color.luminance(x)
+    with torch.no_grad():
+        return engine.objective_at(prep, w, h).evaluate(x).floats()[1]
