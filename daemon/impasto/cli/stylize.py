@@ -37,6 +37,7 @@ from .options import (
     preset_fields,
     settings_from_args,
 )
+from .stylize_clip import add_clip_options, is_clip_content, run_clip
 
 if TYPE_CHECKING:
     from ..engine import Job, Picture, Progress, StyleResult, Stylizer
@@ -51,11 +52,13 @@ def add_parser(sub: Any) -> None:
         help="stylize an image in this process",
         description="Paint CONTENT in the style of STYLE (several are blended) and write OUT.",
     )
-    p.add_argument("content", metavar="CONTENT", help="the image to stylize")
+    p.add_argument(
+        "content", metavar="CONTENT", help="the image (or clip: a video, animation, frames)"
+    )
     p.add_argument(
         "styles", metavar="STYLE", nargs="*", help="style image(s); none with --preset alone"
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (or clip)")
     add_job_style_options(p, "fast")
     p.add_argument(
         "--mask",
@@ -93,6 +96,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object describing the run")
     add_daemon_options(p)
+    add_clip_options(p)
     add_settings_options(p)
     p.lazy_epilog = _layers_epilog  # shown by --help only: listing the layers loads torch
     p.set_defaults(func=run)
@@ -106,7 +110,10 @@ def _layers_epilog() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Check every input first (one line and exit 2 for the first problem, nothing written),
-    then run the job in this process or on a daemon."""
+    then run the job in this process or on a daemon. A clip goes to stylize_clip."""
+    if is_clip_content(args):
+        styles = [_open_style(s, i) for i, s in enumerate(args.styles)]
+        return run_clip(args, _checked_settings(args), styles)
     output = Path(args.output)
     inputs, init_path = _input_paths(args)
     check_output(output, [p for p in inputs.values() if p])
