@@ -1,0 +1,179 @@
+"""`impasto stylize CLIP ...` as a user runs it: real subprocesses on tiny real clips (PyAV),
+both methods, --frames, the audio kept, Ctrl-C and resuming; mistakes as one line and exit 2
+with nothing written (those in-process, through the same main())."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from impasto.cli import main
+from impasto.clips.clip_io import open_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clips"))
+from clip_maker import make_animation, make_video
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "daemon" / "impasto" / "examples"
+
+
+def impasto(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "impasto", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    found = {"audio": d / "audio.mp4", "long": d / "long.mp4", "anim": d / "anim.gif"}
+    make_video(found["audio"], count=6, size=(64, 48), audio=True)
+    make_video(found["long"], count=10, size=(64, 48))
+    make_animation(found["anim"], count=3, durations=[100, 300, 100])
+    found["style"] = d / "style.png"
+    Image.open(EXAMPLES / "hubble.png").convert("RGB").resize((40, 35)).save(found["style"])
+    return found
+
+
+def frames_of(path: Path) -> tuple[int, tuple[int, int]]:
+    with open_clip(str(path)) as clip:
+        return clip.info.frame_count, (clip.info.width, clip.info.height)
+
+
+def test_fast_method_with_a_range_keeps_the_audio(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    r = impasto(
+        "stylize", files["audio"], "--preset", "3", "--method", "fast", "--size", 32,
+        "--frames", "1:5", "-o", out, "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["frames"] == 4 and summary["range"] == [1, 5] and summary["audio"]
+    assert frames_of(out) == (4, (32, 24))
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no frames folder left
+
+
+def test_optimization_on_an_animation(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.png"  # an animated PNG
+    r = impasto(
+        "stylize", files["anim"], files["style"], "--size", 32, "--iterations", 2,
+        "--temporal", 0.5, "--preserve-color", "luminance", "-o", out,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout and "3 frames" in r.stdout
+    with open_clip(str(out)) as clip:
+        assert clip.info.frame_count == 3 and [d * 1000 for d in clip.info.durations] == [
+            100,
+            300,
+            100,
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_ctrl_c_keeps_the_frames_done_and_the_same_command_resumes(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "painted"  # a folder of numbered PNGs: lossless, frame for frame
+    work = tmp_path / "painted.frames"
+    command = [
+        "stylize", files["long"], files["style"], "--size", 32, "--iterations", 6, "-o", out,
+        "--json",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "impasto", *map(str, command)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    deadline = time.monotonic() + 240
+    while len(list(work.glob("*.png"))) < 2 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no frames done in time"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "run the same command again" in stderr and str(work) in stderr
+    assert not out.exists()  # OUT only when complete
+    kept = sorted(work.glob("[0-9]*.png"))
+    assert 2 <= len(kept) < 10 and (work / "manifest.json").is_file()
+    kept_pixels = [Image.open(p).tobytes() for p in kept]
+
+    r = impasto(*command)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["resumed_at"] == len(kept)  # the frames kept, not recomputed
+    assert not work.exists()
+    written = sorted(out.iterdir())
+    assert len(written) == 10
+    for path, pixels in zip(written, kept_pixels, strict=False):
+        assert Image.open(path).tobytes() == pixels
+
+
+def test_a_different_command_starts_over(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.gif"
+    work = tmp_path / "out.gif.frames"
+    work.mkdir()
+    (work / "manifest.json").write_text('{"source": "another"}')
+    Image.new("RGB", (32, 24)).save(work / "000000.png")
+    r = impasto(
+        "stylize", files["anim"], "--preset", "1", "--method", "fast", "--size", 32, "-o", out,
+        "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "starting over" in r.stderr and json.loads(r.stdout)["resumed_at"] == 0
+    assert frames_of(out) == (3, (32, 21)) and not work.exists()
+
+
+BAD = [
+    (["--frames", "2:9"], "out.mp4", "--frames 2:9 is outside the clip, which has 6 frames"),
+    (["--frames", "4:2"], "out.mp4", "--frames 4:2: takes no frame"),
+    ([], "out.jpg", "no clip writer for '.jpg'"),
+    (["--temporal", "2"], "out.mp4", "--temporal: must be within 0..1"),
+    (["--daemon", "auto"], "out.mp4", "clips run in this process"),
+    (["--time-budget", "5"], "out.mp4", "--time-budget is for stills"),
+    (["--mask", "missing.png"], "out.mp4", "mask not found"),
+    (["--size", "1"], "out.mp4", "--size"),
+]
+
+
+@pytest.mark.parametrize(("extra", "out", "message"), BAD)
+def test_mistakes_are_one_line_exit_2_nothing_written(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    out: str,
+    message: str,
+) -> None:
+    args = ["stylize", str(files["audio"]), "--preset", "2", "--method", "fast"]
+    assert main([*args, *extra, "-o", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_a_clip_and_clip_options_on_a_still(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    assert main(["stylize", str(fake), "--preset", "2", "-o", str(tmp_path / "o.mp4")]) == 2
+    assert "not a video or animation FFmpeg can read" in capsys.readouterr().err
+    still = EXAMPLES / "rocket.png"
+    assert main(["stylize", str(still), "--preset", "2", "--frames", "0:2", "-o", "x.png"]) == 2
+    assert "--frames is for clips" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.mp4"]
