@@ -84,15 +84,8 @@ def test_optimization_on_an_animation(files: dict[str, Path], tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
 
 
-def test_ctrl_c_keeps_the_frames_done_and_the_same_command_resumes(
-    files: dict[str, Path], tmp_path: Path
-) -> None:
-    out = tmp_path / "painted"  # a folder of numbered PNGs: lossless, frame for frame
-    work = tmp_path / "painted.frames"
-    command = [
-        "stylize", files["long"], files["style"], "--size", 32, "--iterations", 6, "-o", out,
-        "--json",
-    ]  # fmt: skip
+def interrupt_after(command: list[str | Path | int], work: Path, frames: int) -> str:
+    """Run `command`, Ctrl-C it once `frames` frames are kept in `work`; its stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "impasto", *map(str, command)],
         stdout=subprocess.PIPE,
@@ -101,21 +94,41 @@ def test_ctrl_c_keeps_the_frames_done_and_the_same_command_resumes(
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     deadline = time.monotonic() + 240
-    while len(list(work.glob("*.png"))) < 2 and proc.poll() is None:
+    while len(list(work.glob("[0-9]*.png"))) < frames and proc.poll() is None:
         assert time.monotonic() < deadline, "no frames done in time"
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "run the same command again" in stderr and str(work) in stderr
+    return stderr
+
+
+def test_ctrl_c_keeps_the_frames_done_and_the_same_command_resumes(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "painted"  # a folder of numbered PNGs: lossless, frame for frame
+    work = tmp_path / "painted.frames"
+    command: list[str | Path | int] = [
+        "stylize", files["long"], files["style"], "--size", 32, "--iterations", 6, "-o", out,
+        "--json",
+    ]  # fmt: skip
+    interrupt_after(command, work, 2)
     assert not out.exists()  # OUT only when complete
     kept = sorted(work.glob("[0-9]*.png"))
     assert 2 <= len(kept) < 10 and (work / "manifest.json").is_file()
+    stamps = {p.name: p.stat().st_mtime_ns for p in kept}
     kept_pixels = [Image.open(p).tobytes() for p in kept]
+
+    interrupt_after(command, work, len(kept) + 1)  # resumed, and stopped again
+    assert not out.exists()
+    more = sorted(work.glob("[0-9]*.png"))
+    assert len(more) > len(kept)
+    assert {name: (work / name).stat().st_mtime_ns for name in stamps} == stamps  # untouched
 
     r = impasto(*command)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["resumed_at"] == len(kept)  # the frames kept, not recomputed
+    assert json.loads(r.stdout)["resumed_at"] == len(more)  # the frames kept, not recomputed
     assert not work.exists()
     written = sorted(out.iterdir())
     assert len(written) == 10
