@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -54,9 +55,13 @@ def frames_of(path: Path) -> tuple[int, tuple[int, int]]:
 
 def test_fast_method_with_a_range_keeps_the_audio(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
+    mask = tmp_path / "mask.png"  # one still mask for every frame: the left half stylized
+    left = Image.new("L", (64, 48))
+    left.paste(255, (0, 0, 32, 48))
+    left.save(mask)
     r = impasto(
         "stylize", files["audio"], "--preset", "3", "--method", "fast", "--size", 32,
-        "--frames", "1:5", "-o", out, "--json",
+        "--frames", "1:5", "--mask", mask, "-o", out, "--json",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -64,7 +69,12 @@ def test_fast_method_with_a_range_keeps_the_audio(files: dict[str, Path], tmp_pa
     assert frames_of(out) == (4, (32, 24))
     with av.open(str(out)) as container:
         assert container.streams.audio[0].codec_context.name == "aac"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no frames folder left
+    with open_clip(str(out)) as painted, open_clip(str(files["audio"]), (1, 2)) as source:
+        got = np.asarray(next(iter(painted)), dtype=float)
+        was = np.asarray(next(iter(source)).resize((32, 24)), dtype=float)
+    change = np.abs(got - was).mean(axis=(0, 2))
+    assert change[:14].mean() > 3 * change[18:].mean()  # the mask's black half kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png", "out.mp4"]  # no frames/
 
 
 def test_optimization_on_an_animation(files: dict[str, Path], tmp_path: Path) -> None:
