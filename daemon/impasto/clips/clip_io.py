@@ -226,6 +226,8 @@ class _VideoReader:
         except av.FFmpegError as e:
             raise ClipError(f"{self.source}: cannot be read ({e})") from None
         stamps.sort()
+        self.stamps = [ts for ts, _ in stamps]
+        self.index_of = {ts: i for i, ts in enumerate(self.stamps)}
         rate = self.stream.average_rate or self.stream.guessed_rate or FRAMES_RATE
         times = [Fraction(ts) * tb for ts, _ in stamps]
         durations = [b - a for a, b in itertools.pairwise(times)]
@@ -235,19 +237,33 @@ class _VideoReader:
         return times, durations
 
     def frames(self, first: int, end: int) -> Iterator[Image.Image]:
-        self.container.seek(0, stream=self.stream)
-        index = 0
+        index = -1
         try:
-            for frame in self.container.decode(self.stream):
+            for index, frame in self._decoded(first):
                 if index >= end:
                     return
                 if index >= first:
                     yield frame.to_image().convert("RGB")
-                index += 1
         except av.FFmpegError as e:
-            raise ClipError(f"{self.source}: frame {index} cannot be decoded ({e})") from None
-        if index < end:
-            raise ClipError(f"{self.source}: ended after {index} of {end} frames")
+            raise ClipError(f"{self.source}: frame {index + 1} cannot be decoded ({e})") from None
+        if index + 1 < end:
+            raise ClipError(f"{self.source}: ended after {index + 1} of {end} frames")
+
+    def _decoded(self, first: int) -> Iterator[tuple[int, Any]]:
+        """The decoded frames with their indices, from the keyframe at or before `first` (a
+        long clip is not decoded from its start to resume near its end), else from the start."""
+        if first > 0:
+            self.container.seek(self.stamps[first], stream=self.stream, backward=True)
+            decoded = self.container.decode(self.stream)
+            head = next(decoded, None)
+            pts = head.pts if head is not None else None
+            at = self.index_of.get(pts, first + 1) if pts is not None else first + 1
+            if head is not None and at <= first:  # frames follow in presentation order
+                yield at, head
+                yield from enumerate(decoded, start=at + 1)
+                return
+        self.container.seek(0, stream=self.stream)
+        yield from enumerate(self.container.decode(self.stream))
 
     def close(self) -> None:
         self.container.close()
