@@ -146,15 +146,30 @@ def test_ctrl_c_keeps_the_frames_done_and_the_same_command_resumes(
         assert Image.open(path).tobytes() == pixels
 
 
+def tiny_trained_style(path: Path) -> Path:
+    """A trained style file (an untrained scratch network: any weights paint)."""
+    import torch
+
+    from impasto.engine.fast.johnson import JohnsonNetwork
+    from impasto.engine.train_settings import Kind
+    from impasto.engine.trained import TrainedStyle
+
+    picture = torch.full((32, 32, 3), 128, dtype=torch.uint8)
+    weights = JohnsonNetwork(8).state_dict()
+    TrainedStyle("tiny", Kind.SCRATCH, weights, picture, picture, width=8).save(path)
+    return path
+
+
 def test_a_different_command_starts_over(files: dict[str, Path], tmp_path: Path) -> None:
+    """...with a trained style (as stills take them) this time."""
+    style = tiny_trained_style(tmp_path / "tiny.style")
     out = tmp_path / "out.gif"
     work = tmp_path / "out.gif.frames"
     work.mkdir()
     (work / "manifest.json").write_text('{"source": "another"}')
     Image.new("RGB", (32, 24)).save(work / "000000.png")
     r = impasto(
-        "stylize", files["anim"], "--preset", "1", "--method", "fast", "--size", 32, "-o", out,
-        "--json",
+        "stylize", files["anim"], style, "--method", "fast", "--size", 32, "-o", out, "--json",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "starting over" in r.stderr and json.loads(r.stdout)["resumed_at"] == 0
