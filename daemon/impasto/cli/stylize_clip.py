@@ -166,11 +166,8 @@ class WorkFolder:
     with the first frame done, so a run that fails before one leaves nothing."""
 
     def __init__(self, output: str, manifest: dict[str, Any]) -> None:
-        from ..clips.clip_io import is_printf_pattern
-
         base = Path(os.path.abspath(output.rstrip("/" + os.sep) or output))
-        if is_printf_pattern(output):
-            base = base.parent
+        # frames/%04d.png: frames/_04d.png.frames (the pattern's folder made with the first frame)
         self.path = base.with_name(base.name.replace("%", "_") + ".frames")
         self.manifest = manifest
         self.done = 0
@@ -201,7 +198,7 @@ class WorkFolder:
 
     def save(self, index: int, image: Any) -> None:
         if not self.path.is_dir():
-            self.path.mkdir()
+            self.path.mkdir(parents=True)
             _write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=1))
         tmp = self.path / f".{index}.tmp.png"
         image.save(tmp, format="PNG")
