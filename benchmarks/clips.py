@@ -21,8 +21,13 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import os
 import sys
 import time
+
+# Before torch loads OpenMP: on a shared CPU, spinning OpenMP threads made an iteration at
+# 128 px take 2 s instead of 0.35 s (tests/conftest.py says the same).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +93,33 @@ def run(
     }
 
 
+def table(paths: list[Path]) -> str:
+    """The results files as one Markdown table: each run against the independent frames."""
+    rows = [
+        "| clip | method | size | frames | temporal | later iterations | warping error"
+        " | x independent | x floor | style loss | x independent | frames/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        data = json.loads(path.read_text())
+        free = next(r for r in data["runs"] if r["temporal"] == 0)
+        method = data["settings"]["method"]
+        for r in data["runs"]:
+            fraction = "-" if method == "fast" or r["temporal"] == 0 else r["later_iterations"]
+            rows.append(
+                f"| {data['clip']} | {method} | {'x'.join(map(str, data['size']))}"
+                f" | {data['frames']} | {r['temporal']} | {fraction}"
+                f" | {r['warping_error']:.4f} | {r['warping_error'] / free['warping_error']:.2f}"
+                f" | {r['warping_error'] / data['floor']:.2f} | {r['style_loss']:.4g}"
+                f" | {r['style_loss'] / free['style_loss']:.2f} | {r['fps']:.2f} |"
+            )
+    return "\n".join(rows)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--table"]:
+        print(table([Path(p) for p in sys.argv[2:]]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clip", choices=sorted(CLIPS), required=True)
     parser.add_argument("--method", choices=("fast", "gatys"), required=True)
