@@ -110,7 +110,9 @@ class FrameStylizer:
 
     def resume(self, previous_input: Image.Image, previous_output: Image.Image) -> None:
         """Continue a clip after `previous_input` (a frame as given to `frame`) whose result was
-        `previous_output`: the next frame is then what an uninterrupted run would give."""
+        `previous_output`: the next frame is then what an uninterrupted run would give (with
+        the fast method and colour matching, the style is matched to the next frame instead of
+        the clip's first: the first frame is not given again)."""
         frame = self._resized(previous_input)
         out = np.asarray(previous_output.convert("RGB"))
         if out.shape != frame.shape:
