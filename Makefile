@@ -2,6 +2,10 @@
 # make demo:  stylize the bundled example and say where the result is
 # make test:  the whole test suite
 # make lint:  ruff and mypy
+# make gpu-check: the CUDA-only tests and the GPU figures (benchmarks/gpu_check.py; under 8 min on
+#                 one H100/H200, results in benchmarks/results/gpu/); without CUDA it says so, exits 0.
+#                 GPU_PYTHON=python3: that Python (with CUDA torch and the dependencies), no .venv,
+#                 the packages from this checkout (a machine without network: docs/development.md)
 # make reliability: the reliability and security suites at full size (about 55 min; not part of
 #                   `make test`), then RELIABILITY.md; one suite: make reliability-load (-faults,
 #                   -hostile, -soak, -security), then make reliability-report
@@ -14,7 +18,7 @@ STAMP  := $(VENV)/.impasto-installed
 TORCH  ?= torch==2.13.0
 DEMO_OUT := out/demo.png
 
-.PHONY: setup demo test lint bench clean reliability reliability-report \
+.PHONY: setup demo test lint bench gpu-check clean reliability reliability-report \
 	reliability-load reliability-faults reliability-hostile reliability-soak reliability-security
 
 setup: $(STAMP)
@@ -39,6 +43,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+GPU_PYTHON ?=
+gpu-check: $(if $(GPU_PYTHON),,setup)
+	@$(if $(GPU_PYTHON),PYTHONPATH=$(CURDIR)/daemon:$(CURDIR)/protocol$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON),$(BIN)/python) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
