@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from impasto_protocol.errors import ConnectionLost, JobCancelled, ProtocolError, RemoteError
 
@@ -53,3 +57,22 @@ def _loaded_engine_errors() -> tuple[type[Exception], ...]:
         if loaded is not None:
             found.append(getattr(loaded, name))
     return tuple(found)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """`kill` (SIGTERM) stops the command as Ctrl-C does: a daemon's job is cancelled at once
+    rather than when the daemon notices the silence, a clip keeps the frames done."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

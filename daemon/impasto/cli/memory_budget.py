@@ -1,8 +1,10 @@
-"""--memory-budget, shared by `impasto daemon` and `impasto stylize`."""
+"""--memory-budget, shared by `impasto daemon` and `impasto stylize`, and the engine that
+`impasto stylize` builds in this process from it, --device, --weights and --precision."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .errors import CliError
 
@@ -26,3 +28,15 @@ def check_memory_budget(args: argparse.Namespace) -> None:
 def memory_budget(args: argparse.Namespace) -> int | None:
     """--memory-budget in bytes, None when not given."""
     return None if args.memory_budget is None else args.memory_budget * 2**20
+
+
+def local_engine(args: argparse.Namespace) -> Any:
+    """A Stylizer as the options ask (torch is loaded here, not when the parser is built)."""
+    from ..engine import Stylizer
+
+    return Stylizer(
+        device=args.device,
+        weights=args.weights,
+        precision=args.precision,
+        memory_budget=memory_budget(args),
+    )

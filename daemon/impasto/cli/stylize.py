@@ -28,7 +28,7 @@ from .image_files import (
     output_format,
     save_atomically,
 )
-from .memory_budget import add_memory_budget_option, check_memory_budget, memory_budget
+from .memory_budget import add_memory_budget_option, check_memory_budget, local_engine
 from .options import (
     add_job_style_options,
     add_settings_options,
@@ -190,14 +190,7 @@ def _stylize_here(
     args: argparse.Namespace, job: Any, output: Path, fmt: str, preview_dir: Path | None
 ) -> int:
     """The job in this process; Ctrl-C keeps the picture so far."""
-    from ..engine import Stylizer
-
-    engine = Stylizer(
-        device=args.device,
-        weights=args.weights,
-        precision=args.precision,
-        memory_budget=memory_budget(args),
-    )
+    engine = local_engine(args)
     try:
         result = _run_with_progress(engine, job, args, preview_dir)
     except Interrupted as stop:

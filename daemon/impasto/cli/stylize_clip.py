@@ -12,11 +12,9 @@ Nothing heavy is imported at module level: `impasto` builds its parser from here
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine.settings import StyleSettings, wire_value
-from .errors import EXIT_INTERRUPTED, CliError
+from .errors import EXIT_INTERRUPTED, CliError, sigterm_as_interrupt
 from .image_files import open_image
-from .memory_budget import memory_budget
+from .memory_budget import local_engine
 from .options import init_choice
 
 if TYPE_CHECKING:
@@ -124,15 +122,8 @@ def _frame_stylizer(
     mask: Any,
 ) -> Any:
     from ..clips.sequence import FrameStylizer
-    from ..engine import Stylizer
 
-    engine = Stylizer(
-        device=args.device,
-        weights=args.weights,
-        precision=args.precision,
-        memory_budget=memory_budget(args),
-    )
-    return FrameStylizer(engine, styles, settings, temporal, mask=mask)
+    return FrameStylizer(local_engine(args), styles, settings, temporal, mask=mask)
 
 
 def _manifest(
@@ -238,7 +229,7 @@ def _stylize_frames(clip: Clip, stylizer: Any, work: WorkFolder) -> None:
         dynamic_ncols=True,
     )  # fmt: skip
     try:
-        with _terminate_interrupts():
+        with sigterm_as_interrupt():
             frames = clip.iter_from(max(work.done - 1, 0))
             if work.done:  # go on from the last frame kept: its input and its output
                 stylizer.resume(next(frames), work.load(work.done - 1))
@@ -247,24 +238,6 @@ def _stylize_frames(clip: Clip, stylizer: Any, work: WorkFolder) -> None:
                 bar.update(1)
     finally:
         bar.close()
-
-
-@contextlib.contextmanager
-def _terminate_interrupts() -> Iterator[None]:
-    """SIGTERM stops as Ctrl-C does (the frames done are kept)."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupted(args: argparse.Namespace, work: WorkFolder, total: int) -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +22,7 @@ from impasto_protocol.submission import CLI_CLIENT, JobRefused, build_submit, jo
 
 from ..engine.settings import InitMode, StyleSettings, settings_fields, wire_value
 from .daemon_client import curve_keys, daemon_endpoint, make_client, say_hello
-from .errors import CliError
+from .errors import CliError, sigterm_as_interrupt
 from .image_files import save_atomically
 from .job_view import (
     EXIT_CANCELLED,
@@ -138,22 +136,3 @@ def cancel_quietly(client: Client, job: str) -> None:
     """Best effort, briefly: an interrupted stylize should not leave its job running."""
     with contextlib.suppress(ImpastoError, TimeoutError, zmq.ZMQError):
         client.request(M.cancel(job), CANCEL_REPLY, timeout=2.0)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """`kill` (SIGTERM) ends the wait like Ctrl-C, so the job is cancelled at once rather than
-    when the daemon notices the silence."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -20,10 +20,10 @@ from impasto_protocol.pixels import Pixels
 from impasto_protocol.submission import CLI_CLIENT, build_train, job_label
 
 from .daemon_client import curve_keys, daemon_endpoint, make_client, say_hello
-from .errors import EXIT_INTERRUPTED, CliError
+from .errors import EXIT_INTERRUPTED, CliError, sigterm_as_interrupt
 from .image_files import open_image
 from .job_view import ProgressView, follow, preview_saver
-from .stylize_on_daemon import cancel_quietly, sigterm_as_interrupt
+from .stylize_on_daemon import cancel_quietly
 
 # The options a daemon's refusal may name, by the request's field.
 OPTIONS = {"settings.start": "--from", "name": "--name", "restart": "--restart"}
