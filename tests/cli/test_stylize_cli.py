@@ -12,19 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_process import impasto
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "daemon" / "impasto" / "examples"
-
-
-def impasto(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impasto", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -21,19 +21,10 @@ from impasto.cli import main
 from impasto.clips.clip_io import open_clip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clips"))
+from cli_process import impasto
 from clip_maker import make_animation, make_video
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "daemon" / "impasto" / "examples"
-
-
-def impasto(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impasto", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 @pytest.fixture(scope="module")
