@@ -70,9 +70,13 @@ def run(
     style: Image.Image,
     s: StyleSettings,
     temporal: float,
+    outputs: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
+    """One clip stylized at `temporal`, measured; the stylized frames are appended to
+    `outputs` when it is given (benchmarks/clip_figures.py draws them)."""
     stylizer = FrameStylizer(engine, [style], s, temporal)
-    outputs, seconds = [], []
+    outputs = [] if outputs is None else outputs
+    seconds: list[float] = []
     for f in frames:
         began = time.perf_counter()
         outputs.append(np.asarray(stylizer.frame(f)))
