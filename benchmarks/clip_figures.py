@@ -4,8 +4,9 @@ For each clip, the fast method stylizes the same frames twice, independently (te
 with temporal consistency at the default strength (clips/sequence.py), with the real engine and
 flow, measured by benchmarks/clips.py's `run`. Written to benchmarks/results/clips/:
 
-- `strip_<clip>.png` (the first clip): consecutive frames side by side, one row each for the
-  input, the independent frames and the consistent ones;
+- `strip_<clip>.png` (the first clip): consecutive frames side by side, a row each for the
+  input, the independent frames and the consistent ones, each run's under how much each frame
+  differs from the one before moved by the flow (the warping error before it is averaged);
 - `warping_error_per_frame.png`: Lai et al. 2018's warping error of each frame against the one
   before, one panel a clip: the independent frames, the consistent ones and the input clip
   itself (the floor);
@@ -35,12 +36,13 @@ import clips  # before torch loads: it sets OMP_WAIT_POLICY (see clips.py)
 from common import EXAMPLES, RESULTS, machine_info
 from gpu_check import commit
 from impasto.clips import sequence
-from impasto.clips.flow import warping_error
+from impasto.clips.flow import backward_mask, warp, warping_error
 from impasto.clips.sequence import at_size
 from impasto.engine import StyleSettings, Stylizer
 
 GAP = 4  # pixels between frames and around the strip's rows
-GAIN = 4  # the strip's change rows: the difference from the frame before, times this
+GAIN = 4  # the strip's change rows: the warped difference from the frame before, times this
+EXCLUDED = (0, 0, 110)  # the change rows' pixels that the consistency check leaves out
 INPUT, INDEPENDENT, CONSISTENT = (120, 120, 120), (214, 39, 40), (31, 119, 180)
 
 
@@ -83,16 +85,21 @@ def measure(
     return record, pictures
 
 
-def change(frames: list[np.ndarray], first: int, count: int, gain: float) -> list[np.ndarray]:
-    """How much each of frames first .. first + count - 1 differs from the frame before it,
-    pixel by pixel (the mean over the channels, times `gain`), as grey pictures: white is
-    change. Nothing is warped: motion shows as well as flicker."""
-    return [
-        np.clip(np.abs(frames[t].astype(np.int16) - frames[t - 1]).mean(axis=2) * gain, 0, 255)
-        .round()
-        .astype(np.uint8)
-        for t in range(first, first + count)
-    ]
+def change(
+    inputs: list[np.ndarray], outputs: list[np.ndarray], first: int, count: int
+) -> list[np.ndarray]:
+    """What the warping error averages, pixel by pixel, for frames first .. first + count - 1:
+    |output - the output before, moved by the input's flow| (the mean over the channels, times
+    GAIN; white is change), and EXCLUDED where the consistency check leaves a pixel out."""
+    pictures = []
+    for t in range(first, first + count):
+        flow, mask = backward_mask(inputs[t], inputs[t - 1])
+        moved = warp(outputs[t - 1], flow, bilinear=True).astype(np.float32)
+        diff = np.abs(outputs[t].astype(np.float32) - moved).mean(axis=2) * GAIN
+        picture = np.repeat(np.clip(diff, 0, 255).round().astype(np.uint8)[..., None], 3, axis=2)
+        picture[mask == 0] = EXCLUDED
+        pictures.append(picture)
+    return pictures
 
 
 def strip(rows: list[tuple[str, list[np.ndarray]]]) -> Image.Image:
@@ -118,7 +125,7 @@ def strip_rows(
     record: dict[str, Any], pictures: dict[str, list[np.ndarray]], first: int, count: int
 ) -> list[tuple[str, list[np.ndarray]]]:
     """The strip's rows, frames first .. first + count - 1: the input, then each run's frames
-    and how they change from frame to frame."""
+    and how each differs from the one before, moved by the flow (`change`)."""
     if not 1 <= first <= record["frames"] - count:
         raise SystemExit(f"the strip's frames must lie within 1..{record['frames'] - 1}")
     shown = slice(first, first + count)
@@ -133,8 +140,8 @@ def strip_rows(
                 frames[shown],
             )
         )
-        label = f"{name}: change from the frame before, x{GAIN}"
-        rows.append((label, change(frames, first, count, GAIN)))
+        label = f"{name}: |frame - frame before, moved by the flow| x{GAIN} (blue: not counted)"
+        rows.append((label, change(pictures["input"], frames, first, count)))
     return rows
 
 

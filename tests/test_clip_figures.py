@@ -30,14 +30,20 @@ def test_round_tick_steps() -> None:
     assert clip_figures.tick_step(7.0) == pytest.approx(2.0)
 
 
-def test_the_change_rows_show_only_change() -> None:
-    still = np.full((4, 5, 3), 100, np.uint8)
-    moved = still.copy()
-    moved[1, 2] = (110, 120, 130)
-    out = clip_figures.change([still, still, moved], 1, 2, gain=4)
-    assert [o.shape for o in out] == [(4, 5), (4, 5)]
-    assert not out[0].any()
-    assert out[1][1, 2] == 80 and out[1].sum() == 80  # the mean difference 20, times 4
+def test_the_change_rows_show_what_the_warping_error_counts() -> None:
+    """A still clip: no change where the flow is consistent; a brighter output frame shows."""
+    rng = np.random.default_rng(0)
+    still = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    out = still // 2
+    brighter = out.copy()
+    brighter[..., 0] += 30
+    inputs = [still, still, still]
+    plain, lit = clip_figures.change(inputs, [out, out, brighter], 1, 2)
+    assert plain.shape == lit.shape == (48, 64, 3)
+    counted = (plain != clip_figures.EXCLUDED).any(axis=2)
+    assert counted.mean() > 0.9
+    assert not plain[counted].any()
+    assert (lit[counted] == 10 * clip_figures.GAIN).all()  # 30 in one channel of three
 
 
 @pytest.mark.slow
