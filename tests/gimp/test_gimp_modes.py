@@ -22,6 +22,7 @@ pytestmark = pytest.mark.gimp
 
 SIZE = (96, 64)
 PRESETS = "3:1,17:0.5"
+COVER = "my earlier result"  # an opaque layer above the source, as a renamed result would be
 CALLS: dict[str, dict[str, Any]] = {
     "instant_style": {"style": True, "arguments": {"mode": "instant"}},
     "instant_presets": {"style": False, "arguments": {"mode": "instant", "presets": PRESETS}},
@@ -33,6 +34,11 @@ CALLS: dict[str, dict[str, Any]] = {
     "paint_presets": {
         "style": False,
         "arguments": {"mode": "paint", "presets": "7", "iterations": 3, "preview-every": 0},
+    },
+    "covered": {
+        "style": True,
+        "arguments": {"mode": "paint", "iterations": 3, "preview-every": 1},
+        "cover": COVER,
     },
 }
 
@@ -48,7 +54,11 @@ def calls(gimp: GimpHost, load_example) -> dict[str, dict[str, Any]]:
         "out": gimp.inside(out),
         "content": gimp.inside(out / "content.png"),
         "calls": {
-            name: {"style": style if c["style"] else None, "arguments": c["arguments"]}
+            name: {
+                "style": style if c["style"] else None,
+                "arguments": c["arguments"],
+                "cover": c.get("cover"),
+            }
             for name, c in CALLS.items()
         },
     }
@@ -109,3 +119,18 @@ def test_a_trained_style_of_the_daemons_library(calls: dict) -> None:
     details = _succeeded(calls["instant_trained"])
     assert details["settings"]["method"] == "fast", details["settings"]
     assert "trained style hubble (fast)" in details["weights"], details["weights"]
+
+
+def test_the_result_goes_on_top_of_an_opaque_layer(calls: dict) -> None:
+    """With an opaque layer above the source (an earlier result the user renamed), the new
+    layer goes on top of the stack: right above the source, that layer would hide its
+    previews and the result. The source stays as it was."""
+    call = calls["covered"]
+    assert call["status"] == "success", call
+    assert call["source_unchanged"] and call["result_changed"], call
+    assert call["layers"] == ["Style transfer of Background", COVER, "Background"], call
+    assert call["result_position"] == 0, call
+    details = call["details"]
+    assert call["previews"] >= 1, call
+    # The first preview was on the canvas: no visible layer above it, itself switched on.
+    assert details["first_preview_hidden_by"] == [], details

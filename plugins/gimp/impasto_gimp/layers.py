@@ -178,7 +178,8 @@ def remove_leftovers(image: Gimp.Image, source: Gimp.Layer) -> list[str]:
 
 
 class ResultLayer:
-    """A new layer above the source that previews and the result are written into.
+    """A new layer that previews and the result are written into, on top of the layers
+    beside the source (the source's group or the image), so nothing covers it.
 
     It covers the region sent; with a selection it gets a layer mask made from it, so pixels
     outside the selection show the untouched source below (and stay editable: the mask can be
@@ -197,23 +198,16 @@ class ResultLayer:
             100.0,
             Gimp.LayerMode.NORMAL,
         )
-        image.insert_layer(layer, source.get_parent(), self._position(source))
+        # On top of the source's stack (its group's, or the image's): right above the source
+        # it would be hidden under any opaque layer there, an earlier result the user renamed
+        # or a layer of paint alike, and the previews and result would never show.
+        image.insert_layer(layer, source.get_parent(), 0)
         _, ox, oy = source.get_offsets()
         layer.set_offsets(ox + where.x, oy + where.y)
         if not Gimp.Selection.is_empty(image):
             layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         self.layer = layer
         self.writes = 0
-
-    def _position(self, source: Gimp.Layer) -> int:
-        """Right above the source, and above the earlier results of it that sit there (GIMP
-        lists layers top first): a second run's previews are seen, not hidden under the first
-        run's opaque result."""
-        siblings = _siblings(self.image, source)
-        position = self.image.get_item_position(source)
-        while position > 0 and siblings[position - 1].get_name().startswith(self.name):
-            position -= 1
-        return position
 
     def hidden_by(self) -> list[str]:
         """What keeps this layer off the canvas: the visible layers stacked above it beside

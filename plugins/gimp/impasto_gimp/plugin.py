@@ -183,7 +183,8 @@ class ImpastoPlugIn(Gimp.PlugIn):
         p.set_documentation(
             "Neural style transfer with the Impasto daemon",
             "Paints the layer (or the selection) in the style of another image, as a new layer "
-            "above it, with live previews while it runs. One undo removes it.",
+            "on top of the layers beside it, with live previews while it runs. One undo removes "
+            "it.",
             name,
         )
         p.set_attribution("Impasto", "Impasto", "2026")

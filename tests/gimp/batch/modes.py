@@ -1,7 +1,8 @@
 # Runs inside gimp-console-3.0 (python-fu-eval): calls plug-in-impasto-stylize once per entry of
-# /shared/modes.json's "calls" ({name: {"style": path or null, "arguments": {...}}}), each on a
-# freshly loaded image, and records what each call did in <out>/modes.json. Raising makes GIMP
-# exit non-zero.
+# /shared/modes.json's "calls" ({name: {"style": path or null, "arguments": {...}, "cover":
+# name or absent}}), each on a freshly loaded image, and records what each call did in
+# <out>/modes.json. With "cover", an opaque layer of that name lies above the source first (an
+# earlier result the user renamed). Raising makes GIMP exit non-zero.
 import hashlib
 import json
 import os
@@ -20,9 +21,21 @@ def _hash(drawable):
     return hashlib.sha256(bytes(data)).hexdigest()
 
 
-def _call(content, style, arguments):
+def _cover(image, name):
+    """An opaque layer the size of the image right above the source, filled with white."""
+    layer = Gimp.Layer.new(
+        image, name, image.get_width(), image.get_height(), Gimp.ImageType.RGB_IMAGE, 100.0,
+        Gimp.LayerMode.NORMAL,
+    )  # fmt: skip
+    image.insert_layer(layer, None, 0)
+    layer.fill(Gimp.FillType.WHITE)
+
+
+def _call(content, style, arguments, cover=None):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(content))
     source = image.get_layers()[0]
+    if cover:
+        _cover(image, cover)
     proc = Gimp.get_pdb().lookup_procedure("plug-in-impasto-stylize")
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
@@ -48,6 +61,7 @@ def _call(content, style, arguments):
         ev["details"] = json.loads(result.index(3))
         ev["result_changed"] = _hash(layer) != before
         ev["result_size"] = [layer.get_width(), layer.get_height()]
+        ev["result_position"] = image.get_item_position(layer)
     else:
         ev["error"] = Gimp.PDB.get_last_error(Gimp.get_pdb())
     image.delete()
@@ -57,7 +71,10 @@ def _call(content, style, arguments):
 def _main():
     with open("/shared/modes.json") as f:
         p = json.load(f)
-    out = {name: _call(p["content"], c["style"], c["arguments"]) for name, c in p["calls"].items()}
+    out = {
+        name: _call(p["content"], c["style"], c["arguments"], c.get("cover"))
+        for name, c in p["calls"].items()
+    }
     with open(os.path.join(p["out"], "modes.json"), "w") as f:
         json.dump(out, f, indent=1)
 
