@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import gimp_root
 import pytest
 import screen
+from impasto_gimp.settings import NO_STYLE
 from PIL import Image
 
 from hosts import host_missing
@@ -187,6 +188,17 @@ def _job_end(client: Client, job: str, timeout: float = 30.0) -> dict:
     raise AssertionError(f"job {job} did not end within {timeout:.0f} s")
 
 
+def _wait_line(path: Path, words: str, gimp: subprocess.Popen[str], timeout: float = WAIT) -> str:
+    """The first line of the log at `path` with `words` in it, once GIMP has written it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and gimp.poll() is None:
+        found = [line for line in path.read_text().splitlines() if words in line]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {words!r} in {path.name} (GIMP exit code {gimp.poll()})")
+
+
 def _wait_file(path: Path, gimp: subprocess.Popen[str], timeout: float = WAIT) -> dict:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -294,6 +306,11 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         desktop.press(dialog, "Return")  # Reset to Factory Defaults
         time.sleep(0.5)
         desktop.screenshot("factory-defaults.png")
+        # OK without any style: refused in the dialog, which stays open and says why.
+        desktop.press(dialog, "alt+o")
+        _wait_line(out / "gimp.log", "OK refused: ", proc)
+        desktop.screenshot("ok-refused.png")
+        assert desktop.window(DIALOG, proc, timeout=5) == dialog
         desktop.press(dialog, "Escape")
         assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
         # GimpUi checks the dialog's mnemonics when it opens and names each clash.
@@ -339,6 +356,10 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     layer = f"layer Background {SIZE[0]}x{SIZE[1]}"
     all_three = listed.index(f"['{one}', '{two}', '{layer}']")
     assert both < all_three and set(listed[all_three + 1 :]) == {"[]"}, listed
+    # ... and OK then was refused with a message, the dialog left open, the choices kept.
+    refused = [line.split("OK refused: ", 1)[1] for line in lines if "OK refused: " in line]
+    assert refused == [NO_STYLE], refused
+    assert [line for line in lines if "no-style line: " in line][-1].endswith("shown")
 
     run2 = ev["run2"]
     assert run2["status"] == "success", run2
@@ -458,6 +479,9 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
     gimp_log = (out / "gimp.log").read_text()
     # The daemon's trained style (conftest's `hubble`) has a toggle after the swatches.
     assert "palette: 26 swatches shown, trained styles ['hubble']" in gimp_log, gimp_log[-3000:]
+    # No style image, but built-in styles chosen: the list never said "No style yet".
+    said = re.findall(r"no-style line: (\w+)", gimp_log)
+    assert said and set(said) == {"hidden"}, said
     assert "mnemonic" not in gimp_log
     ev = json.loads((out / "palette.json").read_text())
     assert ev["status"] == "success", ev

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from impasto_gimp.settings import (
+    NO_STYLE,
     Arguments,
     Features,
     SettingsInputError,
@@ -13,6 +14,7 @@ from impasto_gimp.settings import (
     parse_presets,
     style_file_arguments,
     style_files,
+    style_problem,
 )
 
 from impasto.engine.settings import NUM_PRESETS, StyleSettings
@@ -188,3 +190,16 @@ def test_files_and_arguments_round_trip() -> None:
     assert style_file_arguments(paths) == ("/a.png", "/b.png;/c.jpg")
     assert style_files(*style_file_arguments(paths)) == paths
     assert style_file_arguments([]) == (None, "")
+
+
+def test_ok_needs_a_style() -> None:
+    """The dialog's check before it closes: without any style, OK would end in an error."""
+    assert style_problem([], False, "", "") == NO_STYLE
+    assert style_problem([], False, " ", " , ") == NO_STYLE  # separators name no style
+    assert style_problem(["/a.png"], False, "", "") is None
+    assert style_problem([], True, "", "") is None
+    assert style_problem([], False, "3:1", "") is None  # a built-in style clicked alone
+    assert style_problem([], False, "", "hubble") is None  # a trained style alone
+    # Text the run would refuse is refused in the dialog, in the run's words.
+    problem = style_problem(["/a.png"], False, "3:1,abc", "")
+    assert problem and problem.startswith("presets: 'abc' is not index or index:weight"), problem

@@ -97,7 +97,7 @@ def settings_dialog(
     else:
         palette.fill(Swatches(problem=prefetch))
     try:
-        return bool(dialog.run())
+        return _run(dialog, styles)
     finally:
         palette.close()
         styles.close()
@@ -107,6 +107,18 @@ def settings_dialog(
         if isinstance(prefetch, Prefetch):
             prefetch.on_done = lambda swatches: None
         dialog.destroy()
+
+
+def _run(dialog: GimpUi.ProcedureDialog, styles: StyleList) -> bool:
+    """Run the dialog until Cancel, or OK with a style to paint with. OK without one keeps
+    the dialog open and says why: closing it would end in an error, the choices made lost."""
+    while dialog.run():
+        problem = styles.problem()
+        if problem is None:
+            return True
+        log.info("OK refused: %s", problem)
+        styles.refuse(problem)
+    return False
 
 
 def _style_list(dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig) -> StyleList:

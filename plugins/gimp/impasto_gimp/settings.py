@@ -152,6 +152,23 @@ def style_file_arguments(paths: list[str]) -> tuple[str | None, str]:
     return (paths[0] if paths else None), ";".join(paths[1:])
 
 
+NO_STYLE = "Choose a style first: add an image or a layer, or click a built-in or trained style."
+
+
+def style_problem(files: list[str], layer: bool, presets: str, trained: str) -> str | None:
+    """Why OK cannot paint yet, in one line, or None when a style is chosen: the dialog asks
+    before it closes, so that the choices made in it are not lost to a failed run. `files`:
+    the style images, `layer`: whether a style layer is chosen, `presets` and `trained`: the
+    arguments' text."""
+    try:
+        mix = parse_presets(presets)
+    except SettingsInputError as e:
+        return str(e)
+    if files or layer or any(weight > 0 for weight in mix.values()) or parse_trained(trained):
+        return None
+    return NO_STYLE
+
+
 def parse_mode(text: str) -> Mode:
     try:
         return Mode(text)

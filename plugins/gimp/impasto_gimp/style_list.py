@@ -23,11 +23,18 @@ gi.require_version("GdkPixbuf", "2.0")
 gi.require_version("Pango", "1.0")
 from gi.repository import GdkPixbuf, Gimp, Gio, GLib, Gtk, Pango  # noqa: E402
 
-from .settings import config_style_files, style_file_arguments, style_files  # noqa: E402
+from .settings import (  # noqa: E402
+    config_style_files,
+    style_file_arguments,
+    style_files,
+    style_problem,
+)
 
 log = logging.getLogger(__name__)
 
 ARGUMENTS = ("style-file", "style-paths", "style-layer")
+# The palette's arguments: a style clicked there is a style too, so "No style yet" goes.
+OTHER_STYLES = ("presets", "trained")
 THUMBNAIL = (72, 48)  # px at most: a style's picture in the list
 EMPTY = "No style yet: add an image or a layer, or click built-in styles below."
 ADD_FILES_TITLE = "Add style images"
@@ -45,7 +52,12 @@ class StyleList:
         self.empty = Gtk.Label(label=EMPTY)
         self.empty.set_xalign(0.0)
         self.empty.set_line_wrap(True)
-        self.empty.set_no_show_all(True)  # shown by _show, when the list is empty
+        self.empty.set_no_show_all(True)  # shown by _show, when no style is chosen
+        # Why OK did not close the dialog (`refuse`), until the styles change.
+        self.warning = Gtk.Label()
+        self.warning.set_xalign(0.0)
+        self.warning.set_line_wrap(True)
+        self.warning.set_no_show_all(True)
         scroller = Gtk.ScrolledWindow()
         scroller.set_policy(Gtk.PolicyType.AUTOMATIC, Gtk.PolicyType.NEVER)
         scroller.add(self.chips)
@@ -62,11 +74,15 @@ class StyleList:
         controls.pack_start(label, False, False, 0)
         controls.pack_start(self.layers, False, False, 0)
         self.widget = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4)
+        self.widget.pack_start(self.warning, False, False, 0)
         self.widget.pack_start(self.empty, False, False, 0)
         self.widget.pack_start(scroller, False, False, 0)
         self.widget.pack_start(controls, False, False, 0)
         self._handlers = [
             config.connect(f"notify::{name}", self._on_argument) for name in ARGUMENTS
+        ]
+        self._handlers += [
+            config.connect(f"notify::{name}", self._on_other_styles) for name in OTHER_STYLES
         ]
         self._fill_layers()
         self._show()
@@ -103,6 +119,37 @@ class StyleList:
         if not self._syncing:
             self._show()
 
+    def _on_other_styles(self, *_: object) -> None:
+        self._show_empty(bool(self.files()) or self._layer() is not None)
+
+    def _layer(self) -> Gimp.Layer | None:
+        layer = self.config.get_property("style-layer")
+        return layer if layer is not None and layer.is_valid() else None
+
+    def problem(self) -> str | None:
+        """Why OK cannot paint yet (settings.style_problem), or None."""
+        return style_problem(
+            self.files(),
+            self._layer() is not None,
+            self.config.get_property("presets") or "",
+            self.config.get_property("trained") or "",
+        )
+
+    def refuse(self, problem: str) -> None:
+        """Say in the dialog why OK did not close it (the dialog stays open), in place of
+        the "No style yet" line."""
+        self.warning.set_markup(f"<b>{GLib.markup_escape_text(problem)}</b>")
+        self.warning.show()
+        self.empty.hide()
+
+    def _show_empty(self, listed: bool) -> None:
+        """The "No style yet" line only while no style is chosen anywhere: not in the list, nor in
+        the palette (built-in or trained styles); any change takes the warning away."""
+        self.warning.hide()
+        empty = not listed and self.problem() is not None
+        self.empty.set_visible(empty)
+        log.info("no-style line: %s", "shown" if empty else "hidden")
+
     # -- the widgets ------------------------------------------------------------------------
 
     def _show(self) -> None:
@@ -115,8 +162,8 @@ class StyleList:
             chip = _chip(os.path.basename(path), path, picture, lambda p=path: self._remove(p))
             self.chips.pack_start(chip, False, False, 0)
             shown.append(f"{os.path.basename(path)} {_size(picture)}")
-        layer = self.config.get_property("style-layer")
-        if layer is not None and layer.is_valid():
+        layer = self._layer()
+        if layer is not None:
             size = _fit(layer.get_width(), layer.get_height())
             picture = layer.get_thumbnail(*size, Gimp.PixbufTransparency.SMALL_CHECKS)
             name = f"layer {layer.get_name()}"
@@ -124,8 +171,8 @@ class StyleList:
             self.chips.pack_start(chip, False, False, 0)
             shown.append(f"{name} {_size(picture)}")
         self.chips.show_all()
-        self.empty.set_visible(not shown)
         log.info("style list: %s", shown)
+        self._show_empty(bool(shown))
 
     def _remove(self, path: str) -> None:
         self._set_files([p for p in self.files() if p != path])
