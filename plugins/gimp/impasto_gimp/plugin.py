@@ -30,7 +30,7 @@ from impasto_protocol.submission import (  # noqa: E402
     job_label,
 )
 
-from . import estimate, job, layers, procedures, train_procedure  # noqa: E402
+from . import estimate, job, layers, procedures, train_procedure, words  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
 from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
 from .settings import (  # noqa: E402
@@ -59,6 +59,14 @@ def _choice(values: dict[str, str]) -> Gimp.Choice:
     choice = Gimp.Choice.new()
     for i, (nick, label) in enumerate(values.items()):
         choice.add(nick, i, label, "")
+    return choice
+
+
+def _colour_choice() -> Gimp.Choice:
+    """`preserve-colors`' values (the protocol's) with what each does, in a painter's words."""
+    choice = Gimp.Choice.new()
+    for i, value in enumerate(policy.COLOR_LABELS):
+        choice.add(value, i, words.COLOUR_LABELS[value], words.COLOUR_HELP[value])
     return choice
 
 
@@ -106,35 +114,38 @@ def declare(p: Gimp.Procedure) -> None:
         _choice(QUALITY_LABELS), policy.AUTOMATIC, RW,
     )  # fmt: skip
     p.add_choice_argument(
-        "preserve-colors", "Preserve colo_urs",
-        "Keep the image's colours: luminance-only transfer, or the style matched to its colours",
-        _choice(policy.COLOR_LABELS),
+        "preserve-colors", "Colo_urs",
+        "; ".join(words.COLOUR_HELP.values()),
+        _colour_choice(),
         "none", RW,
     )  # fmt: skip
     p.add_int_argument(
-        "size", "Si_ze in px (0: the quality's)",
-        "Longer side in pixels to compute at (0: from the quality)",
+        "size", "Si_ze, px (0: the quality's)",
+        "Longer side in pixels to paint at: smaller is faster, and the result is then scaled "
+        "up to the layer (0: from the quality)",
         0, 65535, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
         "iterations", "I_terations (0: the quality's)",
-        "Iterations in all (0: from the quality preset)",
+        "How many steps the painting is refined in: more take longer (0: from the quality)",
         0, 100000, 0, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "preview-every", "_Preview every N iterations (-1: automatic)",
+        "preview-every", "_Preview every N iterations (-1: auto)",
         "Iterations between live previews (-1: about 30 a job, at most 10 apart; 0: none)",
         -1, 100000, -1, RW,
     )  # fmt: skip
     p.add_int_argument(
-        "padding", "Context mar_gin around a selection, px (-1: automatic)",
+        "padding", "Mar_gin around a selection, px (-1: auto)",
         "Pixels around the selection sent along as context (-1: a tenth of its longer side)",
         -1, 4096, -1, RW,
     )  # fmt: skip
     p.add_string_argument(
-        "advanced", "_Advanced engine settings (name=value; ...)",
-        "Other engine settings as name=value, separated by ';' "
-        "(e.g. tv_weight=0.1; pooling=avg; style_scale=0.5; seed=3)",
+        "advanced", "E_xpert engine settings (e.g. seed=3)",
+        "For experts: more settings of the painting engine, each as name=value with ';' "
+        "between, e.g. seed=3 (another variation of the same painting), tv_weight=0.1 "
+        "(smoother areas), pooling=avg, style_scale=0.5; the names are listed in the daemon's "
+        "protocol (SPEC.md section 10)",
         "", RW,
     )  # fmt: skip
     add_endpoint_argument(p)
@@ -144,15 +155,17 @@ def declare(p: Gimp.Procedure) -> None:
         _mode_choice(), DEFAULT_MODE.value, RW,
     )  # fmt: skip
     p.add_string_argument(
-        "presets", "Preset mi_x",
-        "Built-in styles by number with their blend weights, e.g. 3:1,17:0.5 (alone or beside "
-        "style images; empty: none)",
+        "presets", "Chosen _built-in styles (number:weight)",
+        "Which built-in styles paint and how much each counts: 3:1,17:0.5 is style 3 in full "
+        "and style 17 at half weight. Clicking the swatches writes this; alone or beside style "
+        "images (empty: none)",
         "", RW,
     )  # fmt: skip
     p.add_string_argument(
-        "trained", "Trained style na_mes (',' between)",
-        "Trained styles of the daemon's library (made with impasto train) by name, e.g. "
-        "hubble, my-painting: alone or beside style images",
+        "trained", "Your trained styles (na_mes)",
+        "Styles you trained (Filters > Artistic > Train Instant Style, or impasto train), by "
+        "name with ',' between, e.g. hubble, my-painting. Clicking their buttons writes this; "
+        "alone or beside style images",
         "", RW,
     )  # fmt: skip
     p.add_int_return_value(

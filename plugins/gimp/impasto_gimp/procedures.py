@@ -44,7 +44,8 @@ def error_values(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
 def add_endpoint_argument(p: Gimp.Procedure) -> None:
     """The daemon to use instead of the configured one (both procedures take it)."""
     p.add_string_argument(
-        "endpoint", "Daemon _endpoint (empty: the configured one)",
-        "Daemon endpoint, e.g. tcp://gpu-box:50571 (empty: configured)",
+        "endpoint", "Impasto serv_er (empty: the usual one)",
+        "Where the Impasto daemon that paints runs, e.g. tcp://gpu-box:50571 for a faster "
+        "computer (empty: the one set up when Impasto was installed)",
         "", GObject.ParamFlags.READWRITE,
     )  # fmt: skip

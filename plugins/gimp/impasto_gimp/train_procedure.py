@@ -64,8 +64,9 @@ def create(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
         "", RW,
     )  # fmt: skip
     p.add_int_argument(
-        "steps", "S_teps (0: the daemon's default)",
-        "Training steps: more come closer to the style and take longer",
+        "steps", "Training s_teps (0: the usual number)",
+        "How long the training runs: more steps come closer to the style and take longer "
+        "(0: the daemon's usual number)",
         0, 100000, 0, RW,
     )  # fmt: skip
     add_endpoint_argument(p)
