@@ -470,6 +470,14 @@ def test_palette_shows_the_daemons_swatches(gimp: GimpHost, display: str, load_e
         desktop.click(dialog, *toggle.centre(trained_swatch.size))
         time.sleep(0.3)
         desktop.screenshot("palette-trained-on.png")
+        # Advanced opened (its _Advanced): beside the palette, the dialog grows wider, and
+        # still fits a 1366x768 screen.
+        desktop.press(dialog, "alt+a")
+        time.sleep(0.5)
+        desktop.screenshot("advanced-open.png")
+        opened = desktop.geometry(dialog)
+        assert opened["WIDTH"] > geometry["WIDTH"], (opened, geometry)  # it did open
+        assert opened["WIDTH"] <= SCREEN_LIMIT[0] and opened["HEIGHT"] <= SCREEN_LIMIT[1], opened
         desktop.press(dialog, "alt+o")  # the dialog's _OK
         assert proc.wait(GUI_TIMEOUT) == 0, (out / "gimp.log").read_text()[-3000:]
     finally:

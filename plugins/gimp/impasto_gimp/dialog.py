@@ -70,9 +70,6 @@ def settings_dialog(
     dialog.fill_expander("palette-expander", "palette-title", False, "palette-box").set_expanded(
         True
     )
-    dialog.fill_box("advanced-box", ADVANCED)
-    dialog.get_label("advanced-title", "Advanced", False, False)
-    dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
     # Strength as a slider with its number (the shared 0..100 scale Krita's slider shows);
     # GIMP's default for a number is a spin box alone.
     dialog.get_scale_entry("strength", 1.0)
@@ -81,7 +78,7 @@ def settings_dialog(
     line.set_xalign(0.0)
     styles = _style_list(dialog, config)
     main = [MAIN[0], "style-list-box", *MAIN[1:]]
-    dialog.fill([*main, "estimate-line", "palette-expander", "advanced-expander"])
+    dialog.fill([*main, "estimate-line", _columns(dialog)])
     estimator = None
     optimizing = Gimp.ValueArray.new(2)
     for mode in (Mode.REFINE, Mode.PAINT):
@@ -118,6 +115,28 @@ def _run(dialog: GimpUi.ProcedureDialog, styles: StyleList) -> bool:
             return True
         log.info("OK refused: %s", problem)
         styles.refuse(problem)
+    return False
+
+
+def _columns(dialog: GimpUi.ProcedureDialog) -> str:
+    """The built-in styles and Advanced side by side, the id of their row: below the palette,
+    an open Advanced made the dialog 884 px tall, more than a 1366x768 screen shows; beside
+    it, it makes the dialog wider, not taller."""
+    dialog.fill_box("advanced-box", ADVANCED)
+    dialog.get_label("advanced-title", "_Advanced", False, True)
+    expander = dialog.fill_expander("advanced-expander", "advanced-title", False, "advanced-box")
+    # GTK sizes the window for the new column at the old width first, where the labels wrap,
+    # and never shrinks it again by itself: ask for the smallest size that shows everything.
+    expander.connect("notify::expanded", lambda *_: GLib.idle_add(_fit, dialog))
+    row = dialog.fill_box("columns-box", ["palette-expander", "advanced-expander"])
+    row.set_orientation(Gtk.Orientation.HORIZONTAL)
+    row.set_spacing(18)
+    return "columns-box"
+
+
+def _fit(dialog: GimpUi.ProcedureDialog) -> bool:
+    """Shrink the dialog to its content (GLib.idle_add callback: False runs it once)."""
+    dialog.resize(1, 1)
     return False
 
 
