@@ -5,6 +5,7 @@ SPEC.md, next to this package, is the contract.
 """
 
 from .client import Client, JobHandle
+from .clip_messages import ClipRequest
 from .codec import Message, decode, encode, new_id
 from .constants import VERSION
 from .curve import ClientKeys
@@ -12,7 +13,9 @@ from .endpoint import default_endpoint
 from .errors import ConnectionLost, ImpastoError, JobCancelled, ProtocolError, RemoteError
 from .messages import (
     Cancelled,
+    ClipDone,
     EstimateRequest,
+    FrameDone,
     JobEvent,
     Preview,
     Progress,
@@ -28,8 +31,11 @@ __all__ = [
     "Cancelled",
     "Client",
     "ClientKeys",
+    "ClipDone",
+    "ClipRequest",
     "ConnectionLost",
     "EstimateRequest",
+    "FrameDone",
     "ImpastoError",
     "JobCancelled",
     "JobEvent",

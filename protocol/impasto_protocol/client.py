@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import zmq
 
 from . import messages as M
+from .clip_messages import ClipRequest, batches
 from .codec import Message
 from .constants import (
     ACCEPTED,
     ERROR,
     ESTIMATE_REPLY,
     EVENTS,
+    FRAMES_REPLY,
     HELLO_REPLY,
     PING_REPLY,
     PRESETS_REPLY,
@@ -34,7 +36,7 @@ from .constants import (
 )
 from .dealer import Connection
 from .errors import ConnectionLost, JobCancelled, ProtocolError
-from .messages import Cancelled, JobEvent, Preview, Result, Submit
+from .messages import Cancelled, ClipDone, JobEvent, Preview, Result, Submit
 from .pixels import Pixels
 
 
@@ -76,6 +78,31 @@ class Client(Connection):
         validation picture, and the result's image is that picture painted by the trained
         network, which is then in the daemon's library as `request.name`."""
         return self._queue(request.to_message())
+
+    def clip(self, request: ClipRequest, frames: Iterable[Pixels]) -> JobHandle:
+        """Queue a clip job (protocol 1.7): the request, then `frames` (read lazily, in
+        order) in bounded batches, each answered; the daemon queues the job when the last one
+        is in. Its events then bring each stylized frame (FrameDone) and end with ClipDone.
+        A failure while sending cancels the job, so the daemon does not wait for the rest."""
+        handle = self._queue(request.to_message())
+        received = 0
+        try:
+            for batch in batches(handle.id, frames):
+                received = int(self.request(batch.to_message(), FRAMES_REPLY).body["received"])
+            if received != request.frames:
+                raise ValueError(
+                    f"the clip request says {request.frames} frames, {received} were given"
+                )
+        except BaseException:
+            self._cancel_quietly(handle.id)
+            raise
+        return handle
+
+    def _cancel_quietly(self, job: str) -> None:
+        try:
+            self.cancel(job)
+        except Exception:
+            pass  # the daemon is gone, or so is the job: nothing is waiting for frames
 
     def _queue(self, msg: Message) -> JobHandle:
         """A submit or train request: its events are kept for the handle from the reply on."""
@@ -168,7 +195,7 @@ class Client(Connection):
             if isinstance(event, Preview):
                 self.ack(job)  # consumed: the daemon may send the next preview
             yield event
-            if isinstance(event, (Result, Cancelled)):
+            if isinstance(event, (Result, Cancelled, ClipDone)):
                 self._job_events.pop(job, None)
                 return
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # (major, minor). A peer refuses a different major version; minor versions only add optional
 # fields and message types, which older peers ignore or answer with `unknown_type`.
-VERSION: tuple[int, int] = (1, 6)
+VERSION: tuple[int, int] = (1, 7)
 
 # Requests, client -> daemon. Each gets exactly one terminal answer (its reply, or `error`).
 HELLO = "hello"
@@ -21,7 +21,11 @@ SHUTDOWN = "shutdown"
 PRESETS = "presets"  # 1.1: the built-in styles' swatches
 ESTIMATE = "estimate"  # 1.4: a job's output size, time and memory, before it is sent
 TRAIN = "train"  # 1.6: a training job, which turns a style image into a trained style
-REQUESTS = (HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS, ESTIMATE, TRAIN)
+CLIP = "clip"  # 1.7: a clip job, whose frames follow in `frames` requests
+FRAMES = "frames"  # 1.7: a batch of a clip's frames, in order
+REQUESTS = (
+    HELLO, SUBMIT, WATCH, CANCEL, STATUS, PING, SHUTDOWN, PRESETS, ESTIMATE, TRAIN, CLIP, FRAMES,
+)  # fmt: skip
 
 # Notices, client -> daemon: one-way, never answered.
 HEARTBEAT = "heartbeat"
@@ -36,6 +40,7 @@ PING_REPLY = "ping_reply"
 SHUTDOWN_REPLY = "shutdown_reply"
 PRESETS_REPLY = "presets_reply"
 ESTIMATE_REPLY = "estimate_reply"
+FRAMES_REPLY = "frames_reply"  # 1.7
 ACCEPTED = "accepted"  # the reply to submit and watch
 ERROR = "error"
 REPLIES = (
@@ -46,6 +51,7 @@ REPLIES = (
     SHUTDOWN_REPLY,
     PRESETS_REPLY,
     ESTIMATE_REPLY,
+    FRAMES_REPLY,
     ACCEPTED,
     ERROR,
 )
@@ -55,15 +61,17 @@ PROGRESS = "progress"
 PREVIEW = "preview"
 RESULT = "result"
 CANCELLED = "cancelled"
-EVENTS = (PROGRESS, PREVIEW, RESULT, CANCELLED)  # and ERROR, shared with the replies
+FRAME = "frame"  # 1.7: one stylized frame of a clip job, never dropped
+EVENTS = (PROGRESS, PREVIEW, RESULT, CANCELLED, FRAME)  # and ERROR, shared with the replies
 
 # Job states, as `status` reports them.
+RECEIVING = "receiving"  # 1.7: a clip whose frames are still arriving
 QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 CANCELLED_STATE = "cancelled"
-JOB_STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED_STATE)
+JOB_STATES = (RECEIVING, QUEUED, RUNNING, DONE, FAILED, CANCELLED_STATE)
 
 # Why a job was cancelled.
 BY_CLIENT = "client"  # a cancel request

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import Message, new_id
-from .constants import CANCELLED, E_INVALID_FIELD, E_MISSING_FIELD, ERROR, PREVIEW, PROGRESS, RESULT
+from .constants import (
+    CANCELLED,
+    E_INVALID_FIELD,
+    E_MISSING_FIELD,
+    ERROR,
+    FRAME,
+    PREVIEW,
+    PROGRESS,
+    RESULT,
+)
 from .errors import ProtocolError, RemoteError
 from .pixels import Pixels, read_pixels
 
@@ -28,7 +37,8 @@ class Progress:
     tv_loss: float
     elapsed: float
     remaining: float | None = None  # 1.4: the daemon's own estimate of the seconds left
-    paused: bool = False  # 1.6: a training that made way for stylization jobs, queued again
+    paused: bool = False  # 1.6: a training (1.7: or a clip) that made way, queued again
+    frame: int | None = None  # 1.7: a clip's progress: the index of the frame done last
 
     @classmethod
     def from_body(cls, b: dict[str, Any]) -> Progress:
@@ -54,6 +64,7 @@ class Progress:
             elapsed=float(num("elapsed")),
             remaining=_seconds(b.get("remaining")),
             paused=b.get("paused") is True,
+            frame=_index(b.get("frame")),
         )
 
     @property
@@ -81,6 +92,10 @@ class Progress:
         return max(0.0, self.iteration / self.total)
 
 
+def _index(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _seconds(value: Any) -> float | None:
     """A non-negative finite number of seconds, or None (absent, nil or not a number)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -106,7 +121,27 @@ class Cancelled:
     checkpoint: int | None = None  # 1.6: a training's saved step; the next request resumes
 
 
-JobEvent = Progress | Preview | Result | Cancelled
+@dataclass(frozen=True)
+class FrameDone:
+    """1.7: frame `index` of a clip job, stylized (never dropped; in order)."""
+
+    index: int
+    image: Pixels
+
+
+@dataclass(frozen=True)
+class ClipDone:
+    """1.7: a clip job's result: every frame was sent as a `frame` event before it; `info`
+    holds the facts (frames, width, height, elapsed, device, settings, temporal)."""
+
+    info: dict[str, Any]
+
+    @property
+    def frames(self) -> int:
+        return _index(self.info.get("frames")) or 0
+
+
+JobEvent = Progress | Preview | Result | Cancelled | FrameDone | ClipDone
 
 
 def job_event(msg: Message) -> JobEvent:
@@ -118,7 +153,14 @@ def job_event(msg: Message) -> JobEvent:
     if msg.type == PREVIEW:
         return Preview(Progress.from_body(msg.body), _image(msg))
     if msg.type == RESULT:
+        if msg.body.get("image") is None and "frames" in msg.body:
+            return ClipDone(dict(msg.body))  # 1.7: a clip's frames came before it
         return Result(_image(msg), {k: v for k, v in msg.body.items() if k != "image"})
+    if msg.type == FRAME:
+        index = _index(msg.body.get("index"))
+        if index is None:
+            raise ProtocolError(E_INVALID_FIELD, "a frame event's index", "index")
+        return FrameDone(index, _image(msg))
     if msg.type == CANCELLED:
         step = msg.body.get("checkpoint")
         step = step if isinstance(step, int) and not isinstance(step, bool) else None

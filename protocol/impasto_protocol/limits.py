@@ -27,6 +27,10 @@ class Limits:
     max_styles: int = 16
     max_queue: int = 256  # queued jobs, all clients together
     max_jobs_per_client: int = 32  # unfinished jobs of one client (connection)
+    max_clip_frames: int = 10_000  # 1.7: frames of one clip job
+    # 1.7: the bytes of the frames that the daemon's unfinished clips hold, all together
+    # (sent frames wait in memory until they are stylized)
+    max_clip_bytes: int = 2 * 2**30
 
     @property
     def max_message_bytes(self) -> int:

@@ -30,6 +30,8 @@ from .constants import (
 from .errors import ProtocolError
 from .events import (  # the job events, with the requests: every message of SPEC.md here
     Cancelled,
+    ClipDone,
+    FrameDone,
     JobEvent,
     Preview,
     Progress,
@@ -38,7 +40,14 @@ from .events import (  # the job events, with the requests: every message of SPE
     job_event,
     remote_error,
 )
-from .pixels import DTYPES, Pixels, check_all_described, pixels_from_descriptor, read_pixels
+from .pixels import (
+    DTYPES,
+    DataFrames,
+    Pixels,
+    check_all_described,
+    pixels_from_descriptor,
+    read_pixels,
+)
 
 RESULT_LAYOUTS = ("RGB", "RGBA", "BGR", "BGRA")
 MAX_PRIORITY = 10
@@ -98,11 +107,8 @@ class Submit:
     time_budget: float | None = None  # seconds; then the current image is the result
 
     def to_message(self, mid: str | None = None) -> Message:
-        frames: list[Any] = []
-
-        def put(p: Pixels) -> dict[str, Any]:
-            frames.append(p.data)
-            return p.descriptor(len(frames) - 1)
+        data = DataFrames()
+        put = data.put
 
         body: dict[str, Any] = {} if self.content is None else {"content": put(self.content)}
         body |= {
@@ -119,7 +125,7 @@ class Submit:
                 body[name] = getattr(self, name)
         if self.result_dtype != "u8":  # (sent only when asked for: a 1.2 daemon ignores it)
             body["result_dtype"] = self.result_dtype
-        return Message(SUBMIT, mid or new_id(), body, frames=frames)
+        return Message(SUBMIT, mid or new_id(), body, frames=data.frames)
 
     @classmethod
     def from_message(cls, msg: Message) -> Submit:
@@ -355,11 +361,8 @@ class Train:
     label: str = ""
 
     def to_message(self, mid: str | None = None) -> Message:
-        frames: list[Any] = []
-
-        def put(p: Pixels) -> dict[str, Any]:
-            frames.append(p.data)
-            return p.descriptor(len(frames) - 1)
+        data = DataFrames()
+        put = data.put
 
         body: dict[str, Any] = {
             "style": put(self.style),
@@ -373,7 +376,7 @@ class Train:
         }
         if self.validation is not None:
             body["validation"] = put(self.validation)
-        return Message(TRAIN, mid or new_id(), body, frames=frames)
+        return Message(TRAIN, mid or new_id(), body, frames=data.frames)
 
     @classmethod
     def from_message(cls, msg: Message) -> Train:
@@ -420,6 +423,8 @@ def require_job(msg: Message) -> str:
 
 __all__ = [  # the events' names, which callers import from here with the requests'
     "Cancelled",
+    "ClipDone",
+    "FrameDone",
     "JobEvent",
     "Preview",
     "Progress",

@@ -81,6 +81,18 @@ class Pixels:
         return Image.frombytes(mode, (self.width, self.height), bytes(self.data), "raw", layout)
 
 
+class DataFrames:
+    """The data frames of a message being built: each image put in takes the next frame, and
+    its descriptor says which."""
+
+    def __init__(self) -> None:
+        self.frames: list[Buffer] = []
+
+    def put(self, p: Pixels) -> dict[str, Any]:
+        self.frames.append(p.data)
+        return p.descriptor(len(self.frames) - 1)
+
+
 def read_pixels(
     body: dict[str, Any], name: str, frames: Sequence[Buffer], used: set[int]
 ) -> Pixels | None:

@@ -151,6 +151,66 @@ def tiny_trained_style(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
+    from daemon_process import DaemonProcess
+
+    tmp = tmp_path_factory.mktemp("clip-daemon")
+    proc = DaemonProcess(f"ipc://{tmp}/d.sock", tmp / "daemon.log").start()
+    yield proc
+    proc.stop()
+
+
+def test_on_a_daemon_ctrl_c_keeps_the_frames_and_the_same_command_goes_on(
+    files: dict[str, Path], tmp_path: Path, daemon
+) -> None:
+    """The clip as a daemon's clip job: interrupted and resumed (the frames left sent with
+    `after`), it gives the very frames of the same command run in this process."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    options = [files["style"], "--size", 32, "--iterations", 6, "--precision", "float32", "--json"]
+    local = impasto("stylize", files["long"], *options, "-o", here)
+    assert local.returncode == 0, local.stderr
+    command = ["stylize", files["long"], *options, "-o", there, "--daemon", daemon.endpoint]
+    interrupt_after(command, tmp_path / "there.frames", 3)
+    assert not there.exists()
+    r = impasto(*command)
+    assert r.returncode == 0, r.stderr
+    assert 3 <= json.loads(r.stdout)["resumed_at"] < 10
+    ours, theirs = sorted(here.iterdir()), sorted(there.iterdir())
+    assert len(ours) == len(theirs) == 10
+    for a, b in zip(ours, theirs, strict=True):
+        assert Image.open(a).tobytes() == Image.open(b).tobytes(), b.name
+    assert "job" in daemon.log() and not (tmp_path / "there.frames").exists()
+
+
+def test_impasto_watch_writes_a_clip_jobs_frames(tmp_path: Path, daemon) -> None:
+    """A clip job sent by a script, followed from the command line: every frame, written."""
+    from impasto_protocol import Client, ClipRequest, Pixels
+    from impasto_protocol.messages import ClipDone, FrameDone
+
+    with open_clip(str(Path(__file__).resolve().parents[1] / "data/clips/carphone_6.mp4")) as c:
+        frames = [Pixels.from_pil(image) for image in c]
+    request = ClipRequest(
+        6, frames[0].width, frames[0].height, "RGB", settings={"method": "fast", "size": 40,
+        "presets": [2]}, detach=True,
+    )  # fmt: skip
+    with Client(daemon.endpoint, timeout=10) as client:
+        client.hello()
+        handle = client.clip(request, frames)
+        sent = [e for e in handle.events(120) if isinstance(e, FrameDone | ClipDone)]
+    out = tmp_path / "watched"
+    r = impasto("watch", handle.id, "-o", f"{out}/%02d.png", "--endpoint", daemon.endpoint)
+    assert r.returncode == 0, r.stderr
+    assert "6 frames" in r.stdout
+    written = sorted(out.iterdir())
+    assert [p.name for p in written] == [f"{i:02d}.png" for i in range(6)]
+    for path, event in zip(written, sent[:6], strict=True):
+        assert Image.open(path).tobytes() == event.image.to_pil().tobytes()
+    r = impasto("watch", handle.id, "--endpoint", daemon.endpoint)
+    assert r.returncode == 2 and "is a clip: give -o" in r.stderr
+
+
 def test_a_different_command_starts_over(files: dict[str, Path], tmp_path: Path) -> None:
     """...with a trained style (as stills take them) this time."""
     style = tiny_trained_style(tmp_path / "tiny.style")
@@ -172,7 +232,6 @@ BAD = [
     (["--frames", "4:2"], "out.mp4", "--frames 4:2: takes no frame"),
     ([], "out.jpg", "no clip writer for '.jpg'"),
     (["--temporal", "2"], "out.mp4", "--temporal: must be within 0..1"),
-    (["--daemon", "auto"], "out.mp4", "clips run in this process"),
     (["--time-budget", "5"], "out.mp4", "--time-budget is for stills"),
     (["--mask", "missing.png"], "out.mp4", "mask not found"),
     (["--size", "1"], "out.mp4", "--size"),

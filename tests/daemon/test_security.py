@@ -151,6 +151,7 @@ class SlowLoadingBackend:
     """A Backend whose model loads until the test says so (and that runs no jobs)."""
 
     trains = False
+    clips = False
 
     def __init__(self) -> None:
         self.release = threading.Event()

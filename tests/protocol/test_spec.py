@@ -143,6 +143,8 @@ CLIENT_CALLS = {
     C.PRESETS: ".presets(",
     C.ESTIMATE: ".estimate(",
     C.TRAIN: ".train(",
+    C.CLIP: ".clip(",
+    C.FRAMES: "FramesBatch(",
 }
 
 
@@ -198,7 +200,8 @@ def test_the_worked_example_bytes_decode_and_encode_again() -> None:
     from impasto_protocol.codec import decode, encode
 
     golden = spec_bytes()
-    assert set(golden) == {"hello a1-1", "submit a1-2", "cancel_reply to a1-5"}
+    names = {"hello a1-1", "submit a1-2", "cancel_reply to a1-5", "clip a1-7", "frames a1-8"}
+    assert set(golden) == names
     example = section("14. A worked example")
     for name, frames in golden.items():
         msg = decode(frames)
@@ -218,6 +221,25 @@ def test_the_worked_example_bytes_decode_and_encode_again() -> None:
     assert (reply.type, reply.ref) == (C.CANCEL_REPLY, "a1-5")
     assert reply.job == "e3a07d5c91b24f6a8c0e1d2b3a4f5c6d"
     assert reply.body == {"state": "running", "cancelled": True}
+    _check_clip_example(golden)
+
+
+def _check_clip_example(golden: dict[str, list[bytes]]) -> None:
+    """Section 14.2: the clip request and its one batch of frames."""
+    from impasto_protocol.clip_messages import ClipRequest, FramesBatch
+    from impasto_protocol.codec import decode
+
+    clip = ClipRequest.from_message(decode(golden["clip a1-7"]))
+    assert (clip.frames, clip.width, clip.height, clip.layout) == (2, 2, 1, "RGB")
+    assert clip.settings == {"method": "fast", "size": 32} and clip.progress_every == 1
+    assert bytes(clip.styles[0].data) == bytes([0, 128, 0])
+    message = decode(golden["frames a1-8"])
+    batch = FramesBatch.from_message(message, message.job or "")
+    assert batch.job == "5d2c7a9e0b1f4e3d8c6a2b4f1e0d9c7a" and batch.first == 0
+    assert [bytes(p.data) for p in batch.images] == [
+        bytes([255, 0, 0, 0, 0, 255]),
+        bytes([0, 0, 255, 255, 0, 0]),
+    ]
 
 
 def table_names(text: str) -> set[str]:
@@ -247,6 +269,7 @@ def test_field_tables_match_the_message_classes() -> None:
 
     from impasto_protocol import Pixels, Submit
     from impasto_protocol import messages as M
+    from impasto_protocol.clip_messages import ClipRequest, FramesBatch
     from impasto_protocol.codec import Message, encode
 
     header = msgpack.unpackb(encode(Message(C.PING, "x"))[0])
@@ -274,6 +297,13 @@ def test_field_tables_match_the_message_classes() -> None:
     assert table_names(table_after("8. Jobs", "`progress` body")) == progress
     train = M.Train(pixel, "x", photos=[pixel], validation=pixel)
     assert table_names(table_after("6. Requests", "### train")) == set(train.to_message().body)
+    clip = ClipRequest(
+        1, 1, 1, styles=[pixel], mask=Pixels(1, 1, b"\0", "L"), temporal=0.5,
+        after=(pixel, pixel), result_layout="RGB",
+    )  # fmt: skip
+    assert table_names(table_after("6. Requests", "### clip")) == set(clip.to_message().body)
+    batch = FramesBatch("j", 0, [pixel])
+    assert table_names(table_after("6. Requests", "### frames")) == set(batch.to_message().body)
 
 
 def test_training_settings_table_matches_the_daemons_defaults() -> None:

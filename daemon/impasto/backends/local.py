@@ -17,6 +17,7 @@ import torch
 
 from impasto_protocol.limits import Limits
 
+from ..clips.sequence import DEFAULT_TEMPORAL
 from ..engine import (
     LAYER_NAMES,
     Cancelled,
@@ -46,7 +47,9 @@ from ..engine.settings import (
 from ..engine.stylizer import output_size
 from ..engine.trained import StyleFileError, TrainedStyle
 from ..server.backend import (
+    ClipInput,
     FieldError,
+    FrameSink,
     JobInput,
     JobOutput,
     JobStopped,
@@ -57,6 +60,7 @@ from ..server.backend import (
     TrainingRequest,
     TrainInput,
 )
+from .clip_jobs import run_clip
 from .style_library import Library
 from .training_jobs import DefaultPhotos, check_training, run_training, train_defaults
 
@@ -89,6 +93,7 @@ def settings_to_wire(settings: StyleSettings) -> dict[str, Any]:
 
 class StylizerBackend:
     trains = True
+    clips = True
 
     def __init__(
         self,
@@ -159,6 +164,7 @@ class StylizerBackend:
             "presets": NUM_PRESETS if s is not None and s.instant.available else 0,
             **settings_description(),
             "train_defaults": train_defaults(),  # 1.6: the `train` request's settings
+            "clip_defaults": {"temporal": DEFAULT_TEMPORAL},  # 1.7: clip jobs
         }
 
     def stats(self) -> dict[str, Any]:
@@ -243,6 +249,22 @@ class StylizerBackend:
             return run_training(job, progress, self.stylizer, self.library, self._photos)
         except torch.OutOfMemoryError as e:
             raise self._out_of_memory(e) from e
+
+    def run_clip(self, job: ClipInput, progress: ProgressSink, frame_done: FrameSink) -> JobOutput:
+        assert self.stylizer is not None, "load() first"
+        settings: StyleSettings = job.settings
+        styles: list[Any] = [*job.styles, *(self._trained_style(n) for n in settings.trained)]
+        plain = dataclasses.replace(job, settings=settings.replace(trained=()))
+        try:
+            out = run_clip(plain, progress, frame_done, self.stylizer, styles)
+        except SettingsError as e:
+            raise FieldError(f"settings.{e.field}", e.message) from None
+        except ImageError as e:
+            raise FieldError(None, str(e)) from None
+        except torch.OutOfMemoryError as e:
+            raise self._out_of_memory(e) from e
+        out.info["settings"] = settings_to_wire(settings)
+        return out
 
     def _out_of_memory(self, e: torch.OutOfMemoryError) -> OutOfMemory:
         """The job fails with the device's name; the memory it held goes back to the device."""

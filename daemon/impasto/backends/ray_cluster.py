@@ -31,7 +31,9 @@ import ray
 from ray.exceptions import RayActorError, RayError
 
 from ..server.backend import (
+    ClipInput,
     FieldError,
+    FrameSink,
     JobInput,
     JobOutput,
     JobStopped,
@@ -111,6 +113,7 @@ class RayBackend:
     """One engine of the daemon, computed by an actor on the cluster."""
 
     trains = False  # trainings are not placed on the cluster: `train` is `unknown_type`
+    clips = False  # nor clips: `clip` is `unknown_type`
 
     def __init__(
         self, device: str, engine_args: tuple[Any, ...], gpus: float = 0.0, cpus: float = 1.0
@@ -164,6 +167,9 @@ class RayBackend:
 
     def train(self, job: TrainInput, progress: ProgressSink) -> JobOutput:
         raise NotImplementedError("trainings are not placed on the cluster")
+
+    def run_clip(self, job: ClipInput, progress: ProgressSink, frame_done: FrameSink) -> JobOutput:
+        raise NotImplementedError("clips are not placed on the cluster")
 
     def check_settings(self, request: SettingsRequest) -> Any:
         return self.local.check_settings(request)

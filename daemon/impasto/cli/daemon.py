@@ -97,6 +97,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-input-pixels", type=int, default=LIMITS.max_input_pixels, metavar="N")
     p.add_argument("--max-iterations", type=int, default=LIMITS.max_iterations, metavar="N")
     p.add_argument(
+        "--max-clip-frames",
+        type=int,
+        default=LIMITS.max_clip_frames,
+        metavar="N",
+        help="frames of one clip job (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-clip-mb",
+        type=int,
+        default=LIMITS.max_clip_bytes // 2**20,
+        metavar="MB",
+        help="memory for the frames of unfinished clip jobs, all together (default: %(default)s)",
+    )
+    p.add_argument(
         "--kept-mb",
         type=int,
         default=1024,
@@ -132,7 +146,10 @@ def _check(args: argparse.Namespace) -> None:
             raise CliError(f"--{name.replace('_', '-')} must be > 0")
     if args.heartbeat_timeout <= args.heartbeat_interval:
         raise CliError("--heartbeat-timeout must be longer than --heartbeat-interval")
-    for name in ("max_queue", "max_output_pixels", "max_input_pixels", "max_iterations"):
+    for name in (
+        "max_queue", "max_output_pixels", "max_input_pixels", "max_iterations",
+        "max_clip_frames", "max_clip_mb",
+    ):  # fmt: skip
         if getattr(args, name) < 1:
             raise CliError(f"--{name.replace('_', '-')} must be >= 1")
     if args.cache_mb < 0:
@@ -254,6 +271,8 @@ def _server_config(args: argparse.Namespace, admins: frozenset[str]) -> Any:
             max_output_pixels=args.max_output_pixels,
             max_input_pixels=args.max_input_pixels,
             max_iterations=args.max_iterations,
+            max_clip_frames=args.max_clip_frames,
+            max_clip_bytes=args.max_clip_mb * 2**20,
         ),
         curve_secret_file=args.curve_key,
         curve_allow_dir=args.allow,

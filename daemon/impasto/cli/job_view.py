@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from impasto_protocol.client import JobHandle
-from impasto_protocol.messages import Cancelled, Preview, Progress, Result
+from impasto_protocol.messages import Cancelled, ClipDone, FrameDone, Preview, Progress, Result
 
 from .errors import CliError
 
@@ -67,8 +67,11 @@ class ProgressView:
             self.bar.close()
 
 
-def follow(handle: JobHandle, view: ProgressView, save_preview: Any = None) -> Result | Cancelled:
-    """The job's events to its end: progress to the view, previews to `save_preview`."""
+def follow(
+    handle: JobHandle, view: ProgressView, save_preview: Any = None, on_frame: Any = None
+) -> Result | Cancelled | ClipDone:
+    """The job's events to its end: progress to the view, previews to `save_preview`, a
+    clip's frames to `on_frame`."""
     for event in handle.events():
         if isinstance(event, Progress):
             view.update(event)
@@ -76,6 +79,10 @@ def follow(handle: JobHandle, view: ProgressView, save_preview: Any = None) -> R
             view.update(event.progress)
             if save_preview is not None:
                 save_preview(event)
+        elif isinstance(event, FrameDone):
+            if on_frame is None:
+                raise CliError(f"job {handle.id} is a clip: give -o with a clip's name")
+            on_frame(event)
         else:
             return event
     raise CliError(f"the events of job {handle.id} ended without an outcome")

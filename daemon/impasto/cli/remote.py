@@ -28,6 +28,7 @@ from impasto_protocol.messages import (
     PREVIEW_SIZE,
     PROGRESS_EVERY,
     Cancelled,
+    Result,
     Submit,
 )
 
@@ -161,7 +162,13 @@ def add_parsers(sub: Any) -> None:
         "1 when it was cancelled, 2 when it failed (the daemon's message on stderr).",
     )
     p.add_argument("job", metavar="JOB", help="the job id that `impasto submit` printed")
-    p.add_argument("-o", "--output", metavar="OUT", help="save the result to this image file")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="save the result to this image file (a clip job's frames: to a video, an animation, "
+        "a folder or a pattern like frames/%%04d.png, at 25 frames per second)",
+    )
     p.add_argument(
         "--previews",
         metavar="DIR",
@@ -403,6 +410,15 @@ def submit(args: argparse.Namespace) -> int:
 
 
 def watch(args: argparse.Namespace) -> int:
+    with connected_client(args) as client:
+        if client.status(args.job)["job"].get("kind") == "clip":
+            from .watch_clip import watch_clip
+
+            return watch_clip(args, client, args.job)
+    return _watch_still(args)
+
+
+def _watch_still(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     fmt = None
     if output is not None:
@@ -425,6 +441,8 @@ def watch(args: argparse.Namespace) -> int:
     if isinstance(outcome, Cancelled):
         print(f"impasto watch: {JobCancelled(handle.id, outcome.reason)}", file=sys.stderr)
         return EXIT_CANCELLED
+    if not isinstance(outcome, Result):
+        raise CliError(f"job {handle.id} ended without a picture")
     image = outcome.image.to_pil()
     if output is not None:
         assert fmt is not None

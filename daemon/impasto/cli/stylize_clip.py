@@ -86,9 +86,14 @@ def _run(args: argparse.Namespace, settings: StyleSettings, styles: Sequence[Any
         audio = args.content if clip.info.has_audio else None
         check_clip_output(args.output, clip.info, audio)
         work = WorkFolder(args.output, _manifest(args, clip, settings, temporal))
-        stylizer = _frame_stylizer(args, styles, settings, temporal, mask)
         try:
-            _stylize_frames(clip, stylizer, work)
+            if args.daemon is not None:
+                from .stylize_clip_on_daemon import stylize_frames_on_daemon
+
+                stylize_frames_on_daemon(args, clip, work, styles, mask, temporal)
+            else:
+                stylizer = _frame_stylizer(args, styles, settings, temporal, mask)
+                _stylize_frames(clip, stylizer, work)
         except KeyboardInterrupt:
             return _interrupted(args, work, clip.info.frame_count)
         _write_output(args, clip, work, audio)
@@ -99,8 +104,6 @@ def _run(args: argparse.Namespace, settings: StyleSettings, styles: Sequence[Any
 def _refuse_still_options(args: argparse.Namespace, temporal: float) -> None:
     if not 0 <= temporal <= 1:
         raise CliError(f"--temporal: must be within 0..1, got {temporal}")
-    if args.daemon is not None:
-        raise CliError("clips run in this process for now; drop --daemon")
     for option, given in (
         ("--preview-dir", args.preview_dir),
         ("--time-budget", args.time_budget),

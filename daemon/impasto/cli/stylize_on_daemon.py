@@ -16,7 +16,7 @@ from impasto_protocol import policy
 from impasto_protocol.client import Client, JobHandle
 from impasto_protocol.constants import CANCEL_REPLY
 from impasto_protocol.errors import ImpastoError, JobCancelled, RemoteError
-from impasto_protocol.messages import Cancelled, Submit
+from impasto_protocol.messages import Cancelled, Result, Submit
 from impasto_protocol.pixels import Pixels
 from impasto_protocol.submission import CLI_CLIENT, JobRefused, build_submit, job_label
 
@@ -57,13 +57,18 @@ def submit_job(client: Client, job: Submit) -> JobHandle:
     try:
         return client.submit(job)
     except RemoteError as e:
-        field = e.field or ""
-        if field.startswith("settings."):
-            name = field[len("settings.") :]
-            options = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
-            if name in options:
-                raise CliError(f"{option_name(name)}: {e.message}") from None
-        raise
+        raise submit_refusal(e) from None
+
+
+def submit_refusal(e: RemoteError) -> Exception:
+    """A refused setting as the command-line option that gave it; other refusals as they are."""
+    field = e.field or ""
+    if field.startswith("settings."):
+        name = field[len("settings.") :]
+        options = {f.name for f in settings_fields() if f.metadata.get("cli", True)}
+        if name in options:
+            return CliError(f"{option_name(name)}: {e.message}")
+    return e
 
 
 def _check_frame_sizes(client: Client, job: Submit) -> None:
@@ -124,6 +129,8 @@ def stylize_on_daemon(
         raise CliError(
             f"{JobCancelled(handle.id, outcome.reason)}; nothing was written", EXIT_CANCELLED
         )
+    if not isinstance(outcome, Result):
+        raise CliError(f"job {handle.id} ended without a picture")
     save_atomically(outcome.image.to_pil(), output, fmt)
     if args.json:
         print(json.dumps(result_summary(outcome, output, handle.id, endpoint)))

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..engine import Job, StyleSettings, Stylizer, color
+from ..engine import CancelToken, Job, Reporting, StyleSettings, Stylizer, color
 from ..engine.deliver import deliver
 from ..engine.fast import FastModelError
 from ..engine.images import resize, to_mask, to_tensor
@@ -66,17 +66,23 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1).unsqueeze(0)
 
 
-def at_size(image: Image.Image, settings: StyleSettings) -> np.ndarray:
+# A frame: a Pillow image, or an array of samples as the engine takes them (H x W x C).
+FrameImage = Image.Image | np.ndarray
+
+
+def at_size(image: FrameImage, settings: StyleSettings) -> np.ndarray:
     """A frame at the settings' output size, RGB uint8, resized as the engine resizes stills:
     what FrameStylizer works on (and what a warping error compares its results with)."""
-    w, h = output_size(*image.size, settings)
-    return _u8(resize(to_tensor(image.convert("RGB"))[0], w, h))
+    rgb = to_tensor(image.convert("RGB") if isinstance(image, Image.Image) else image)[0]
+    w, h = output_size(rgb.shape[3], rgb.shape[2], settings)
+    return _u8(resize(rgb, w, h))
 
 
 class FrameStylizer:
     """A clip's frames stylized in order on `engine`, with `styles` (images or trained styles,
     as a Job takes them) and `settings`; `temporal` 0..1 is the strength of temporal
-    consistency (0: frames independent); `mask` (the frames' size) as a Job's mask."""
+    consistency (0: frames independent); `mask` (the frames' size) as a Job's mask; `cancel`
+    stops an optimized frame within an iteration (the engine raises Cancelled)."""
 
     def __init__(
         self,
@@ -84,7 +90,8 @@ class FrameStylizer:
         styles: Sequence[Any],
         settings: StyleSettings,
         temporal: float,
-        mask: Image.Image | None = None,
+        mask: FrameImage | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         if not 0 <= temporal <= 1:
             raise SettingsError("temporal", f"must be within 0..1, not {temporal}")
@@ -93,12 +100,13 @@ class FrameStylizer:
         self.settings = settings.validate(engine.layer_names)
         self.temporal = temporal
         self.mask = mask
+        self.cancel = cancel
         self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) uint8
         self._fast: PreparedJob | None = None  # the fast method's styles, fixed at frame 1
 
     # -- the interface ----------------------------------------------------------------------
 
-    def frame(self, image: Image.Image) -> Image.Image:
+    def frame(self, image: FrameImage) -> Image.Image:
         """The next frame stylized (RGB, at the settings' size)."""
         frame = self._resized(image)
         if self.settings.method is Method.FAST:
@@ -108,20 +116,29 @@ class FrameStylizer:
         self._previous = frame, out
         return Image.fromarray(out)
 
-    def resume(self, previous_input: Image.Image, previous_output: Image.Image) -> None:
+    def resume(
+        self,
+        previous_input: FrameImage,
+        previous_output: FrameImage,
+        first: FrameImage | None = None,
+    ) -> None:
         """Continue a clip after `previous_input` (a frame as given to `frame`) whose result was
-        `previous_output`: the next frame is then what an uninterrupted run would give (with
-        the fast method and colour matching, the style is matched to the next frame instead of
-        the clip's first: the first frame is not given again)."""
+        `previous_output` (RGB uint8): the next frame is then what an uninterrupted run would
+        give. The fast method fixes its style on the clip's first frame (with colour
+        matching, matched to it): give `first` for the very same frames, else the next frame
+        stands in for it."""
         frame = self._resized(previous_input)
-        out = np.asarray(previous_output.convert("RGB"))
+        out = previous_output
+        out = np.asarray(out.convert("RGB") if isinstance(out, Image.Image) else out)[..., :3]
         if out.shape != frame.shape:
             out = _u8(resize(_tensor(out), frame.shape[1], frame.shape[0]))
         self._previous = frame, out
+        if first is not None and self.settings.method is Method.FAST:
+            self._prepare_fast(self._resized(first))
 
     # -- parts ------------------------------------------------------------------------------
 
-    def _resized(self, image: Image.Image) -> np.ndarray:
+    def _resized(self, image: FrameImage) -> np.ndarray:
         return at_size(image, self.settings)
 
     def _job_mask(self, frame: np.ndarray) -> np.ndarray | None:
@@ -142,14 +159,12 @@ class FrameStylizer:
     def _fast_frame(self, frame: np.ndarray) -> np.ndarray:
         """Painted with the clip's fixed style, blended with the previous result moved."""
         h, w = frame.shape[:2]
-        if self._fast is None:
-            job = Job(frame, self.styles, self.settings, self._job_mask(frame))
-            self._fast = self.engine.prepare(job)
+        fast = self._fast or self._prepare_fast(frame)
         content = _tensor(frame)
         net_content = content
         if self.settings.preserve_color is PreserveColor.LUMINANCE:
             net_content = color.luminance(content)
-        prep = dataclasses.replace(self._fast, content=content, net_content=net_content)
+        prep = dataclasses.replace(fast, content=content, net_content=net_content)
         new = deliver(prep, paint(self.engine.instant, prep, w, h), w, h, None).rgb
         carried = self._carried(frame)
         if carried is not None:
@@ -157,6 +172,14 @@ class FrameStylizer:
             keep = self.temporal * torch.from_numpy(consistent)[None, None]
             new = new + keep * (_tensor(warped) - new)
         return _u8(new)
+
+    def _prepare_fast(self, first: np.ndarray) -> PreparedJob:
+        """The clip's fixed style, from its first frame (a style vector, a preset mix or a
+        trained style; with colour matching, matched to that frame)."""
+        self._fast = self.engine.prepare(
+            Job(first, self.styles, self.settings, self._job_mask(first))
+        )
+        return self._fast
 
     def _optimized_frame(self, frame: np.ndarray) -> np.ndarray:
         """The first frame optimized in full; later ones from the previous result moved, with
@@ -190,7 +213,8 @@ class FrameStylizer:
             return frame
 
     def _stylize(self, job: Job) -> np.ndarray:
-        return np.asarray(self.engine.stylize(job).image.convert("RGB"))
+        result = self.engine.stylize(job, Reporting(cancel=self.cancel))
+        return np.asarray(result.image.convert("RGB"))
 
 
 def style_loss(

@@ -113,6 +113,30 @@ class JobInput:
 
 
 @dataclass
+class ClipInput:
+    """A clip job's frames and settings. `frame(i)` is frame i as sent (the server holds them
+    all: a clip is read in order, and a resumed one reads its first again). Frames before
+    `start` are done: `previous` is frame start - 1 as sent and its result (float RGB), which
+    the next frame is carried from; `after` gives the same for a clip that continues one that
+    stopped (the client sent them)."""
+
+    frame: Callable[[int], Samples]
+    count: int
+    styles: list[Samples]
+    settings: Any  # what check_settings returned
+    temporal: float
+    mask: Samples | None = None
+    start: int = 0
+    previous: tuple[Samples, Samples] | None = None
+    progress_every: int = 1  # frames between progress events
+    preview_every: int = PREVIEW_EVERY  # frames between previews of the latest frame
+    preview_size: int = PREVIEW_SIZE
+    elapsed_before: float = 0.0  # seconds the job ran before it made way
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class JobOutput:
     image: Samples  # float32 RGB or RGBA
     info: dict[str, Any]  # msgpack-able facts for the result message
@@ -120,6 +144,8 @@ class JobOutput:
 
 # progress(fields, preview): fields are msgpack-able numbers (see SPEC.md, `progress`).
 ProgressSink = Callable[[dict[str, Any], Samples | None], None]
+# frame_done(index, image): a clip's frame stylized, float32 RGB or RGBA in 0..1.
+FrameSink = Callable[[int, Samples], None]
 
 
 class Backend(Protocol):
@@ -128,6 +154,8 @@ class Backend(Protocol):
 
     # False: `train` requests are answered `unknown_type` (a backend that does not train).
     trains: bool
+    # False: `clip` and `frames` requests are answered `unknown_type` (1.7).
+    clips: bool
 
     def load(self) -> None:
         """The slow part (weights, warm-up). Runs on the worker thread after the socket is
@@ -156,6 +184,12 @@ class Backend(Protocol):
         """Train and write the style to the library; raise JobStopped (after a checkpoint)
         when job.cancel is set, JobPaused when job.pause is, OutOfMemory, FieldError. Called
         only when `trains`."""
+
+    def run_clip(self, job: ClipInput, progress: ProgressSink, frame_done: FrameSink) -> JobOutput:
+        """Stylize the clip's frames from `job.start`, each given to frame_done as soon as it
+        is done; the output's image is unused (empty) and its info the result's body. Raise
+        JobStopped when job.cancel is set, JobPaused (its step: the frames done) when job.pause
+        is, checked between frames. Called only when `clips`."""
 
     def swatches(self) -> list[Samples]:
         """The presets' swatches for the `presets` request: already rendered (the socket loop

@@ -30,6 +30,14 @@ def to_array(p: Pixels) -> np.ndarray:
     return a
 
 
+def to_float(p: Pixels) -> np.ndarray:
+    """H x W x C float32 samples in 0..1 (NaN as 0), in L, LA, RGB or RGBA order."""
+    a = to_array(p)
+    if p.dtype == "f32":
+        return np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0).astype(np.float32)
+    return a.astype(np.float32) / np.float32(_MAX_SAMPLE[p.dtype])
+
+
 def to_pixels(image: np.ndarray, layout: str, dtype: str) -> Pixels:
     """Encode H x W x 3 (RGB) or x 4 (RGBA) float samples in 0..1 as `layout` and `dtype`.
     Asked-for alpha that the picture lacks is opaque; alpha it has but the layout lacks is

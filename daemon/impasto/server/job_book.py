@@ -48,6 +48,12 @@ class JobBook:
         self.jobs[job.id] = job
         if replaced is not None:
             self.cancel(replaced, C.REPLACED)
+        if job.state is JobState.QUEUED:  # (a clip is queued when its frames are in)
+            self.scheduler.push(job)
+
+    def frames_complete(self, job: JobRecord) -> None:
+        """A clip's last frame arrived: it is queued like any job."""
+        job.state = JobState.QUEUED
         self.scheduler.push(job)
 
     def position(self, job: JobRecord) -> int:
@@ -62,15 +68,21 @@ class JobBook:
                 if job is None:
                     return
                 self._start(job, worker)
-        waiting = self.scheduler.waiting_stylizations()
-        waiting -= sum(1 for j in self.busy.values() if j.training and j.pause.is_set())
-        for job in self.running:
-            if waiting <= 0:
-                break
-            if job.training and not job.pause.is_set() and not job.cancel.is_set():
-                log.info("job %s: the training makes way for a stylization", job.id)
-                job.pause.set()  # the trainer checks it every step
-                waiting -= 1
+        self._make_way()
+
+    def _make_way(self) -> None:
+        """A running clip or training makes way for a queued job of an earlier tier (a still
+        before a clip, either before a training): one running job per waiting one."""
+        waiting = self.scheduler.waiting_tiers()
+        making_way = sum(1 for j in self.busy.values() if j.pause.is_set())
+        for job in sorted(self.running, key=lambda j: -j.tier):  # trainings first
+            if job.tier == 0 or job.pause.is_set() or job.cancel.is_set():
+                continue
+            if sum(1 for tier in waiting if tier < job.tier) - making_way <= 0:
+                continue
+            log.info("job %s: the %s makes way for a shorter job", job.id, job.kind)
+            job.pause.set()  # checked every training step, and between a clip's frames
+            making_way += 1
 
     def _start(self, job: JobRecord, worker: Worker) -> None:
         init = None
@@ -93,8 +105,9 @@ class JobBook:
     # -- ending -----------------------------------------------------------------------------
 
     def cancel(self, job: JobRecord, reason: str) -> None:
-        if job.state is JobState.QUEUED:
-            self.scheduler.remove(job)
+        if job.state in (JobState.QUEUED, JobState.RECEIVING):
+            if job.state is JobState.QUEUED:
+                self.scheduler.remove(job)
             self.finish_cancelled(job, reason)
         elif job.state is JobState.RUNNING and not job.cancel.is_set():
             # The engine checks this every iteration; the worker then reports "stopped".
@@ -113,6 +126,8 @@ class JobBook:
         job.cancel_reason = job.cancel_reason or reason
         job.cancel.set()
         job.finished = time.time()
+        if job.clip is not None:
+            job.clip.release_inputs()
         log.info("job %s cancelled (%s)", job.id, job.cancel_reason)
         self.to_watchers(job, C.CANCELLED, job.cancelled_body())
 
@@ -120,6 +135,8 @@ class JobBook:
         job.state = JobState.FAILED
         job.finished = time.time()
         job.error = (code, message, field_name)
+        if job.clip is not None:
+            job.clip.release_inputs()
         log.info("job %s failed: %s", job.id, message)
         self.to_watchers(job, C.ERROR, {"code": code, "message": message, "field": field_name})
 
@@ -148,7 +165,7 @@ class JobBook:
     def on_job_event(self, ev: WorkerEvent) -> None:
         job = ev.job
         assert job is not None
-        final = ev.kind not in ("progress", "preview")
+        final = ev.kind not in ("progress", "preview", "frame")
         if final and self.busy.get(ev.worker) is job:
             del self.busy[ev.worker]  # that engine is free
         if ev.kind in ("paused", "stopped") and "checkpoint" in ev.body:
@@ -157,6 +174,9 @@ class JobBook:
             return
         if ev.kind == "paused":
             self._requeue(job, ev)
+            return
+        if ev.kind == "frame":
+            self._frame(job, ev)
             return
         if ev.kind in ("progress", "preview"):
             job.iteration = int(ev.body.get("iteration", job.iteration))
@@ -177,6 +197,8 @@ class JobBook:
             }
             msg = Message(C.RESULT, new_id(), body, job=job.id, frames=ev.frames)
             job.result_message = encode(msg)
+            if job.clip is not None:
+                job.clip.release_inputs()
             log.info("job %s done in %.2f s", job.id, body.get("elapsed", 0.0))
             for identity in list(job.watchers):
                 peer = self._peers.get(identity)
@@ -195,9 +217,23 @@ class JobBook:
         job.watchers.clear()
         self.start_next()
 
+    def _frame(self, job: JobRecord, ev: WorkerEvent) -> None:
+        """A clip's frame: to every watcher (never dropped), and kept for later watchers; the
+        picture is what the clip goes on from if it makes way."""
+        assert job.clip is not None
+        frames = encode(Message(C.FRAME, new_id(), ev.body, job=job.id, frames=ev.frames))
+        job.clip.sent.append(frames)
+        job.clip.last_output = ev.image
+        job.iteration = job.clip.done
+        for identity in list(job.watchers):
+            peer = self._peers.get(identity)
+            if peer is not None:
+                self._peers.send(peer, C.FRAME, job.id, frames)
+
     def _requeue(self, job: JobRecord, ev: WorkerEvent) -> None:
-        """A training that made way: queued again (behind the stylizations), to resume from
-        its checkpoint; cancelled instead if a cancel came while it paused."""
+        """A training or a clip that made way: queued again (behind the shorter jobs), to go
+        on from its checkpoint or its last frame; cancelled instead if a cancel came while it
+        paused."""
         job.pause.clear()
         job.ran_seconds = float(ev.body.get("elapsed", job.ran_seconds))
         if job.cancel.is_set():
@@ -207,7 +243,7 @@ class JobBook:
             job.state = JobState.QUEUED
             job.worker = job.device = None
             self.scheduler.push(job)
-            log.info("job %s: paused at step %d, queued again", job.id, job.iteration)
+            log.info("job %s: paused at %d, queued again", job.id, job.iteration)
             body: dict[str, Any] = {"iteration": job.iteration, "total": job.total}
             body |= {"elapsed": job.ran_seconds, "paused": True}
             self.to_watchers(job, C.PROGRESS, body)

@@ -15,10 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from impasto_protocol.clip_messages import ClipRequest
 from impasto_protocol.messages import Submit, Train
+
+from .clip_state import ClipState
 
 
 class JobState(str, Enum):
+    RECEIVING = "receiving"  # a clip whose frames are still arriving
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -44,7 +48,8 @@ class JobRecord:
     id: str
     client: bytes  # the submitting connection's routing id: heartbeats, fairness, limits
     owner: str  # who may see and act on the job (peers.Peer.owner): a key, "local" or "anyone"
-    submit: Submit | Train  # the request that made it: a stylization or (1.6) a training
+    # The request that made it: a stylization, (1.6) a training or (1.7) a clip.
+    submit: Submit | Train | ClipRequest
     settings: Any  # checked by the backend
     submit_ref: str  # the id of the submit (or train) request
     state: JobState = JobState.QUEUED
@@ -71,10 +76,25 @@ class JobRecord:
     runs: int = 0  # times started (a paused training starts again)
     ran_seconds: float = 0.0  # running time before its last pause
     checkpoint_step: int | None = None  # a training's saved checkpoint, once it has one
+    clip: ClipState | None = None  # a clip's frames in and out
 
     @property
     def training(self) -> bool:
         return isinstance(self.submit, Train)
+
+    @property
+    def kind(self) -> str:
+        """As a job summary says it: `stylize`, `train` (1.6) or `clip` (1.7)."""
+        if isinstance(self.submit, Train):
+            return "train"
+        return "clip" if self.clip is not None else "stylize"
+
+    @property
+    def tier(self) -> int:
+        """The queue's first order after replacements: stills, then clips, then trainings
+        (the longer the work, the later; a running clip or training makes way for a job of
+        an earlier tier)."""
+        return {"stylize": 0, "clip": 1, "train": 2}[self.kind]
 
     @property
     def stylization(self) -> Submit | None:
@@ -87,6 +107,9 @@ class JobRecord:
         them, although a replacement shares its source's)."""
         n = sum(len(f) for f in self.result_message) if self.result_message is not None else 0
         s = self.submit
+        if isinstance(s, ClipRequest):
+            assert self.clip is not None
+            return n + self.clip.held_bytes()
         if isinstance(s, Train):
             images = [s.style, *s.photos, s.validation]
         else:
@@ -115,7 +138,7 @@ class JobRecord:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "job": self.id,
-            "kind": "train" if self.training else "stylize",
+            "kind": self.kind,
             "owner": self.owner,
             "state": self.state.value,
             "label": self.submit.label,
@@ -139,8 +162,8 @@ class JobRecord:
 
 
 class Scheduler:
-    """Chooses the next job. Trainings wait behind every stylization (they run for minutes or
-    hours, and an editor waits on a stylization). Among the highest priority, the client
+    """Chooses the next job. Clips wait behind stills and trainings behind both (they run for
+    minutes or hours, and an editor waits on a still). Among the highest priority, the client
     whose last job started longest ago goes first, so one client's batch cannot starve
     another's single edit."""
 
@@ -213,13 +236,15 @@ class Scheduler:
     def remembered_clients(self) -> int:
         return len(self._last_start)
 
-    def waiting_stylizations(self) -> int:
-        return sum(1 for j in self.queued if not j.training)
+    def waiting_tiers(self) -> list[int]:
+        """The tier of each queued job: a running clip or training makes way for one of an
+        earlier tier (JobRecord.tier)."""
+        return [j.tier for j in self.queued]
 
     def _key(self, job: JobRecord) -> tuple[int, int, int, int, int]:
         return (
             0 if job.urgent else 1,
-            1 if job.training else 0,
+            job.tier,
             -job.submit.priority,
             self._last_start.get(job.client, -1),
             job.seq,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
+from impasto_protocol.clip_messages import ClipRequest
 from impasto_protocol.codec import Message, encode, is_version, new_id
 from impasto_protocol.errors import ProtocolError
 from impasto_protocol.limits import Limits
@@ -22,11 +23,13 @@ from impasto_protocol.pixels import Pixels
 
 from .. import __version__
 from .backend import Backend, FieldError, SettingsRequest, TrainingRequest
+from .clip_requests import ClipRequests
 from .config import ServerConfig
 from .imaging import to_pixels
 from .job_book import JobBook
 from .jobs import JobRecord, JobState, new_job_id
 from .peers import Peer, Peers, printable
+from .refusals import check_input_size, refusal
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class Requests:
         self.server = server
         self.book = book
         self.peers = peers
+        clips = ClipRequests(self)
         self.handlers = {
             C.HELLO: self.hello,
             C.SUBMIT: self.submit,
@@ -74,6 +78,8 @@ class Requests:
             C.PRESETS: self.presets,
             C.ESTIMATE: self.estimate,
             C.TRAIN: self.train,
+            C.CLIP: clips.clip,
+            C.FRAMES: clips.frames,
             C.HEARTBEAT: lambda peer, msg: None,
             C.ACK: self.ack,
         }
@@ -126,18 +132,10 @@ class Requests:
         try:
             checked = self.server.backend.check_settings(request)
         except FieldError as e:
-            raise _refusal(e) from None
+            raise refusal(e) from None
         replaced = self.replaceable(peer, sub.replace)
         self.check_room(peer, replaced)
-        job = JobRecord(
-            id=new_job_id(),
-            client=peer.identity,
-            owner=peer.owner,
-            submit=sub,
-            settings=checked,
-            submit_ref=msg.id,
-            urgent=replaced is not None,
-        )
+        job = self.new_job(peer, msg, sub, checked, urgent=replaced is not None)
         log.info(
             "job %s from %s: %dx%d, %d style(s)%s",
             job.id,
@@ -187,7 +185,7 @@ class Requests:
         if request.validation is not None:
             images.append(("validation", request.validation))
         for name, p in images:
-            _check_input_size(name, p.width, p.height, limits.max_input_pixels)
+            check_input_size(name, p.width, p.height, limits.max_input_pixels)
         for other in self.book.jobs.values():
             s = other.submit
             if isinstance(s, M.Train) and s.name == request.name and not other.state.finished:
@@ -206,16 +204,29 @@ class Requests:
         except FieldError as e:  # (its field is the wire path: `settings.steps`, `name`)
             raise ProtocolError(e.code, e.message, e.field) from None
         self.check_room(peer, None)
-        job = JobRecord(
+        job = self.new_job(peer, msg, request, checked)
+        log.info("job %s from %s: train %r", job.id, peer.name, request.name)
+        self.queue(peer, msg, job, None)
+
+    @staticmethod
+    def new_job(
+        peer: Peer,
+        msg: Message,
+        request: M.Submit | M.Train | ClipRequest,
+        settings: Any,
+        **more: Any,
+    ) -> JobRecord:
+        """The record of a job this peer's request makes: `settings` as the backend checked
+        them, `more` the record's other fields."""
+        return JobRecord(
             id=new_job_id(),
             client=peer.identity,
             owner=peer.owner,
             submit=request,
-            settings=checked,
+            settings=settings,
             submit_ref=msg.id,
+            **more,
         )
-        log.info("job %s from %s: train %r", job.id, peer.name, request.name)
-        self.queue(peer, msg, job, None)
 
     def check_room(self, peer: Peer, replaced: JobRecord | None) -> None:
         """`busy` when this client has its most unfinished jobs, or the queue is full."""
@@ -234,16 +245,17 @@ class Requests:
         if job_id is None:
             return None
         job = self.visible_job(peer, job_id, "replace")
-        if job.training:
-            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a training", "replace")
+        if job.stylization is None:
+            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a {job.kind} job", "replace")
         return None if job.state.finished else job
 
     def stylization_job(self, peer: Peer, job_id: str, field_name: str) -> M.Submit:
-        """The submit of a visible stylization job (a training has no images to start from)."""
-        s = self.visible_job(peer, job_id, field_name).stylization
-        if s is None:
-            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a training", field_name)
-        return s
+        """The submit of a visible stylization job (a training or a clip has no one image to
+        start from)."""
+        job = self.visible_job(peer, job_id, field_name)
+        if job.stylization is None:
+            raise ProtocolError(C.E_INVALID_FIELD, f"job {job_id} is a {job.kind} job", field_name)
+        return job.stylization
 
     def watch(self, peer: Peer, msg: Message) -> None:
         job = self.job(peer, msg)
@@ -254,6 +266,8 @@ class Requests:
             {"state": job.state.value, "position": self.book.position(job)},
             job=job.id,
         )
+        for frame in job.clip.sent if job.clip is not None else ():
+            self.peers.send(peer, C.FRAME, job.id, frame)  # a clip's frames done so far
         if job.state is JobState.DONE and job.result_message is not None:
             self.peers.send(peer, C.RESULT, job.id, job.result_message)
         elif job.state is JobState.CANCELLED:
@@ -337,7 +351,7 @@ class Requests:
         """A job's output size, time and memory without sending it (checked as a submit)."""
         limits = self.server.config.limits
         asked = M.EstimateRequest.from_message(msg, limits.max_styles)
-        _check_input_size("width", asked.width, asked.height, limits.max_input_pixels)
+        check_input_size("width", asked.width, asked.height, limits.max_input_pixels)
         request = SettingsRequest(
             settings=dict(asked.settings),
             content_size=(asked.width, asked.height),
@@ -348,7 +362,7 @@ class Requests:
         try:
             body = self.server.backend.estimate(request)
         except FieldError as e:
-            raise _refusal(e) from None
+            raise refusal(e) from None
         self.reply(peer, msg, C.ESTIMATE_REPLY, body)
 
     def ping(self, peer: Peer, msg: Message) -> None:
@@ -433,7 +447,7 @@ def _check_images(sub: M.Submit, content: Pixels, limits: Limits) -> None:
     ]
     images += [(n, p) for n, p in (("mask", sub.mask), ("init_image", sub.init_image)) if p]
     for name, p in images:
-        _check_input_size(name, p.width, p.height, limits.max_input_pixels)
+        check_input_size(name, p.width, p.height, limits.max_input_pixels)
     if len(sub.styles) > limits.max_styles:
         raise ProtocolError(C.E_TOO_LARGE, f"at most {limits.max_styles} styles", "styles")
     if sub.mask is not None and (sub.mask.width, sub.mask.height) != (
@@ -446,17 +460,3 @@ def _check_images(sub: M.Submit, content: Pixels, limits: Limits) -> None:
             f"{content.width}x{content.height}",
             "mask",
         )
-
-
-def _check_input_size(name: str, width: int, height: int, limit: int) -> None:
-    if width * height > limit:
-        raise ProtocolError(
-            C.E_TOO_LARGE,
-            f"{width}x{height} is over the daemon's limit of {limit} pixels per image",
-            name,
-        )
-
-
-def _refusal(e: FieldError) -> ProtocolError:
-    """A setting the backend refused, as the error naming it (`settings.<name>`)."""
-    return ProtocolError(e.code, e.message, f"settings.{e.field}" if e.field else "settings")

@@ -13,10 +13,12 @@ from typing import Any
 
 import zmq
 
-from impasto_protocol.messages import Train
+from impasto_protocol.clip_messages import ClipRequest
+from impasto_protocol.messages import Submit, Train
 
 from .backend import (
     Backend,
+    ClipInput,
     FieldError,
     JobInput,
     JobOutput,
@@ -27,7 +29,7 @@ from .backend import (
     Samples,
     TrainInput,
 )
-from .imaging import result_layout, to_array, to_pixels
+from .imaging import result_layout, to_array, to_float, to_pixels
 from .jobs import JobRecord
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,13 @@ WAKE_ENDPOINT = "inproc://impasto-worker-events"
 
 @dataclass
 class WorkerEvent:
-    kind: str  # loaded, load_failed, progress, preview, result, stopped, paused, failed
+    # loaded, load_failed, progress, preview, frame, result, stopped, paused, failed
+    kind: str
     job: JobRecord | None = None
     body: dict[str, Any] = field(default_factory=dict)
     frames: list[Any] = field(default_factory=list)
     worker: int = 0  # the index of the worker that posted it
+    image: Samples | None = None  # a clip's frame result, which the next frame is carried from
 
 
 class Worker(threading.Thread):
@@ -92,6 +96,8 @@ class Worker(threading.Thread):
         """Run a stylization or a training and post its outcome: exactly one final event."""
         if isinstance(job.submit, Train):
             layout, dtype = "RGB", "u8"  # a training's pictures are its validation picture
+        elif isinstance(job.submit, ClipRequest):
+            layout, dtype = job.submit.result_layout or "RGB", "u8"
         else:
             s = job.submit
             assert s.content is not None  # (inputs_from was resolved when the job was queued)
@@ -108,6 +114,10 @@ class Worker(threading.Thread):
         try:
             if isinstance(job.submit, Train):
                 out = self._train(job, job.submit, progress)
+            elif isinstance(job.submit, ClipRequest):
+                out = self._clip(job, layout, progress)
+                self._post(WorkerEvent("result", job, out.info))  # (its frames came before)
+                return
             else:
                 out = self._stylize(job, init, progress)
                 job.keep_image(out.image)
@@ -118,7 +128,10 @@ class Worker(threading.Thread):
             job.keep_image(e.partial)
             self._post(WorkerEvent("stopped", job, dict(e.info)))
         except JobPaused as e:
-            self._post(WorkerEvent("paused", job, {"checkpoint": e.step, "elapsed": e.elapsed}))
+            paused: dict[str, Any] = {"elapsed": e.elapsed}
+            if job.training:  # (a clip goes on from the frames it sent)
+                paused["checkpoint"] = e.step
+            self._post(WorkerEvent("paused", job, paused))
         except FieldError as e:
             self._post(
                 WorkerEvent("failed", job, {"code": e.code, "message": e.message, "field": e.field})
@@ -135,7 +148,7 @@ class Worker(threading.Thread):
 
     def _stylize(self, job: JobRecord, init: Samples | None, progress: ProgressSink) -> JobOutput:
         s = job.submit
-        assert not isinstance(s, Train) and s.content is not None
+        assert isinstance(s, Submit) and s.content is not None
         inputs = JobInput(
             content=to_array(s.content),
             styles=[to_array(p) for p in s.styles],
@@ -150,6 +163,41 @@ class Worker(threading.Thread):
             cancel=job.cancel,
         )
         return self.backend.run(inputs, progress)
+
+    def _clip(self, job: JobRecord, layout: str, progress: ProgressSink) -> JobOutput:
+        """The clip's frames from the first not done yet; each frame's result is posted as a
+        `frame` event, with the picture the next run goes on from if the clip makes way."""
+        clip = job.clip
+        assert clip is not None and isinstance(job.submit, ClipRequest)
+        request, received, start = job.submit, clip.received, clip.done
+        previous = None
+        if start > 0 and clip.last_output is not None:
+            previous = to_array(received[start - 1]), clip.last_output
+        elif request.after is not None:
+            previous = to_array(request.after[0]), to_float(request.after[1])
+
+        def frame_done(index: int, image: Samples) -> None:
+            pixels = to_pixels(image, layout, "u8")
+            body = {"index": index, "image": pixels.descriptor(0)}
+            self._post(WorkerEvent("frame", job, body, [pixels.data], image=image))
+
+        inputs = ClipInput(
+            frame=lambda i: to_array(received[i]),
+            count=request.frames,
+            styles=[to_array(p) for p in request.styles],
+            settings=job.settings,
+            temporal=clip.temporal,
+            mask=None if request.mask is None else to_array(request.mask),
+            start=start,
+            previous=previous,
+            progress_every=request.progress_every,
+            preview_every=request.preview_every,
+            preview_size=request.preview_size,
+            elapsed_before=job.ran_seconds,
+            cancel=job.cancel,
+            pause=job.pause,
+        )
+        return self.backend.run_clip(inputs, progress, frame_done)
 
     def _train(self, job: JobRecord, t: Train, progress: ProgressSink) -> JobOutput:
         inputs = TrainInput(
