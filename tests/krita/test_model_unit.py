@@ -48,6 +48,7 @@ class ArrayDocument:
         self.order = ["source"]
         self.undo: list[tuple[str, str]] = [("paint", "source")]
         self.active = "source"
+        self.locked: set[str] = set()
         self.open = True
         self.selection: Region | None = None
 
@@ -108,6 +109,9 @@ class ArrayDocument:
             self.undo.append(("remove", layer))
         self.order.remove(layer)
         self.active = target.source
+
+    def lock_layer(self, layer: str, locked: bool) -> None:
+        (self.locked.add if locked else self.locked.discard)(layer)
 
     def keep_source_active(self, target: Target, layer: str) -> None:
         if self.active == layer:
@@ -212,13 +216,18 @@ def test_a_job_previews_then_lands_its_result_in_one_undo_step(setup) -> None:
     link.send("j1", "progress", progress(1))
     link.send("j1", "preview", progress(0), picture(10))  # a Paint job's instant picture
     assert seen.previews == [] and doc.layers[layer].max() == 0
+    # While it runs a stroke lands on the source: it stays active, the preview layer locked.
+    assert doc.active == "source" and doc.locked == {layer}
     link.send("j1", "preview", progress(3), picture(90, 16, 12))  # smaller: scaled up
     assert seen.previews == [3] and doc.layers[layer][..., 0].min() == 90
+    doc.active = layer  # as a click on it in the Layers docker
+    link.send("j1", "preview", progress(4), picture(90, 16, 12))
+    assert doc.active == "source" and doc.locked == {layer}
     link.send("j1", "result", {"iterations": 10, "elapsed": 1.5}, picture(120))
     assert model.state is JobState.DONE and seen.finished == ["done"]
     assert doc.layers[layer][..., 0].min() == 120 and model.last_result["iterations"] == 10
     assert doc.names[layer] == "hubble (paint, strength 50, 32 px)"
-    assert doc.active == "source" and model.results == {layer}
+    assert doc.active == "source" and model.results == {layer} and doc.locked == set()
     assert [step for step in doc.undo if step[0] != "paint"] == [("add", layer)]
 
 
@@ -284,6 +293,7 @@ def test_cancel_undoes_the_layer_and_leaves_the_history_as_it_was(setup) -> None
     link.send("j1", "cancelled", {"reason": "user"})
     assert model.state is JobState.CANCELLED and seen.finished == ["cancelled"]
     assert doc.order == ["source"] and doc.undo == before
+    assert doc.locked == set()  # (Redo would bring it back unlocked, the painter's)
 
 
 def test_cancel_before_accepted_cancels_once_accepted(setup) -> None:
@@ -319,8 +329,9 @@ def test_a_closed_document_cancels_its_job_and_a_lost_daemon_fails_it(setup) -> 
     assert model.state is JobState.CANCELLED and link.cancelled == ["j1"]
     assert seen.messages[-1] == "the document was closed: its job is cancelled"
     doc.open = True  # (a closed Krita image takes its layers with it; this one keeps them)
+    kept = list(doc.order)
     model.start(request())
-    second = doc.active
+    (second,) = set(doc.order) - set(kept)
     link.answer("j2")
     link.state = LinkState.UNREACHABLE
     link.state_changed.emit()
@@ -333,7 +344,8 @@ def test_a_second_job_goes_above_the_first_result(setup) -> None:
     link.answer("j1")
     link.send("j1", "result", {}, picture(1))
     model.start(request(Mode.INSTANT))
-    assert doc.order[2] == doc.active  # above the first result, which stays
+    assert doc.order[2] in doc.locked  # above the first result, which stays
+    assert doc.active == "source"
     link.answer("j2")
     link.send("j2", "result", {}, picture(2))
     assert doc.names[doc.order[2]] == "hubble (instant, 32 px)"
@@ -355,7 +367,7 @@ def test_the_request_reads_the_daemons_current_defaults(setup, tmp_path: Path) -
     model, link, doc, _ = setup
     choice = StyleChoice(layer="Background", presets={2: 0.5}, trained=["ink"], strength=70)
     built = model.request(choice)
-    assert built.style_name == "Background + built-in 2 + ink"
+    assert built.style_name == "Background + Built-in style 2 + ink"
     assert built.settings["style_blend"] == [1.0, 1.0] and built.settings["trained"] == ["ink"]
     assert built.settings["style_weight"] == pytest.approx(policy.style_weight(70, DEFAULTS))
     link.welcome = {**WELCOME, "defaults": {**DEFAULTS, "style_weight": 1e6}}  # a new daemon

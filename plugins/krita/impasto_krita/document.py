@@ -23,7 +23,7 @@ from krita import Krita
 
 from . import imaging
 from .host import HostError, Target
-from .qt import QTimer
+from .qt import QTimer, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +244,9 @@ class KritaDocument:
     def remove_result_layer(self, target: Target, layer: str) -> None:
         discard_layer(self.doc, self._nodes[target.source], self._nodes[layer])
 
+    def lock_layer(self, layer: str, locked: bool) -> None:
+        self._nodes[layer].setLocked(locked)
+
     def keep_source_active(self, target: Target, layer: str) -> None:
         keep_source_active(self.doc, self._nodes[target.source], self._nodes[layer])
 
@@ -297,8 +300,10 @@ def discard_layer(doc: Any, source: Any, layer: Any) -> None:
 
 
 def keep_source_active(doc: Any, source: Any, layer: Any, later: bool = False) -> None:
-    """After a result lands Krita has made it the active layer, so Start again would stylize
-    the result: make the source active again, unless the user chose another layer meanwhile."""
+    """Krita makes a new layer the active one a moment after adding it: a stroke made while
+    the job runs would land on the preview layer, and Start again would stylize the result.
+    Make the source active again (at the start, at each picture and at the result), unless
+    the user chose another layer meanwhile."""
     active = doc.activeNode() if is_open(doc) else None
     if active is not None and node_id(active) == node_id(layer):
         _activate(doc, source)
@@ -331,6 +336,18 @@ def _node_ids(doc: Any, without: str = "") -> list[str]:
 
 def _contains(doc: Any, node: Any) -> bool:
     return node_id(node) in _node_ids(doc)
+
+
+def canvas() -> Any:
+    """The active view's canvas widget (its controller, whose focus proxy the canvas is),
+    where the docker hands the keyboard back; None when no image is shown."""
+    window = Krita.instance().activeWindow()
+    if window is None:
+        return None
+    for widget in window.qwindow().findChildren(QWidget):
+        if widget.metaObject().className() == "KisCanvasController" and widget.isVisible():
+            return widget
+    return None
 
 
 def krita_setting(key: str, default: str = "") -> str:

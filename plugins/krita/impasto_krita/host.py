@@ -80,6 +80,11 @@ class Document(Protocol):
         step, else remove it (one step that brings it back). The source becomes active."""
         ...
 
+    def lock_layer(self, layer: str, locked: bool) -> None:
+        """Lock the result layer against painting while previews are written into it (the
+        plug-in's own writes still land), or unlock it for the painter. No undo step."""
+        ...
+
     def keep_source_active(self, target: Target, layer: str) -> None:
         """Make the source the active layer again if the result layer became it."""
         ...

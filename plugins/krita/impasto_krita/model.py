@@ -6,8 +6,10 @@
 A job creates its result layer when it starts, above the source layer (and above the results of
 earlier jobs on it, which would hide it), and writes every preview into it (scaled to the target
 area, masked by the feathered selection), then the final result into the same layer, renamed
-after the style and the main settings. The source stays the active layer, so the next Start
-stylizes it again rather than the result. A strength change while the job runs submits a
+after the style and the main settings. The source stays the active layer, while the job runs
+too (and the preview layer is locked until the result lands), so a brush stroke made meanwhile
+lands on the source rather than on a layer the next preview overwrites, and the next Start
+stylizes the source again rather than the result. A strength change while the job runs submits a
 replacement (`replace`) that warm-starts from the running job (`init_job`), so the canvas keeps
 improving instead of starting over. Cancelling, a failure or a closed document take the layer
 away by undoing its creation: what is left is either a finished result (one undo step) or the
@@ -57,6 +59,9 @@ from .qt import QImage, QObject, Signal
 from .request import JobRequest, StyleChoice, job_request, styles_counted
 
 log = logging.getLogger(__name__)
+
+NO_STYLE = "choose a style image or layer, or a built-in or trained style"
+NO_IMAGE = "open an image first"
 
 
 class JobState(str, Enum):
@@ -153,12 +158,12 @@ class StyleTransferModel(QObject):
             and not preset_fields(request.presets)
             and not request.settings.get("trained")
         ):
-            self.message.emit("choose a style image or layer, or a built-in or trained style")
+            self.message.emit(NO_STYLE)
             return False
         doc = self.documents()
         try:
             if doc is None:
-                raise HostError("open an image first")
+                raise HostError(NO_IMAGE)
             target = doc.target(request.selection_only)
             content = doc.read_pixels(target)
         except HostError as e:
@@ -174,10 +179,32 @@ class StyleTransferModel(QObject):
         except HostError as e:
             self.message.emit(str(e))
             return False
+        # A stroke made while the job runs must land on the source, not on the preview layer
+        # that the next preview overwrites (and that undo would bring back into the result).
+        doc.lock_layer(layer, True)
+        doc.keep_source_active(target, layer)
         self.job = _Job(doc, target, layer, submit, request.style_name, mask, request.mode)
         self._send(self.job, submit)
         self._set_state(JobState.SUBMITTING)
         return True
+
+    def why_not(self, choice: StyleChoice) -> str:
+        """Why Start would be refused now, in the words start() uses; "" when nothing stops
+        it. No style is read: the docker asks again whenever something changes, so that the
+        line of a refused Start goes once its cause has (the daemon connected, an image
+        opened, a style added) instead of staying, stale."""
+        if not self.link.usable():
+            return f"cannot start: {self.link.describe()}"
+        if not (styles_counted(choice) or preset_fields(choice.presets) or choice.trained):
+            return NO_STYLE
+        doc = self.documents()
+        if doc is None:
+            return NO_IMAGE
+        try:
+            doc.target(choice.selection_only)
+        except HostError as e:
+            return str(e)
+        return ""
 
     def _build_submit(
         self, request: JobRequest, target: Target, content: Pixels
@@ -342,6 +369,7 @@ class StyleTransferModel(QObject):
         if self.state is JobState.CANCELLING:  # it finished first; the user wants none
             self._end(JobState.CANCELLED, "")
         elif self._show(job, event.image):
+            job.document.lock_layer(job.layer, False)  # the result is the painter's to edit
             job.document.rename_layer(job.layer, self._result_name(job))
             job.document.keep_source_active(job.target, job.layer)
             self.results.add(job.layer)
@@ -389,6 +417,9 @@ class StyleTransferModel(QObject):
         area = target.area
         pixels = imaging.fitted(image, area.width, area.height, job.mask)
         job.document.write_result(target, job.layer, pixels, image.dtype)
+        # Krita activates a new layer a moment after adding it, or the user may click it:
+        # the source is made active again at each picture, so a stroke never lands here.
+        job.document.keep_source_active(target, job.layer)
         return True
 
     def _report(self, p: Progress) -> None:
@@ -403,7 +434,8 @@ class StyleTransferModel(QObject):
             self._forget(job.handle)
             self._forget(job.pending)
         if job is not None and remove:
-            try:
+            try:  # (unlocked: Redo may bring it back, as the painter's)
+                job.document.lock_layer(job.layer, False)
                 job.document.remove_result_layer(job.target, job.layer)
             except Exception:  # the user may have deleted it already
                 log.exception("could not remove the result layer")

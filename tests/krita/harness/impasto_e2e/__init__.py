@@ -26,6 +26,7 @@ import traceback
 from pathlib import Path
 
 from impasto_krita.qt import (
+    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -43,6 +44,8 @@ from impasto_krita.qt import (
     QToolButton,
     QWidget,
 )
+from PyQt5.QtCore import QPoint, QPointF
+from PyQt5.QtGui import QWheelEvent
 
 from krita import Extension, Krita, Selection
 
@@ -90,6 +93,63 @@ def undo_history() -> list[str] | None:
 def active_layer() -> str:
     node = STATE["doc"].activeNode()
     return node.name() if node is not None else ""
+
+
+def focus_holder() -> dict:
+    """Which widget Krita's window gives the keys to (Xvfb has no active window: its focus
+    widget, which has them once the window is active), and whether it is a number box."""
+    w = Krita.instance().activeWindow().qwindow().focusWidget()
+    if w is None:
+        return {"class": None, "name": "", "number_box": False, "in_docker": False}
+    parent = w.parentWidget()
+    return {
+        "class": w.metaObject().className(),
+        "name": w.objectName() or (parent.objectName() if parent is not None else ""),
+        "number_box": isinstance(w, QAbstractSpinBox) or isinstance(parent, QAbstractSpinBox),
+        "in_docker": STATE["docker"].isAncestorOf(w),
+    }
+
+
+def click_focused(button) -> None:
+    """A click as the mouse makes it: the button takes the focus, then clicks."""
+    button.setFocus()
+    button.click()
+
+
+def wheel(widget) -> None:
+    """One notch of the wheel over `widget` (down, or up at the last item or the maximum:
+    whichever would change it), as the painter scrolling the panel gives it."""
+    at = QPointF(widget.width() / 2, widget.height() / 2)
+    last = widget.count() - 1 if isinstance(widget, QComboBox) else widget.maximum()
+    now = widget.currentIndex() if isinstance(widget, QComboBox) else widget.value()
+    delta = QPoint(0, 120 if now == last else -120)
+    event = QWheelEvent(
+        at, QPointF(widget.mapToGlobal(at.toPoint())), QPoint(0, 0), delta,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def wheel_over_settings(docker) -> dict:
+    """The wheel over the unfocused Quality and Mode boxes, the iterations, the strength: each
+    keeps its value. And every combo box, spin box and slider of the docker takes the focus
+    by click or Tab only (StrongFocus), not by the wheel."""
+    read = {QComboBox: lambda w: w.currentIndex(), QSpinBox: lambda w: w.value()}
+    read[QSlider] = read[QSpinBox]
+    seen = {}
+    for kind, name in ((QComboBox, "preset"), (QComboBox, "mode"), (QSpinBox, "setting_iterations"),
+                       (QSlider, "strength")):  # fmt: skip
+        widget = docker.findChild(kind, name)
+        before = read[kind](widget)
+        wheel(widget)
+        seen[name] = {"before": before, "after": read[kind](widget), "focus": widget.hasFocus(),
+                      "enabled": widget.isEnabled()}  # fmt: skip
+    strong = Qt.FocusPolicy.StrongFocus
+    wheeled = docker.findChildren((QComboBox, QAbstractSpinBox, QSlider))
+    seen["not_strong"] = [w.objectName() for w in wheeled if w.focusPolicy() != strong]
+    seen["count"] = len(wheeled)
+    return seen
 
 
 def fully_shown(widget, window) -> dict:
@@ -353,9 +413,13 @@ def check_geometry(docker) -> None:
 
     def opened() -> None:
         measure("advanced_open")
+        EVIDENCE["wheel"] = wheel_over_settings(docker)
         form = docker.findChild(QWidget, "advanced")
         EVIDENCE["geometry"]["advanced_shown"] = form.isVisible()
         EVIDENCE["geometry"]["labels"] = [w.text() for w in form.findChildren(QLabel) if w.text()]
+        shown = [w.text() for w in form.findChildren(QLabel) if w.text() and w.isVisible()]
+        EVIDENCE["geometry"]["shown_labels"] = shown
+        EVIDENCE["geometry"]["scales_text"] = form.findChild(QSpinBox, "setting_scales").text()
         if SCENARIO.get("screenshots"):
             shoot("docker_advanced")
         docker.findChild(QToolButton, "advanced_toggle").click()
@@ -451,7 +515,7 @@ def train_style(docker) -> None:
 
     docker.training.changed.connect(guarded(record))
     steps.setValue(train["steps"])
-    button.click()
+    click_focused(button)
     ev()["train_job_steps_enabled"] = steps.isEnabled()
     deadline = time.monotonic() + 120
 
@@ -477,6 +541,7 @@ def train_style(docker) -> None:
             "trained_title": title,
             "button_enabled": button.isEnabled(),
             "stop_visible": stop.isVisible(),
+            "focus": focus_holder(),
         }
         note("training ended", text=status.text())
         fill_in_and_start(docker)
@@ -496,8 +561,13 @@ def fill_in_and_start(docker) -> None:
             path.setText(SCENARIO["style"] + "x")
             docker.findChild(QPushButton, "add_style").click()
             ev()["typo"] = {"message": label("message"), "path_kept": path.text()}
+        if opt("train"):  # Train before a style is there: refused, until one is added
+            docker.findChild(QPushButton, "train_style").click()
+            ev()["train_refused"] = [label("message")]
         path.setText(SCENARIO["style"])
         docker.findChild(QPushButton, "add_style").click()
+        if opt("train"):
+            ev()["train_refused"].append(label("message"))
         if opt("typo"):
             ev()["typo"]["message_after_add"] = label("message")
     if opt("train") and "train_end" not in ev():
@@ -510,6 +580,7 @@ def fill_in_and_start(docker) -> None:
     if opt("trained"):
         choose_trained(docker, opt("trained"))
     ev()["strength_enabled"] = docker.findChild(QSlider, "strength").isEnabled()
+    ev()["reset_enabled"] = docker.findChild(QToolButton, "strength_reset").isEnabled()
     if SCENARIO.get("screenshot"):  # a debugging aid: how the docker looks when Start is clicked
         docker.grab().save(str(OUT / f"{prefix()}docker.png"))
     docker.findChild(QSpinBox, "setting_size").setValue(SCENARIO["size"])
@@ -526,15 +597,15 @@ def fill_in_and_start(docker) -> None:
     ev()["estimate_at_start"] = label("estimate")
     ev()["target_at_start"] = label("target_layer")
     ev()["undo_before"] = undo_history()
-    docker.findChild(QPushButton, "start").click()
-    # Where the keyboard goes in the docker now (its focus widget: Xvfb has no active window)
-    focused = docker.focusWidget()
-    ev()["focus_after_start"] = focused.objectName() if focused is not None else ""
+    click_focused(docker.findChild(QPushButton, "start"))
+    ev()["focus_after_start"] = focus_holder()
     STATE["started_at"] = time.monotonic()
     note("start clicked", message=label("message"))
     if RUNS[STATE["run"]].get("refuse"):
         ev()["outcome"] = "refused" if not docker.model.state.active else "started"
         ev()["message"] = label("message")
+        phase = docker.findChild(QLabel, "phase")
+        ev()["phase_after_refusal"] = phase.text() if phase.isVisible() else ""
         QTimer.singleShot(0, guarded(after_finish))
         return
     if docker.model.state.value == "idle":
@@ -579,7 +650,13 @@ def on_preview(iteration: int) -> None:
     docker = STATE["docker"]
     job = docker.model.job
     ev()["previews"].append(
-        {"iteration": iteration, "sha256": digest, "job": job.job_id if job else None}
+        {
+            "iteration": iteration,
+            "sha256": digest,
+            "job": job.job_id if job else None,
+            "active": active_layer(),  # where a brush stroke would land now
+            "locked": layer.locked() if layer is not None else None,
+        }
     )
     n = len(ev()["previews"])
     if n == 1 and layer is not None:
@@ -593,7 +670,8 @@ def on_preview(iteration: int) -> None:
         ev()["again_preview_changed"] = changed
         ev()["again_layers"] = [n.name() for n in STATE["doc"].rootNode().childNodes()]
     if MODE == "cancel" and n == 1:
-        QTimer.singleShot(0, guarded(lambda: docker.findChild(QPushButton, "cancel").click()))
+        cancel = docker.findChild(QPushButton, "cancel")
+        QTimer.singleShot(0, guarded(lambda: click_focused(cancel)))
         note("cancel clicked")
     if MODE == "close" and n == 1:
         if "panel_closed" not in EVIDENCE:
@@ -640,6 +718,7 @@ def on_finished(outcome: str) -> None:
         )
     }
     ev()["done_bar"] = docker.findChild(QProgressBar, "progress").format()
+    ev()["focus_after_end"] = focus_holder()
     ev()["done_phase"] = label("phase")
     QTimer.singleShot(200, guarded(after_finish))  # let late events (none expected) arrive
 
@@ -664,6 +743,7 @@ def after_finish() -> None:
         ev()["result_layer"] = layer.name()
         ev()["result_color"] = [layer.colorModel(), layer.colorDepth()]
         ev()["result_sha256"] = dump("result.bin", whole(layer))
+        ev()["result_locked"] = layer.locked()
     if SCENARIO.get("save"):
         kra = str(OUT / "saved.kra")
         ev()["saved"] = bool(doc.saveAs(kra))
