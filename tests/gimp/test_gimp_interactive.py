@@ -264,8 +264,10 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
         run1 = _wait_file(out / "run1.json", proc)
         desktop.gone(progress)
         assert run1["status"] == "cancel", run1
-        # The unfinished layer was removed; the user's own step before Start is still there.
+        # The unfinished layer was removed; the user's own step before Start is still there,
+        # and the layer the filter ran on is still the one selected.
         assert run1["layers"] == [MARKER, "Background"], run1
+        assert run1["selected"] == ["Background"], run1
         assert run1["undo_enabled"], run1
         # The cancelled run left no undo step: the first Ctrl+Z undoes the user's own step.
         desktop.press(desktop.window(IMAGE_WINDOW, proc), "ctrl+z")
@@ -370,6 +372,13 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     assert run2["result_name"] == name and run2["layers"] == [name, "Background"], run2
     saved = last.read_text()
     assert SEED_HEADER not in saved and f"(iterations {OK_ITERATIONS})" in saved, saved
+    # Filters > Repeat (WITH_LAST_VALS) ran with run 2's values, and showed the progress
+    # window with its Cancel, as every run from the menus does (runs 1 and 2 and this one).
+    repeat = ev["repeat"]
+    assert repeat["status"] == "success", repeat
+    assert repeat["details"]["iterations"] == OK_ITERATIONS, repeat
+    windows = [line for line in lines if "progress window: " in line]
+    assert len(windows) == 3 and all(line.endswith(PROGRESS) for line in windows), windows
 
     # A new GIMP session: WITH_LAST_VALS ignores its arguments and uses the saved values.
     done = subprocess.run(gimp.command("last_values.py"), capture_output=True, text=True)

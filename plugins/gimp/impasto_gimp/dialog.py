@@ -202,6 +202,8 @@ class ProgressWindow:
     """A small window with a status line, a progress bar and Cancel, alive while the job runs."""
 
     def __init__(self, title: str = PROGRESS_TITLE) -> None:
+        GimpUi.init("impasto")  # (once: a run without the dialog, Filters > Repeat, comes here)
+        log.info("progress window: %s", title)
         self.cancelled = False
         self.window = Gtk.Window(title=title)
         self.window.set_default_size(360, -1)

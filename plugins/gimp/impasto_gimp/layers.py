@@ -146,6 +146,20 @@ def unrecorded(image: Gimp.Image) -> Iterator[None]:
         image.undo_thaw()
 
 
+@contextlib.contextmanager
+def same_selected_layers(image: Gimp.Image) -> Iterator[None]:
+    """The layers selected before, selected again after: adding a layer selects it, and
+    removing it selects another (the one now on top), so a cancelled or failed run would
+    leave a different layer active than the user had."""
+    selected = list(image.get_selected_layers())
+    try:
+        yield
+    finally:
+        kept = [layer for layer in selected if layer.is_valid()]
+        if kept:
+            image.set_selected_layers(kept)
+
+
 def result_name(source: Gimp.Layer) -> str:
     return f"{RESULT_NAME} of {source.get_name()}"
 

@@ -32,7 +32,12 @@ from impasto_protocol.submission import (  # noqa: E402
 
 from . import estimate, job, layers, procedures, train_procedure, words  # noqa: E402
 from .prefetch import Prefetch  # noqa: E402
-from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
+from .procedures import (  # noqa: E402
+    add_endpoint_argument,
+    error_values,
+    plugin_config,
+    progress_window,
+)
 from .settings import (  # noqa: E402
     Arguments,
     Features,
@@ -213,21 +218,15 @@ def run(
     config: Gimp.ProcedureConfig,
     data: Any,
 ) -> Gimp.ValueArray:
-    ui = None
-    prefetch = None
+    prefetch: Prefetch | str | None = None
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        from . import dialog  # GimpUi and Gtk only when there is a user to talk to
-
-        prefetch = _prefetch(config)
-        estimate_input = _estimate_input(image, drawables, config)
-        if not dialog.settings_dialog(procedure, config, prefetch, estimate_input):
-            if isinstance(prefetch, Prefetch):
-                prefetch.stop()
+        ok, prefetch = _settings_dialog(procedure, image, drawables, config)
+        if not ok:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-        ui = dialog.ProgressWindow()
+    ui = progress_window(run_mode)
     try:
-        if isinstance(prefetch, Prefetch) and ui is not None:
-            if prefetch.endpoint == (config.get_property("endpoint") or None):
+        if isinstance(prefetch, Prefetch):
+            if ui is not None and prefetch.endpoint == (config.get_property("endpoint") or None):
                 # The palette's worker may still be starting this daemon: let it finish, or
                 # the job would start a second one.
                 ui.follow(prefetch)
@@ -242,6 +241,25 @@ def run(
     finally:
         if ui is not None:
             ui.close()
+
+
+def _settings_dialog(
+    procedure: Gimp.Procedure,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+) -> tuple[bool, Prefetch | str]:
+    """The settings dialog, with the palette fetched meanwhile: whether OK was pressed, and
+    the palette's worker (or why there is none)."""
+    from . import dialog  # GimpUi and Gtk only when there is a user to talk to
+
+    prefetch = _prefetch(config)
+    estimate_input = _estimate_input(image, drawables, config)
+    if dialog.settings_dialog(procedure, config, prefetch, estimate_input):
+        return True, prefetch
+    if isinstance(prefetch, Prefetch):
+        prefetch.stop()
+    return False, prefetch
 
 
 def _prefetch(config: Gimp.ProcedureConfig) -> Prefetch | str:
@@ -403,16 +421,17 @@ def _paint(
     # moment (GIMP's way for in-situ previews), so a cancelled or failed run leaves no undo
     # step. The stack is not frozen while the job runs: GIMP's own Cancel kills the
     # plug-in, and a stack left frozen would stop recording the user's work.
-    with layers.unrecorded(image):
-        preview = layers.ResultLayer(image, source, where)
-    # Where the first preview landed, for the details: a second run's must be seen too.
-    shown: dict[str, Any] = {}
-    hooks.preview = lambda p: _show_preview(preview, p, shown)
-    try:
-        outcome = job.run(client, submit, hooks)
-    finally:
+    with layers.same_selected_layers(image):
         with layers.unrecorded(image):
-            preview.remove()  # the image is as it was, the undo history too
+            preview = layers.ResultLayer(image, source, where)
+        # Where the first preview landed, for the details: a second run's must be seen too.
+        shown: dict[str, Any] = {}
+        hooks.preview = lambda p: _show_preview(preview, p, shown)
+        try:
+            outcome = job.run(client, submit, hooks)
+        finally:
+            with layers.unrecorded(image):
+                preview.remove()  # the image is as it was, the undo history too
     undo_group = [bool(image.undo_group_start())]
     try:
         result_layer = layers.ResultLayer(image, source, where)

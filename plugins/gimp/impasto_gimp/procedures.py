@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import gi
 
@@ -38,6 +39,21 @@ def error_values(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
     return procedure.new_return_values(
         Gimp.PDBStatusType.EXECUTION_ERROR,
         GLib.Error.new_literal(GLib.quark_from_string("impasto"), message, 0),
+    )
+
+
+def progress_window(run_mode: Gimp.RunMode, training: bool = False) -> Any:
+    """The plug-in's own progress window (dialog.ProgressWindow, with its graceful Cancel)
+    for every run a user started from the menus: the dialog's (INTERACTIVE) and Filters >
+    Repeat's (WITH_LAST_VALS: no dialog, but a user watching all the same). None for scripts
+    (NONINTERACTIVE) and where GIMP has no display to show it on (gimp-console). `training`:
+    Train Instant Style's window, not Style Transfer's."""
+    if run_mode == Gimp.RunMode.NONINTERACTIVE or not Gimp.Display.name():
+        return None
+    from . import dialog  # GimpUi and Gtk only when there is a user to talk to
+
+    return dialog.ProgressWindow(
+        dialog.TRAINING_PROGRESS_TITLE if training else dialog.PROGRESS_TITLE
     )
 
 

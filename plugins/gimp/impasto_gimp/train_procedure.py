@@ -28,7 +28,12 @@ from impasto_protocol.modes import Features  # noqa: E402
 from impasto_protocol.submission import GIMP_CLIENT, build_train, job_label  # noqa: E402
 
 from . import job, layers  # noqa: E402
-from .procedures import add_endpoint_argument, error_values, plugin_config  # noqa: E402
+from .procedures import (  # noqa: E402
+    add_endpoint_argument,
+    error_values,
+    plugin_config,
+    progress_window,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +90,12 @@ def run(
     config: Gimp.ProcedureConfig,
     data: Any,
 ) -> Gimp.ValueArray:
-    ui = None
     if run_mode == Gimp.RunMode.INTERACTIVE:
         from . import dialog  # GimpUi and Gtk only when there is a user to talk to
 
         if not dialog.training_dialog(procedure, config):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-        ui = dialog.ProgressWindow(dialog.TRAINING_PROGRESS_TITLE)
+    ui = progress_window(run_mode, training=True)
     try:
         return _train(procedure, config, ui)
     except (layers.HostError, job.DaemonError) as exc:

@@ -1,7 +1,8 @@
 # Runs inside the GUI gimp-3.0 (python-fu-eval) on a virtual X server: calls
 # plug-in-impasto-stylize three times with RunMode.INTERACTIVE, as the menu does, while pytest acts
 # as the user with xdotool (run 1: OK, then Cancel in the progress window; run 2: OK; run 3: Reset
-# to Factory Defaults, then Cancel in the dialog). Between the
+# to Factory Defaults, OK refused, then Cancel in the dialog), and once with WITH_LAST_VALS after
+# run 2, as Filters > Repeat does. Between the
 # runs it waits for pytest's go-ahead file, so that pytest can change the remembered values first.
 # Evidence goes to <out>/run1.json and <out>/evidence.json; raising makes GIMP exit non-zero.
 import json
@@ -53,8 +54,9 @@ def _wait_for(path, p):
         time.sleep(0.1)
 
 
-def _run(p, marker=None):
-    """One interactive call on a freshly loaded image shown in a display. With a `marker`
+def _run(p, marker=None, mode=Gimp.RunMode.INTERACTIVE):
+    """One call (INTERACTIVE, or `mode`) on a freshly loaded image shown in a display, its
+    layer selected as the user's choice to run the filter on. With a `marker`
     name, a layer of that name is added first, as a user's last step before Start; after the
     run, pytest presses Ctrl+Z in the image window and this records what that undid."""
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(p["content"]))
@@ -64,9 +66,10 @@ def _run(p, marker=None):
         step = Gimp.Layer.new(image, marker, 8, 8, Gimp.ImageType.RGBA_IMAGE, 100.0,
                               Gimp.LayerMode.NORMAL)  # fmt: skip
         image.insert_layer(step, None, 0)
+    image.set_selected_layers([source])  # the layer the user picked to run the filter on
     proc = Gimp.get_pdb().lookup_procedure(PROC)
     cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("run-mode", mode)
     cfg.set_property("image", image)
     cfg.set_core_object_array("drawables", [source])
     started = time.monotonic()
@@ -80,6 +83,7 @@ def _run(p, marker=None):
         "seconds": round(time.monotonic() - started, 2),
         "layers": _names(image),
         "undo_enabled": image.undo_is_enabled(),
+        "selected": [layer.get_name() for layer in image.get_selected_layers()],
     }
     if status == Gimp.PDBStatusType.SUCCESS:
         ev["previews"] = result.index(1)
@@ -108,6 +112,7 @@ def _main():
     evidence["run1"] = _run(p, marker=MARKER)
     _wait_for(os.path.join(p["out"], "go2"), p)
     evidence["run2"] = _run(p)
+    evidence["repeat"] = _run(p, mode=Gimp.RunMode.WITH_LAST_VALS)  # Filters > Repeat
     _wait_for(os.path.join(p["out"], "go3"), p)
     evidence["run3"] = _run(p)  # pytest resets the dialog to its factory defaults, cancels
     _write(os.path.join(p["out"], "evidence.json"), evidence)
