@@ -120,6 +120,22 @@ def check_document(o: Outcome, changed_inside: bool, run: str = "") -> None:
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "plugins" / "krita" / "screenshots"
+CANVASES = ("KisOpenGLCanvas2", "KisQPainterCanvas")  # Krita's canvas widgets
+
+
+def check_keys_go_to_the_canvas(holder: dict) -> None:
+    """A clicked Start, Cancel or Train that went grey handed the keyboard to the canvas, not
+    to the next number box in line (Krita's shortcuts would edit its number)."""
+    assert not holder["number_box"] and holder["class"] in CANVASES, holder
+
+
+def check_strokes_go_to_the_source(ev: dict) -> None:
+    """At every preview the source is the active layer and the preview layer is locked: a
+    brush stroke made while the job runs lands on the source, not on a layer the next
+    preview overwrites."""
+    source = ev["layers_before"][0]
+    assert ev["previews"], ev
+    assert all(p["active"] == source and p["locked"] for p in ev["previews"]), ev["previews"]
 
 
 def test_live_previews_then_result_layer(tmp_path, resource_cache, wheels, daemon) -> None:
@@ -149,7 +165,17 @@ def test_live_previews_then_result_layer(tmp_path, resource_cache, wheels, daemo
     assert "re-targeting to strength 70 (strong)" in later, ev["phase_texts"]
     assert all(re.fullmatch(r"(\d+/\d+(, \d+ s left)?|queued|done)?", t) for t in ev["bar_texts"])
     assert ev["usable_state"].startswith("Daemon connected (cpu"), ev["daemon_states_seen"]
-    assert ev["focus_after_start"] == "cancel", ev  # not a spin box a key press would edit
+    check_keys_go_to_the_canvas(ev["focus_after_start"])
+    check_keys_go_to_the_canvas(ev["focus_after_end"])
+    check_strokes_go_to_the_source(ev)
+    assert ev["result_locked"] is False, ev  # the result is the painter's to edit
+    # The wheel over the unfocused settings scrolls the panel: none of them changed.
+    wheel = ev["wheel"]
+    assert wheel["not_strong"] == [] and wheel["count"] >= 10, wheel
+    for name in ("preset", "mode", "setting_iterations", "strength"):
+        seen = wheel[name]
+        assert seen["enabled"] and not seen["focus"], (name, wheel)
+        assert seen["after"] == seen["before"], (name, wheel)
     assert ev["target_at_start"] == "Layer: Background, the 48x56 selection", ev
     # One new layer, above the source, named after the style and the strength it ended with.
     name = result_name("hubble", 64, strength=70)
@@ -260,6 +286,8 @@ def test_cancel_leaves_the_document_as_it_was(tmp_path, resource_cache, wheels, 
     ev = o.evidence
     assert ev["outcome"] == "cancelled", ev
     assert len(ev["previews"]) == 1  # cancelled at the first preview
+    check_strokes_go_to_the_source(ev)
+    check_keys_go_to_the_canvas(ev["focus_after_end"])  # Cancel, clicked, went grey
     # Decided: a cancelled job's layer is removed by undoing its creation, so the document
     # and its undo history are exactly as before (Undo then undoes the user's own last step).
     assert ev["layers_after"] == ev["layers_before"]

@@ -19,6 +19,7 @@ from krita import DockWidget
 from . import document
 from .daemon_link import DaemonLink, LinkState
 from .document import KritaDocument
+from .focus import WheelGuard, set_enabled
 from .footer import Footer, line
 from .host import HostError
 from .instant import NO_METHOD, NO_PRESETS, WAITING, ModeChoice, Palette, TrainedList
@@ -67,6 +68,7 @@ class StyleTransferDocker(DockWidget):
         self.training = StyleTraining(self.link, self)
         self._replace_timer = self._timer(REPLACE_DELAY_MS, self._apply_strength, single=True)
         self._build()
+        self._wheel_guard = WheelGuard(self)  # the wheel scrolls the panel, not the settings
         self._remembered = Remembered.load(document.krita_setting)
         self._restoring = True
         self._restore()
@@ -420,9 +422,14 @@ class StyleTransferDocker(DockWidget):
         self._on_mode()
 
     def _update_buttons(self) -> None:
+        """Start or Cancel, as the job allows. A clicked one that goes grey hands the keyboard
+        to the canvas, not to the next spin box in line, where Krita's shortcuts would edit
+        a number."""
         active = self.model.state.active
-        self.start.setEnabled(not active and self.link.usable() and self.form.built)
-        self.cancel.setEnabled(active and self.model.state is not JobState.CANCELLING)
+        usable = not active and self.link.usable() and self.form.built
+        set_enabled(self.start, usable, document.canvas)
+        cancellable = active and self.model.state is not JobState.CANCELLING
+        set_enabled(self.cancel, cancellable, document.canvas)
 
     def _retargeting(self) -> str:
         value = self.strength.value()

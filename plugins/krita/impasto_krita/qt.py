@@ -6,10 +6,11 @@ differ. Every other module takes its Qt names from here, so that move touches th
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QObject, QSize, QSocketNotifier, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEvent, QObject, QSize, QSocketNotifier, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -41,11 +42,13 @@ Signal = pyqtSignal
 
 __all__ = [
     "QAbstractItemView",
+    "QAbstractSpinBox",
     "QApplication",
     "QCheckBox",
     "QColor",
     "QComboBox",
     "QDoubleSpinBox",
+    "QEvent",
     "QFileDialog",
     "QFormLayout",
     "QFrame",

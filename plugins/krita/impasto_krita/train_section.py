@@ -13,6 +13,7 @@ from impasto_protocol import Pixels
 from impasto_protocol.messages import style_name_from
 from impasto_protocol.modes import Features
 
+from .focus import Refuge, set_enabled, set_shown
 from .host import HostError
 from .qt import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 from .style_training import StyleTraining, TrainingState
@@ -37,8 +38,11 @@ class TrainSection(QWidget):
         style: StyleSource,
         on_error: Callable[[str], None],
         parent: QWidget | None = None,
+        refuge: Refuge | None = None,
     ) -> None:
+        """`refuge()`: where the keyboard goes when Train or Stop, clicked, goes grey."""
         super().__init__(parent)
+        self._refuge = refuge
         self.setObjectName("train_section")
         self.training = training
         self._style = style
@@ -78,11 +82,11 @@ class TrainSection(QWidget):
             self.steps.setToolTip(STEPS_HELP.format(steps=features.train_steps))
         state = self.training.state
         why = self.training.why_not()
-        self.button.setEnabled(not why)
+        set_enabled(self.button, not why, self._refuge)
         self.button.setToolTip(HELP + (f"\n\nNot now: {why}." if why else ""))
-        self.steps.setEnabled(not state.active)
-        self.stop.setVisible(state.active)
-        self.stop.setEnabled(state is TrainingState.TRAINING)
+        set_enabled(self.steps, not state.active, self._refuge)
+        set_shown(self.stop, state.active, self._refuge)
+        set_enabled(self.stop, state is TrainingState.TRAINING, self._refuge)
         self.status.setText(self.training.text)
         self.status.setVisible(bool(self.training.text))
         self.setVisible(features.trains or state.active)
