@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from daemon_process import DaemonProcess, library_daemon, train_tiny_style
 from krita_run import DAEMON_TIMINGS
-from test_krita_plugin import above_source, check_document, result_name, run
+from test_krita_plugin import CANVASES, above_source, check_document, result_name, run
 
 from impasto.engine.train_settings import TrainSettings
 from impasto_protocol import Client
@@ -145,6 +145,11 @@ def test_train_the_style_image_then_paint_with_it(
     assert end["listed"] == ["hubble"] and end["checked"] == ["hubble"], end
     assert end["trained_title"] == "Trained styles (1 in the mix)", end
     assert end["button_enabled"] and not end["stop_visible"], end
+    # Train, clicked, went grey while it trained: the keyboard went to the canvas, not to the
+    # strength's number box next in line.
+    assert not end["focus"]["number_box"] and end["focus"]["class"] in CANVASES, end
+    # Train before any style image: refused, and the line goes once the image is added.
+    assert ev["train_refused"] == ["add the style image to train first", ""], ev
     assert (library / "hubble.style").exists()
     with Client(daemon.endpoint, timeout=10) as c:
         job = c.status(end["job"])["job"]

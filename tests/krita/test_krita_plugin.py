@@ -391,6 +391,8 @@ def test_colour_models(tmp_path, resource_cache, wheels, daemon) -> None:
             assert ev["color"][:2] == want["convert"][:2], ev["color"]
         if want.get("refuse"):
             assert ev["outcome"] == "refused", ev
+            # (the line under the bar still tells the previous run's job, not a wait)
+            assert "waiting" not in ev["phase_after_refusal"], ev
             assert "CMYKA" in ev["message"] and "RGB" in ev["message"], ev["message"]
             assert ev["layers_after"] == ev["layers_before"]
             check_document(o, changed_inside=False, run=f"{i}_")

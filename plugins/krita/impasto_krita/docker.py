@@ -39,6 +39,7 @@ from .qt import (
     QWidget,
 )
 from .quality import QualityChoice
+from .refusal import RefusalLine, succeeds
 from .remembered import Remembered
 from .request import StyleChoice, style_to_train
 from .settings_form import CUSTOM, PRESETS, SettingsForm
@@ -87,6 +88,7 @@ class StyleTransferDocker(DockWidget):
         self.model.finished.connect(lambda _: self._ask_estimate(again=True))  # new costs
         self.model.estimated.connect(self.estimate.setText)
         self._was_ready = False
+        self.styles.changed.connect(self.refusal.refresh)
         self._timer(ESTIMATE_POLL_MS, self._ask_estimate).start()
         for changed in (
             self.preset.currentIndexChanged,
@@ -152,7 +154,9 @@ class StyleTransferDocker(DockWidget):
         sbox.addWidget(self.palette)
         self.trained = TrainedList(style)
         sbox.addWidget(self.trained)
-        self.train = TrainSection(self.training, self._style_to_train, self._show_message, style)
+        self.train = TrainSection(
+            self.training, self._style_to_train, self._on_train_refused, style, document.canvas
+        )
         sbox.addWidget(self.train)
         return style
 
@@ -187,6 +191,7 @@ class StyleTransferDocker(DockWidget):
         self.progress, self.phase = self.footer.progress, self.footer.phase
         self.daemon_state, self.message = self.footer.daemon_state, self.footer.message
         self.daemon_state.setText(self.link.describe())
+        self.refusal = RefusalLine(self.footer)
         return self.footer
 
     def _fit_width(self) -> None:
@@ -219,6 +224,7 @@ class StyleTransferDocker(DockWidget):
     def canvasChanged(self, canvas: Any) -> None:
         self._refresh_layers()
         self._show_target()
+        self.refusal.refresh()
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -366,6 +372,7 @@ class StyleTransferDocker(DockWidget):
         daemon only when one of them changed, or `again`)."""
         if self.isVisible():
             self._show_target()
+        self.refusal.refresh()
         if not self.form.built or self.model.state.active or not self.isVisible():
             return
         try:
@@ -378,12 +385,22 @@ class StyleTransferDocker(DockWidget):
         try:
             request = self.model.request(self._choice())
         except (HostError, ValueError) as e:
-            self._show_message(str(e))
+            self.refusal.refused(str(e), self._why_not_start)
             return
         self._show_message("")
-        self._show_progress(0, "", "waiting for the daemon...")
         if self.model.start(request):
-            self.cancel.setFocus()  # not the next spin box in line, where a key would edit it
+            self._show_progress(0, "", "waiting for the daemon...")
+        else:  # the model said why
+            self.refusal.refused(self.message.text(), self._why_not_start)
+
+    def _why_not_start(self) -> str:
+        return self.model.why_not(self._choice())
+
+    def _on_train_refused(self, text: str) -> None:
+        if text:
+            self.refusal.refused(text, succeeds(self._style_to_train))
+        else:
+            self._show_message("")
 
     # -- reports --------------------------------------------------------------------------
 
@@ -403,6 +420,7 @@ class StyleTransferDocker(DockWidget):
         self._update_instant()
         self._update_buttons()
         self.train.update_state()
+        self.refusal.refresh()
         ready = self.link.state is LinkState.READY
         if ready and not self._was_ready:  # a new daemon, or a reconnection
             self._ask_estimate(again=True)
@@ -476,4 +494,4 @@ class StyleTransferDocker(DockWidget):
         self._update_buttons()
 
     def _show_message(self, text: str) -> None:
-        self.footer.show_message(text)
+        self.refusal.say(text)
