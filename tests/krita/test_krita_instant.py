@@ -40,7 +40,7 @@ def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemo
     assert ui["mode_enabled"] and ui["palette_enabled"], ui
     assert ui["mode"] == "Refine"  # the default (impasto_protocol.modes.DEFAULT_MODE)
     assert ev["outcome"] == "done", ev
-    assert ev["strength_enabled"] is False
+    assert ev["strength_enabled"] is False and ev["reset_enabled"] is False
     info = ev["result_info"]
     assert info["settings"]["method"] == "fast", info  # as the daemon ran it
     assert info["iterations"] == 0 and "arbitrary_transform" in info["weights"], info
@@ -75,7 +75,7 @@ def test_palette_and_a_preset_only_job(tmp_path, resource_cache, wheels, daemon)
     assert used["method"] == "fast" and used["presets"] == [3, 17], used
     assert used["preset_blend"] == [1.0, 2.0], used
     assert "multistyle26" in ev["result_info"]["weights"], ev["result_info"]
-    name = result_name("built-in 3 + built-in 17", 48, "instant", strength=None)
+    name = result_name("Built-in style 3 + Built-in style 17", 48, "instant", strength=None)
     assert ev["result_layer"] == name
     assert ev["layers_after"] == above_source(ev["layers_before"], name)
     check_document(o, changed_inside=True)

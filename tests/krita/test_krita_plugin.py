@@ -256,6 +256,12 @@ def test_the_docker_fits_a_laptop_and_a_second_job_is_seen(
     labels = geometry["labels"]
     assert {"Smoothness", "Keep colours", "Brush scale", "For experts"} <= set(labels), labels
     assert not [t for t in labels if "_" in t or t.lower().startswith("tv ")], labels
+    # Adam's step size shows only for Adam (L-BFGS by default); 0 scales read "automatic";
+    # the trained styles are the Trained styles list's, not a free-text field's.
+    shown = geometry["shown_labels"]
+    assert "Optimizer" in shown and "Adam step" in labels and "Adam step" not in shown, shown
+    assert geometry["scales_text"] == "automatic", geometry
+    assert "Trained" not in labels, labels
     # Two jobs, the second started from the source again and seen while it runs.
     first, again = ev["first"], ev["again"]
     source = ev["layers_before"][0]

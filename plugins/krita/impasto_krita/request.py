@@ -24,8 +24,8 @@ STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon re
 
 def preset_name(k: int) -> str:
     """How a built-in style is named in layer names and tooltips: presets have numbers only
-    (the command line's `--preset K` takes the same number)."""
-    return f"built-in {k}"
+    (the command line's `--preset K` takes the same number), as in the GIMP plug-in."""
+    return f"Built-in style {k}"
 
 
 @dataclass

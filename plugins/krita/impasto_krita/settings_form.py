@@ -22,10 +22,12 @@ from .qt import (
     Signal,
 )
 
-# Set by the docker's own controls (strength, style weights, the mode, the palette) or by the
-# job itself.
+# Set by the docker's own controls (strength, style weights, the mode, the palette, the
+# Trained styles list) or by the job itself: a free-text field beside them would only repeat
+# them, in the daemon's words.
 CONTROLLED = frozenset(
     {"style_weight", "style_blend", "init", "max_pixels", "method", "presets", "preset_blend"}
+    | {"trained"}
 )
 # A painter's settings first, in words; the network's internals after an "expert" heading.
 FIRST = ("size", "iterations", "preserve_color", "tv_weight", "content_weight", "style_scale")
@@ -38,7 +40,7 @@ LABELS = {
     "content_weight": ("Keep the picture", "how much of the picture's shapes the result keeps"),
     "style_scale": ("Brush scale", "the style image's scale: higher paints larger strokes"),
     "seed": ("Seed", "another number, another variation of the same settings"),
-    "scales": ("Scales", "coarse-to-fine steps; 0: as many as the size calls for"),
+    "scales": ("Scales", "coarse-to-fine steps; automatic: as many as the size calls for"),
     "optimizer": ("Optimizer", "L-BFGS converges in fewer iterations; Adam uses less memory"),
     "learning_rate": ("Adam step", "the Adam optimizer's step size"),
     "pooling": ("Pooling", "how the network shrinks its feature maps"),
@@ -58,6 +60,9 @@ EXPERT_HEADING = "For experts"
 INT_MAX = 2**31 - 1
 INT_RANGES = {"size": (0, 65535), "iterations": (1, 100000), "scales": (0, 8)}
 LAYER_SIZE = "layer size"  # what the size box shows at 0: the layer's (or selection's) own
+AUTOMATIC = "automatic"  # what the scales box shows at 0: as many as the size calls for
+SPECIAL_TEXTS = {"size": LAYER_SIZE, "scales": AUTOMATIC}
+ADAM_ONLY = ("learning_rate",)  # shown while the optimizer is Adam: L-BFGS has no step size
 
 # The quality presets, by the words both editors show (impasto_protocol.policy decides them).
 PRESETS: dict[str, policy.Quality] = {q.label: q for q in policy.Quality}
@@ -111,6 +116,25 @@ class SettingsForm(QWidget):
             self._notify(widget)
             self.widgets[name] = widget
             self._layout.addRow(_label(name), widget)
+        self._follow_optimizer()
+
+    def _follow_optimizer(self) -> None:
+        """Adam's own settings (its step size) show only while Adam is the optimizer."""
+        optimizer = self.widgets.get("optimizer")
+        if not isinstance(optimizer, QComboBox):
+            return
+        rows = [self.widgets[n] for n in ADAM_ONLY if n in self.widgets]
+
+        def show(*_: Any) -> None:
+            adam = optimizer.currentData() == "adam"
+            for widget in rows:
+                widget.setVisible(adam)
+                label = self._layout.labelForField(widget)
+                if label is not None:
+                    label.setVisible(adam)
+
+        optimizer.currentIndexChanged.connect(show)
+        show()
 
     def _widget(self, name: str, default: Any, choices: Any, limits: dict[str, Any]) -> QWidget:
         if isinstance(choices, list) and choices:
@@ -130,8 +154,7 @@ class SettingsForm(QWidget):
                 high = limits["max_iterations"]
             spin.setRange(low, min(high, INT_MAX))
             spin.setValue(max(low, min(default, INT_MAX)))
-            if name == "size":
-                spin.setSpecialValueText(LAYER_SIZE)
+            spin.setSpecialValueText(SPECIAL_TEXTS.get(name, ""))
             return spin
         if isinstance(default, float):
             dspin = QDoubleSpinBox()

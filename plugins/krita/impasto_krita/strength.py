@@ -34,12 +34,12 @@ class StrengthControl(QWidget):
         self.number.setRange(0, policy.STRENGTH_MAX)
         self.number.setToolTip("type a strength, 0 (subtle) to 100 (strong)")
         row.addWidget(self.number)
-        reset = QToolButton()
-        reset.setObjectName("strength_reset")
-        reset.setText("Reset")
-        reset.setToolTip(f"back to {policy.DEFAULT_STRENGTH}, the daemon's own style weight")
-        reset.clicked.connect(lambda: self.slider.setValue(policy.DEFAULT_STRENGTH))
-        row.addWidget(reset)
+        self.reset = QToolButton()
+        self.reset.setObjectName("strength_reset")
+        self.reset.setText("Reset")
+        self.reset.setToolTip(f"back to {policy.DEFAULT_STRENGTH}, the daemon's own style weight")
+        self.reset.clicked.connect(lambda: self.slider.setValue(policy.DEFAULT_STRENGTH))
+        row.addWidget(self.reset)
         box.addLayout(row)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("strength")
@@ -76,7 +76,7 @@ class StrengthControl(QWidget):
     def set_instant(self, instant: bool) -> None:
         """The fast method has no style weight: Instant greys the strength out."""
         self.instant = instant
-        for widget in (self.slider, self.number, self.word):
+        for widget in (self.slider, self.number, self.word, self.reset):
             widget.setEnabled(not instant)
         self.slider.setToolTip(FIXED)
         self.show_value()
