@@ -1,5 +1,7 @@
-# make setup: .venv/ with the project installed (idempotent; a no-op when nothing changed)
-# make demo:  stylize the bundled example and say where the result is
+# make setup: .venv/ with the project and its test, lint, cluster and training extras (idempotent;
+#             a no-op when nothing changed)
+# make demo:  .venv/ with what stylizing needs and nothing more, then stylize the bundled example
+#             and say where the result is
 # make test:  the whole test suite
 # make lint:  ruff and mypy
 # make gpu-check: the CUDA-only tests and the GPU figures (benchmarks/gpu_check.py; under 8 min on
@@ -13,24 +15,32 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.impasto-installed
+BASE   := $(VENV)/.impasto-base
 # The CPU build of torch 2.13.0 (the project needs torch>=2.1). Installing it first keeps pip
 # from resolving "torch" to the newest CUDA build, several GB, on a machine without a GPU.
 TORCH  ?= torch==2.13.0
 DEMO_OUT := out/demo.png
 
-.PHONY: setup demo test lint bench gpu-check clean reliability reliability-report \
+.PHONY: setup base demo test lint bench gpu-check clean reliability reliability-report \
 	reliability-load reliability-faults reliability-hostile reliability-soak reliability-security
 
 setup: $(STAMP)
+base: $(BASE)
 
-$(STAMP): pyproject.toml
+# What stylizing needs: torch first (see TORCH), then the project without extras.
+$(BASE): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "could not create $(VENV): on Debian, install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(BASE)
+
+# Then what the tests, the linters, clusters and `impasto train`'s photos need.
+$(STAMP): $(BASE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev,cluster,train]'
 	@touch $(STAMP)
 
-demo: setup
+demo: base
 	@mkdir -p out
 	$(BIN)/impasto stylize daemon/impasto/examples/astronaut.png daemon/impasto/examples/hubble.png \
 	  -o $(DEMO_OUT) --size 256 --iterations 150 --preview-dir out/demo-previews --preview-every 25

@@ -1,0 +1,42 @@
+"""The Makefile's promise to a first-time user: `make demo` installs what stylizing needs and
+none of the extras (tests, linters, clusters, training photos); `make test` has them all.
+Checked with `make -n` (what make would run) in an empty copy, so nothing is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def planned(target: str, tmp_path: Path) -> str:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    r = subprocess.run(
+        ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    return r.stdout
+
+
+def installs(commands: str) -> list[str]:
+    return [line for line in commands.splitlines() if "pip install" in line]
+
+
+def test_make_demo_installs_torch_then_the_project_without_extras(tmp_path: Path) -> None:
+    steps = installs(planned("demo", tmp_path))
+    assert len(steps) == 2, steps
+    assert '"torch==' in steps[0]
+    assert steps[1].rstrip().endswith("-e .")
+    assert "impasto stylize" in planned("demo", tmp_path)
+
+
+def test_make_test_adds_every_extra_the_suite_needs(tmp_path: Path) -> None:
+    steps = installs(planned("test", tmp_path))
+    extras = steps[-1].split("-e ", 1)[1].strip("'\" ")
+    assert extras == ".[test,dev,cluster,train]", steps
