@@ -221,6 +221,8 @@ def _dialog_picture(desktop: Desktop, dialog: str) -> None:
     box = (g["X"], g["Y"], g["X"] + g["WIDTH"], g["Y"] + g["HEIGHT"])
     picture = shot.crop(box)
     assert picture.width > 200 and picture.height > 200, box
+    # With a style image's picture in the list too, the dialog fits a 1366x768 screen.
+    assert g["WIDTH"] <= SCREEN_LIMIT[0] and g["HEIGHT"] <= SCREEN_LIMIT[1], g
     picture.save(desktop.out / "gimp_dialog.png")
     if os.environ.get("IMPASTO_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(exist_ok=True)

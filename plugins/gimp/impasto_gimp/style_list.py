@@ -258,7 +258,9 @@ def _size(picture: GdkPixbuf.Pixbuf | None) -> str:
 def _chip(
     name: str, tooltip: str, picture: GdkPixbuf.Pixbuf | None, remove: Callable[[], None]
 ) -> Gtk.Widget:
-    """One style: its picture, its name and a button that takes it out."""
+    """One style: its picture, its name and a button that takes it out, side by side (a
+    picture above its name made the dialog's Styles row, and the dialog, taller than a
+    1366x768 screen shows)."""
     image = Gtk.Image.new_from_pixbuf(picture) if picture else Gtk.Image()
     label = Gtk.Label(label=name)
     label.set_max_width_chars(12)
@@ -267,11 +269,9 @@ def _chip(
     button.set_relief(Gtk.ReliefStyle.NONE)
     button.set_tooltip_text(f"Take {name} out of the styles")
     button.connect("clicked", lambda *_: remove())
-    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=2)
-    row.pack_start(label, True, True, 0)
-    row.pack_start(button, False, False, 0)
-    chip = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=2)
+    chip = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=2)
     chip.pack_start(image, False, False, 0)
-    chip.pack_start(row, False, False, 0)
+    chip.pack_start(label, True, True, 0)
+    chip.pack_start(button, False, False, 0)
     chip.set_tooltip_text(tooltip)
     return chip
