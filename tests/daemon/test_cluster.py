@@ -32,7 +32,7 @@ from test_lifecycle import (
     wait_running,
 )
 
-from impasto_protocol import Preview, Progress, RemoteError, Result
+from impasto_protocol import ClipRequest, Preview, Progress, RemoteError, Result
 from impasto_protocol import constants as C
 from impasto_protocol.messages import Train
 
@@ -98,6 +98,13 @@ def test_two_actors_run_jobs_side_by_side_with_progress_and_cancel(cluster_daemo
         with pytest.raises(RemoteError) as refused:
             c.train(Train(example_pixels("hubble", 48), "on-the-cluster"))
         assert refused.value.code == C.E_UNKNOWN_TYPE and "train" in refused.value.message
+        # So do clips (protocol 1.7): their frames would cross the cluster one by one.
+        assert "clip_defaults" not in welcome
+        frame = example_pixels("astronaut", 48, "RGB")
+        clip = ClipRequest(1, 48, 48, "RGB", styles=[example_pixels("hubble", 48)])
+        with pytest.raises(RemoteError) as refused:
+            c.clip(clip, [frame])
+        assert refused.value.code == C.E_UNKNOWN_TYPE and "clip" in refused.value.message
         status = c.status()
         assert [w["device"] for w in status["workers"]] == ["ray:cpu", "ray:cpu"]
         assert len(_engine_processes()) == 2  # an actor process per engine

@@ -151,6 +151,7 @@ class RayBackend:
     def describe(self) -> dict[str, Any]:
         described = dict(self._described or self.local.describe())
         described.pop("train_defaults", None)  # trainings are not placed on the cluster
+        described.pop("clip_defaults", None)  # nor clips
         return described
 
     def stats(self) -> dict[str, Any]:
