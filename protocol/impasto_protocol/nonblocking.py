@@ -16,15 +16,18 @@ over the daemon's max_message_bytes rather than sending what the daemon would dr
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
 import zmq
 
 from . import messages as M
+from .clip_messages import ClipRequest, batches
 from .codec import Message
 from .constants import ERROR, HELLO_REPLY, PREVIEW
 from .dealer import Connection
+from .pixels import Pixels
 
 
 class State(str, Enum):
@@ -58,6 +61,17 @@ class NonBlockingClient(Connection):
     def submit(self, job: M.Submit) -> str:
         """Returns the request id; the answer (`accepted`, ref = this id) carries the job id."""
         return self.send(job.to_message())
+
+    def clip(self, request: ClipRequest) -> str:
+        """A clip job (protocol 1.7), without its frames: its `accepted` (ref = this id) carries
+        the job id, to which send_frames() then sends them."""
+        return self.send(request.to_message())
+
+    def send_frames(self, job: str, frames: Iterable[Pixels], first: int = 0) -> list[str]:
+        """The clip's frames (numbered from `first`) in bounded batches, all sent now: ZeroMQ
+        queues them, and the daemon answers each with a `frames_reply` in order. Returns the
+        batches' request ids; an `error` to one of them means the clip takes none after it."""
+        return [self.send(batch.to_message()) for batch in batches(job, frames, first)]
 
     def cancel(self, job: str) -> str:
         return self.send(M.cancel(job))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from daemon_process import example_pixels
 
-from impasto_protocol import NonBlockingClient, ProtocolError, State, Submit
+from impasto_protocol import ClipRequest, NonBlockingClient, ProtocolError, State, Submit
 from impasto_protocol.codec import Message
 
 TICK = 0.2
@@ -103,6 +103,31 @@ def test_a_job_with_previews_from_an_event_loop(daemon) -> None:
         iterations = [m.body["iteration"] for m in job_messages if m.type == "preview"]
         assert len(iterations) >= 6 and iterations == sorted(set(iterations))
         assert loop.client.state is State.READY
+    finally:
+        loop.close()
+
+
+def test_a_clip_from_an_event_loop(daemon) -> None:
+    """The clip request, then (once its job id is known) every frame at once in batches; the
+    frames' results come back in order, each a `frame` event, and the result last."""
+    loop = connected(daemon.endpoint)
+    frames = [example_pixels(name, 40, "RGB") for name in ("astronaut", "rocket", "astronaut")]
+    try:
+        request = ClipRequest(
+            3, 40, 40, "RGB", settings={"method": "fast", "presets": [4], "size": 32}
+        )
+        sent = loop.send(loop.client.clip, request)
+        loop.run_until(lambda: bool(loop.of_type("accepted")), 60)
+        job = loop.of_type("accepted")[0]
+        assert job.ref == sent and job.body["state"] == "receiving"
+        batch_ids = loop.client.send_frames(job.job, iter(frames))
+        loop.drain()
+        loop.run_until(lambda: bool(loop.of_type("result")), 120)
+        replies = loop.of_type("frames_reply")
+        assert [r.ref for r in replies] == batch_ids and replies[-1].body["received"] == 3
+        done = [m.body["index"] for m in loop.of_type("frame")]
+        assert done == [0, 1, 2]
+        assert loop.of_type("result")[0].body["frames"] == 3
     finally:
         loop.close()
 
