@@ -270,6 +270,22 @@ def test_a_strength_change_replaces_the_job_warm_started(setup) -> None:
     assert model.jobs_seen == ["j1", "j2", "j3"] and seen.finished == ["done"]
 
 
+def test_a_replacement_runs_the_rest_of_the_count_not_the_whole_count_again(setup) -> None:
+    """A strength change at iteration 20 of 58 goes on from the current picture: its job asks
+    for the 38 iterations left, not its whole count again (which at full size takes longer
+    than the job it replaces); the next one counts from the replacement's own count."""
+    model, link, _doc, _ = setup
+    model.start(request(Mode.REFINE))  # asks for 10; the daemon planned 58 (a fast start)
+    link.answer("j1")
+    link.send("j1", "progress", progress(20, total=58))
+    model.set_strength(70)
+    assert Submit.from_message(link.sent[-1]).settings["iterations"] == 38
+    link.answer("j2")
+    link.send("j2", "progress", progress(35, total=38))
+    model.set_strength(60)  # near the end: enough iterations to show the new strength
+    assert Submit.from_message(link.sent[-1]).settings["iterations"] == 10
+
+
 def test_a_refused_replacement_keeps_the_running_job(setup) -> None:
     model, link, _doc, seen = setup
     model.start(request())

@@ -10,10 +10,10 @@ after the style and the main settings. The source stays the active layer, while 
 too (and the preview layer is locked until the result lands), so a brush stroke made meanwhile
 lands on the source rather than on a layer the next preview overwrites, and the next Start
 stylizes the source again rather than the result. A strength change while the job runs submits a
-replacement (`replace`) that warm-starts from the running job (`init_job`), so the canvas keeps
-improving instead of starting over. Cancelling, a failure or a closed document take the layer
-away by undoing its creation: what is left is either a finished result (one undo step) or the
-document and its undo history as they were.
+replacement (`replace`) that warm-starts from the running job (`init_job`) for the iterations
+that job had left, so the canvas keeps improving instead of starting over. Cancelling, a failure
+or a closed document take the layer away by undoing its creation: what is left is either a
+finished result (one undo step) or the document and its undo history as they were.
 
 The request's mode (impasto_protocol.modes) decides the submit's settings: Instant is one pass
 of the fast method (no previews: the result comes in a fraction of a second), Refine starts the
@@ -56,7 +56,7 @@ from .daemon_link import DaemonLink, LinkState
 from .host import Document, HostError, Target
 from .jobs import Event, JobHandle
 from .qt import QImage, QObject, Signal
-from .request import JobRequest, StyleChoice, job_request, styles_counted
+from .request import JobRequest, StyleChoice, job_request, replacement_iterations, styles_counted
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class _Job:
     superseded: set[str] = field(default_factory=set)
     pending_weight: float | None = None  # a strength change to send once `accepted` comes
     cancel_on_accept: bool = False
+    count: tuple[int, int] | None = None  # the running job's last (iteration, total)
 
 
 class StyleTransferModel(QObject):
@@ -330,7 +331,7 @@ class StyleTransferModel(QObject):
         if replacing:  # the daemon cancels the job it replaces: its events are not wanted
             job.superseded.add(job.job_id)  # type: ignore[arg-type]
             self._forget(job.handle)
-            job.handle, job.pending = handle, None
+            job.handle, job.pending, job.count = handle, None, None
         job.job_id = handle.job
         self.jobs_seen.append(handle.job)
         log.info("job %s accepted%s", handle.job, " (replacement)" if replacing else "")
@@ -351,9 +352,9 @@ class StyleTransferModel(QObject):
         if isinstance(event, RemoteError):
             self._end(JobState.FAILED, f"the job failed: {event}")
         elif isinstance(event, Progress):
-            self._report(event)
+            self._report(job, event)
         elif isinstance(event, Preview):
-            self._report(event.progress)
+            self._report(job, event.progress)
             if self.state is JobState.RUNNING and self._wanted(job, event.progress):
                 if self._show(job, event.image):
                     self.preview_applied.emit(event.progress.iteration)
@@ -385,6 +386,8 @@ class StyleTransferModel(QObject):
     def _replace(self, job: _Job, weight: float) -> None:
         assert job.job_id is not None
         settings = {**job.submit.settings, "style_weight": weight}
+        if job.count is not None:  # it goes on from the current picture: the rest of the count
+            settings["iterations"] = replacement_iterations(*job.count, settings.get("iterations"))
         job.submit = replace(job.submit, settings=settings, replace=job.job_id, init_job=job.job_id)
         sent = job.submit
         if self._features().inputs_from:  # the daemon has the images: send only the settings
@@ -422,7 +425,8 @@ class StyleTransferModel(QObject):
         job.document.keep_source_active(target, job.layer)
         return True
 
-    def _report(self, p: Progress) -> None:
+    def _report(self, job: _Job, p: Progress) -> None:
+        job.count = (p.iteration, p.total)
         eta = p.eta
         replacing = bool(self.job and self.job.superseded)
         eta_or_unknown = -1.0 if eta is None else eta

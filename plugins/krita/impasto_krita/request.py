@@ -20,6 +20,9 @@ from . import imaging
 from .host import Document, HostError
 
 STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon rescales them)
+# A replacement runs at least this many iterations (never more than the job asked for): one
+# that came at the very end would otherwise not show the new strength at all.
+MIN_REPLACEMENT_ITERATIONS = 10
 
 
 def preset_name(k: int) -> str:
@@ -56,6 +59,19 @@ class JobRequest:
     selection_only: bool = True
     mode: Mode = Mode.PAINT
     presets: dict[int, float] = field(default_factory=dict)
+
+
+def replacement_iterations(iteration: int, total: int, asked: Any = None) -> int:
+    """The iterations of a replacement made at `iteration` of `total` (a strength change
+    while a job runs). It goes on from the current picture at full size, so it runs the
+    replaced job's remaining iterations and ends about when that job would have: the whole
+    count again (`asked`, the daemon's default when absent) would make a strength change
+    cost more than starting over."""
+    rest = max(0, total - iteration)
+    floor = MIN_REPLACEMENT_ITERATIONS
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
+        floor = min(floor, asked)
+    return max(rest, floor)
 
 
 def styles_counted(choice: StyleChoice) -> int:
