@@ -218,6 +218,28 @@ def test_bad_frames_are_refused_naming_the_field_and_the_daemon_goes_on(
         assert client.ping() >= 0
 
 
+def test_a_clip_keeps_its_newest_frames_within_the_memory_for_kept_results(
+    fresh_daemon, frames: list[Pixels]
+) -> None:
+    """With --kept-mb 1, a clip whose frames' results take 392 KB each keeps the newest two
+    for a later watcher, who reads their indices; the submitter got all six."""
+    d = fresh_daemon("--kept-mb", "1")
+    with d.client() as client:
+        client.hello()
+        handle = client.clip(clip_request(frames, {"method": "fast", "size": 400}), frames)
+        first = run(handle)
+        assert [e.index for e in first if isinstance(e, FrameDone)] == list(range(6))
+        with d.client() as other:
+            other.hello()
+            again = run(other.watch(handle.id))
+    kept = [e for e in again if isinstance(e, FrameDone)]
+    assert [e.index for e in kept] == [4, 5]
+    assert (kept[0].image.width, kept[0].image.height) == (400, 327)
+    assert isinstance(again[-1], ClipDone) and again[-1].frames == 6
+    for e in kept:
+        np.testing.assert_array_equal(np.asarray(e.image.to_pil()), pictures(first)[e.index])
+
+
 @pytest.fixture
 def small_daemon(fresh_daemon) -> Iterator[DaemonProcess]:
     yield fresh_daemon("--max-clip-frames", "4", "--max-clip-mb", "1")

@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 class JobBook:
     """Every job the daemon keeps, the queue, and the jobs the engines run."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, kept_bytes: int) -> None:
         self.jobs: dict[str, JobRecord] = {}
         self.scheduler = Scheduler()
         self.workers: list[Worker] = []
         self.loaded: set[int] = set()  # workers whose engine has loaded: jobs may start there
         self.busy: dict[int, JobRecord] = {}  # worker index: the job it runs
         self._peers = peers
+        self._kept_bytes = kept_bytes  # the memory for kept results (ServerConfig.max_kept_bytes)
 
     @property
     def ready(self) -> bool:
@@ -223,6 +224,8 @@ class JobBook:
         assert job.clip is not None
         frames = encode(Message(C.FRAME, new_id(), ev.body, job=job.id, frames=ev.frames))
         job.clip.sent.append(frames)
+        job.clip.keep_within(self._kept_bytes)
+        job.clip.done += 1
         job.clip.last_output = ev.image
         job.iteration = job.clip.done
         for identity in list(job.watchers):

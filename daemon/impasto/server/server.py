@@ -60,7 +60,7 @@ class Server:
         self._stop = threading.Event()
         self._binding = Binding(config, self.context)
         self.peers = Peers(self._binding.local, config.admins, self._peer_dropped)
-        self.book = JobBook(self.peers)
+        self.book = JobBook(self.peers, config.max_kept_bytes)
         self.requests = Requests(self, self.book, self.peers)
         self._sock: zmq.Socket | None = None
         self._wake: zmq.Socket | None = None
