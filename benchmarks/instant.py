@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(plot(args)))
         return 0
     figures = {"speed": speed, "quality": quality_figures, "native": native}[args.what](args)
-    payload = {"machine": machine_info(), **figures}
+    payload = {"machine": machine_info("end"), **figures}
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = f"_{args.set}_{args.size}" if args.what == "quality" else ""
     path = OUT / f"{args.what}{suffix}.json"

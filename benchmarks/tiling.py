@@ -111,7 +111,7 @@ def main() -> None:
             rows.append(row)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / args.out
-    path.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
+    path.write_text(json.dumps({"machine": machine_info("end"), "rows": rows}, indent=1))
     print(f"wrote {path}")
 
 

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         for pair in pairs.SETS["all"]:
             quality.reference(pair, args.size, CACHE)
         store["model"] = measure_costs(args.size).to_json()
-        store["model_machine"] = machine_info()
+        store["model_machine"] = machine_info("end")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(store, indent=1))
         log.info("cost model: %s", store["model"])
