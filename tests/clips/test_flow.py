@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 from moving import moving_square, texture
 
-from impasto.clips.flow import consistency, optical_flow, warp, warping_error
+import pytest
+
+from impasto.clips.flow import consistency, farneback_flow, optical_flow, warp, warping_error
 
 
 def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -14,10 +16,12 @@ def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return np.roll(image, (dy, dx), axis=(0, 1))
 
 
-def test_flow_of_a_translation_recovers_the_shift() -> None:
+@pytest.mark.parametrize("method", [optical_flow, farneback_flow])
+def test_flow_of_a_translation_recovers_the_shift(method) -> None:
+    """Both methods: DIS, which carries a clip's frames, and Farnebäck, which measures them."""
     a = texture(64, 64, 3)
     b = shifted(a, 3, -2)  # b shows a's content 3 px right and 2 px up
-    flow = optical_flow(a, b)
+    flow = method(a, b)
     assert flow.shape == (64, 64, 2) and flow.dtype == np.float32
     middle = flow[16:48, 16:48]
     assert np.abs(np.median(middle[..., 0]) - 3) < 0.3
@@ -56,14 +60,15 @@ def test_warping_error_of_identical_static_outputs_is_zero() -> None:
     assert len(per_frame) == 2 and mean < 1e-6
 
 
-def test_warping_error_is_lower_for_consistent_than_flickering_outputs() -> None:
+@pytest.mark.parametrize("method", [optical_flow, farneback_flow])
+def test_warping_error_is_lower_for_consistent_than_flickering_outputs(method) -> None:
     clip = moving_square(frames=4)
     rng = np.random.default_rng(0)
     flicker = [
         np.clip(f.astype(int) + rng.integers(-40, 41, f.shape), 0, 255).astype(np.uint8)
         for f in clip
     ]
-    floor, _ = warping_error(clip, clip)
-    noisy, _ = warping_error(clip, flicker)
+    floor, _ = warping_error(clip, clip, method)
+    noisy, _ = warping_error(clip, flicker, method)
     assert floor < 0.03
     assert noisy > 3 * floor + 0.02

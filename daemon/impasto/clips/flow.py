@@ -14,7 +14,7 @@ grey levels. Conventions, used throughout the clips package:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -50,6 +50,21 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dis = cv2.DISOpticalFlow_create(_PRESET)  # type: ignore[attr-defined]
     flow = dis.calc(ga, gb, None)
     return np.asarray(flow, dtype=np.float32)
+
+
+def farneback_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The flow from `a` to `b` as optical_flow gives it, by another method: Farnebäck's
+    polynomial expansion (`cv2.calcOpticalFlowFarneback`, OpenCV's defaults of its examples).
+    For a warping error that does not judge a clip by the very flow that carried its frames."""
+    ga, gb = _grey(a), _grey(b)
+    if ga.shape != gb.shape:
+        raise ValueError(f"frames of different sizes: {ga.shape} and {gb.shape}")
+    flow = cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
+    return np.asarray(flow, dtype=np.float32)
+
+
+# A flow method: (a, b) -> the flow from a to b, H x W x 2 float32.
+FlowMethod = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _sample_at(
@@ -98,11 +113,13 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return ok.astype(np.float32)
 
 
-def backward_mask(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def backward_mask(
+    frame: np.ndarray, previous: np.ndarray, method: FlowMethod = optical_flow
+) -> tuple[np.ndarray, np.ndarray]:
     """(flow, mask) to carry `previous`'s result onto `frame`: the flow frame -> previous
     (for `warp`) and where it is consistent."""
-    flow = optical_flow(frame, previous)
-    return flow, consistency(flow, optical_flow(previous, frame))
+    flow = method(frame, previous)
+    return flow, consistency(flow, method(previous, frame))
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -112,18 +129,19 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def warping_error(
-    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = optical_flow
 ) -> tuple[float, list[float]]:
     """Lai et al. 2018's warping error of `outputs` (uint8, or float 0..1, frames of the
     `inputs`' size): for each frame t >= 1, the mean of |O_t - warp(O_t-1, flow(I_t -> I_t-1))|
     over channels and the pixels the consistency check keeps, in 0..1 units. Returns the mean
     over frames and the per-frame values (one fewer than the frames). `outputs` = `inputs` gives
-    the input clip's own error: the floor a stylized clip can hope for."""
+    the input clip's own error: the floor a stylized clip can hope for. `method`: the flow
+    (farneback_flow judges a clip by another flow than the one that made it)."""
     if len(inputs) != len(outputs):
         raise ValueError(f"{len(inputs)} input frames but {len(outputs)} output frames")
     per_frame = []
     for t in range(1, len(inputs)):
-        flow, mask = backward_mask(inputs[t], inputs[t - 1])
+        flow, mask = backward_mask(inputs[t], inputs[t - 1], method)
         moved = _as_float(warp(outputs[t - 1], flow, bilinear=True))
         diff = np.abs(_as_float(outputs[t]) - moved)
         diff = diff.mean(axis=2) if diff.ndim == 3 else diff
