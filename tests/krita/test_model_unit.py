@@ -131,6 +131,8 @@ class MemoryLink(QObject):
         self.jobs = JobRouter(set())
         self.sent: list[Message] = []
         self.cancelled: list[str] = []
+        self.busy_jobs = 0  # other clients' jobs on the daemon
+        self.trained: list[Any] = []
 
     @property
     def defaults(self) -> dict[str, Any]:

@@ -12,11 +12,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from impasto_protocol import policy
 from impasto_protocol.modes import Features, Mode
 from krita import DockWidget
 
-from . import document
+from . import document, progress_text
 from .daemon_link import DaemonLink, LinkState
 from .document import KritaDocument
 from .focus import WheelGuard, set_enabled
@@ -449,48 +448,29 @@ class StyleTransferDocker(DockWidget):
         cancellable = active and self.model.state is not JobState.CANCELLING
         set_enabled(self.cancel, cancellable, document.canvas)
 
-    def _retargeting(self) -> str:
-        value = self.strength.value()
-        return f"re-targeting to strength {value} ({policy.strength_word(value)})"
-
     def _show_progress(self, fraction: float, bar: str, phase: str) -> None:
         self.footer.show_progress(fraction, bar, phase)
 
     def _on_queued(self, position: int, replacing: bool) -> None:
-        if replacing:  # the bar starts over: say why, before the first count arrives
-            self._show_progress(0, "", f"{self._retargeting()}: from the current result")
-        elif position > 0:  # replaced by the first count at once when nothing else runs
-            self._show_progress(0, "queued", f"queued: place {position} in the daemon's queue")
-        else:
-            self._show_progress(0, "", "starting...")
+        others = self.link.busy_jobs
+        self._show_progress(*progress_text.queued(position, replacing, others, self._strength()))
 
     def _on_progress(
         self, iteration: int, total: int, eta: float, replacing: bool, fraction: float
     ) -> None:
-        left = f", {policy.time_left(eta)}" if eta >= 0 else ""  # -1: unknown (iteration 0)
-        count = f"{iteration}/{total}{left}"
+        retarget = progress_text.retargeting(self._strength()) if replacing else ""
         mode = self.model.mode or Mode.PAINT
-        if mode is Mode.INSTANT:  # one pass: its only count is 1/1, at the end
-            self._show_progress(fraction, "", policy.doing(mode.value, iteration) + "...")
-        elif replacing:  # a replacement counts its own iterations from 0
-            self._show_progress(fraction, count, f"{self._retargeting()}")
-        else:  # Refine's iteration 0 is the instant picture, before iterating
-            self._show_progress(fraction, count, policy.doing(mode.value, iteration))
+        seconds = eta if eta >= 0 else None  # -1: unknown (iteration 0)
+        self._show_progress(
+            *progress_text.progress(mode, iteration, total, seconds, fraction, retarget)
+        )
+
+    def _strength(self) -> int:
+        return int(self.strength.value())
 
     def _on_finished(self, outcome: str) -> None:
-        if outcome == "done":
-            info = self.model.last_result
-            elapsed = info.get("elapsed")
-            seconds = "? s"
-            if isinstance(elapsed, (int, float)):  # an instant style takes a fraction of one
-                seconds = f"{elapsed:.2f} s" if elapsed < 1 else f"{elapsed:.1f} s"
-            if self.model.mode is Mode.INSTANT:
-                phase = f"done: instant style in {seconds}"
-            else:
-                phase = f"done: {info.get('iterations', '?')} iterations in {seconds}"
-            self._show_progress(1.0, "done", phase)
-        else:
-            self._show_progress(0, "", outcome)
+        info = self.model.last_result
+        self._show_progress(*progress_text.finished(outcome, self.model.mode, info))
         self._update_buttons()
 
     def _show_message(self, text: str) -> None:

@@ -25,7 +25,7 @@ Event: TypeAlias = Progress | Preview | Result | Cancelled | RemoteError
 class JobListener(Protocol):
     def job_accepted(self, handle: JobHandle, position: int) -> None:
         """The daemon took the request: `handle.job` is its job id; `position` its place in
-        the queue (0: it runs now)."""
+        the queue (1-based: 1 runs next, at once when nothing else runs; 0: not said)."""
         ...
 
     def job_refused(self, handle: JobHandle, text: str) -> None:

@@ -22,6 +22,7 @@ from impasto_protocol import Cancelled, Pixels, Progress, RemoteError, Result, p
 from impasto_protocol.modes import Features
 from impasto_protocol.submission import KRITA_CLIENT, build_train, job_label
 
+from . import progress_text
 from .daemon_link import DaemonLink, LinkState
 from .jobs import Event, JobHandle
 from .qt import QObject, Signal
@@ -107,7 +108,9 @@ class StyleTraining(QObject):
             return
         self.job_id = handle.job
         self.state = TrainingState.TRAINING
-        waits = f" (it waits: number {position} in the queue)" if position else ""
+        waits = ""  # (place 1 of a daemon that runs nothing else starts at once)
+        if progress_text.waits(position, self.link.busy_jobs):
+            waits = f" (it waits: number {position} in the queue)"
         self._say(f"Training {self.name!r} on the daemon{waits}...")
 
     def job_event(self, handle: JobHandle, event: Event) -> None:
