@@ -320,16 +320,24 @@ class StyleTransferDocker(DockWidget):
 
     def _choice(self) -> StyleChoice:
         """What the widgets say; ValueError (one line) for a half-typed Advanced value."""
+        settings = self.form.values()
         return StyleChoice(
             files=self.styles.chosen_files(),
             layer=self.styles.layer_name(),
             presets=self.palette.mix(),
             trained=self.trained.names(),
             strength=self.strength.value(),
-            settings=self.form.values(),
+            settings=settings,
             selection_only=self.selection_only.isChecked(),
             mode=self.mode.effective(),
+            quality=self._quality(settings.get("size")),
         )
+
+    def _quality(self, size: object) -> str:
+        """The preset whose size the form holds: only a preset's size becomes the layer's own
+        when it is about as large ("" for Custom, or a size typed in Advanced)."""
+        quality = PRESETS.get(self.preset.name())
+        return quality.label if quality is not None and quality.side == size else ""
 
     def _on_trained(self, name: str) -> None:
         """A training of this panel's ended: its style is ticked (the list shows it as soon
@@ -371,6 +379,9 @@ class StyleTransferDocker(DockWidget):
         daemon only when one of them changed, or `again`)."""
         if self.isVisible():
             self._show_target()
+            doc = KritaDocument.active()
+            selection_only = self.selection_only.isChecked()
+            self.preset.show_sizes(doc.target_size(selection_only) if doc is not None else None)
         self.refusal.refresh()
         if not self.form.built or self.model.state.active or not self.isVisible():
             return

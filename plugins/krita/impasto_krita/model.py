@@ -51,7 +51,7 @@ from impasto_protocol.messages import Submit
 from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
 from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
-from . import imaging
+from . import imaging, sizes
 from .daemon_link import DaemonLink, LinkState
 from .host import Document, HostError, Target
 from .jobs import Event, JobHandle
@@ -255,6 +255,7 @@ class StyleTransferModel(QObject):
         if key == self._estimate_key and not again:
             return
         self._estimate_key = key
+        label = sizes.quality_label(label, *size) if request.quality == label else label
         self._estimating = (label, *size, settings.get("method") == "fast")
         # Without styles or presets Start would refuse; that is said then, not here.
         given = n_styles or preset_fields(request.presets) or settings.get("trained")
@@ -375,7 +376,7 @@ class StyleTransferModel(QObject):
             job.document.keep_source_active(job.target, job.layer)
             self.results.add(job.layer)
             self.last_result = dict(event.info)
-            self._end(JobState.DONE, _scaled_up(event.image, job.target), remove=False)
+            self._end(JobState.DONE, sizes.scaled_up(event.image, job.target), remove=False)
 
     def _on_link_state(self) -> None:
         if self.state.active and self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR):
@@ -461,6 +462,8 @@ class StyleTransferModel(QObject):
         welcome = self.link.welcome or {}
         size = settings.get("size")  # 0: the area's own; absent before the form is built
         side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
+        preset = sizes.quality_side(request.quality, width, height)  # near the area's own: that
+        side = side if preset is None else preset
         settings["size"] = policy.job_size(side, width, height, welcome.get("limits") or {})
         settings = settings_for(request.mode, settings)
         settings.update(preset_fields(request.presets))
@@ -480,15 +483,3 @@ class StyleTransferModel(QObject):
 
     def _features(self) -> Features:
         return Features.from_hello(self.link.welcome or {})
-
-
-def _scaled_up(image: Pixels, target: Target) -> str:
-    """What the user is told when the result was computed smaller than the area it fills:
-    never scaled up silently."""
-    area = target.area
-    if image.width >= area.width and image.height >= area.height:
-        return ""
-    return (
-        f"computed at {image.width}x{image.height} and scaled up to the {area.width}x"
-        f"{area.height} area; the Full size quality computes at the area's own size"
-    )

@@ -1,5 +1,7 @@
 """The docker's Quality list: the presets (impasto_protocol.policy) by the words both editors
-show, each with the size it computes at, and Custom (the Advanced form's own values)."""
+show, each with the size it computes at on the current layer (a preset as large as the layer,
+or nearly, computes at the layer's own: sizes.py) and how its iterations compare, and Custom
+(the Advanced form's own values)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,27 @@ from impasto_protocol import policy
 
 from .qt import QComboBox, QWidget
 from .settings_form import CUSTOM, PRESETS
+from .sizes import quality_side
+
+# Defaults to compare the presets' iterations with (Normal's and Full size's are the daemon's
+# own): said in the list, High beside Full size on a layer of about High's size, both at the
+# layer's own size, does not read as a contradiction when High takes longer.
+COMPARED = {"iterations": 100}
 
 
-def preset_text(name: str) -> str:
-    """A quality preset as the list shows it: its name and the size it computes at."""
+def preset_text(name: str, size: tuple[int, int] | None = None) -> str:
+    """A quality preset as the list shows it: its name, the size it computes at (on a `size`
+    area, when one is known) and whether it takes more or fewer iterations than Normal."""
     quality = PRESETS.get(name)
     if quality is None:
         return "Custom (Advanced)"
-    return f"{name}: {quality.side} px" if quality.side else f"{name}: the layer's own"
+    side = quality.side if size is None else quality_side(name, *size)
+    if side:
+        text = f"{name}: {side} px"
+    else:
+        text = f"{name}: the layer's own" + (f" ({max(size)} px)" if size else "")
+    more = quality.iterations(COMPARED) - policy.default_iterations(COMPARED)
+    return text + (", more iterations" if more > 0 else ", fewer iterations" if more < 0 else "")
 
 
 class QualityChoice(QComboBox):
@@ -33,3 +48,8 @@ class QualityChoice(QComboBox):
         index = self.findData(name)
         if index >= 0:
             self.setCurrentIndex(index)
+
+    def show_sizes(self, size: tuple[int, int] | None) -> None:
+        """Each preset with the size it computes at on a `size` area (None: no image open)."""
+        for index in range(self.count()):
+            self.setItemText(index, preset_text(str(self.itemData(index)), size))

@@ -46,6 +46,7 @@ class StyleChoice:
     settings: dict[str, Any] = field(default_factory=dict)
     selection_only: bool = True
     mode: Mode = Mode.PAINT
+    quality: str = ""  # the preset whose size `settings` holds ("" for none: Custom)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class JobRequest:
     selection_only: bool = True
     mode: Mode = Mode.PAINT
     presets: dict[int, float] = field(default_factory=dict)
+    quality: str = ""  # the preset whose size `settings` holds (see sizes.quality_side())
 
 
 def replacement_iterations(iteration: int, total: int, asked: Any = None) -> int:
@@ -92,7 +94,9 @@ def job_request(
     if choice.trained:  # the daemon's trained styles join the images, weighed after them
         settings["trained"] = list(choice.trained)
     if not load:
-        return JobRequest([], "", settings, choice.selection_only, choice.mode, choice.presets)
+        return JobRequest(
+            [], "", settings, choice.selection_only, choice.mode, choice.presets, choice.quality
+        )
     styles, weights, name = _styles(choice, doc, bool(choice.presets) or bool(choice.trained))
     blend = weights + [1.0] * len(choice.trained)
     if len(blend) > 1 or (blend and choice.presets):  # normalized together with the presets'
@@ -106,6 +110,7 @@ def job_request(
         choice.selection_only,
         mode=choice.mode,
         presets=dict(choice.presets),
+        quality=choice.quality,
     )
 
 
