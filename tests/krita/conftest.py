@@ -3,6 +3,7 @@ vendors, Krita's resource folder shared across the session, and a real daemon pe
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,12 @@ def daemon(tmp_path: Path):
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def offscreen_app():
+    """A QApplication on Qt's offscreen platform (no display, no Krita), for the plug-in's own
+    widgets; kept alive while the test's widgets are."""
+    widgets = pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in's Qt: .[test]")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return widgets.QApplication.instance() or widgets.QApplication([])

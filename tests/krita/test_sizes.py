@@ -6,9 +6,6 @@ offscreen platform), on test_model_unit's in-memory link."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in's Qt: pip install -e .[test]")
@@ -17,6 +14,7 @@ from impasto_krita.model import StyleTransferModel
 from impasto_krita.quality import QualityChoice, preset_text
 from impasto_krita.request import JobRequest
 from impasto_krita.sizes import quality_label, quality_side
+from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication
 from test_model_unit import ArrayDocument, MemoryLink
 
@@ -24,12 +22,9 @@ from impasto_protocol import policy
 
 
 @pytest.fixture
-def quality_list() -> Iterator[QualityChoice]:
-    """The docker's Quality list, on Qt's offscreen platform (no display)."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = QApplication.instance() or QApplication([])
-    yield QualityChoice()
-    assert app is not None  # (alive while the widget is)
+def quality_list(offscreen_app: QApplication) -> QualityChoice:
+    """The docker's Quality list."""
+    return QualityChoice()
 
 
 def test_a_preset_about_as_large_as_the_layer_computes_at_the_layers_own_size() -> None:
@@ -60,20 +55,24 @@ def test_the_model_asks_a_preset_near_the_layers_size_for_that_size() -> None:
     assert model._settings(JobRequest([], "", normal, quality="Normal"), 1200, 800)["size"] == 512
 
 
-def test_the_list_shows_each_presets_size_on_this_layer_and_its_iterations(
+def test_the_list_shows_each_presets_size_on_this_layer_its_tip_the_iterations(
     quality_list: QualityChoice,
 ) -> None:
-    assert preset_text("High") == "High: 1024 px, more iterations"
-    assert preset_text("High", (1200, 800)) == "High: the layer's own (1200 px), more iterations"
-    assert preset_text("Draft", (1200, 800)) == "Draft: 256 px, fewer iterations"
-    assert preset_text("Full size", (1200, 800)) == "Full size: the layer's own (1200 px)"
+    assert preset_text("High") == "High: 1024 px"
+    assert preset_text("High", (1200, 800)) == "High: 1200 px, the layer's"
+    assert preset_text("Draft", (1200, 800)) == "Draft: 256 px"
+    assert preset_text("Full size", (1200, 800)) == "Full size: 1200 px, the layer's"
+    assert preset_text("Full size") == "Full size: the layer's own"
     choice = quality_list
     choice.show_sizes((1200, 800))
     texts = [choice.itemText(i) for i in range(choice.count())]
     assert texts[2:] == [
-        "High: the layer's own (1200 px), more iterations",
-        "Full size: the layer's own (1200 px)",
+        "High: 1200 px, the layer's",
+        "Full size: 1200 px, the layer's",
         "Custom (Advanced)",
     ]
+    tips = [choice.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(choice.count())]
+    assert tips[0].startswith("fewer iterations") and tips[2].startswith("more iterations")
+    assert tips[1] == tips[3] == "the daemon's own number of iterations"
     choice.show_sizes(None)  # no image open
     assert choice.itemText(1) == f"Normal: {policy.Quality.NORMAL.side} px"

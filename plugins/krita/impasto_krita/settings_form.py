@@ -21,6 +21,7 @@ from .qt import (
     QWidget,
     Signal,
 )
+from .sizes import QUALITIES
 
 # Set by the docker's own controls (strength, style weights, the mode, the palette, the
 # Trained styles list) or by the job itself: a free-text field beside them would only repeat
@@ -65,8 +66,12 @@ SPECIAL_TEXTS = {"size": LAYER_SIZE, "scales": AUTOMATIC}
 ADAM_ONLY = ("learning_rate",)  # shown while the optimizer is Adam: L-BFGS has no step size
 
 # The quality presets, by the words both editors show (impasto_protocol.policy decides them).
-PRESETS: dict[str, policy.Quality] = {q.label: q for q in policy.Quality}
+PRESETS: dict[str, policy.Quality] = QUALITIES
 CUSTOM = "Custom"
+# A list field (layers, weights): its placeholder is as short as the field is narrow, and its
+# tooltip says the rest.
+LIST_PLACEHOLDER = "default"
+LIST_TIP = "comma-separated; empty for the default"
 
 
 def _label(name: str) -> str:
@@ -112,6 +117,8 @@ class SettingsForm(QWidget):
             widget = self._widget(name, self.defaults[name], choices.get(name), limits)
             widget.setObjectName(f"setting_{name}")
             tip = LABELS.get(name, ("", ""))[1]
+            if isinstance(widget, QLineEdit):  # what the placeholder has no room to say
+                tip = f"{tip}; {LIST_TIP}" if tip else LIST_TIP
             widget.setToolTip(f"{tip} ({name})" if tip else name)
             self._notify(widget)
             self.widgets[name] = widget
@@ -164,7 +171,7 @@ class SettingsForm(QWidget):
             dspin.setValue(default)
             return dspin
         edit = QLineEdit(", ".join(str(v) for v in default) if isinstance(default, list) else "")
-        edit.setPlaceholderText("comma-separated; empty for the default")
+        edit.setPlaceholderText(LIST_PLACEHOLDER)  # (short: a longer one was cut off)
         return edit
 
     def _notify(self, widget: QWidget) -> None:
