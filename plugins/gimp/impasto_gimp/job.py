@@ -21,6 +21,7 @@ from impasto_protocol import (
     ConnectionLost,
     ImpastoError,
     JobCancelled,
+    JobHandle,
     Preview,
     Progress,
     Result,
@@ -121,24 +122,39 @@ def run(client: Client, submit: Submit | Train, hooks: Hooks) -> Outcome:
     log.info("job %s accepted: %s", handle.id, handle.accepted)
     hooks.status("Queued" if handle.accepted.get("position", 1) > 1 else "Starting")
     outcome = Outcome(result=None, job=handle.id)  # type: ignore[arg-type]
+
+    def take(event: Any) -> bool:
+        if isinstance(event, Result):
+            outcome.result = event
+            return True
+        if isinstance(event, Preview):
+            hooks.preview(event)
+            outcome.previews += 1
+            outcome.preview_iterations.append(event.progress.iteration)
+            hooks.progress(event.progress)
+        else:
+            hooks.progress(event)
+        return False
+
+    follow(client, handle, hooks, take)
+    return outcome
+
+
+def follow(client: Client, handle: JobHandle, hooks: Hooks, take: Callable[[Any], bool]) -> None:
+    """Follow an accepted job to its outcome: `take` gets each event but a cancellation and
+    returns True for the last one. A Cancel in the UI (`hooks.idle`) asks the daemon to cancel,
+    and its confirmation raises UserCancelled; everything else that ends the job early raises
+    DaemonError. Shared by every kind of job: stills, trainings, clips."""
     cancel_sent = False
     while True:
         try:
             for event in handle.events(timeout=SLICE):
-                if isinstance(event, Result):
-                    outcome.result = event
-                    return outcome
                 if isinstance(event, Cancelled):
                     if cancel_sent:
                         raise UserCancelled(f"job {handle.id} cancelled")
                     raise DaemonError(f"the daemon cancelled the job ({event.reason})")
-                if isinstance(event, Preview):
-                    hooks.preview(event)
-                    outcome.previews += 1
-                    outcome.preview_iterations.append(event.progress.iteration)
-                    hooks.progress(event.progress)
-                else:
-                    hooks.progress(event)
+                if take(event):
+                    return
                 if not cancel_sent and hooks.idle():
                     break  # send the cancel below
         except TimeoutError:

@@ -191,6 +191,24 @@ def remove_leftovers(image: Gimp.Image, source: Gimp.Layer) -> list[str]:
     return names
 
 
+def put_pixels(layer: Gimp.Layer, w: int, h: int, pixels: Pixels) -> None:
+    """Write `pixels` (RGB or RGBA of any sample type) into the w x h `layer`, resampled by
+    GEGL when the daemon sent another size: a preview (downscaled to preview_size), or a
+    result of a smaller processing size."""
+    if pixels.layout not in ("RGB", "RGBA") or pixels.dtype not in _BABL_TYPE:
+        raise HostError(f"the daemon sent {pixels.layout} {pixels.dtype}, not RGB(A)")
+    fmt = f"R'G'B'{'A' if pixels.layout == 'RGBA' else ''} {_BABL_TYPE[pixels.dtype]}"
+    data = bytes(pixels.data)
+    if (pixels.width, pixels.height) != (w, h):
+        small = Gegl.Buffer.new(fmt, 0, 0, pixels.width, pixels.height)
+        small.set(_rect(0, 0, pixels.width, pixels.height), fmt, data)
+        scale = w / pixels.width
+        data = bytes(small.get(_rect(0, 0, w, h), scale, fmt, Gegl.AbyssPolicy.CLAMP))
+    buffer = layer.get_buffer()
+    buffer.set(_rect(0, 0, w, h), fmt, data)
+    buffer.flush()
+
+
 class ResultLayer:
     """A new layer that previews and the result are written into, on top of the layers
     beside the source (the source's group or the image), so nothing covers it.
@@ -236,20 +254,7 @@ class ResultLayer:
         the source's own, so a 16-bit image gets 16-bit levels back) in the layer, scaled to
         the region when the daemon sent a smaller image, and push it to the canvas at once."""
         w, h = self.where.width, self.where.height
-        if pixels.layout not in ("RGB", "RGBA") or pixels.dtype not in _BABL_TYPE:
-            raise HostError(f"the daemon sent {pixels.layout} {pixels.dtype}, not RGB(A)")
-        fmt = f"R'G'B'{'A' if pixels.layout == 'RGBA' else ''} {_BABL_TYPE[pixels.dtype]}"
-        data = bytes(pixels.data)
-        if (pixels.width, pixels.height) != (w, h):
-            # A preview (downscaled to preview_size) or a result of a smaller processing size:
-            # let GEGL resample it to the region.
-            small = Gegl.Buffer.new(fmt, 0, 0, pixels.width, pixels.height)
-            small.set(_rect(0, 0, pixels.width, pixels.height), fmt, data)
-            scale = w / pixels.width
-            data = bytes(small.get(_rect(0, 0, w, h), scale, fmt, Gegl.AbyssPolicy.CLAMP))
-        buffer = self.layer.get_buffer()
-        buffer.set(_rect(0, 0, w, h), fmt, data)
-        buffer.flush()
+        put_pixels(self.layer, w, h, pixels)
         self.layer.update(0, 0, w, h)
         Gimp.displays_flush()
         self.writes += 1

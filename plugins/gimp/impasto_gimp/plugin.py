@@ -30,18 +30,29 @@ from impasto_protocol.submission import (  # noqa: E402
     job_label,
 )
 
-from . import estimate, job, layers, procedures, train_procedure, words  # noqa: E402
+from . import (  # noqa: E402
+    estimate,
+    frames_procedure,
+    job,
+    layers,
+    procedures,
+    train_procedure,
+    words,
+)
 from .prefetch import Prefetch  # noqa: E402
 from .procedures import (  # noqa: E402
     add_endpoint_argument,
-    error_values,
+    add_palette_arguments,
+    add_style_arguments,
+    config_styles,
+    guarded_run,
+    mode_choice,
     plugin_config,
-    progress_window,
+    success_values,
 )
 from .settings import (  # noqa: E402
     Arguments,
     Features,
-    SettingsInputError,
     config_style_files,
     engine_settings,
     parse_presets,
@@ -75,35 +86,12 @@ def _colour_choice() -> Gimp.Choice:
     return choice
 
 
-def _mode_choice() -> Gimp.Choice:
-    """Instant / Refine / Paint, with the words impasto_protocol.modes gives every client."""
-    choice = Gimp.Choice.new()
-    for i, mode in enumerate(Mode):
-        choice.add(mode.value, i, mode.label, mode.help)
-    return choice
-
-
 def declare(p: Gimp.Procedure) -> None:
     """The arguments and return values; the dialog is generated from them. Each label's
     mnemonic is unique and avoids the dialog buttons' (_Help, _Reset, _Cancel, _OK, _Load
     Saved Settings, _Save Settings): GimpUi reports every clash when the dialog opens.
     Arguments added later go last, so that Script-Fu calls by position keep working."""
-    p.add_file_argument(
-        "style-file", "Style _image", "An image file whose style is transferred",
-        Gimp.FileChooserAction.OPEN, True, None, RW,
-    )  # fmt: skip
-    p.add_layer_argument(
-        "style-layer", "Or a style la_yer",
-        "A layer of an open image to take the style from (with a style image too: both, blended)",
-        True, RW,
-    )  # fmt: skip
-    p.add_string_argument(
-        "style-paths",
-        "_More style images (paths, ';' between)",
-        "Further style image files to blend in, separated by ';'",
-        "",
-        RW,
-    )
+    add_style_arguments(p)
     p.add_double_argument(
         "strength", "Stre_ngth",
         "How strongly the style paints, from subtle (0) to strong (100); 50 is the daemon's "
@@ -157,22 +145,9 @@ def declare(p: Gimp.Procedure) -> None:
     p.add_choice_argument(
         "mode", "Mo_de",
         "; ".join(f"{m.value}: {m.help}" for m in Mode),
-        _mode_choice(), DEFAULT_MODE.value, RW,
+        mode_choice(), DEFAULT_MODE.value, RW,
     )  # fmt: skip
-    p.add_string_argument(
-        "presets", "Chosen _built-in styles (number:weight)",
-        "Which built-in styles paint and how much each counts: 3:1,17:0.5 is style 3 in full "
-        "and style 17 at half weight. Clicking the swatches writes this; alone or beside style "
-        "images (empty: none)",
-        "", RW,
-    )  # fmt: skip
-    p.add_string_argument(
-        "trained", "Your trained styles (na_mes)",
-        "Styles you trained (Filters > Artistic > Train Instant Style, or impasto train), by "
-        "name with ',' between, e.g. hubble, my-painting. Clicking their buttons writes this; "
-        "alone or beside style images",
-        "", RW,
-    )  # fmt: skip
+    add_palette_arguments(p)
     p.add_int_return_value(
         "previews", "Previews", "Previews written to the result layer before the result",
         0, 2**31 - 1, 0, RW,
@@ -185,7 +160,7 @@ def declare(p: Gimp.Procedure) -> None:
 
 class ImpastoPlugIn(Gimp.PlugIn):
     def do_query_procedures(self) -> list[str]:
-        return [PROC_NAME, train_procedure.PROC_NAME]
+        return [PROC_NAME, frames_procedure.PROC_NAME, train_procedure.PROC_NAME]
 
     def do_set_i18n(self, name: str) -> bool:
         return False
@@ -193,6 +168,8 @@ class ImpastoPlugIn(Gimp.PlugIn):
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
         if name == train_procedure.PROC_NAME:
             return train_procedure.create(self, name)
+        if name == frames_procedure.PROC_NAME:
+            return frames_procedure.create(self, name)
         p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         p.set_image_types("RGB*")
         p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
@@ -223,8 +200,8 @@ def run(
         ok, prefetch = _settings_dialog(procedure, image, drawables, config)
         if not ok:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    ui = progress_window(run_mode)
-    try:
+
+    def work(ui: Any) -> Gimp.ValueArray:
         if isinstance(prefetch, Prefetch):
             if ui is not None and prefetch.endpoint == (config.get_property("endpoint") or None):
                 # The palette's worker may still be starting this daemon: let it finish, or
@@ -234,13 +211,8 @@ def run(
             else:
                 prefetch.stop()  # the user chose another daemon in the dialog
         return _run(procedure, image, drawables, config, ui)
-    except (layers.HostError, SettingsInputError, job.DaemonError) as exc:
-        return error_values(procedure, str(exc))
-    except job.UserCancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    finally:
-        if ui is not None:
-            ui.close()
+
+    return guarded_run(procedure, run_mode, work)
 
 
 def _settings_dialog(
@@ -304,21 +276,6 @@ def _estimate_input(
     return current
 
 
-def _styles(config: Gimp.ProcedureConfig, presets: bool) -> list[Pixels]:
-    """The style images the arguments name; none is fine when built-in styles are given."""
-    styles = []
-    layer = config.get_property("style-layer")
-    if layer is not None:
-        styles.append(layers.layer_pixels(layer))
-    styles += [layers.file_pixels(p) for p in config_style_files(config)]
-    if not styles and not presets:
-        raise layers.HostError(
-            "no style: give a style image file, a style layer, built-in styles (presets) or "
-            "trained styles"
-        )
-    return styles
-
-
 def _run(
     procedure: Gimp.Procedure,
     image: Gimp.Image,
@@ -335,7 +292,7 @@ def _run(
     # Syntax first, so a typing slip is reported before the daemon is even reached.
     mix = parse_presets(args.presets)
     others = any(weight > 0 for weight in mix.values()) or bool(parse_trained(args.trained))
-    styles = _styles(config, presets=others)
+    styles = config_styles(config, presets=others)
     content = layers.read(source, where, fmt)
     mask = layers.selection_mask(image, source, where)
 
@@ -361,15 +318,12 @@ def _run(
     details["undo_group"] = undo_group  # what the core answered to start and end
     details["leftovers_removed"] = leftovers
     details["first_preview_hidden_by"] = shown.get("hidden_by")
-    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
-    for index, (gtype, value) in enumerate(
-        ((GObject.TYPE_INT, outcome.previews), (Gimp.Layer, result_layer.layer),
-         (GObject.TYPE_STRING, json.dumps(details))),
-        start=1,
-    ):  # fmt: skip
-        values.remove(index)
-        values.insert(index, GObject.Value(gtype, value))
-    return values
+    return success_values(
+        procedure,
+        (GObject.TYPE_INT, outcome.previews),
+        (Gimp.Layer, result_layer.layer),
+        (GObject.TYPE_STRING, json.dumps(details)),
+    )
 
 
 def _job(

@@ -30,9 +30,9 @@ from impasto_protocol.submission import GIMP_CLIENT, build_train, job_label  # n
 from . import job, layers  # noqa: E402
 from .procedures import (  # noqa: E402
     add_endpoint_argument,
-    error_values,
+    guarded_run,
     plugin_config,
-    progress_window,
+    success_values,
 )
 
 log = logging.getLogger(__name__)
@@ -95,16 +95,7 @@ def run(
 
         if not dialog.training_dialog(procedure, config):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    ui = progress_window(run_mode, training=True)
-    try:
-        return _train(procedure, config, ui)
-    except (layers.HostError, job.DaemonError) as exc:
-        return error_values(procedure, str(exc))
-    except job.UserCancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    finally:
-        if ui is not None:
-            ui.close()
+    return guarded_run(procedure, run_mode, lambda ui: _train(procedure, config, ui), True)
 
 
 def _style(config: Gimp.ProcedureConfig) -> tuple[Pixels, str]:
@@ -158,11 +149,9 @@ def _train(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, ui: Any) -> 
         **{k: info.get(k) for k in ("name", "kind", "steps", "resumed_from", "losses")},
         **{k: info.get(k) for k in ("elapsed", "device", "photos", "settings")},
     }
-    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
-    for index, value in enumerate((name, json.dumps(details)), start=1):
-        values.remove(index)
-        values.insert(index, GObject.Value(GObject.TYPE_STRING, value))
-    return values
+    return success_values(
+        procedure, (GObject.TYPE_STRING, name), (GObject.TYPE_STRING, json.dumps(details))
+    )
 
 
 def _show_progress(p: Progress, name: str, status: Any, ui: Any) -> None:
