@@ -44,6 +44,11 @@ DEFAULT_MODE = Mode.INSTANT
 # The size a frame is painted at when the `size` argument is 0: the frames' own, at most the
 # Normal quality's side (an animation's frames are many; larger ones cost time on each).
 DEFAULT_QUALITY = policy.Quality.NORMAL
+# The dialog's rows: the mode and styles first, as in Style Transfer's.
+LAID_OUT = [
+    "mode", "style-file", "style-layer", "presets", "trained", "steadiness", "size", "iterations",
+    "endpoint",
+]  # fmt: skip
 TOO_OLD = (
     "the daemon at {endpoint} is too old for animations: they need its clip jobs (Impasto "
     "protocol 1.7, not a cluster daemon); update it, or choose another in Impasto server"
@@ -83,7 +88,7 @@ def _declare(p: Gimp.Procedure) -> None:
         procedures.mode_choice(), DEFAULT_MODE.value, RW,
     )  # fmt: skip
     p.add_double_argument(
-        "steadiness", "_Steadiness between frames (-1: the usual)",
+        "steadiness", "Steadi_ness between frames (-1: the usual)",
         "How closely each frame follows the painted frame before it, from 0 (every frame "
         "painted on its own: it flickers) to 1 (the steadiest); -1: the daemon's usual",
         -1.0, 1.0, -1.0, RW,
@@ -134,13 +139,16 @@ def _run(
 
 
 def _settings_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
-    """GIMP's dialog generated from the arguments, the steadiness as a slider; True on OK."""
+    """GIMP's dialog generated from the arguments, the steadiness as a slider; True on OK.
+    More style images (`style-paths`) stay for scripts: beside the trained styles' row its
+    generated field would take the same mnemonic (the still's dialog has a list instead)."""
+    gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi  # only when there is a user to talk to
 
     GimpUi.init("impasto-stylize-frames")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
     dialog.get_scale_entry("steadiness", 1.0)
-    dialog.fill(None)
+    dialog.fill(LAID_OUT)
     ok = bool(dialog.run())
     dialog.destroy()
     return ok
