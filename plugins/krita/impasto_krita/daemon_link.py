@@ -366,7 +366,7 @@ class DaemonLink(QObject):
         except Exception:
             log.exception("heartbeat to the daemon failed")
             state = State.LOST
-        if state is State.LOST:
+        if state is State.LOST or self._gone():
             self._on_silence()
         else:
             self._drain()
@@ -379,9 +379,26 @@ class DaemonLink(QObject):
             self._status_id = self.client.status()
             self._after_send()
 
+    def _gone(self) -> bool:
+        """Whether the daemon that answered is known to be gone before its silence says so
+        (the client's timeout, about 10 s of "Daemon connected" after `impasto shutdown`):
+        the process this link started exited, or (one started elsewhere) its socket file was
+        removed. (Ours removes its socket a moment before it exits: waiting for the exit, the
+        link starts another one only once this one is gone.)"""
+        if self.state not in (LinkState.READY, LinkState.LOADING):
+            return False
+        process = self.process
+        if process is not None:
+            return process.poll() is not None
+        return nothing_listening(self.endpoint)
+
     def _on_silence(self) -> None:
-        """The daemon did not answer within the client's timeout: retry, start it, or say so."""
+        """The daemon did not answer within the client's timeout, or is gone: retry, start
+        it, or say so."""
         assert self.client is not None and self.config is not None
+        if self.state in (LinkState.READY, LinkState.LOADING) and self.process is not None:
+            if self.process.poll() is not None:  # ours ran and stopped (a shutdown): not a
+                self.startup = None  # failed start, so another one may be started now
         started = self.startup
         if started is not None and started.process is not None:
             try:
