@@ -73,6 +73,7 @@ def calls(gimp: GimpHost, load_example) -> Any:
         "frames": frames,
         "calls": {
             "animation": {"frames": 4, "arguments": ARGUMENTS},
+            "indexed": {"frames": 4, "arguments": ARGUMENTS, "indexed": True},
             "one_layer": {"frames": 1, "arguments": ARGUMENTS},
             "too_old": {"frames": 2, "arguments": {**ARGUMENTS, "endpoint": older.endpoint}},
         },
@@ -111,9 +112,21 @@ def test_the_frames_come_back_painted_in_order_with_their_names(calls) -> None:
         assert (frame[..., 3] == source[..., 3]).all(), f"frame {i}: transparency not kept"
 
 
+def test_an_indexed_animation_as_gimp_opens_a_gif(calls) -> None:
+    """A GIF opens as an indexed image: its frames are read as RGBA all the same, and the
+    result is an RGB image (the painted frames have more colours than a palette holds)."""
+    got, out, sent = calls
+    ev = got["indexed"]
+    assert ev["status"] == "success", ev
+    assert ev["names"] == NAMES and ev["size"] == list(SIZE) and ev["new_images"] == 1, ev
+    for i, (frame, source) in enumerate(zip(painted(out, "indexed", 4), sent, strict=True)):
+        change = np.abs(frame[..., :3].astype(int) - source[..., :3].astype(int)).mean()
+        assert change > 10, f"frame {i} is hardly changed ({change:.1f} levels)"
+
+
 def test_the_source_animation_is_left_as_it_was(calls) -> None:
     got, _, _ = calls
-    for call in ("animation", "one_layer", "too_old"):
+    for call in ("animation", "indexed", "one_layer", "too_old"):
         ev = got[call]
         assert ev["source_after"] == ev["source_before"], call
     assert [name for name, _ in got["animation"]["source_before"]] == NAMES[::-1]

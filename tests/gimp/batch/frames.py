@@ -1,6 +1,6 @@
 # Runs inside gimp-console-3.0 (python-fu-eval): builds a layers-as-frames image from the
 # frames in /shared/frames.json ({"frames": [{"path", "name", "offset": [x, y] or null,
-# "group": bool}], "calls": {name: {"frames": N, "arguments": {...}}}}), calls
+# "group": bool}], "calls": {name: {"frames": N, "arguments": {...}, "indexed": bool}}}), calls
 # plug-in-impasto-stylize-frames once per call on an image of the first N frames, and records
 # what each call did in <out>/frames.json, each painted frame's RGBA bytes in
 # <out>/<call>-<i>.rgba. Raising makes GIMP exit non-zero.
@@ -54,8 +54,12 @@ def _state(image):
     ]
 
 
-def _call(name, frames, arguments, out):
+def _call(name, frames, arguments, out, indexed=False):
     image = _image(frames)
+    if indexed:  # as GIMP opens a GIF
+        image.convert_indexed(
+            Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 255, False, True, ""
+        )
     before = _state(image)
     images = len(Gimp.get_images())
     proc = Gimp.get_pdb().lookup_procedure("plug-in-impasto-stylize-frames")
@@ -91,7 +95,7 @@ def _main():
     with open("/shared/frames.json") as f:
         p = json.load(f)
     out = {
-        name: _call(name, p["frames"][: c["frames"]], c["arguments"], p["out"])
+        name: _call(name, p["frames"][: c["frames"]], c["arguments"], p["out"], c.get("indexed"))
         for name, c in p["calls"].items()
     }
     proc = Gimp.get_pdb().lookup_procedure("plug-in-impasto-stylize-frames")
