@@ -15,6 +15,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,9 +155,39 @@ def install(host: Host, options: InstallOptions) -> Installed:
         rc = options.kritarc or kritarc_path()
         kritarc.enable(rc, host.package)
         installed.notes.append(f"enabled in {rc}; restart Krita to load it")
+        warning = active_venv_warning(os.environ)
+        if warning:
+            installed.notes.append(warning)
     if host is GIMP:
         installed.notes.append("restart GIMP: Filters > Artistic > Style Transfer...")
     return installed
+
+
+def active_venv(environ: Mapping[str, str]) -> str | None:
+    """The virtual environment active in `environ`: VIRTUAL_ENV, or the folder of a venv whose
+    bin is first on PATH (activated by hand, or by a tool that sets no VIRTUAL_ENV)."""
+    venv = environ.get("VIRTUAL_ENV")
+    if venv:
+        return venv
+    first = environ.get("PATH", "").split(os.pathsep)[0]
+    if first and (Path(first).parent / "pyvenv.cfg").is_file():
+        return str(Path(first).parent)
+    return None
+
+
+def active_venv_warning(environ: Mapping[str, str]) -> str | None:
+    """One line when Krita started from this shell would load no plug-in at all: Krita's
+    embedded Python finds the venv's `python` on PATH and takes its pyvenv.cfg, whose
+    site-packages lack PyQt5 ("No module named 'PyQt5'"). The daemon's start does not need
+    the venv on PATH (impasto.json names its Python by absolute path)."""
+    venv = active_venv(environ)
+    if venv is None:
+        return None
+    return (
+        f"warning: the virtual environment {venv} is active: start Krita from a shell "
+        "without it (`deactivate` first) or from the desktop menu, or Krita's Python takes "
+        "it and loads no plug-in"
+    )
 
 
 def uninstall(host: Host, options: InstallOptions) -> list[Path]:
