@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from typing import TYPE_CHECKING
@@ -104,3 +105,8 @@ def test_ok_shows_the_animation_and_cancel_leaves_none(
     assert run2 == {"status": "cancel", "new_images": 0}, run2
     gimp_log = (out / "gimp.log").read_text()
     assert "mnemonic" not in gimp_log, gimp_log[-3000:]
+    # The progress counted frames, in the words the progress bar and window showed.
+    counted = re.findall(r"progress: (Style transfer: .*)", gimp_log)
+    assert len(counted) >= 2, gimp_log[-3000:]
+    assert re.fullmatch(r"Style transfer: frame 2 of 2(, about \d+ s left)?", counted[0]), counted
+    assert counted[1] == "Style transfer: all 2 frames painted", counted

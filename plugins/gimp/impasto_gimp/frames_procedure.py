@@ -13,6 +13,7 @@ its heartbeat timeout), leaves nothing behind.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import gi
@@ -35,6 +36,8 @@ from impasto_protocol.submission import GIMP_CLIENT, job_label  # noqa: E402
 
 from . import frames, job, procedures  # noqa: E402
 from .settings import Arguments, engine_settings, parse_presets, parse_trained  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 PROC_NAME = "plug-in-impasto-stylize-frames"
 DIALOG_TITLE = "Style Transfer (Animation)"
@@ -254,8 +257,11 @@ def _clip(
 
 def frame_line(p: Progress) -> str:
     """ "Style transfer: frame 3 of 12, about 2 min left": the frame being painted (after
-    the `iteration` frames done) and the time the daemon expects for the rest."""
-    text = f"Style transfer: frame {min(p.iteration + 1, p.total)} of {p.total}"
+    the `iteration` frames done) and the time the daemon expects for the rest; at the end,
+    that all are done."""
+    if p.total and p.iteration >= p.total:
+        return f"Style transfer: all {p.total} frames painted"
+    text = f"Style transfer: frame {p.iteration + 1} of {p.total}"
     if p.paused:
         return text + ", waiting while a stylization runs"
     if p.eta is None:
@@ -266,6 +272,8 @@ def frame_line(p: Progress) -> str:
 def _show_progress(p: Progress, status: Any, ui: Any) -> None:
     fraction = p.iteration / p.total if p.total else 0.0
     Gimp.progress_update(fraction)
-    status(frame_line(p))
+    line = frame_line(p)
+    log.info("progress: %s", line)  # (IMPASTO_GIMP_DEBUG=1: what the user read, in the log)
+    status(line)
     if ui is not None:
         ui.fraction(fraction)
