@@ -30,6 +30,8 @@ SHIFT = (3, 2)  # the second crop, moved: the motion between frames
 SMALL = (4, 4, 40, 32)  # frame 3: a smaller layer at an offset (x, y, width, height)
 NAMES = ["Frame 1 (100ms)", "Frame 2 (200ms)", "Frame 3 (100ms) (replace)", "Frame 4 (300ms)"]
 ARGUMENTS = {"mode": "instant", "presets": "3"}
+# The optimization from the instant picture, at a steadiness of the caller's own.
+REFINE = {"mode": "refine", "trained": "hubble", "iterations": 3, "steadiness": 0.5, "size": 32}
 
 
 def crops(load_example) -> tuple[Image.Image, Image.Image]:
@@ -74,6 +76,7 @@ def calls(gimp: GimpHost, load_example) -> Any:
         "calls": {
             "animation": {"frames": 4, "arguments": ARGUMENTS},
             "indexed": {"frames": 4, "arguments": ARGUMENTS, "indexed": True},
+            "refine": {"frames": 2, "arguments": REFINE},
             "one_layer": {"frames": 1, "arguments": ARGUMENTS},
             "too_old": {"frames": 2, "arguments": {**ARGUMENTS, "endpoint": older.endpoint}},
         },
@@ -124,9 +127,24 @@ def test_an_indexed_animation_as_gimp_opens_a_gif(calls) -> None:
         assert change > 10, f"frame {i} is hardly changed ({change:.1f} levels)"
 
 
+def test_refine_with_a_trained_style_and_the_callers_steadiness(calls) -> None:
+    """Refine: the optimization, the first frame from its instant picture with every
+    iteration; the steadiness and size given are the clip's, and smaller frames are scaled up
+    to the image."""
+    got, _, _ = calls
+    ev = got["refine"]
+    assert ev["status"] == "success", ev
+    assert ev["names"] == NAMES[:2] and ev["layer_sizes"] == [list(SIZE)] * 2, ev
+    details = ev["details"]
+    assert (details["temporal"], details["width"], details["height"]) == (0.5, 32, 27), details
+    settings = details["settings"]
+    assert (settings["method"], settings["init"], settings["iterations"]) == ("gatys", "fast", 3)
+    assert settings["trained"] == ["hubble"], settings
+
+
 def test_the_source_animation_is_left_as_it_was(calls) -> None:
     got, _, _ = calls
-    for call in ("animation", "indexed", "one_layer", "too_old"):
+    for call in ("animation", "indexed", "refine", "one_layer", "too_old"):
         ev = got[call]
         assert ev["source_after"] == ev["source_before"], call
     assert [name for name, _ in got["animation"]["source_before"]] == NAMES[::-1]
