@@ -28,8 +28,8 @@ def quality_side(quality: str, width: int, height: int) -> int | None:
 
 def quality_label(quality: str, width: int, height: int) -> str:
     """The preset's name for the line that says what Start would do, and whether it computes
-    at the area's own size (a preset of a size smaller than Full size's would seem to
-    contradict it without that)."""
+    at the area's own size: without it, "High: 1200x800 px" beside a list entry of 1024 px
+    would read as a contradiction."""
     preset = QUALITIES.get(quality)
     if preset is not None and preset.side and quality_side(quality, width, height) == 0:
         return f"{quality} at the layer's own size"
