@@ -7,20 +7,22 @@ What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
   only at a keyframe's own time: at a time the previous keyframe holds it returns nothing, so
   a held time is read at the keyframe that holds it.
 - Keyframes: the API has no call that makes one. The action "add_blank_frame" acts on the
-  active layer at the current time; `setPixelData` then fills that keyframe. A raster layer
-  made animated always has a keyframe at time 0: when the frames start later, it stays there,
-  transparent (the action "remove_frames" on it is an undo step that leaves an empty keyframe
-  at 0 again), so the layer adds nothing before the first stylized frame.
+  active layer of the active view at the current time; `setPixelData` then fills that
+  keyframe. A raster layer made animated always has a keyframe at time 0: when the frames
+  start later, it stays there, transparent (the action "remove_frames" on it is an undo step
+  that leaves an empty keyframe at 0 again), so the layer adds nothing before the first frame.
 - A layer added with `addChildNode` can be made active (`setActiveNode`) only once Krita's
   event loop has run (about 0.2 s): not from inside one call, not even with a nested event
   loop. So the keyframes are written from the event loop (AnimatedLayerWriter).
-- Undo: `Document.setCurrentTime` is an undo step ("Switch current time") each time, and each
-  "add_blank_frame" one more ("Add Keyframe"). Writing N keyframes is therefore 2 N + 2 steps:
-  "Add Layer", then "Switch current time" + "Add Keyframe" per keyframe (no switch when the
-  time is already there), and a last "Switch current time" back to the user's time. It cannot
-  be one step: undoing the whole write takes that many edit_undo.
+- Undo: in the image being edited, `Document.setCurrentTime` is an undo step ("Switch current
+  time") each time and "add_blank_frame" one more ("Add Keyframe"): N keyframes made there
+  would be 2 N + 2 steps, past Krita's undo limit for a long clip. So the layer is built in a
+  temporary image (shown in its own view for about half a second, then closed unsaved), and
+  `Node.duplicate()` of it, keyframes and all, is added to the user's image: one undo step,
+  "Add Layer", and the user's current time never moves.
 - `Document.setPlayBackRange(start, end)` sets start..end - 1; playBackStartTime/EndTime are
-  the full clip range until a playback range is set.
+  the full clip range until a playback range is set; a moment after keyframes are added it
+  may fall back to the clip range (seen when the current time was outside it).
 
 What is stylized: each keyframe in the playback range once (not every time): cheaper, and the
 new layer keeps the source's holds, since it gets a keyframe at exactly those times. When the
@@ -34,7 +36,7 @@ from typing import Any
 
 from krita import Krita
 
-from .document import is_open, layer_format, node_id
+from .document import is_open, keep_source_active, layer_format, node_id
 from .host import HostError
 from .qt import QTimer
 
@@ -125,15 +127,15 @@ def write_animated_layer(
     frames: dict[int, bytes],
     done: Callable[[Any], None] | None = None,
     failed: Callable[[str], None] | None = None,
-) -> Any:
-    """A new paint layer right above `above` that gets a keyframe at each time of `frames`
-    holding those pixels (whole-image BGRA u8). The layer is returned at once, still empty:
-    its keyframes are written on Krita's event loop once Krita lets it be the active layer,
-    then `done(layer)` is called (or `failed(message)`, with the layer taken away). The
-    current time and the active layer are restored. Times must be >= 0; without one at 0 the
-    layer still has a transparent keyframe there. See the module's note on undo steps."""
-    if Krita.instance().activeDocument() != document:
-        raise AnimationError("the image must be the active one to add an animated layer")
+) -> AnimatedLayerWriter:
+    """Start writing a new paint layer, right above `above`, with a keyframe at each time of
+    `frames` holding those pixels (whole-image BGRA u8). It is built on Krita's event loop:
+    `done(layer)` gets the layer once it is in the image (one undo step), `failed(message)`
+    the reason when it cannot be. Times must be >= 0; without one at 0 the layer still has a
+    transparent keyframe there. The active layer is put back a moment after (Krita activates
+    a new layer itself); the current time is never changed."""
+    if Krita.instance().activeWindow() is None:
+        raise AnimationError("Krita has no window to build the animated layer in")
     if not frames or min(frames) < 0:
         raise AnimationError("no frames to write, or a frame before time 0")
     if (document.colorModel(), document.colorDepth()) != ("RGBA", "U8"):
@@ -144,46 +146,57 @@ def write_animated_layer(
     wrong = sorted(t for t, data in frames.items() if len(data) != size)
     if wrong:
         raise AnimationError(f"frames {wrong} are not {size} bytes of whole-image BGRA")
-    layer = document.createNode(name, "paintlayer")
-    parent = above.parentNode() or document.rootNode()
-    parent.addChildNode(layer, above)
-    writer = AnimatedLayerWriter(document, layer, frames, done, failed)
+    writer = AnimatedLayerWriter(document, above, name, frames, (done, failed))
     writer.start()
-    return layer
+    return writer
 
 
 class AnimatedLayerWriter:
-    """Writes the keyframes of a new layer once Krita has made it activatable (the actions
-    that add keyframes act on the active layer), then puts back the user's time and layer."""
+    """Builds the animated layer in a temporary image (the keyframe action works on the
+    active view's active layer), then adds a copy of it to the user's image and closes the
+    temporary one. `layer` is the copy, once done."""
 
     def __init__(
         self,
         document: Any,
-        layer: Any,
+        above: Any,
+        name: str,
         frames: dict[int, bytes],
-        done: Callable[[Any], None] | None,
-        failed: Callable[[str], None] | None,
+        callbacks: tuple[Callable[[Any], None] | None, Callable[[str], None] | None],
     ) -> None:
-        self.document, self.layer, self.frames = document, layer, dict(frames)
-        self.done, self.failed = done, failed
-        self.time = int(document.currentTime())
+        self.document, self.above, self.name = document, above, name
+        self.frames = dict(frames)
+        self.done, self.failed = callbacks
         self.active = document.activeNode()
+        self.window = Krita.instance().activeWindow()
+        self.home_view = self.window.activeView()
+        self.scratch: Any = None
+        self.draft: Any = None
+        self.layer: Any = None
         self.waited_ms = 0
 
     def start(self) -> None:
+        """The temporary image, in a view of its own, with the layer to fill."""
+        doc = self.document
+        self.scratch = Krita.instance().createDocument(
+            doc.width(), doc.height(), "impasto-animation", "RGBA", "U8", doc.colorProfile(),
+            doc.resolution(),
+        )  # fmt: skip
+        self.scratch.setFullClipRangeEndTime(max(max(self.frames), doc.fullClipRangeEndTime()))
+        self.window.addView(self.scratch)
+        self.draft = self.scratch.createNode(self.name, "paintlayer")
+        self.scratch.rootNode().addChildNode(self.draft, None)
         _WRITING.add(self)
         QTimer.singleShot(ACTIVATION_POLL_MS, self.poll)
 
     def poll(self) -> None:
-        """Ask for the new layer to be active until Krita agrees, then write."""
-        if not is_open(self.document):  # closed meanwhile: nothing to write into
-            _WRITING.discard(self)
-            if self.failed is not None:
-                self.failed("the image was closed before its animation was written")
+        """Ask for the draft layer to be active until Krita agrees, then write."""
+        if not is_open(self.document):
+            self.run(self.closed)
             return
-        self.document.setActiveNode(self.layer)
-        active = self.document.activeNode()
-        if active is not None and node_id(active) == node_id(self.layer):
+        self.scratch.setActiveNode(self.draft)
+        active = self.scratch.activeNode()
+        if active is not None and node_id(active) == node_id(self.draft):
             self.run(self.write)
         elif self.waited_ms >= ACTIVATION_TIMEOUT_MS:
             self.run(self.give_up)
@@ -192,47 +205,51 @@ class AnimatedLayerWriter:
             QTimer.singleShot(ACTIVATION_POLL_MS, self.poll)
 
     def run(self, step: Callable[[], None]) -> None:
-        """Run a step; an error in it takes the layer away and reports it."""
+        """Run a step; an error in it is reported, and the temporary image goes either way."""
         try:
             step()
         except AnimationError as e:
-            _WRITING.discard(self)
-            self.layer.remove()
-            self.restore()
+            self.close_scratch()
             if self.failed is not None:
                 self.failed(str(e))
+            return
+        self.close_scratch()
+        if self.done is not None:
+            self.done(self.layer)
+
+    def closed(self) -> None:
+        raise AnimationError("the image was closed before its animation was written")
 
     def give_up(self) -> None:
         raise AnimationError("Krita did not let the new layer be edited: try again")
 
     def write(self) -> None:
-        """A keyframe per frame, at that time, on the (now active) new layer."""
-        doc, krita = self.document, Krita.instance()
-        w, h = int(doc.width()), int(doc.height())
+        """A keyframe per frame on the draft, then its copy into the user's image."""
+        scratch, krita = self.scratch, Krita.instance()
+        w, h = int(scratch.width()), int(scratch.height())
         for time in sorted(self.frames):
-            self.go_to(time)
+            scratch.setCurrentTime(time)
+            scratch.waitForDone()
             krita.action("add_blank_frame").trigger()
-            doc.waitForDone()
-            if not self.layer.hasKeyframeAtTime(time):
+            scratch.waitForDone()
+            if not self.draft.hasKeyframeAtTime(time):
                 raise AnimationError(f"Krita added no keyframe at frame {time}")
-            self.layer.setPixelData(self.frames[time], 0, 0, w, h)
-            doc.waitForDone()
-        self.complete()
-
-    def complete(self) -> None:
-        _WRITING.discard(self)
-        self.restore()
-        if self.done is not None:
-            self.done(self.layer)
-
-    def go_to(self, time: int) -> None:
-        if self.document.currentTime() != time:
-            self.document.setCurrentTime(time)
-            self.document.waitForDone()
-
-    def restore(self) -> None:
-        """The user's current time and active layer, as they were before the layer came."""
-        self.go_to(self.time)
-        if self.active is not None:
-            self.document.setActiveNode(self.active)
+            self.draft.setPixelData(self.frames[time], 0, 0, w, h)
+            scratch.waitForDone()
+        layer = self.draft.duplicate()
+        parent = self.above.parentNode() or self.document.rootNode()
+        parent.addChildNode(layer, self.above)
+        self.document.waitForDone()
         self.document.refreshProjection()
+        self.layer = layer
+        if self.active is not None:
+            keep_source_active(self.document, self.active, layer)
+
+    def close_scratch(self) -> None:
+        """Close the temporary image unsaved and show the user's view again."""
+        _WRITING.discard(self)
+        if self.scratch is not None and is_open(self.scratch):
+            self.scratch.setModified(False)
+            self.scratch.close()
+        if self.home_view is not None and self.home_view in self.window.views():
+            self.window.showView(self.home_view)

@@ -128,18 +128,27 @@ def names_node(doc, i: int):
     return doc.rootNode().childNodes()[i]
 
 
-def write_and_wait(animation, doc, source, name: str, frames: dict):
-    """write_animated_layer, then the event loop until it says done (or failed)."""
+def write_and_wait(animation, doc, source, name: str, frames: dict, close: bool = False):
+    """write_animated_layer, then the event loop until it says done (or failed), and a
+    moment more (Krita activates a new layer, the writer puts the active one back). `close`:
+    the user closes the image right after asking."""
     result: dict = {}
-    layer = animation.write_animated_layer(
-        doc, source, name, frames, done=lambda n: result.update(done=n.name()),
+    animation.write_animated_layer(
+        doc, source, name, frames, done=lambda n: result.update(done=n),
         failed=lambda m: result.update(failed=m),
     )  # fmt: skip
+    if close:
+        doc.setModified(False)
+        doc.close()
     for _ in range(200):
         if result:
             break
         yield 50
-    result["keys_when_done"] = keys(layer)
+    yield 600
+    layer = result.pop("done", None)
+    result["done"] = layer.name() if layer is not None else None
+    result["views"] = len(Krita.instance().activeWindow().views())
+    result["active_document"] = Krita.instance().activeDocument().name()
     return layer, result
 
 
@@ -183,4 +192,17 @@ def steps(out: Path):
     ev["undone2"] = yield from undo(doc, len(ev["write2_undo"]))
     ev["source_keys_undone"] = keys(source)
     ev["size_error"] = error_of(animation.write_animated_layer, doc, source, "x", {1: b"12"})
+    ev["closed"] = yield from write_closed(animation, new[0])
     return ev
+
+
+def write_closed(animation, frame: bytes):
+    """A second image, closed while its layer is being written: failed, nothing left open."""
+    k = Krita.instance()
+    doc = k.createDocument(W, H, "closed", "RGBA", "U8", "", 72.0)
+    k.activeWindow().addView(doc)
+    yield 300
+    background = doc.rootNode().childNodes()[0]
+    _, result = yield from write_and_wait(animation, doc, background, "lost", {0: frame}, True)
+    result["documents"] = sorted(d.name() for d in k.documents())
+    return result
