@@ -68,8 +68,21 @@ _PRESETS = {
 }
 DEFAULT_QUALITY = Quality.NORMAL
 
-# The values of `preserve_color` (SPEC.md section 10) by the words both editors show.
-COLOR_LABELS = {"none": "Off", "luminance": "Luminance only", "match": "Match style colours"}
+# The values of `preserve_color` (SPEC.md section 10) by the words both editors show, and what
+# each does to the picture. "match" recolours the style image to the photo's colours before
+# painting (the engine's color.match_colors), so the photo's colours stay; "luminance" paints
+# only light and shade and puts the photo's own colours back (color.combine_luminance).
+COLOR_LABELS = {
+    "none": "Take the style's colours",
+    "luminance": "Keep the photo's colours exactly",
+    "match": "Keep the photo's colours (style recoloured)",
+}
+COLOR_HELP = {
+    "none": "The painting takes the style image's colours",
+    "luminance": "The style paints light and shade only; every colour is the photo's own",
+    "match": "The style image is recoloured in the photo's colours first, so the painting "
+    "keeps the photo's colours with the style's brushwork",
+}
 MIN_SIDE = 16  # the engine's smallest size
 
 # "Automatic": the finest of Draft, Normal and High that the daemon expects to finish within
@@ -221,7 +234,7 @@ def estimate_text(
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
         text += f", about {duration(seconds)} here"
     elif instant:
-        text += ", one pass of the instant network"
+        text += ", painted in one quick pass"
     else:
         text += " (no time estimate from this daemon)"
     if estimate.get("tiled"):

@@ -137,7 +137,7 @@ def test_the_estimate_line_says_size_time_tiles_and_scaling_up() -> None:
     )
     fast = {**reply, "seconds": None}  # the fast method: a daemon gives no time for it
     assert policy.estimate_text("Normal", fast, 512, 384, instant=True) == (
-        "Normal: 512x384 px, one pass of the instant network"
+        "Normal: 512x384 px, painted in one quick pass"
     )
     assert policy.estimate_text("Draft", {"error": "x"}, 10, 10) == ""  # no size: nothing
     assert [policy.duration(s) for s in (0.2, 89, 150, 3600 + 1200)] == [
@@ -191,3 +191,14 @@ def test_time_left_and_what_a_job_is_doing_in_the_painters_words() -> None:
     )
     assert policy.progress_line("paint", 0, 300, None).startswith("Painting: iterations")
     assert policy.progress_line("instant", 1, 1, 0.0) == "Painting with the instant style"
+
+
+def test_every_colour_value_has_a_painters_label_and_help() -> None:
+    """Both editors show these words for `preserve_color`'s values (the protocol's)."""
+    from impasto_protocol.policy import COLOR_HELP, COLOR_LABELS
+
+    assert list(COLOR_LABELS) == list(COLOR_HELP) == ["none", "luminance", "match"]
+    # "match" keeps the photo's colours (the style image is recoloured to them): its label
+    # must not read as the opposite, as "Match style colours" did.
+    assert "photo's colours" in COLOR_LABELS["match"]
+    assert "photo's colours" in COLOR_LABELS["luminance"]

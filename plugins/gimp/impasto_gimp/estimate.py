@@ -28,7 +28,6 @@ from .settings import (
     parse_quality,
     with_quality,
 )
-from .words import estimate_words
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +164,5 @@ def _line(client: Client, args: Arguments, region: tuple[int, int], n_styles: in
             return str(exc)  # what OK would be told, said now
         raise
     text = policy.estimate_text(label, body, *region, instant=args.mode == Mode.INSTANT.value)
-    text = estimate_words(text)
     log.info("estimate: %s", text)
     return text

@@ -37,7 +37,6 @@ from . import (  # noqa: E402
     layers,
     procedures,
     train_procedure,
-    words,
 )
 from .prefetch import Prefetch  # noqa: E402
 from .procedures import (  # noqa: E402
@@ -82,7 +81,7 @@ def _colour_choice() -> Gimp.Choice:
     """`preserve-colors`' values (the protocol's) with what each does, in a painter's words."""
     choice = Gimp.Choice.new()
     for i, value in enumerate(policy.COLOR_LABELS):
-        choice.add(value, i, words.COLOUR_LABELS[value], words.COLOUR_HELP[value])
+        choice.add(value, i, policy.COLOR_LABELS[value], policy.COLOR_HELP[value])
     return choice
 
 
@@ -108,7 +107,7 @@ def declare(p: Gimp.Procedure) -> None:
     )  # fmt: skip
     p.add_choice_argument(
         "preserve-colors", "Colo_urs",
-        "; ".join(words.COLOUR_HELP.values()),
+        "; ".join(policy.COLOR_HELP.values()),
         _colour_choice(),
         "none", RW,
     )  # fmt: skip
