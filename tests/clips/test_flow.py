@@ -4,9 +4,8 @@ on small synthetic frames."""
 from __future__ import annotations
 
 import numpy as np
-from moving import moving_square, texture
-
 import pytest
+from moving import moving_square, texture
 
 from impasto.clips.flow import consistency, farneback_flow, optical_flow, warp, warping_error
 
