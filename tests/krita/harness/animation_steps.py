@@ -76,9 +76,9 @@ def error_of(fn, *args) -> str:
     return ""
 
 
-def make_image(out: Path, times: tuple[int, ...] = KEYS):
+def make_image(out: Path):
     """64x48 RGBA 8-bit, clip 0..10, playback 0..6; a layer `source` with a keyframe at each
-    of `times` holding pattern(time) (written to out/written_T.bin)."""
+    of KEYS holding pattern(time) (written to out/written_T.bin)."""
     k = Krita.instance()
     doc = k.createDocument(W, H, "animation", "RGBA", "U8", "", 72.0)
     k.activeWindow().addView(doc)
@@ -88,7 +88,7 @@ def make_image(out: Path, times: tuple[int, ...] = KEYS):
     yield 400  # Krita makes it the active layer
     doc.setFullClipRangeStartTime(0)
     doc.setFullClipRangeEndTime(10)
-    for time in times:
+    for time in KEYS:
         doc.setCurrentTime(time)
         doc.waitForDone()
         k.action("add_blank_frame").trigger()
