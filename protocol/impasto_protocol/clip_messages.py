@@ -23,6 +23,7 @@ from .messages import (
     RESULT_LAYOUTS,
     job_options_from_wire,
     job_options_to_wire,
+    require_a_style,
 )
 from .pixels import (
     DTYPES,
@@ -105,12 +106,7 @@ class ClipRequest:
         settings = F.mapping(b, "settings")
         if len(descs) > MAX_FRAMES:
             raise ProtocolError(E_TOO_LARGE, f"at most {MAX_FRAMES} style images", "styles")
-        if not descs and not (settings.get("presets") or settings.get("trained")):
-            raise ProtocolError(
-                E_INVALID_FIELD,
-                "at least one style image (or settings.presets, settings.trained) is needed",
-                "styles",
-            )
+        require_a_style(bool(descs), settings)
         styles = [
             pixels_from_descriptor(d, frames, used, f"styles[{i}]") for i, d in enumerate(descs)
         ]

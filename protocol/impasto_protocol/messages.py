@@ -188,7 +188,13 @@ def _check_inputs(
         return
     if not content:
         raise ProtocolError(E_MISSING_FIELD, "this field is required", "content")
-    if not styles and not (settings.get("presets") or settings.get("trained")):
+    require_a_style(styles, settings)
+
+
+def require_a_style(images: bool, settings: dict[str, Any]) -> None:
+    """A job paints with a style: an image, or a built-in or trained style its settings name
+    (a submit's and a clip's alike)."""
+    if not images and not (settings.get("presets") or settings.get("trained")):
         raise ProtocolError(
             E_INVALID_FIELD,
             "at least one style image (or settings.presets, settings.trained) is needed",
