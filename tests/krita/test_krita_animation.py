@@ -45,11 +45,12 @@ def run_steps(tmp_path: Path, resource_cache: Path, wheels: Path) -> tuple[dict,
     return evidence["result"], out
 
 
-def krita(home: KritaHome, out: Path) -> tuple[int, str]:
-    """Krita under Xvfb with the steps; its exit code and the end of its log."""
+def krita(home: KritaHome, out: Path, script: str = "animation_steps.py") -> tuple[int, str]:
+    """Krita under Xvfb with the steps of `script` (in harness/); its exit code and the end of
+    its log."""
     env = {
         **home.env(),
-        "IMPASTO_SCRIPT": str(HARNESS / "animation_steps.py"),
+        "IMPASTO_SCRIPT": str(HARNESS / script),
         "IMPASTO_SCRIPT_OUT": str(out),
         "IMPASTO_SCRIPT_TIMEOUT": str(KRITA_TIMEOUT - 30),
         "IMPASTO_PLUGIN_DIR": str(home.pykrita / "impasto_krita"),

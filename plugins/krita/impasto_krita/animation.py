@@ -1,5 +1,5 @@
 """A layer's animation in and out of Krita 5.1, for clip jobs: which frames to send, their
-pixels, and a new animated layer that receives the stylized frames. Not yet used by the docker.
+pixels, and a new animated layer that receives the stylized frames.
 
 What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
 - Reading: `Node.hasKeyframeAtTime(t)` and `Node.animated()` say where a layer's keyframes are;
@@ -27,6 +27,9 @@ What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
 What is stylized: each keyframe in the playback range once (not every time): cheaper, and the
 new layer keeps the source's holds, since it gets a keyframe at exactly those times. When the
 range starts inside a hold, its first time is a frame too (the held picture).
+
+AnimatedDocument is KritaDocument with the animation part of host.Document, on these
+functions (here rather than in document.py, which this module builds on).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from impasto_protocol import Pixels
 from krita import Krita
 
-from .document import is_open, keep_source_active, layer_format, node_id
-from .host import HostError
+from .document import KritaDocument, is_open, keep_source_active, layer_format, node_id
+from .host import Animation, Ends, Frames, HostError
 from .qt import QTimer
 
 ACTIVATION_POLL_MS = 25
@@ -253,3 +257,33 @@ class AnimatedLayerWriter:
             self.scratch.close()
         if self.home_view is not None and self.home_view in self.window.views():
             self.window.showView(self.home_view)
+
+
+class AnimatedDocument(KritaDocument):
+    """One open Krita image as the whole host.Document: the still jobs' part, and its
+    active layer's animation for a clip job (clip_model.py)."""
+
+    def animation(self) -> Animation:
+        node = self.doc.activeNode()
+        times = animation_frames(self.doc, node)
+        if len(times) < 2:
+            raise AnimationError(f"the layer {node.name()!r} has one frame in the playback range")
+        check_frame_format(node)
+        self._nodes[node_id(node)] = node
+        w, h = int(self.doc.width()), int(self.doc.height())
+        return Animation(node_id(node), node.name(), w, h, tuple(times))
+
+    def read_frames(self, animation: Animation) -> list[Pixels]:
+        node, w, h = self._nodes[animation.source], animation.width, animation.height
+        data = read_frames(self.doc, node, list(animation.times))
+        return [Pixels(w, h, frame, "BGRA", "u8") for frame in data]
+
+    def add_animated_layer(self, clip: Animation, name: str, frames: Frames, ends: Ends) -> None:
+        done, failed = ends
+
+        def added(layer: Any) -> None:
+            self._nodes[node_id(layer)] = layer
+            done(node_id(layer))
+
+        source = self._nodes[clip.source]
+        write_animated_layer(self.doc, source, name, frames, added, failed)

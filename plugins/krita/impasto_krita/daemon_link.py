@@ -149,6 +149,13 @@ class DaemonLink(QObject):
         self._after_send()
         return handle
 
+    def send_frames(self, handle: JobHandle, frames: list[Pixels]) -> None:
+        """A clip job's frames, to the job `handle` became (after its `accepted`), in
+        bounded batches; an error to a batch reaches the handle's listener."""
+        assert self.client is not None and handle.job is not None
+        self.jobs.follow_batches(handle, self.client.send_frames(handle.job, frames))
+        self._after_send()
+
     def refresh_styles(self) -> None:
         """Ask for the styles again: the library of trained styles changed (a training). A
         request still unanswered may have been answered from the library before the change."""

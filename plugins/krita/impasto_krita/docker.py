@@ -16,6 +16,8 @@ from impasto_protocol.modes import Features, Mode
 from krita import DockWidget
 
 from . import document, progress_text
+from .animation import AnimatedDocument
+from .animation_section import AnimationOption
 from .daemon_link import DaemonLink, LinkState
 from .document import KritaDocument
 from .focus import WheelGuard, set_enabled
@@ -191,6 +193,8 @@ class StyleTransferDocker(DockWidget):
         self.daemon_state, self.message = self.footer.daemon_state, self.footer.message
         self.daemon_state.setText(self.link.describe())
         self.refusal = RefusalLine(self.footer)
+        clips = (self.link, AnimatedDocument.active, self.footer)
+        self.animation = AnimationOption(*clips, self._update_buttons, self._show_message)
         return self.footer
 
     def _fit_width(self) -> None:
@@ -241,11 +245,13 @@ class StyleTransferDocker(DockWidget):
 
     def closeEvent(self, event: Any) -> None:
         self.model.cancel()  # closing the panel cancels its job
+        self.animation.model.cancel()
         super().closeEvent(event)
 
     def _on_toggled(self, shown: bool) -> None:
         if not shown:
             self.model.cancel()
+            self.animation.model.cancel()
 
     # -- remembered between sessions --------------------------------------------------------
 
@@ -398,7 +404,7 @@ class StyleTransferDocker(DockWidget):
             self.refusal.refused(str(e), self._why_not_start)
             return
         self._show_message("")
-        if self.model.start(request):
+        if (self.animation.model if self.animation.wanted() else self.model).start(request):
             self._show_progress(0, "", "waiting for the daemon...")
         else:  # the model said why
             self.refusal.refused(self.message.text(), self._why_not_start)
@@ -454,9 +460,11 @@ class StyleTransferDocker(DockWidget):
         to the canvas, not to the next spin box in line, where Krita's shortcuts would edit
         a number."""
         active = self.model.state.active
-        usable = not active and self.link.usable() and self.form.built
+        clip = self.animation.model.state.active
+        usable = not active and not clip and self.link.usable() and self.form.built
         set_enabled(self.start, usable, document.canvas)
         cancellable = active and self.model.state is not JobState.CANCELLING
+        cancellable = cancellable or self.animation.cancellable()
         set_enabled(self.cancel, cancellable, document.canvas)
 
     def _show_progress(self, fraction: float, bar: str, phase: str) -> None:

@@ -11,6 +11,7 @@ layers it made, so that the next job's layer goes above them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +33,22 @@ class Target:
     selection: bytes | None  # one byte per pixel of `area`; None: the whole area
     result_dtype: str  # the sample type results are asked in ("u8", or "u16" for deep layers)
     format: Any = None  # how the host itself reads and writes the layer
+
+
+Frames = dict[int, bytes]  # an animation's pictures by time
+Ends = tuple[Callable[[str], None], Callable[[str], None]]  # (done, failed) of an async step
+
+
+@dataclass(frozen=True)
+class Animation:
+    """An animated layer a clip job stylizes: its id and name, the whole image's size (every
+    frame is a whole-image picture) and the times of its frames, in order."""
+
+    source: str
+    name: str
+    width: int
+    height: int
+    times: tuple[int, ...]
 
 
 class Document(Protocol):
@@ -87,4 +104,20 @@ class Document(Protocol):
 
     def keep_source_active(self, target: Target, layer: str) -> None:
         """Make the source the active layer again if the result layer became it."""
+        ...
+
+    def animation(self) -> Animation:
+        """The active layer's frames in the playback range (animation.animation_frames); an
+        HostError when it has fewer than two, or is no animated 8-bit RGB layer."""
+        ...
+
+    def read_frames(self, animation: Animation) -> list[Pixels]:
+        """The source's picture at each of the animation's times, whole-image BGRA u8, read
+        without changing the image or its current time."""
+        ...
+
+    def add_animated_layer(self, clip: Animation, name: str, frames: Frames, ends: Ends) -> None:
+        """Start adding a new layer above the source with a keyframe at each time of `frames`
+        (whole-image BGRA u8): one undo step. It may finish later, on the event loop: then
+        `ends` = (done, failed) gets `done(layer id)` or `failed(message)`."""
         ...

@@ -48,7 +48,7 @@ from impasto_protocol import (
     policy,
 )
 from impasto_protocol.messages import Submit
-from impasto_protocol.modes import Features, Mode, preset_fields, settings_for
+from impasto_protocol.modes import Features, Mode, preset_fields
 from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
 from . import imaging, sizes
@@ -56,7 +56,15 @@ from .daemon_link import DaemonLink, LinkState
 from .host import Document, HostError, Target
 from .jobs import Event, JobHandle
 from .qt import QImage, QObject, Signal
-from .request import JobRequest, StyleChoice, job_request, replacement_iterations, styles_counted
+from .request import (
+    JobRequest,
+    StyleChoice,
+    job_request,
+    job_settings,
+    replacement_iterations,
+    result_name,
+    styles_counted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +102,17 @@ class _Job:
     pending_weight: float | None = None  # a strength change to send once `accepted` comes
     cancel_on_accept: bool = False
     count: tuple[int, int] | None = None  # the running job's last (iteration, total)
+
+
+def announce_end(model: Any, state: str, text: str) -> None:
+    """How a job ends, the same for a still and a clip (clip_model.py): the final state, the
+    daemon's busy count asked again without it (now rather than later), then `message` (when
+    there is something to say) and `finished`."""
+    model._set_state(type(model.state)(state))
+    model.link.poll_status()
+    if text:
+        model.message.emit(text)
+    model.finished.emit(state)
 
 
 class StyleTransferModel(QObject):
@@ -444,11 +463,7 @@ class StyleTransferModel(QObject):
                 job.document.remove_result_layer(job.target, job.layer)
             except Exception:  # the user may have deleted it already
                 log.exception("could not remove the result layer")
-        self._set_state(state)
-        self.link.poll_status()  # the busy count without this job, now rather than later
-        if text:
-            self.message.emit(text)
-        self.finished.emit(state.value)
+        announce_end(self, state.value, text)
 
     def _set_state(self, state: JobState) -> None:
         if state is not self.state:
@@ -456,30 +471,12 @@ class StyleTransferModel(QObject):
             self.state_changed.emit(state.value)
 
     def _settings(self, request: JobRequest, width: int, height: int) -> dict[str, Any]:
-        """The submit's settings for a width x height area: the size within the area and the
-        daemon's limits, then the mode's own settings and the palette's presets."""
-        settings = dict(request.settings)
-        welcome = self.link.welcome or {}
-        size = settings.get("size")  # 0: the area's own; absent before the form is built
-        side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
-        preset = sizes.quality_side(request.quality, width, height)  # near the area's own: that
-        side = side if preset is None else preset
-        settings["size"] = policy.job_size(side, width, height, welcome.get("limits") or {})
-        settings = settings_for(request.mode, settings)
-        settings.update(preset_fields(request.presets))
-        return settings
+        """The submit's settings for a width x height area (request.job_settings)."""
+        return job_settings(request, width, height, self.link.welcome)
 
     def _result_name(self, job: _Job) -> str:
-        """The style and what sets this result apart from others: the mode, the strength it
-        ended with (after any change while it ran) and the size it computed at."""
-        settings = job.submit.settings
-        words = [job.mode.value]
-        weight = settings.get("style_weight")
-        if job.mode is not Mode.INSTANT and isinstance(weight, (int, float)) and weight > 0:
-            strength = policy.strength_of(weight, self.link.defaults)
-            words.append(f"strength {round(strength)}")
-        words.append(f"{settings.get('size')} px")
-        return f"{job.name} ({', '.join(words)})"
+        """The style, the mode, the strength it ended with and its size (request.py)."""
+        return result_name(job.name, job.mode, job.submit.settings, self.link.defaults)
 
     def _features(self) -> Features:
         return Features.from_hello(self.link.welcome or {})

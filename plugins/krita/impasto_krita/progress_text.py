@@ -75,3 +75,14 @@ def finished(outcome: str, mode: Mode | None, info: Mapping[str, Any]) -> Shown:
     if mode is Mode.INSTANT:
         return 1.0, "done", f"done: instant style in {seconds}"
     return 1.0, "done", f"done: {info.get('iterations', '?')} iterations in {seconds}"
+
+
+def clip_progress(done: int, total: int, eta: float | None) -> Shown:
+    """The footer while an animation is stylized: `done` of `total` frames back, `eta` the
+    daemon's seconds left (None: unknown yet). The bar fills by frames (each costs about the
+    same); the line names the frame being painted, as the painter counts them."""
+    fraction = done / total if total > 0 else 0.0
+    frame = min(done + 1, total)
+    known = eta is not None and eta >= 0
+    left = f"about {policy.duration(eta)} left" if known else policy.time_left(None)
+    return fraction, f"{done}/{total}", f"animation: frame {frame} of {total}, {left}"

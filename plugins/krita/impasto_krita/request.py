@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from impasto_protocol import Pixels, policy
-from impasto_protocol.modes import Mode
+from impasto_protocol import ClipRequest, Pixels, policy
+from impasto_protocol.modes import Mode, preset_fields, settings_for
+from impasto_protocol.submission import KRITA_CLIENT, job_label
 
-from . import imaging
+from . import imaging, sizes
 from .host import Document, HostError
 
 STYLE_MAX_SIDE = 1024  # style images are sent at most this large (the daemon rescales them)
@@ -160,3 +161,52 @@ def load_style_file(path: str) -> Pixels:
 
 def _layer(doc: Document | None, name: str) -> Pixels | None:
     return None if doc is None or not name else doc.read_style_layer(name)
+
+
+def job_settings(
+    request: JobRequest, width: int, height: int, welcome: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A job's wire settings for a width x height area, the same for a still and a clip: the
+    size within the area and the daemon's limits, then the mode's own settings and the
+    palette's presets."""
+    settings = dict(request.settings)
+    size = settings.get("size")  # 0: the area's own; absent before the form is built
+    side = size if isinstance(size, int) else policy.DEFAULT_QUALITY.side
+    preset = sizes.quality_side(request.quality, width, height)  # near the area's own: that
+    side = side if preset is None else preset
+    limits = (welcome or {}).get("limits") or {}
+    settings["size"] = policy.job_size(side, width, height, limits)
+    settings = settings_for(request.mode, settings)
+    settings.update(preset_fields(request.presets))
+    return settings
+
+
+def clip_request(
+    request: JobRequest, width: int, height: int, frames: int, welcome: Mapping[str, Any] | None
+) -> ClipRequest:
+    """The clip job of `frames` whole-image frames for `request`: the settings, styles and
+    label a still of that size would have, the frames and results in BGRA as a still's
+    pixels travel (Krita's own order: no conversion on either side)."""
+    return ClipRequest(
+        frames,
+        width,
+        height,
+        layout="BGRA",
+        styles=list(request.styles),
+        settings=job_settings(request, width, height, welcome),
+        result_layout="BGRA",
+        label=job_label(KRITA_CLIENT, request.style_name),
+    )
+
+
+def result_name(
+    style: str, mode: Mode, settings: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> str:
+    """A result layer's name: the style and what sets this result apart from others, the
+    mode, the strength it ended with (after any change while it ran) and its size."""
+    words = [mode.value]
+    weight = settings.get("style_weight")
+    if mode is not Mode.INSTANT and isinstance(weight, (int, float)) and weight > 0:
+        words.append(f"strength {round(policy.strength_of(weight, defaults))}")
+    words.append(f"{settings.get('size')} px")
+    return f"{style} ({', '.join(words)})"

@@ -76,9 +76,9 @@ def error_of(fn, *args) -> str:
     return ""
 
 
-def make_image(out: Path):
+def make_image(out: Path, times: tuple[int, ...] = KEYS):
     """64x48 RGBA 8-bit, clip 0..10, playback 0..6; a layer `source` with a keyframe at each
-    of KEYS holding pattern(time) (written to out/written_T.bin)."""
+    of `times` holding pattern(time) (written to out/written_T.bin)."""
     k = Krita.instance()
     doc = k.createDocument(W, H, "animation", "RGBA", "U8", "", 72.0)
     k.activeWindow().addView(doc)
@@ -88,7 +88,7 @@ def make_image(out: Path):
     yield 400  # Krita makes it the active layer
     doc.setFullClipRangeStartTime(0)
     doc.setFullClipRangeEndTime(10)
-    for time in KEYS:
+    for time in times:
         doc.setCurrentTime(time)
         doc.waitForDone()
         k.action("add_blank_frame").trigger()

@@ -1,0 +1,106 @@
+"""Steps run inside Krita by the impasto_script harness for tests/krita/test_krita_clip.py: with
+the installed docker (its daemon the test's), they make a 64x48 image whose layer `source` has
+keyframes at 0, 2 and 5, tick the docker's "Whole animation" option and click Start with the
+Instant mode and built-in style 3, as a user would; then once more, clicking Cancel while the
+clip runs. They return what they saw; the pixels go to files in `out`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QToolButton,
+)
+
+from krita import Krita
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from animation_steps import H, W, keys, make_image, names, undo_history
+
+KEYS = (0, 2, 5)
+WAIT_S = 90  # for the daemon, the option, a clip
+
+
+def until(check, what: str):
+    """Hand the loop back until `check()` holds; RuntimeError after WAIT_S."""
+    end = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > end:
+            raise RuntimeError(f"timed out waiting for {what}")
+        yield 100
+
+
+def set_up_docker(docker):
+    """Instant, built-in style 3 alone, a small size; the option ticked once it applies."""
+    palette = docker.findChild(QListWidget, "palette")
+    yield from until(lambda: palette.count() > 0, "the built-in styles")
+    table = docker.findChild(QTableWidget, "style_list")
+    for row in reversed(range(table.rowCount())):
+        table.selectRow(row)
+        docker.findChild(QPushButton, "remove_style").click()
+    combo = docker.findChild(QComboBox, "mode")
+    combo.setCurrentIndex(combo.findText("Instant"))
+    toggle = docker.findChild(QToolButton, "palette_toggle")
+    if not toggle.isChecked():
+        toggle.click()
+    palette.item(3).setSelected(True)
+    docker.findChild(QSpinBox, "setting_size").setValue(48)
+    option = docker.findChild(QCheckBox, "whole_animation")
+    yield from until(option.isEnabled, "the Whole animation option")
+    seen = {"text": option.text(), "tooltip": option.toolTip(), "checked": option.isChecked()}
+    option.setChecked(True)
+    return seen
+
+
+def run_clip(docker, cancel: bool):
+    """Click Start (and Cancel the moment the clip runs: its frames sent); the outcome and
+    the lines shown."""
+    model, start = docker.animation.model, docker.findChild(QPushButton, "start")
+    ended: list[str] = []
+    lines: list[str] = []
+    model.finished.connect(ended.append)
+    model.progress.connect(lambda *_: lines.append(docker.footer.phase.text()))
+    if cancel:
+        button = docker.findChild(QPushButton, "cancel")
+        model.state_changed.connect(lambda state: state == "running" and button.click())
+    start.click()
+    yield from until(lambda: ended, "the clip's end")
+    yield 500
+    return {"outcome": ended[-1], "lines": lines, "message": docker.footer.message.text()}
+
+
+def steps(out: Path):
+    k = Krita.instance()
+    k.action("impasto_show_style_transfer").trigger()
+    docker = next(d for d in k.dockers() if d.objectName() == "impasto_style_transfer")
+    doc, source = yield from make_image(out, KEYS)
+    doc.setActiveNode(source)
+    yield 300
+    option = yield from set_up_docker(docker)
+    result = {"option": option, "names_before": names(doc)}
+    result["done"] = yield from run_clip(docker, cancel=False)
+    result["names_after"] = names(doc)
+    new = doc.nodeByName(result["names_after"][-1]) if len(names(doc)) > 2 else None
+    result["new_keys"] = keys(new) if new is not None else []
+    result["source_keys"] = keys(source)
+    result["undo_last"] = undo_history()[-1:]
+    for t in KEYS:
+        (out / f"source_{t}.bin").write_bytes(bytes(source.pixelDataAtTime(0, 0, W, H, t)))
+        if new is not None:
+            (out / f"new_{t}.bin").write_bytes(bytes(new.pixelDataAtTime(0, 0, W, H, t)))
+    k.action("edit_undo").trigger()
+    yield 500
+    result["names_undone"] = names(doc)
+    doc.setActiveNode(source)
+    yield 300
+    result["cancel"] = yield from run_clip(docker, cancel=True)
+    result["names_cancelled"] = names(doc)
+    return result
