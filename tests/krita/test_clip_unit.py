@@ -130,4 +130,5 @@ def test_a_daemon_without_clips_or_a_still_layer_is_refused(setup) -> None:
 def test_the_progress_line_counts_frames() -> None:
     assert clip_progress(1, 3, 20.0) == (1 / 3, "1/3", "animation: frame 2 of 3, about 20 s left")
     assert clip_progress(0, 3, None)[2] == "animation: frame 1 of 3, estimating time left"
+    assert clip_progress(3, 3, 0.0)[2] == "animation: all 3 frames stylized, adding the layer"
     assert DEFAULTS  # (the defaults the strength reads come from the shared welcome)

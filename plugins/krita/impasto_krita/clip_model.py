@@ -28,7 +28,6 @@ from typing import Any
 
 from impasto_protocol import Cancelled, ClipDone, FrameDone, Progress, RemoteError
 from impasto_protocol.modes import preset_fields
-from impasto_protocol.submission import JobRefused
 
 from . import imaging
 from .daemon_link import DaemonLink, LinkState
@@ -103,7 +102,7 @@ class ClipModel(QObject):
             clip = clip_request(
                 request, animation.width, animation.height, len(frames), self.link.welcome
             )
-        except (HostError, JobRefused) as e:
+        except HostError as e:
             self.message.emit(str(e))
             return False
         mode = request.mode
