@@ -26,10 +26,12 @@ from daemon_process import DaemonProcess, example_pixels
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from impasto_protocol import Client, Message, ProtocolError, Result, Submit, decode, encode
+from impasto_protocol import Client, Message, Pixels, ProtocolError, Result, Submit, decode, encode
 from impasto_protocol import constants as C
 from impasto_protocol import messages as M
+from impasto_protocol.clip_messages import ClipRequest, FramesBatch
 from impasto_protocol.codec import header_id, header_type, new_id
+from impasto_protocol.limits import Limits
 from impasto_protocol.pixels import DTYPES, LAYOUTS
 
 MAX_INPUT_PIXELS = 4096  # so that max_message_bytes is 4096 * 16 + 4096 = 69632
@@ -153,9 +155,10 @@ def expectation(parts: list[bytes]) -> Expect:
         return Expect(silent=True)
     if msg.type not in C.REQUESTS:
         return Expect(msg.id, C.E_UNKNOWN_TYPE, "type")
-    if msg.type == C.SUBMIT:
+    parse = PARSERS.get(msg.type)
+    if parse is not None:
         try:
-            M.Submit.from_message(msg)
+            parse(msg)
         except ProtocolError as e:
             return Expect(msg.id, e.code, e.field)
     if msg.type == C.HELLO:
@@ -168,6 +171,17 @@ def expectation(parts: list[bytes]) -> Expect:
         if well_formed and v[0] != C.VERSION[0]:
             return Expect(msg.id, C.E_VERSION, "version")
     return Expect(msg.id)
+
+
+# The protocol package's parsers, which the daemon applies before anything else: what they refuse
+# is refused with their code and field. (What they accept may still be refused later, by the
+# daemon's limits or its engine's settings: then any one answer with the right `ref` is right.)
+PARSERS = {
+    C.SUBMIT: M.Submit.from_message,
+    C.ESTIMATE: lambda msg: M.EstimateRequest.from_message(msg, Limits().max_styles),
+    C.TRAIN: M.Train.from_message,
+    C.CLIP: ClipRequest.from_message,
+}
 
 
 def check_answers(parts: list[bytes], answers: list[Message]) -> None:
@@ -288,6 +302,87 @@ def broken_submits(draw: st.DrawFn) -> list[bytes]:
     return [pack({**header, "body": body}), *frames]
 
 
+def tiny(w: int = 4, h: int = 4, layout: str = "RGB") -> Pixels:
+    return Pixels(w, h, bytes(w * h * len(layout)), layout)
+
+
+# Within the hostile daemon's limits, so that a request left valid is accepted (and cancelled).
+TINY_JOB = {"size": 16, "iterations": 2}
+TINY_TRAINING = {"steps": 1, "size": 32, "style_size": 32, "batch": 1}
+
+
+def valid_requests() -> dict[str, Message]:
+    """One small, valid request of every type SPEC.md lists but submit (broken_submits) and
+    shutdown (this client is local: it would be obeyed)."""
+    return {
+        C.HELLO: M.hello("hostile"),
+        C.WATCH: M.watch("job-1"),
+        C.CANCEL: M.cancel("job-1"),
+        C.STATUS: M.status("job-1"),
+        C.PING: M.ping([b"x"]),
+        C.PRESETS: M.presets(),
+        C.ESTIMATE: M.EstimateRequest(64, 48, {"size": 32, "iterations": 2}).to_message(),
+        C.TRAIN: M.Train(tiny(32, 32), "hostile", TINY_TRAINING, validation=tiny()).to_message(),
+        C.CLIP: ClipRequest(3, 4, 4, styles=[tiny()], settings=TINY_JOB).to_message(),
+        C.FRAMES: FramesBatch("job-1", 0, [tiny(), tiny()]).to_message(),
+    }
+
+
+REQUEST_FIELDS = [
+    "frames", "width", "height", "layout", "dtype", "styles", "settings", "mask", "temporal",
+    "after", "style", "name", "photos", "only_photos", "validation", "overwrite", "restart",
+    "warm_start", "first", "images", "version", "client", "payload", "priority", "detach",
+    "label", "preview_size", "progress_every", "preview_every", "result_layout",
+]  # fmt: skip
+
+
+@st.composite
+def broken(draw: st.DrawFn, msg: Message) -> list[bytes]:
+    """`msg`, broken as broken_submits breaks a submit: a field replaced, removed or added, a
+    value inside a nested map replaced, the header's job replaced, or a frame cut, dropped or
+    added."""
+    header, *frames = encode(msg)
+    h = msgpack.unpackb(header, raw=False)
+    body = h.setdefault("body", {})
+    what = draw(st.sampled_from(["field", "drop", "nested", "job", "frames"]))
+    if what == "field":
+        key = draw(st.sampled_from(REQUEST_FIELDS) | st.sampled_from(sorted(body) or ["x"]))
+        body[key] = draw(OBJECTS)
+    elif what == "drop" and body:
+        del body[draw(st.sampled_from(sorted(body)))]
+    elif what == "nested":
+        inner = [v for v in body.values() if isinstance(v, dict)]
+        inner += [
+            v[0] for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)
+        ]
+        if inner:
+            target = draw(st.sampled_from(inner))
+            names = [*sorted(target), "frame", "width", "layout", "steps"]
+            target[draw(st.sampled_from(names))] = draw(OBJECTS)
+    elif what == "job":
+        h["job"] = draw(IDS)
+    elif frames:
+        i = draw(st.integers(0, len(frames) - 1))
+        action = draw(st.sampled_from(["cut", "drop", "add", "grow"]))
+        if action == "cut":
+            frames[i] = frames[i][: draw(st.integers(0, max(0, len(frames[i]) - 1)))]
+        elif action == "drop":
+            del frames[i]
+        elif action == "add":
+            frames.append(draw(st.binary(max_size=32)))
+        else:
+            frames[i] += b"\x00"
+    return [pack(h), *frames]
+
+
+# A small valid request of every type but submit (broken_submits) and shutdown, broken. (Its
+# frames batch names a job that does not exist: test_hostile_frames_for_a_receiving_clip sends
+# batches to one that does.)
+BROKEN_REQUESTS = st.sampled_from(sorted(valid_requests())).flatmap(
+    lambda t: broken(valid_requests()[t])
+)
+
+
 SETTING_NAMES = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "content_layers",
     "style_layers", "style_blend", "style_scale", "init", "seed", "optimizer", "learning_rate",
@@ -299,6 +394,7 @@ MESSAGES = (
     | st.tuples(OBJECTS.map(pack), FRAMES).map(lambda t: [t[0], *t[1]])
     | st.tuples(headers().map(pack), FRAMES).map(lambda t: [t[0], *t[1]])
     | broken_submits()
+    | BROKEN_REQUESTS
 )
 
 
@@ -323,6 +419,44 @@ def test_hostile_messages_get_an_error_and_the_daemon_goes_on(
     except ProtocolError:
         pass
     send_checked(raw, witness, parts)
+
+
+@pytest.fixture(scope="module")
+def receiving_clip(hostile: DaemonProcess, context: zmq.Context):
+    """A clip job waiting for its frames, and the socket that opened it (a clip takes frames
+    from its own client)."""
+    r = Raw(context, hostile.endpoint)
+    request = ClipRequest(10_000, 4, 4, styles=[tiny()], settings=TINY_JOB)
+    (answer,) = r.exchange(encode(request.to_message()))
+    assert answer.type == C.ACCEPTED, answer.body
+    yield r, answer.job
+    (answer,) = r.exchange(encode(M.cancel(answer.job)))
+    assert answer.type == C.CANCEL_REPLY, answer.body  # the clip outlived every batch
+    r.close()
+
+
+@HOSTILE_SETTINGS
+@given(data=st.data())
+def test_hostile_frames_for_a_receiving_clip(
+    receiving_clip: tuple[Raw, str], witness: Client, data: st.DataObject
+) -> None:
+    """Broken `frames` batches for a real clip: each gets exactly one answer, the parser's
+    refusal when it has one, and the clip goes on receiving."""
+    r, job = receiving_clip
+    parts = data.draw(broken(FramesBatch(job, 0, [tiny(), tiny()]).to_message()))
+    answers = r.exchange(parts)
+    want = expectation(parts)
+    try:
+        msg = decode(parts)
+        if msg.type == C.FRAMES and msg.job == job:
+            FramesBatch.from_message(msg, job)
+    except ProtocolError as e:
+        want = Expect(header_id(parts[0]), e.code, e.field)
+    assert len(answers) == 1, answers
+    assert answers[0].ref == want.ref, answers[0]
+    if want.code is not None:
+        assert (answers[0].body["code"], answers[0].body["field"]) == (want.code, want.field)
+    assert_serving(witness)
 
 
 def hello_parts(v: Any = (1, 0), body_version: Any = (1, 0), mid: str = "h-1") -> list[bytes]:
