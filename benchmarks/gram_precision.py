@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=RESULTS / "gram_precision.json")
     args = parser.parse_args(argv)
     runs: dict[str, Run] = {"float32 (engine)": as_engine, "bfloat16 operands": bfloat16_operands}
     figures = {}
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(time.perf_counter() - start)
         figures[side] = {name: statistics.median(t[2:]) for name, t in times.items()}  # warm
         print(side, {name: round(v, 4) for name, v in figures[side].items()})
-    out = RESULTS / "gram_precision.json"
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine_info("end"), "seconds": figures}, indent=1))
     print("written:", out)
     return 0

@@ -55,7 +55,16 @@ VALIDATION = (
 # pair): the four validation pairs and the first two tuning pairs (a photo and a texture style).
 SAMPLE = VALIDATION + TUNING[:2]
 
-SETS = {"tuning": TUNING, "validation": VALIDATION, "sample": SAMPLE, "all": TUNING + VALIDATION}
+# One validation pair: `make figures`'s quick run of the comparison (about 5 minutes at 256 px).
+QUICK = VALIDATION[:1]
+
+SETS = {
+    "tuning": TUNING,
+    "validation": VALIDATION,
+    "sample": SAMPLE,
+    "all": TUNING + VALIDATION,
+    "quick": QUICK,
+}
 
 
 def find(name: str) -> Pair:

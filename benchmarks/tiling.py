@@ -86,7 +86,7 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=4)
     p.add_argument("--tile", type=int, help="force tiles of this owned side (both sizes alike)")
     p.add_argument("--no-whole", action="store_true", help="skip the untiled runs")
-    p.add_argument("--out", default="tiling.json", help="results file under results/")
+    p.add_argument("--out", default="tiling.json", help="results file (relative: under results/)")
     p.add_argument("--child", nargs=2, metavar=("SIZE", "BUDGET"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -109,8 +109,8 @@ def main() -> None:
             row = {**json.loads(out.stdout.strip().splitlines()[-1]), "load": load_average()}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / args.out
+    path = RESULTS / args.out  # an absolute --out stays as it is
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine_info("end"), "rows": rows}, indent=1))
     print(f"wrote {path}")
 

@@ -40,3 +40,21 @@ def test_make_test_adds_every_extra_the_suite_needs(tmp_path: Path) -> None:
     steps = installs(planned("test", tmp_path))
     extras = steps[-1].split("-e ", 1)[1].strip("'\" ")
     assert extras == ".[test,dev,cluster,train]", steps
+
+
+def test_make_demo_keeps_its_run_summary_for_the_readme_caption(tmp_path: Path) -> None:
+    """The README's demo caption is written from the demo's own run (benchmarks/figures.py)."""
+    lines = planned("demo", tmp_path).replace("\\\n", " ").splitlines()
+    stylize = next(line for line in lines if "impasto stylize" in line)
+    assert stylize.rstrip().endswith("--json > out/demo.json"), stylize
+
+
+@pytest.mark.parametrize(
+    ("target", "mode"),
+    [("figures", "--quick"), ("figures-full", "--full"), ("figures-render", "--render")],
+)
+def test_make_figures_runs_the_registry(tmp_path: Path, target: str, mode: str) -> None:
+    commands = planned(target, tmp_path)
+    assert f"-m benchmarks.figures {mode}" in commands.splitlines()[-1], commands
+    if mode != "--render":  # measuring needs the plots' matplotlib
+        assert any(".[bench]" in line for line in installs(commands)), commands
