@@ -3,9 +3,11 @@ sampled throughout.
 
 The traffic: editor-like clients in other processes (load.py's: submit, follow, cancel,
 replace), a client that reconnects for every request (a new peer each time: `impasto status`
-run from a script), one that watches finished jobs again, one that sends garbage, and one that
-submits and never reads. Memory must level off: the daemon keeps at most 256 finished jobs and a
-bounded style cache, so after warm-up its resident memory may move, not climb.
+run from a script), one that watches finished jobs again, one that sends garbage, one that
+submits and never reads, and the other kinds of work a daemon serves: instant jobs, estimate
+and presets requests, clip jobs, and a training job again and again. Memory must level off: the
+daemon keeps at most 256 finished jobs and a bounded style cache, so after warm-up its resident
+memory may move, not climb.
 
     .venv/bin/python -m benchmarks.reliability.soak --duration 1800
 """
@@ -23,11 +25,22 @@ from typing import Any
 
 import zmq
 
-from impasto_protocol import Client, encode
+from impasto_protocol import Client, ClipDone, FrameDone, Submit, encode
+from impasto_protocol import messages as M
+from impasto_protocol.clip_messages import ClipRequest
 from impasto_protocol.errors import ImpastoError
 
-from .common import Daemon, main_for, start_daemon, tiny_job
+from .common import Daemon, example_pixels, main_for, start_daemon, tiny_job
 from .load import client_process
+
+
+class Wrong(Exception):
+    """An answer that came but is not what the request asked for (a failure of the round)."""
+
+
+def expect(fact: bool, what: str) -> None:
+    if not fact:
+        raise Wrong(what)
 
 
 class Side(threading.Thread):
@@ -45,7 +58,7 @@ class Side(threading.Thread):
             try:
                 self.step()
                 self.rounds += 1
-            except (ImpastoError, TimeoutError, zmq.ZMQError) as e:
+            except (ImpastoError, TimeoutError, zmq.ZMQError, Wrong) as e:
                 self.failures += 1
                 self.last_failure = f"{type(e).__name__}: {e}"
             self.halt.wait(self.pause)
@@ -89,11 +102,49 @@ def actors(daemon: Daemon) -> list[Side]:
         finally:
             sock.close(0)
 
+    photo, style = example_pixels("astronaut", 32), example_pixels("hubble", 32)
+
+    def instant() -> None:
+        job = Submit(photo, [], {"size": 32, "method": "fast", "presets": [rng.randrange(1, 4)]})
+        with Client(endpoint, name="instant", timeout=30.0) as c:
+            image = c.submit(job).result(timeout=60).image
+        expect((image.width, image.height) == (32, 32), f"a {image.width}x{image.height} result")
+
+    def asks() -> None:
+        with Client(endpoint, name="asks", timeout=30.0) as c:
+            answer = c.estimate(M.EstimateRequest(640, 480, {"size": 256, "iterations": 50}))
+            seconds = answer["seconds"]  # nil on an engine that has measured nothing yet
+            expect(answer["width"] == 256 and (seconds is None or seconds > 0), f"{answer}")
+            expect(len(c.presets()) > 0, "no presets")
+
+    def clip() -> None:
+        frames = [example_pixels(name, 32) for name in ("astronaut", "rocket", "astronaut")]
+        request = ClipRequest(
+            3, 32, 32, "RGB", styles=[style], settings={"size": 32, "iterations": 3}
+        )
+        with Client(endpoint, name="clip", timeout=30.0) as c:
+            events = list(c.clip(request, frames).events(timeout=120))
+        done = [e.index for e in events if isinstance(e, FrameDone)]
+        expect(done == [0, 1, 2] and isinstance(events[-1], ClipDone), f"clip events {events}")
+
+    def training() -> None:
+        settings = {"steps": 2, "size": 32, "style_size": 32, "batch": 1}
+        request = M.Train(
+            example_pixels("hubble", 64), "soak", settings, overwrite=True, restart=True
+        )
+        with Client(endpoint, name="train", timeout=30.0) as c:
+            info = c.train(request).result(timeout=600).info
+        expect(info.get("steps") == 2, f"training info {info}")
+
     return [
         Side("reconnect", reconnect, 0.5),
         Side("rewatch", rewatch, 2.0),
         Side("garbage", garbage, 0.5),
         Side("never-reads", never_reads, 10.0),
+        Side("instant", instant, 1.0),
+        Side("estimate-presets", asks, 1.0),
+        Side("clip", clip, 5.0),
+        Side("training", training, 20.0),
     ]
 
 
@@ -105,7 +156,18 @@ def run(
     tmp: Path | None = None,
 ) -> dict[str, Any]:
     tmp = tmp or Path(tempfile.mkdtemp(prefix="impasto-soak-"))
-    daemon = start_daemon(tmp, name="soak")
+    # Its own library, for the trained style the training side writes again and again.
+    daemon = start_daemon(tmp, name="soak", env={"IMPASTO_STYLES": str(tmp / "styles")})
+    sides = actors(daemon)
+    try:
+        # One round of each kind of work first: what the daemon loads once, on first use (the
+        # fast networks, the trainer and its threads), is in before the first sample, so that
+        # the samples show growth, not a warm-up.
+        for s in sides:
+            s.step()
+    except BaseException:
+        daemon.stop()
+        raise
     samples: list[dict[str, Any]] = []
     t0 = time.monotonic()
     halt = threading.Event()
@@ -117,7 +179,6 @@ def run(
 
     sampling = threading.Thread(target=sampler, daemon=True)
     sampling.start()
-    sides = actors(daemon)
     for s in sides:
         s.start()
     try:
@@ -132,7 +193,7 @@ def run(
         for s in sides:
             s.halt.set()
         for s in sides:
-            s.join(30)
+            s.join(600)  # a round under way ends within its own timeouts
         time.sleep(0.5)
         halt.set()
         sampling.join(sample_every + 5)
