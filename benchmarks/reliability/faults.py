@@ -5,8 +5,11 @@ must finish every time.
 - a client that connects, submits and never reads (its messages must stay bounded, and the
   result still be delivered when it reads at last);
 - a client that stops heartbeating (it must hear `cancelled: client_gone` when it reads again);
+- a client SIGKILLed while it sends a clip's frames (the clip must be cancelled: `client_gone`);
 - the daemon SIGKILLed mid-queue and restarted (every waiting client must get ConnectionLost
   within its timeout, and be served by the new daemon);
+- the daemon SIGKILLed in the middle of a training and restarted (the same `train` again must
+  resume from the checkpoint and reach the very picture an unbroken training reaches);
 - a device error and an out-of-memory error inside a job, injected by
   `faulty_daemon.py` (a real daemon process whose engine raises for jobs of a marked size);
 - a full disk under the daemon's log (`--log` on a full tmpfs, or /dev/full), and under the
@@ -34,10 +37,11 @@ from PIL import Image
 
 from impasto_protocol import Client, ConnectionLost, Message, Progress, RemoteError, decode, encode
 from impasto_protocol import constants as C
+from impasto_protocol import messages as M
 from impasto_protocol.errors import ImpastoError, JobCancelled
 
 from . import faulty_daemon
-from .common import ROOT, Daemon, main_for, start_daemon, tiny_job
+from .common import ROOT, Daemon, example_pixels, main_for, start_daemon, tiny_job
 
 TIMEOUT = 10.0  # what the affected clients allow for an answer
 HEARTBEAT_TIMEOUT = 2.0  # the suites' daemons (DaemonProcess's --heartbeat-timeout)
@@ -124,6 +128,56 @@ def client_killed(daemon: Daemon) -> dict[str, Any]:
         "detail": f"the killed client's job: {summary.get('state')} ({summary.get('reason')})",
         # What the verdicts above were made from, for tests to check themselves.
         "raw": {"job": summary, "bystander_size": bystander.size, "victim_rc": victim.returncode},
+    }
+
+
+CLIP_VICTIM = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from daemon_process import example_pixels
+from impasto_protocol import Client, constants as C
+from impasto_protocol.clip_messages import ClipRequest, FramesBatch
+frame = example_pixels("astronaut", 32, "RGB")
+request = ClipRequest(6, 32, 32, "RGB", styles=[example_pixels("hubble", 32, "RGB")],
+                      settings={"size": 32, "iterations": 3})
+with Client(sys.argv[1], name="clip-victim", timeout=30) as c:
+    job = c.request(request.to_message(), C.ACCEPTED).job
+    c.request(FramesBatch(job, 0, [frame] * 3).to_message(), C.FRAMES_REPLY)
+    print(job, flush=True)
+    time.sleep(600)  # half the frames sent; killed here
+"""
+
+
+def clip_client_killed(daemon: Daemon) -> dict[str, Any]:
+    """A client that dies half-way through sending a clip's frames: its clip must not wait
+    for the rest for ever (holding their memory), and others are served meanwhile."""
+    victim = subprocess.Popen(
+        [PYTHON, "-c", CLIP_VICTIM, daemon.endpoint, str(ROOT / "tests" / "daemon")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert victim.stdout is not None
+    job = victim.stdout.readline().strip()  # its clip is receiving, 3 frames of 6 in
+    before = wait_state(daemon.endpoint, job, {"receiving"}, 30) if job else {}
+    bystander = Bystander(daemon.endpoint)
+    bystander.start()
+    victim.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    victim.wait()
+    summary = wait_state(daemon.endpoint, job, {"cancelled", "done", "failed"}, 30) if job else {}
+    return {
+        "survived": daemon.alive,
+        "others_finished": bystander.outcome(),
+        "affected_clear": summary.get("state") == "cancelled"
+        and summary.get("reason") == C.CLIENT_GONE,
+        "seconds_to_outcome": round(time.monotonic() - killed, 2),
+        "detail": f"the killed client's clip: {summary.get('state')} ({summary.get('reason')})",
+        "raw": {
+            "before": before,
+            "job": summary,
+            "bystander_size": bystander.size,
+            "victim_rc": victim.returncode,
+        },
     }
 
 
@@ -276,6 +330,77 @@ def daemon_killed(tmp: Path, trial: int) -> dict[str, Any]:
             "waiters_heard": [w for w, _ in errors],
             "restarted_alive": restarted_alive,
             "served_size_after_restart": served.size,
+        },
+    }
+
+
+TRAINING = {"steps": 8, "size": 32, "style_size": 32, "batch": 1, "checkpoint_every": 2}
+
+
+def _train(endpoint: str, name: str) -> tuple[bytes, dict[str, Any]]:
+    """A training to its end: the validation picture it paints, and its result's facts."""
+    request = M.Train(
+        example_pixels("hubble", 64), name, TRAINING, validation=example_pixels("rocket", 32)
+    )
+    with Client(endpoint, name="trainer", timeout=60.0) as c:
+        r = c.train(request).result(timeout=600)
+    return bytes(r.image.data), r.info
+
+
+def training_daemon_killed(tmp: Path, trial: int) -> dict[str, Any]:
+    """The daemon SIGKILLed while it trains, after a checkpoint and before the end. The
+    restarted daemon, given the same `train`, resumes from the checkpoint and paints the very
+    picture an unbroken training of the same name and settings paints (SPEC.md, `train`)."""
+    styles = tmp / f"styles-t{trial}"
+    env = {"IMPASTO_STYLES": str(styles)}
+    daemon = start_daemon(tmp, name=f"t{trial}", env=env)
+    checkpoint_at = None
+    try:
+        request = M.Train(
+            example_pixels("hubble", 64),
+            "resumed",
+            TRAINING,
+            validation=example_pixels("rocket", 32),
+            progress_every=1,
+        )
+        with Client(daemon.endpoint, name="trainer", timeout=60.0) as c:
+            for event in c.train(request).events(timeout=600):
+                if (
+                    isinstance(event, Progress)
+                    and event.iteration >= TRAINING["checkpoint_every"] + 1
+                ):
+                    checkpoint_at = event.iteration
+                    break
+        daemon.kill()
+        killed = time.monotonic()
+    finally:
+        daemon.stop()
+    restart = Daemon(daemon.endpoint, daemon.log_path, env=env)
+    restart.start()
+    try:
+        bystander = Bystander(restart.endpoint)
+        bystander.start()
+        resumed, resumed_info = _train(restart.endpoint, "resumed")
+        seconds = time.monotonic() - killed
+        unbroken, unbroken_info = _train(restart.endpoint, "unbroken")
+        others = bystander.outcome()
+        alive = restart.alive
+    finally:
+        code = restart.stop()
+    same = resumed == unbroken
+    return {
+        "survived": alive and code == 0,
+        "others_finished": others,
+        "affected_clear": bool(resumed_info.get("resumed_from")) and same,
+        "seconds_to_outcome": round(seconds, 2),
+        "detail": f"killed at step {checkpoint_at}; resumed from step "
+        f"{resumed_info.get('resumed_from')}; the same picture as unbroken: {same}",
+        "raw": {
+            "killed_at_step": checkpoint_at,
+            "resumed": {k: resumed_info.get(k) for k in ("steps", "resumed_from")},
+            "unbroken": {k: unbroken_info.get(k) for k in ("steps", "resumed_from")},
+            "same_picture": same,
+            "bystander_size": bystander.size,
         },
     }
 
@@ -492,12 +617,14 @@ def run(trials: int = 5, tmp: Path | None = None) -> dict[str, Any]:
         tried("client SIGKILLed mid-job", lambda k: client_killed(daemon))
         tried("client never reads", lambda k: client_never_reads(daemon))
         tried("client stops heartbeating", lambda k: client_stops_heartbeating(daemon))
+        tried("client SIGKILLed while sending a clip", lambda k: clip_client_killed(daemon))
         tried("result file on a full disk", lambda k: result_file_full(daemon, tmp, k, tmpfs))
         shared_alive = daemon.alive
         shared_res = daemon.resources()
     finally:
         shared_code = daemon.stop()
     tried("daemon SIGKILLed and restarted mid-queue", lambda k: daemon_killed(tmp, k))
+    tried("daemon SIGKILLed mid-training and restarted", lambda k: training_daemon_killed(tmp, k))
     faulty = start_faulty(tmp)
     try:
         tried(

@@ -57,6 +57,27 @@ def test_a_client_that_stops_heartbeating(daemon: Daemon) -> None:
     assert raw["heard"] == {"exception": "JobCancelled", "reason": "client_gone"}, raw
 
 
+def test_a_client_killed_while_sending_a_clip(daemon: Daemon) -> None:
+    raw = faults.clip_client_killed(daemon)["raw"]
+    assert running(daemon)
+    assert raw["before"]["state"] == "receiving", raw  # killed with frames still to come
+    assert raw["bystander_size"] == (32, 32), raw
+    assert (raw["job"]["state"], raw["job"]["reason"]) == ("cancelled", "client_gone"), raw
+
+
+def test_the_daemon_killed_mid_training_and_restarted(tmp_path: Path) -> None:
+    raw = faults.training_daemon_killed(tmp_path, 0)["raw"]
+    steps = faults.TRAINING["steps"]
+    assert raw["killed_at_step"] is not None and raw["killed_at_step"] < steps, raw
+    # The restarted daemon resumed from a checkpoint, not from scratch, and reached the
+    # picture an unbroken training of the same settings reaches.
+    assert raw["resumed"]["steps"] == raw["unbroken"]["steps"] == steps, raw
+    assert 0 < raw["resumed"]["resumed_from"] <= raw["killed_at_step"], raw
+    assert raw["unbroken"]["resumed_from"] == 0, raw
+    assert raw["same_picture"], raw
+    assert raw["bystander_size"] == (32, 32), raw
+
+
 def test_a_result_file_on_a_full_disk(daemon: Daemon, tmp_path: Path) -> None:
     raw = faults.result_file_full(daemon, tmp_path, 0, faults.can_mount_tmpfs())["raw"]
     assert running(daemon)
