@@ -247,16 +247,18 @@ def demo(path: str, picture: str) -> Callable[[Source], str]:
                 " demo`'s own run; it has not run on this version yet.*"
             )
         run, m = data["run"], machine(data)
-        scales = ", ".join(f"{it} at {max(w, h)} px" for w, h, it in run["scales"])
+        if len(run["scales"]) == 1:
+            scales = f" at {max(run['scales'][0][:2])} px"
+        else:
+            scales = " (" + ", ".join(f"{i} at {max(w, h)} px" for w, h, i in run["scales"]) + ")"
         commit = commit_of(data)
         return (
             f"![content, style and result of make demo]({src.link_prefix}{picture})\n\n"
             f"*`make demo`: the bundled astronaut (content) in the style of the Hubble Deep Field"
-            f" (style), {run['width']}x{run['height']} px, {run['iterations']} iterations"
-            f" ({scales}), {run['seconds']:.0f} s on {m.get('cpu')} ({m.get('logical_cpus')}"
-            f" CPUs, {run['device']}), {str(m['date'])[:10]}, commit"
-            f" {commit[:7] if commit else 'not recorded'}"
-            f" ({src.link(path, 'the record')}).*"
+            f" (style), {run['width']}x{run['height']} px, {run['iterations']} iterations{scales},"
+            f" {run['seconds']:.0f} s on {m.get('cpu')} ({m.get('logical_cpus')} CPUs,"
+            f" {run['device']}; {_load(m)}), {str(m['date'])[:10]}, commit"
+            f" {commit[:7] if commit else 'not recorded'} ({src.link(path, 'the record')}).*"
         )
 
     return render
@@ -331,6 +333,33 @@ def gram_precision(path: str) -> Callable[[Source], str]:
             lines.append(
                 f"| {size} px | {s['float32 (engine)']:.3f} s | {s['bfloat16 operands']:.3f} s |"
             )
+        return "\n".join(lines)
+
+    return render
+
+
+# -- the fast method's speed (instant.py speed) ----------------------------------------------
+
+
+def instant_speed(path: str) -> Callable[[Source], str]:
+    def render(src: Source) -> str:
+        data = src.need(path)
+        kinds = ("fast, style image", "fast, 2 presets", "VGG19 forward to relu5_1")
+        by = {(r["size"], r["what"]): r for r in data["rows"]}
+        lines = [
+            f"{provenance(data, path, src)}; the engine: {data['engine']}; medians of"
+            f" {data['repeats']} calls.",
+            "",
+            "| size | fast, style image | fast, 2 presets | VGG19 forward to relu5_1"
+            " | fast (style image) / VGG19 |",
+            "|---|---|---|---|---|",
+        ]
+        for size in sorted({r["size"] for r in data["rows"]}):
+            cells = [
+                f"{by[size, k]['seconds']:.3f} s, +{by[size, k]['peak_mib']:.0f} MiB" for k in kinds
+            ]
+            ratio = by[size, kinds[0]]["seconds"] / by[size, kinds[2]]["seconds"]
+            lines.append(f"| {size}x{size} | {' | '.join(cells)} | {ratio:.2f} |")
         return "\n".join(lines)
 
     return render

@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--set", choices=sorted(pairs.SETS), default="all")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT, help="the folder the JSON goes to")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.what == "plot":
@@ -245,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     figures = {"speed": speed, "quality": quality_figures, "native": native}[args.what](args)
     payload = {"machine": machine_info("end"), **figures}
-    OUT.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     suffix = f"_{args.set}_{args.size}" if args.what == "quality" else ""
-    path = OUT / f"{args.what}{suffix}.json"
+    path = args.out / f"{args.what}{suffix}.json"
     path.write_text(json.dumps(payload, indent=1))
     summary = {k: v for k, v in figures.items() if k not in ("curves", "rows")}
     print(json.dumps(summary))

@@ -137,5 +137,5 @@ def test_the_demo_caption_comes_from_the_demo_run(tmp_path: Path) -> None:
     figure = next(f for f in figures.FIGURES if f.name == "demo")
     text = figure.regions["demo"](figure.source(tmp_path, "benchmarks/results/"))
     assert "![content, style and result of make demo](benchmarks/results/demo.png)" in text
-    assert "87 iterations (87 at 256 px), 41 s on Some CPU" in text
+    assert "87 iterations at 256 px, 41 s on Some CPU" in text
     assert "commit 0123456" in text
