@@ -58,8 +58,15 @@ def process_resources(pid: int) -> dict[str, int]:
     return out
 
 
-def start_daemon(tmp: Path, *extra: str, name: str = "d", env: dict | None = None) -> Daemon:
-    return Daemon(f"ipc://{tmp}/{name}.sock", tmp / f"{name}.log", *extra, env=env).start()
+def start_daemon(
+    tmp: Path, *extra: str, name: str = "d", env: dict | None = None, devices: str | None = None
+) -> Daemon:
+    """A started daemon; `devices` (cpu,cpu): an engine per device, instead of the one cpu."""
+    d = Daemon(f"ipc://{tmp}/{name}.sock", tmp / f"{name}.log", *extra, env=env)
+    if devices:
+        i = d.args.index("--device")
+        d.args[i : i + 2] = ["--devices", devices]
+    return d.start()
 
 
 def tiny_job(iterations: int = 3, size: int = 32, **kw: Any) -> Submit:

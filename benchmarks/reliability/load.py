@@ -160,9 +160,11 @@ def run(
     seed: int = 1,
     tmp: Path | None = None,
     daemon_args: tuple[str, ...] = (),
+    devices: str | None = None,
 ) -> dict[str, Any]:
     tmp = tmp or Path(tempfile.mkdtemp(prefix="impasto-load-"))
-    daemon = start_daemon(tmp, *daemon_args, name="load")
+    # devices: several engines taking jobs from one queue (`impasto daemon --devices cpu,cpu`)
+    daemon = start_daemon(tmp, *daemon_args, name="load", devices=devices)
     follow_timeout = max(120.0, duration)
     try:
         start_res = daemon.resources()
@@ -229,9 +231,16 @@ def summarize(
     x = finished_per_client
     jain = (sum(x) ** 2 / (len(x) * sum(v * v for v in x))) if x and sum(x) else None
     busy = [s for s in probe.samples if s[0] >= BUSY_QUEUE]
+    # Which engine ran the finished jobs the daemon still keeps (status's `worker`).
+    per_engine: dict[str, int] = {}
+    for job in kept.values():
+        if job["state"] == "done":
+            key = str(job.get("worker"))
+            per_engine[key] = per_engine.get(key, 0) + 1
     figures: dict[str, Any] = {
         "clients": clients,
         "processes": processes,
+        "done_per_engine": dict(sorted(per_engine.items())),
         "jobs": {
             "submitted": len(jobs),
             "finished": outcomes.get("finished", 0),
@@ -310,6 +319,9 @@ def add_args(ap: Any) -> None:
     ap.add_argument("--iterations", type=int, default=3, help="per job (32 px)")
     ap.add_argument("--probe-interval", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--devices", help="the daemon's --devices (cpu,cpu: two engines taking jobs from one queue)"
+    )
 
 
 if __name__ == "__main__":

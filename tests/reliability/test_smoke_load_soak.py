@@ -42,6 +42,18 @@ def test_load_loses_nothing_and_starves_no_one(tmp_path: Path) -> None:
     assert raw["probe_errors"] == [] and raw["probe_samples"] > 0, raw["probe_errors"]
 
 
+def test_load_on_two_engines_loses_nothing_and_uses_both(tmp_path: Path) -> None:
+    """`--devices cpu,cpu`: two engines take jobs from one queue."""
+    figures = load.run(
+        clients=4, processes=2, duration=6.0, iterations=2, tmp=tmp_path, devices="cpu,cpu"
+    )
+    raw = figures["raw"]
+    check_jobs(raw["per_client"], raw["daemon_states"])
+    assert figures["daemon"]["alive_at_end"] and figures["daemon"]["exit_code"] == 0
+    engines = figures["done_per_engine"]
+    assert set(engines) == {"0", "1"} and min(engines.values()) > 0, engines
+
+
 def test_soak_keeps_descriptors_and_threads_bounded(tmp_path: Path) -> None:
     figures = soak.run(duration=20.0, clients=4, processes=2, sample_every=2.0, tmp=tmp_path)
     per_client = figures["raw"]["per_client"]
