@@ -12,9 +12,9 @@
 #               (about 30 min on 2 cores, one after another), then rewrite their regions;
 #               make figures-full: the full variants (hours); make figures-render: only rewrite
 #               the regions from the committed result files (benchmarks/figures.py)
-# make reliability: the reliability and security suites at full size (about 55 min; not part of
-#                   `make test`), then RELIABILITY.md; one suite: make reliability-load (-faults,
-#                   -hostile, -soak, -security), then make reliability-report
+# make reliability: the reliability and security suites at full size (about 2 h 40 min, not part
+#                   of `make test`), then RELIABILITY.md; one suite: make reliability-load
+#                   (-engines, -faults, -hostile, -soak, -security), then make reliability-report
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -30,7 +30,8 @@ DEMO_RUN := out/demo.json
 
 .PHONY: setup base demo test lint bench gpu-check figures figures-full figures-render clean \
 	reliability reliability-report \
-	reliability-load reliability-faults reliability-hostile reliability-soak reliability-security
+	reliability-load reliability-engines reliability-faults reliability-hostile reliability-soak \
+	reliability-security
 
 setup: $(STAMP)
 base: $(BASE)
@@ -83,7 +84,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	@echo "see benchmarks/README.md for the individual benchmarks"
 
-RELIABILITY_SUITES := load faults hostile security soak
+RELIABILITY_SUITES := load engines faults hostile security soak
 
 # One after another (never in parallel: each suite's figures assume the machine to itself).
 reliability: setup
@@ -92,6 +93,10 @@ reliability: setup
 
 reliability-load: setup
 	$(BIN)/python -m benchmarks.reliability.load --clients 32 --processes 4 --duration 120
+
+reliability-engines: setup
+	$(BIN)/python -m benchmarks.reliability.load --clients 32 --processes 4 --duration 120 \
+	  --devices cpu,cpu --out benchmarks/results/reliability/engines.json
 
 reliability-faults: setup
 	$(BIN)/python -m benchmarks.reliability.faults --trials 5
@@ -103,7 +108,7 @@ reliability-security: setup
 	$(BIN)/python -m benchmarks.reliability.security --attempts 5
 
 reliability-soak: setup
-	$(BIN)/python -m benchmarks.reliability.soak --duration 1800
+	$(BIN)/python -m benchmarks.reliability.soak --duration 7200
 
 reliability-report: setup
 	$(BIN)/python -m benchmarks.reliability.report
