@@ -94,19 +94,39 @@ def machine(results: dict[str, dict[str, Any]]) -> str:
             f"Python {first['python']}, torch {first['torch']} "
             f"({first['torch_threads']} threads). No GPU: every daemon runs on the CPU.",
             "",
-            "The two cores were shared with two other sessions that were building and testing the "
-            "Krita and GIMP plug-ins while these suites ran (the load average column shows how "
-            "busy the machine was as each suite started). That costs throughput (jobs finished "
+        ]
+        rows[2 + 2 : 2 + 2] = _conditions(results, first)
+    return "\n".join(rows)
+
+
+def _conditions(results: dict[str, dict[str, Any]], first: dict[str, Any]) -> list[str]:
+    """What the runs' own records say about how they ran: a busy machine (a load average at
+    start over the CPU count, one-minute figure) and uncommitted changes."""
+    out = []
+    cpus = first.get("logical_cpus") or 1
+    busy = [
+        s
+        for s, r in results.items()
+        if (r["environment"].get("load_average_at_start") or [0])[0] > cpus
+    ]
+    if busy:
+        out += [
+            f"The machine was busy with other work as {', '.join(busy)} started (the load "
+            f"average column, against {cpus} logical CPUs). That costs throughput (jobs finished "
             "per second) and can stretch latency tails; it cannot cause a lost result or a "
             "crash, which are the invariants checked.",
             "",
-            "The commit column is the HEAD each suite ran on; '+ uncommitted changes' is the "
-            "change that added these suites and the fixes below, which every run had in its "
-            "working tree. The commits that came in between the runs changed the plug-ins, the "
-            "installers and the clients' own frame-size check, not the daemon.",
+        ]
+    dirty = [
+        s for s, r in results.items() if "uncommitted" in str(r["environment"].get("git_commit"))
+    ]
+    if dirty:
+        out += [
+            f"'+ uncommitted changes' in the commit column ({', '.join(dirty)}): the run had "
+            "changes in its working tree that its commit does not hold.",
             "",
         ]
-    return "\n".join(rows)
+    return out
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> str:
