@@ -119,6 +119,45 @@ HEADLINES = (
     _headline(512, (False, False), (None, "sample"), (0, 240)),
 )
 
+CLIP_ROWS = tuple(
+    text.ClipRow(f"clips/{clip}_{kind}.json", base and f"clips/{clip}_{base}.json")
+    for kind, base in (
+        ("fast_256", None),
+        ("fast_256_long", None),
+        ("fast_512", None),
+        ("gatys_128_t08", "gatys_128"),
+        ("gatys_256", None),
+    )
+    for clip in ("carphone", "bigbuckbunny")
+)
+
+
+def _clips_commands(quick: bool) -> tuple[str, ...]:
+    out = "{results}/clips"
+    fast = "--method fast --size 256 --frames 30 --temporal 0 0.5 0.6 0.7 0.8"
+    commands = [
+        f"{PY}clips.py --clip {c} {fast} --out {out}/{c}_fast_256.json"
+        for c in ("carphone", "bigbuckbunny")
+    ]
+    if not quick:
+        for c, long in (("carphone", 120), ("bigbuckbunny", 132)):
+            commands += [
+                f"{PY}clips.py --clip {c} --method fast --size 256 --frames {long} --temporal 0 0.8"
+                f" --out {out}/{c}_fast_256_long.json",
+                f"{PY}clips.py --clip {c} --method fast --size 512 --frames 20 --temporal 0 0.8"
+                f" --out {out}/{c}_fast_512.json",
+                f"{PY}clips.py --clip {c} --method gatys --size 128 --frames 5 --every 2"
+                f" --iterations 100 --temporal 0 0.6 1 --fractions 0.2 0.4"
+                f" --out {out}/{c}_gatys_128.json",
+                f"{PY}clips.py --clip {c} --method gatys --size 128 --frames 5 --every 2"
+                f" --iterations 100 --temporal 0.8 --fractions 0.4"
+                f" --out {out}/{c}_gatys_128_t08.json",
+                f"{PY}clips.py --clip {c} --method gatys --size 256 --frames 5 --every 2"
+                f" --iterations 100 --temporal 0 0.8 --out {out}/{c}_gatys_256.json",
+            ]
+    return (*commands, f"{PY}clip_figures.py --out {out}")
+
+
 FIGURES: tuple[Figure, ...] = (
     *HEADLINES,
     Figure(
@@ -213,49 +252,6 @@ FIGURES: tuple[Figure, ...] = (
         regions={"daemon": text.daemon("daemon_figures.json")},
         without_commit=("daemon_figures.json",),
     ),
-)
-
-CLIP_ROWS = tuple(
-    text.ClipRow(f"clips/{clip}_{kind}.json", base and f"clips/{clip}_{base}.json")
-    for kind, base in (
-        ("fast_256", None),
-        ("fast_256_long", None),
-        ("fast_512", None),
-        ("gatys_128_t08", "gatys_128"),
-        ("gatys_256", None),
-    )
-    for clip in ("carphone", "bigbuckbunny")
-)
-
-
-def _clips_commands(quick: bool) -> tuple[str, ...]:
-    out = "{results}/clips"
-    fast = "--method fast --size 256 --frames 30 --temporal 0 0.5 0.6 0.7 0.8"
-    commands = [
-        f"{PY}clips.py --clip {c} {fast} --out {out}/{c}_fast_256.json"
-        for c in ("carphone", "bigbuckbunny")
-    ]
-    if not quick:
-        for c, long in (("carphone", 120), ("bigbuckbunny", 132)):
-            commands += [
-                f"{PY}clips.py --clip {c} --method fast --size 256 --frames {long} --temporal 0 0.8"
-                f" --out {out}/{c}_fast_256_long.json",
-                f"{PY}clips.py --clip {c} --method fast --size 512 --frames 20 --temporal 0 0.8"
-                f" --out {out}/{c}_fast_512.json",
-                f"{PY}clips.py --clip {c} --method gatys --size 128 --frames 5 --every 2"
-                f" --iterations 100 --temporal 0 0.6 1 --fractions 0.2 0.4"
-                f" --out {out}/{c}_gatys_128.json",
-                f"{PY}clips.py --clip {c} --method gatys --size 128 --frames 5 --every 2"
-                f" --iterations 100 --temporal 0.8 --fractions 0.4"
-                f" --out {out}/{c}_gatys_128_t08.json",
-                f"{PY}clips.py --clip {c} --method gatys --size 256 --frames 5 --every 2"
-                f" --iterations 100 --temporal 0 0.8 --out {out}/{c}_gatys_256.json",
-            ]
-    return (*commands, f"{PY}clip_figures.py --out {out}")
-
-
-FIGURES = (
-    *FIGURES,
     Figure(
         name="clips",
         results=(
@@ -312,13 +308,15 @@ REQUIRED = ("date", "command")
 
 
 def problems(figure: Figure, results: Path = RESULTS) -> list[str]:
-    """What keeps a figure's files from being trustworthy: a missing file, or one without the
-    machine, the date, the command, or (unless listed as measured before) the commit."""
+    """What keeps a figure's files from being trustworthy: a missing file (a pending one may
+    be), or one without the machine, the date, the command, or (unless listed as measured
+    before) the commit."""
     found = []
-    for rel in figure.results:
+    for rel in (*figure.results, *figure.pending):
         path = results / rel
         if not path.exists():
-            found.append(f"{rel}: missing")
+            if rel in figure.results:
+                found.append(f"{rel}: missing")
             continue
         data = json.loads(path.read_text())
         m = data.get("machine")
