@@ -104,11 +104,83 @@ def test_costs_predict_by_pixels() -> None:
     costs.observe(100 * 100, 0.5)
     costs.observe(200 * 200, 2.0)
     assert costs.predict(200 * 200) == pytest.approx(2.0)
-    assert costs.predict(400 * 400) == pytest.approx(8.0)  # from the nearest, 200 x 200
+    assert costs.predict(400 * 400) == pytest.approx(8.0)  # the measured slope, 1
     assert costs.predict(50 * 50) == pytest.approx(0.125)
     assert costs.estimate([Scale(100, 100, 4)]) == pytest.approx(
         0.5 * (4 + schedule.SCALE_SETUP_ITERATIONS)
     )
+
+
+def test_a_size_cost_is_the_median_of_its_last_iterations() -> None:
+    """One iteration slowed by another program does not move the estimate; a lasting change
+    of pace takes over once it fills half the window."""
+    costs = IterationCosts()
+    for seconds in (1.0, 1.1, 0.9, 30.0, 1.0):
+        costs.observe(256 * 256, seconds)
+    assert costs.predict(256 * 256) == pytest.approx(1.0)
+    for _ in range(schedule.COST_WINDOW // 2 + 1):
+        costs.observe(256 * 256, 2.0)
+    assert costs.predict(256 * 256) == pytest.approx(2.0)
+    for _ in range(schedule.COST_WINDOW):
+        costs.observe(256 * 256, 3.0)
+    assert costs.predict(256 * 256) == pytest.approx(3.0)  # the window forgot the rest
+
+
+def test_nothing_learnt_from_a_clock_that_did_not_move() -> None:
+    costs = IterationCosts()
+    for seconds in (0.0, -1.0, math.nan, math.inf):
+        costs.observe(64 * 64, seconds)
+    assert costs.predict(64 * 64) is None and not costs.measured(64 * 64)
+
+
+def test_an_unmeasured_size_is_interpolated_between_measured_ones() -> None:
+    costs = IterationCosts()
+    costs.observe(128 * 128, 0.4)  # partly overhead: dearer per pixel
+    costs.observe(512 * 512, 4.0)
+    # On the straight line in log-log: 256 px is halfway, sqrt(0.4 * 4.0).
+    assert costs.predict(256 * 256) == pytest.approx(math.sqrt(0.4 * 4.0))
+    # Whichever size is observed last, the same answer (nearest-size scaling gave 1.6 or 1.0).
+    again = IterationCosts()
+    again.observe(512 * 512, 4.0)
+    again.observe(128 * 128, 0.4)
+    assert again.predict(256 * 256) == pytest.approx(costs.predict(256 * 256))
+
+
+@pytest.mark.parametrize(
+    ("small", "large", "exponent"),
+    [(0.5, 2.0, 1.0), (0.8, 2.0, 1.0), (0.5, 2.0 * 4**0.1, 1.1), (0.5, 4.0, 1.2)],
+)
+def test_a_larger_size_is_extrapolated_with_a_bounded_growth(
+    small: float, large: float, exponent: float
+) -> None:
+    """Beyond the largest measured size: at least in proportion to the pixels (a small size's
+    fixed overhead is not carried to a large one), at most GROWTH_ABOVE's steeper slope."""
+    costs = IterationCosts()
+    costs.observe(128 * 128, small)
+    costs.observe(256 * 256, large)
+    assert costs.predict(1024 * 1024) == pytest.approx(large * 16**exponent)
+
+
+def test_a_smaller_size_is_extrapolated_with_a_bounded_slope() -> None:
+    costs = IterationCosts()
+    costs.observe(256 * 256, 1.0)
+    assert costs.predict(128 * 128) == pytest.approx(0.25)  # one size: by the pixels
+    costs.observe(512 * 512, 2.0)  # slope 0.5, GROWTH_BELOW's least
+    assert costs.predict(128 * 128) == pytest.approx(0.5)
+
+
+def test_the_estimate_of_a_plan_is_the_same_asked_twice_between_iterations() -> None:
+    """A dialog opened twice while nothing new was measured, and after a job at another size
+    whose pace matched the model: the same plan's estimate does not move."""
+    costs = IterationCosts()
+    costs.observe(128 * 128, 0.3)
+    costs.observe(256 * 256, 1.2)
+    plan = plan_scales(1536, 1024, 1024, 300, 0)
+    first = costs.estimate(plan)
+    assert costs.estimate(plan) == first
+    for _ in range(10):
+        costs.observe(362 * 241, costs.predict(362 * 241) or 0.0)
+    assert costs.estimate(plan) == pytest.approx(first)
 
 
 class Clock:

@@ -45,10 +45,16 @@ def paint(instant: InstantStyles, prep: PreparedJob, w: int, h: int) -> torch.Te
 
 
 def first_preview(
-    instant: InstantStyles, prep: PreparedJob, rep: Reporting, elapsed: Callable[[], float]
+    instant: InstantStyles,
+    prep: PreparedJob,
+    rep: Reporting,
+    elapsed: Callable[[], float],
+    remaining: float | None = None,
 ) -> None:
     """Before the optimization's first iteration: the fast networks' picture as a preview
-    (iteration 0, no losses yet), so a canvas shows a styled picture at once."""
+    (iteration 0, no losses yet), so a canvas shows a styled picture at once; `remaining`:
+    the seconds the whole job should take (the engine's estimate), for a time left from the
+    first event on."""
     if not can_paint(instant, prep.fast_styles, prep.fast_blend):
         return
     out_w, out_h = prep.out_size
@@ -75,6 +81,7 @@ def first_preview(
             loss=math.nan,
             elapsed=elapsed(),
             preview=deliver(prep, picture, w, h, None),
+            remaining=remaining,
         )
     )
 

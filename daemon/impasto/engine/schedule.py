@@ -20,6 +20,9 @@ Three pieces:
 from __future__ import annotations
 
 import math
+import statistics
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 from .images import fit_size
@@ -40,6 +43,19 @@ MIN_FINAL_ITERATIONS = 8
 # averaged over the last PLATEAU_WINDOW iterations.
 PLATEAU_TOLERANCE = 0.002
 PLATEAU_WINDOW = 5
+# IterationCosts: the iterations per size whose median is that size's cost (about one scale of
+# a job: a new job's own pace takes over within half a scale, one slow iteration moves nothing).
+COST_WINDOW = 31
+# The bounds of the exponent with which an iteration's cost grows with its pixels, beyond the
+# largest measured size and below the smallest. On a 2-core CPU (one thread, CPU time, so that
+# other programs did not count), the cost per pixel at 512 and 724 px was 1.07 and 1.14 times
+# that at 256 px (activations that no longer fit the caches): a size larger than any measured
+# costs at least its pixels' share, and up to 1.2 when the measured sizes show such growth. On
+# two threads a small size's cost is partly fixed overhead, so a larger one's per-pixel cost is
+# lower: that slope (below 1) is not carried far beyond the sizes that showed it. Below the
+# smallest measured size, the cost falls at most in proportion to the pixels.
+GROWTH_ABOVE = (1.0, 1.2)
+GROWTH_BELOW = (0.5, 1.0)
 # The first iteration at a size also computes the targets and sets up kernels: counted as this
 # many iterations when a budget is planned.
 SCALE_SETUP_ITERATIONS = 1.0
@@ -122,32 +138,51 @@ def finest_in_equal_time(plan: list[Scale], scales: int) -> list[Scale]:
 class IterationCosts:
     """Seconds per iteration by size, as measured on one engine (device and precision).
 
-    An iteration's cost is nearly proportional to its pixels above a small size; a size never
-    measured is predicted from the nearest one that was, scaled by the pixel ratio.
+    Each size's cost is the median of its last COST_WINDOW iterations, not a running mean: an
+    iteration slowed by another program moves a median by one rank, not by its own length, so
+    two estimates asked a minute apart (a dialog opened twice) agree, and one busy job does
+    not halve or double the next one's estimate.
+
+    A size never measured is interpolated between the measured sizes on either side of it
+    (a straight line in log cost against log pixels), or extrapolated from the nearest end:
+    an iteration's cost grows with its pixels as pixels ** exponent, the exponent fitted to
+    the two measured sizes nearest that end and bounded by GROWTH_ABOVE or GROWTH_BELOW.
+    Scaling by the pixel ratio from the nearest measured size alone, as before, took the
+    per-pixel cost of a small size (on two CPU threads, partly fixed overhead) for that of a
+    size 16 or 64 times larger: the estimate of a large job then depended on which size had
+    been measured last, and swung by a factor of two between two openings of a dialog.
     """
 
     def __init__(self) -> None:
-        self._seconds: dict[int, float] = {}  # pixels -> smoothed seconds per iteration
+        # pixels -> the last COST_WINDOW seconds per iteration measured at that size
+        self._samples: dict[int, deque[float]] = {}
+        # A daemon's socket thread reads the costs (estimates) while its worker observes.
+        self._lock = threading.Lock()
 
     def observe(self, pixels: int, seconds: float) -> None:
-        old = self._seconds.get(pixels)
-        self._seconds[pixels] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        if pixels <= 0 or not (math.isfinite(seconds) and seconds > 0):
+            return  # a clock that did not move says nothing about the cost
+        with self._lock:
+            self._samples.setdefault(pixels, deque(maxlen=COST_WINDOW)).append(seconds)
 
     def measured(self, pixels: int) -> bool:
-        return pixels in self._seconds
+        return pixels in self._samples
+
+    def costs(self) -> dict[int, float]:
+        """Each measured size's cost (the median of its window), by pixels."""
+        with self._lock:
+            samples = {p: list(q) for p, q in self._samples.items()}
+        return {p: statistics.median(q) for p, q in sorted(samples.items()) if q}
 
     def predict(self, pixels: int) -> float | None:
-        seconds = dict(self._seconds)  # (another thread may be observing: a daemon's estimates)
-        if not seconds:
-            return None
-        nearest = min(seconds, key=lambda p: abs(math.log(p / pixels)))
-        return seconds[nearest] * pixels / nearest
+        return predict_cost(self.costs(), pixels)
 
     def estimate(self, scales: list[Scale]) -> float | None:
         """The seconds a plan would take, or None before anything was measured."""
+        known = self.costs()
         total = 0.0
         for s in scales:
-            cost = self.predict(s.pixels)
+            cost = predict_cost(known, s.pixels)
             if cost is None:
                 return None
             total += cost * (s.iterations + SCALE_SETUP_ITERATIONS)
@@ -157,9 +192,10 @@ class IterationCosts:
         """Seconds left after `run` iterations of scale `index`: the rest of this scale at
         its measured cost, then the later scales' iterations (and setup) at theirs. The pace
         so far would run low: later scales are larger, so each iteration costs more."""
+        known = self.costs()
         seconds = 0.0
         for i in range(index, len(scales)):
-            cost = self.predict(scales[i].pixels)
+            cost = predict_cost(known, scales[i].pixels)
             if cost is None:
                 return None
             if i == index:
@@ -167,6 +203,40 @@ class IterationCosts:
             else:
                 seconds += (scales[i].iterations + SCALE_SETUP_ITERATIONS) * cost
         return seconds
+
+
+def predict_cost(costs: dict[int, float], pixels: int) -> float | None:
+    """The seconds of an iteration at `pixels`, from `costs` (seconds by measured pixels, as
+    IterationCosts.costs gives them); None when nothing was measured. IterationCosts says how."""
+    if not costs:
+        return None
+    if pixels in costs:
+        return costs[pixels]
+    sizes = sorted(costs)
+    below = [p for p in sizes if p < pixels]
+    above = [p for p in sizes if p > pixels]
+    if below and above:  # between two measured sizes
+        lo, hi = below[-1], above[0]
+        return _power(costs, lo, hi, pixels, lo, -math.inf, math.inf)
+    if below:  # larger than any measured: from the largest
+        lo, hi = (sizes[-2], sizes[-1]) if len(sizes) > 1 else (sizes[-1], sizes[-1])
+        return _power(costs, lo, hi, pixels, hi, *GROWTH_ABOVE)
+    lo, hi = (sizes[0], sizes[1]) if len(sizes) > 1 else (sizes[0], sizes[0])
+    return _power(costs, lo, hi, pixels, lo, *GROWTH_BELOW)
+
+
+def _power(
+    costs: dict[int, float], lo: int, hi: int, pixels: int, base: int, least: float, most: float
+) -> float:
+    """costs[base] * (pixels / base) ** k, k the log-log slope from `lo` to `hi` within
+    [least, most] (1, proportional to pixels, when lo == hi or the slope is not finite)."""
+    k = 1.0
+    if hi != lo:
+        slope = math.log(costs[hi] / costs[lo]) / math.log(hi / lo)
+        if math.isfinite(slope):
+            k = slope
+    k = min(most, max(least, k))
+    return costs[base] * (pixels / base) ** k
 
 
 @dataclass

@@ -33,15 +33,19 @@ from .objective import LossTerms, Objective, make_optimizer, step
 from .painting import first_preview, paint, paint_job
 from .prepare import PreparedJob, can_paint, output_size, prepare, schedule
 from .schedule import IterationCosts, Pacer
-from .settings import InitMode, Method, Pooling, StyleSettings
+from .settings import InitMode, LimitError, Method, Pooling, StyleSettings
 from .vgg import LAYER_NAMES, VGG19Features
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
 
 # A warm-up's measured iterations (warm_up's `measure`): two timed steps (a size's first step
-# also selects kernels and is not counted).
+# also selects kernels and is not counted); one at twice that side.
 MEASURE_ITERATIONS = 3
+# A progress report at least this often (seconds) while iterations are slower than the
+# reporting's cadence in iterations: a client's time left moves every few seconds, not once
+# a minute (ten iterations of a large job on a CPU).
+PROGRESS_SECONDS = 2.0
 
 
 @dataclass
@@ -54,6 +58,7 @@ class _Course:
     objective: Objective | None = None  # the current scale's
     scales: list[tuple[int, int, int]] = field(default_factory=list)  # (w, h, iterations run)
     stopped: StopReason = StopReason.COMPLETED
+    reported: float = 0.0  # time.perf_counter() of the last progress report
 
 
 class Stylizer:
@@ -108,11 +113,24 @@ class Stylizer:
             self.instant.paint(x.detach(), [x.detach()], [1.0])
             self.instant.paint(x.detach(), [], [], [0], [1.0])
         if measure > 0:
-            noise = Image.effect_noise((measure, measure), 64).convert("RGB")
-            settings = StyleSettings(
-                size=measure, iterations=MEASURE_ITERATIONS, scales=1, init=InitMode.CONTENT
-            )
-            self.stylize(Job(noise, [noise], settings))
+            # Two sizes, so that a larger job's cost is extrapolated from a slope, not from
+            # one small size's cost per pixel (schedule.IterationCosts). The larger only where
+            # it runs whole: a tiled iteration's cost is not that of its pixels.
+            for side, iterations in ((measure, MEASURE_ITERATIONS), (2 * measure, 2)):
+                settings = StyleSettings(
+                    size=side, iterations=iterations, scales=1, init=InitMode.CONTENT
+                )
+                if side > measure and not self._runs_whole(side, settings):
+                    break
+                noise = Image.effect_noise((side, side), 64).convert("RGB")
+                self.stylize(Job(noise, [noise], settings))
+
+    def _runs_whole(self, side: int, s: StyleSettings) -> bool:
+        """Whether a side x side job fits the memory budget without tiles."""
+        try:
+            return self.memory_plan(side, side, s).tile is None
+        except LimitError:
+            return False
 
     # -- the job ----------------------------------------------------------------------------
 
@@ -132,7 +150,8 @@ class Stylizer:
         self._plan(prep)
         if rep.on_progress and rep.preview_every > 0 and prep.init is None:
             # Not for a warm start: it begins from a previous result, which is further along.
-            first_preview(self.instant, prep, rep, elapsed)
+            # With the whole plan's estimate as the time left: a client shows one at once.
+            first_preview(self.instant, prep, rep, elapsed, self._planned(prep, rep))
         course = self._optimize(prep, rep, start)
         return self._finish(prep, course, start)
 
@@ -163,7 +182,7 @@ class Stylizer:
     def _optimize(self, prep: PreparedJob, rep: Reporting, start: float) -> _Course:
         """The scales from coarse to fine, as far as the pacer lets them run."""
         check = _cancel_check(rep)
-        course = _Course(total=sum(sc.iterations for sc in prep.scales))
+        course = _Course(total=sum(sc.iterations for sc in prep.scales), reported=start)
         pacer = Pacer(prep.scales, self.costs, rep.time_budget, start)
         for index, scale in enumerate(prep.scales):
             if not pacer.begin(index, time.perf_counter()):
@@ -229,8 +248,11 @@ class Stylizer:
         """Progress after an iteration, at the reporting's cadence and at a scale's `last`."""
         done = course.done
         want_preview = rep.preview_every > 0 and (done % rep.preview_every == 0 or last)
-        if not rep.on_progress or not (done % max(1, rep.every) == 0 or last or want_preview):
+        now = time.perf_counter()
+        due = done % max(1, rep.every) == 0 or now - course.reported >= PROGRESS_SECONDS
+        if not rep.on_progress or not (due or last or want_preview):
             return
+        course.reported = now
         scale = prep.scales[index]
         w, h = scale.width, scale.height
         assert course.x is not None
@@ -262,6 +284,15 @@ class Stylizer:
         if seconds is not None and rep.time_budget is not None:
             # The pacer ends the job within its budget.
             seconds = min(seconds, max(0.0, rep.time_budget - (time.perf_counter() - start)))
+        return seconds
+
+    def _planned(self, prep: PreparedJob, rep: Reporting) -> float | None:
+        """Seconds the whole plan should take, before its first iteration (within the time
+        budget); None before anything was measured."""
+        assert prep.memory is not None  # planned by _plan
+        seconds = estimate_seconds(self.costs, prep.scales, prep.memory)
+        if seconds is not None and rep.time_budget is not None:
+            seconds = min(seconds, rep.time_budget)
         return seconds
 
     def _finish(self, prep: PreparedJob, course: _Course, start: float) -> StyleResult:
