@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from impasto.engine import Job, Progress, Reporting, StyleSettings, Stylizer, stylizer
@@ -38,6 +40,7 @@ def test_a_slow_cadence_still_reports_every_few_seconds(load_example, monkeypatc
     s = StyleSettings(size=64, scales=1, iterations=5, init="content")
     job = Job(content, [style.convert("RGB")], s)
     seen: list[Progress] = []
+    monkeypatch.setattr(stylizer, "PROGRESS_SECONDS", math.inf)
     engine.stylize(job, Reporting(seen.append, every=1000))
     assert [p.iteration for p in seen] == [5]  # only the last: every 1000 iterations
     monkeypatch.setattr(stylizer, "PROGRESS_SECONDS", 0.0)
