@@ -106,28 +106,42 @@ with Client(sys.argv[1], name="victim", timeout=30) as c:
 
 
 def client_killed(daemon: Daemon) -> dict[str, Any]:
+    return victim_killed(daemon, VICTIM, "job", None)
+
+
+def victim_killed(
+    daemon: Daemon, script: str, what: str, before: set[str] | None
+) -> dict[str, Any]:
+    """Run `script` (it prints its job's id when it is where it should die), SIGKILL it while
+    a bystander's job runs, and see what becomes of its job (first in a state of `before`)."""
     victim = subprocess.Popen(
-        [PYTHON, "-c", VICTIM, daemon.endpoint, str(ROOT / "tests" / "daemon")],
+        [PYTHON, "-c", script, daemon.endpoint, str(ROOT / "tests" / "daemon")],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert victim.stdout is not None
-    job = victim.stdout.readline().strip()  # its job runs
+    job = victim.stdout.readline().strip()
+    seen = wait_state(daemon.endpoint, job, before, 30) if job and before else {}
     bystander = Bystander(daemon.endpoint)
     bystander.start()
     victim.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     victim.wait()
-    summary = wait_state(daemon.endpoint, job, {"cancelled", "done", "failed"}, 30)
+    summary = wait_state(daemon.endpoint, job, {"cancelled", "done", "failed"}, 30) if job else {}
     return {
         "survived": daemon.alive,
         "others_finished": bystander.outcome(),
         "affected_clear": summary.get("state") == "cancelled"
         and summary.get("reason") == C.CLIENT_GONE,
         "seconds_to_outcome": round(time.monotonic() - killed, 2),
-        "detail": f"the killed client's job: {summary.get('state')} ({summary.get('reason')})",
+        "detail": f"the killed client's {what}: {summary.get('state')} ({summary.get('reason')})",
         # What the verdicts above were made from, for tests to check themselves.
-        "raw": {"job": summary, "bystander_size": bystander.size, "victim_rc": victim.returncode},
+        "raw": {
+            "before": seen,
+            "job": summary,
+            "bystander_size": bystander.size,
+            "victim_rc": victim.returncode,
+        },
     }
 
 
@@ -151,34 +165,7 @@ with Client(sys.argv[1], name="clip-victim", timeout=30) as c:
 def clip_client_killed(daemon: Daemon) -> dict[str, Any]:
     """A client that dies half-way through sending a clip's frames: its clip must not wait
     for the rest for ever (holding their memory), and others are served meanwhile."""
-    victim = subprocess.Popen(
-        [PYTHON, "-c", CLIP_VICTIM, daemon.endpoint, str(ROOT / "tests" / "daemon")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert victim.stdout is not None
-    job = victim.stdout.readline().strip()  # its clip is receiving, 3 frames of 6 in
-    before = wait_state(daemon.endpoint, job, {"receiving"}, 30) if job else {}
-    bystander = Bystander(daemon.endpoint)
-    bystander.start()
-    victim.send_signal(signal.SIGKILL)
-    killed = time.monotonic()
-    victim.wait()
-    summary = wait_state(daemon.endpoint, job, {"cancelled", "done", "failed"}, 30) if job else {}
-    return {
-        "survived": daemon.alive,
-        "others_finished": bystander.outcome(),
-        "affected_clear": summary.get("state") == "cancelled"
-        and summary.get("reason") == C.CLIENT_GONE,
-        "seconds_to_outcome": round(time.monotonic() - killed, 2),
-        "detail": f"the killed client's clip: {summary.get('state')} ({summary.get('reason')})",
-        "raw": {
-            "before": before,
-            "job": summary,
-            "bystander_size": bystander.size,
-            "victim_rc": victim.returncode,
-        },
-    }
+    return victim_killed(daemon, CLIP_VICTIM, "clip", {"receiving"})
 
 
 def client_never_reads(daemon: Daemon) -> dict[str, Any]:

@@ -254,6 +254,20 @@ def descriptor(frame: int, w: int, h: int, layout: str = "RGB", dtype: str = "u8
     return {"frame": frame, "width": w, "height": h, "layout": layout, "dtype": dtype}
 
 
+def break_frames(draw: st.DrawFn, frames: list[bytes]) -> None:
+    """One of `frames` cut, dropped or grown, or a frame added."""
+    i = draw(st.integers(0, len(frames) - 1))
+    action = draw(st.sampled_from(["cut", "drop", "add", "grow"]))
+    if action == "cut":
+        frames[i] = frames[i][: draw(st.integers(0, max(0, len(frames[i]) - 1)))]
+    elif action == "drop":
+        del frames[i]
+    elif action == "add":
+        frames.append(draw(st.binary(max_size=32)))
+    else:
+        frames[i] += b"\x00"
+
+
 @st.composite
 def broken_submits(draw: st.DrawFn) -> list[bytes]:
     """A small valid submit, then broken: a field replaced, a frame cut, dropped or added,
@@ -286,16 +300,7 @@ def broken_submits(draw: st.DrawFn) -> list[bytes]:
         key = draw(st.sampled_from(["frame", "width", "height", "layout", "dtype", "channels"]))
         body["content"][key] = draw(OBJECTS)
     elif what == "frames":
-        i = draw(st.integers(0, 1))
-        action = draw(st.sampled_from(["cut", "drop", "add", "grow"]))
-        if action == "cut":
-            frames[i] = frames[i][: draw(st.integers(0, len(frames[i]) - 1))]
-        elif action == "drop":
-            del frames[i]
-        elif action == "add":
-            frames.append(draw(st.binary(max_size=32)))
-        else:
-            frames[i] += b"\x00"
+        break_frames(draw, frames)
     else:
         body["content"]["width"] = w + draw(st.integers(1, 1000))
     header = {"v": [1, 0], "type": "submit", "id": draw(st.text(min_size=1, max_size=64))}
@@ -362,16 +367,7 @@ def broken(draw: st.DrawFn, msg: Message) -> list[bytes]:
     elif what == "job":
         h["job"] = draw(IDS)
     elif frames:
-        i = draw(st.integers(0, len(frames) - 1))
-        action = draw(st.sampled_from(["cut", "drop", "add", "grow"]))
-        if action == "cut":
-            frames[i] = frames[i][: draw(st.integers(0, max(0, len(frames[i]) - 1)))]
-        elif action == "drop":
-            del frames[i]
-        elif action == "add":
-            frames.append(draw(st.binary(max_size=32)))
-        else:
-            frames[i] += b"\x00"
+        break_frames(draw, frames)
     return [pack(h), *frames]
 
 
