@@ -103,6 +103,10 @@ def test_stylize_selection_with_previews(gimp: GimpHost, load_example) -> None:
     assert ev["layers_after"] == [result["name"], ev["layers_after"][1]]
     assert result["name"].startswith("Style transfer of ") and "unfinished" not in result["name"]
     assert result["mask"], "the result layer has no layer mask from the selection"
+    # The result layer is selected with the layer itself active, not its mask (on a mask,
+    # a grey drawable, GIMP greys out Filters > Repeat and Re-Show for this RGB filter).
+    assert result["edit_mask"] is False, result
+    assert result["selected"] == [[result["name"], False]], result
 
     # The source drawable is unchanged.
     assert ev["source_before"] == ev["source_after"]

@@ -136,24 +136,14 @@ def file_pixels(path: str) -> Pixels:
 
 
 @contextlib.contextmanager
-def unrecorded(image: Gimp.Image) -> Iterator[None]:
-    """Changes that leave no undo step; the image must be as before when the preview they
-    make is taken away again (the contract of GIMP's undo freeze)."""
-    image.undo_freeze()
-    try:
-        yield
-    finally:
-        image.undo_thaw()
-
-
-@contextlib.contextmanager
-def same_selected_layers(image: Gimp.Image) -> Iterator[None]:
+def same_selected_layers(image: Gimp.Image) -> Iterator[list[Gimp.Layer]]:
     """The layers selected before, selected again after: adding a layer selects it, and
     removing it selects another (the one now on top), so a cancelled or failed run would
-    leave a different layer active than the user had."""
+    leave a different layer active than the user had. The caller empties the list it gets
+    to keep the new selection (a finished result stays selected)."""
     selected = list(image.get_selected_layers())
     try:
-        yield
+        yield selected
     finally:
         kept = [layer for layer in selected if layer.is_valid()]
         if kept:
@@ -260,9 +250,13 @@ class ResultLayer:
         self.writes += 1
 
     def finish(self, pixels: Pixels) -> None:
-        """Write the final result and drop the "(unfinished)" mark from the name."""
+        """Write the final result and drop the "(unfinished)" mark from the name. With a
+        layer mask, the layer itself is left the active drawable, not its mask: GIMP greys
+        out Filters > Repeat and Re-Show on a mask (a grey drawable this filter refuses)."""
         self.write(pixels)
         self.layer.set_name(self.name)
+        if self.layer.get_mask() is not None:
+            self.layer.set_edit_mask(False)
 
     def remove(self) -> None:
         self.image.remove_layer(self.layer)

@@ -367,28 +367,30 @@ def _job(
 def _paint(
     image: Gimp.Image, source: Gimp.Drawable, where: Any, client: Any, submit: Any, hooks: Any
 ) -> tuple[job.Outcome, layers.ResultLayer, list[bool], dict[str, Any]]:
-    """Run the job with its previews in a layer of their own, then the result as one undo
-    step. Returns the outcome, the result's layer, what the core answered to the undo group's
-    start and end, and where the first preview landed."""
-    # The previews' layer is added and removed with the undo stack frozen for just that
-    # moment (GIMP's way for in-situ previews), so a cancelled or failed run leaves no undo
-    # step. The stack is not frozen while the job runs: GIMP's own Cancel kills the
-    # plug-in, and a stack left frozen would stop recording the user's work.
-    with layers.same_selected_layers(image):
-        with layers.unrecorded(image):
-            preview = layers.ResultLayer(image, source, where)
-        # Where the first preview landed, for the details: a second run's must be seen too.
-        shown: dict[str, Any] = {}
-        hooks.preview = lambda p: _show_preview(preview, p, shown)
-        try:
-            outcome = job.run(client, submit, hooks)
-        finally:
-            with layers.unrecorded(image):
-                preview.remove()  # the image is as it was, the undo history too
+    """Run the job with its previews in the new layer, then the result into the same layer,
+    all in one undo group. Returns the outcome, the result's layer, what the core answered to
+    the undo group's start and end, and where the first preview landed."""
+    # The group is open from the preview layer's birth to the result: GIMP's own Cancel in
+    # the status bar kills the plug-in (no Python clean-up runs) and GIMP's clean-up then
+    # closes the group, so the "(unfinished)" layer it leaves is one undo step, the one the
+    # next Ctrl+Z removes. (Added with the stack frozen, it would stay outside the history,
+    # and Ctrl+Z would remove the user's step before it instead.) The price, since GIMP 3.0
+    # lets a plug-in neither drop nor undo a step: a run cancelled in its window, or failed,
+    # leaves one step that changes nothing, and edits made during the job join the step.
     undo_group = [bool(image.undo_group_start())]
     try:
-        result_layer = layers.ResultLayer(image, source, where)
-        result_layer.finish(outcome.result.image)
+        with layers.same_selected_layers(image) as kept:
+            result_layer = layers.ResultLayer(image, source, where)
+            # Where the first preview landed, for the details: a second run's must be seen.
+            shown: dict[str, Any] = {}
+            hooks.preview = lambda p: _show_preview(result_layer, p, shown)
+            try:
+                outcome = job.run(client, submit, hooks)
+            except BaseException:
+                result_layer.remove()  # a Cancel or an error: the image is as it was
+                raise
+            result_layer.finish(outcome.result.image)
+            kept.clear()  # the result stays selected, as GIMP selects a new layer
     finally:
         undo_group.append(bool(image.undo_group_end()))
     return outcome, result_layer, undo_group, shown

@@ -77,6 +77,11 @@ def _main():
             "source_position": image.get_item_position(source),
             "sha256": _save(out, "result.rgba", _pixels(layer)),
         }
+        # What a user's Filters > Repeat would run on: the layer, not its mask.
+        evidence["result"]["edit_mask"] = layer.get_edit_mask()
+        evidence["result"]["selected"] = [
+            [d.get_name(), isinstance(d, Gimp.LayerMask)] for d in image.get_selected_drawables()
+        ]
         mask = layer.get_mask()
         evidence["result"]["mask"] = mask is not None and _save(
             out, "mask.y", _pixels(mask, "Y u8")
