@@ -250,6 +250,26 @@ def mounted(root: Path, shared: Path) -> Iterator[Path]:
                 _umount(target)
 
 
+@contextlib.contextmanager
+def host_folders(root: Path, folders: list[Path]) -> Iterator[None]:
+    """Bind each host folder read-only at the same path inside `root`, so that a command
+    written on the host by absolute path (the daemon's Python that `impasto install` names)
+    runs inside it as a user's editor runs it on the host. Undone in reverse order; a mount
+    left by a killed run is undone first."""
+    made: list[Path] = []
+    try:
+        for folder in folders:
+            target = root / str(folder.resolve()).lstrip("/")
+            _umount(target)
+            target.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "--bind", "-o", "ro", str(folder.resolve()), str(target)], timeout=30)
+            made.append(target)
+        yield
+    finally:
+        for target in reversed(made):
+            _umount(target)
+
+
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if argv[1:] != ["build"]:
