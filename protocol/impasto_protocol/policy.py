@@ -94,19 +94,40 @@ AUTOMATIC = "automatic"
 AUTOMATIC_LABEL = "Automatic"
 REASONABLE_SECONDS = 180.0
 AUTOMATIC_CHOICES = (Quality.HIGH, Quality.NORMAL, Quality.DRAFT)
+# Hysteresis: once Automatic chose a preset for a picture, it keeps it while that preset's
+# estimate stays under REASONABLE_SECONDS times this factor, and moves to a finer one only when
+# that one's estimate is under REASONABLE_SECONDS divided by it. A preset whose estimate sits
+# near the line (a 2000 px photo's High at about 3 min) then does not flip between two
+# questions whose estimates differ by the noise of a busy machine.
+AUTOMATIC_HYSTERESIS = 1.25
 
 
-def automatic_quality(seconds: Callable[[Quality], float | None]) -> Quality:
+def automatic_quality(
+    seconds: Callable[[Quality], float | None], previous: Quality | None = None
+) -> Quality:
     """The preset Automatic stands for, given the daemon's estimate for each (`seconds`, None
     where it has none: before it measured anything, for the fast method, on a cluster); with
-    no estimate, the default preset."""
+    no estimate, the default preset. `previous`: what Automatic chose for the same picture
+    and settings before, kept within AUTOMATIC_HYSTERESIS's band."""
     for quality in AUTOMATIC_CHOICES:
         expected = seconds(quality)
         if expected is None:
             return DEFAULT_QUALITY
-        if expected <= REASONABLE_SECONDS:
+        if expected <= _automatic_limit(quality, previous):
             return quality
     return AUTOMATIC_CHOICES[-1]
+
+
+def _automatic_limit(quality: Quality, previous: Quality | None) -> float:
+    """The most seconds `quality` may be expected to take for Automatic to choose it, after
+    `previous`: less for a finer preset than the previous choice, more for that choice."""
+    if previous not in AUTOMATIC_CHOICES or quality is previous:
+        factor = 1.0 if previous not in AUTOMATIC_CHOICES else AUTOMATIC_HYSTERESIS
+    elif AUTOMATIC_CHOICES.index(quality) < AUTOMATIC_CHOICES.index(previous):
+        factor = 1 / AUTOMATIC_HYSTERESIS  # finer than before: only when clearly in time
+    else:
+        factor = 1.0  # coarser than before: the previous one is clearly too slow now
+    return REASONABLE_SECONDS * factor
 
 
 def job_size(requested: int, width: int, height: int, limits: Mapping[str, Any]) -> int:

@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 2.0  # seconds for a connection or an answer: the dialog must not wait for a daemon
 
+# What Automatic chose, by the question (the arguments with quality Automatic, and the region):
+# the next answer to the same question keeps it within policy.AUTOMATIC_HYSTERESIS. Shared by
+# the dialog's worker and the run in this plug-in process, so OK submits the preset that the
+# estimate line named, though the daemon's estimates moved a little in between.
+_automatic: dict[tuple[Arguments, tuple[int, int], bool], policy.Quality] = {}
+_automatic_lock = threading.Lock()
+
 
 class Estimator:
     """`ask` from any thread; `on_text` is called on the worker thread with the line to show
@@ -107,9 +114,10 @@ def resolve(
     asked: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Arguments, str]:
     """The arguments with Automatic replaced by the preset it stands for on this daemon
-    (policy.automatic_quality, from the daemon's estimates), and the quality's words for the
-    estimate line ("Automatic: Normal"). Without the daemon's times (an older daemon, an
-    error reply) Automatic is the default preset. Raises SettingsInputError for bad input.
+    (policy.automatic_quality, from the daemon's estimates, keeping what it chose for the
+    same question before within its hysteresis), and the quality's words for the estimate
+    line ("Automatic: Normal"). Without the daemon's times (an older daemon, an error reply)
+    Automatic is the default preset. Raises SettingsInputError for bad input.
     `asked` collects the estimate_reply of each preset asked about, by its value."""
     chosen = parse_quality(args.quality)
     if chosen is None:
@@ -122,8 +130,13 @@ def resolve(
                 value = body.get("seconds")
                 return float(value) if isinstance(value, (int, float)) else None
 
+            key = (args, region, n_styles > 0)
+            with _automatic_lock:
+                previous = _automatic.get(key)
             try:
-                chosen = policy.automatic_quality(seconds)
+                chosen = policy.automatic_quality(seconds, previous)
+                with _automatic_lock:
+                    _automatic[key] = chosen
             except ImpastoError as exc:  # the submit will hear the same, if it matters
                 log.info("automatic quality: no estimate (%s)", exc)
                 chosen = policy.DEFAULT_QUALITY
