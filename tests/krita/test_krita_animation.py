@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from krita_run import KRITA_TIMEOUT, KritaHome, install, make_home, save_resources
-
-from virtual_display import virtual_display
+from krita_run import KRITA_TIMEOUT, KritaHome, install, make_home, run_krita, save_resources
 
 pytestmark = pytest.mark.krita
 
@@ -55,13 +52,8 @@ def krita(home: KritaHome, out: Path, script: str = "animation_steps.py") -> tup
         "IMPASTO_SCRIPT_TIMEOUT": str(KRITA_TIMEOUT - 30),
         "IMPASTO_PLUGIN_DIR": str(home.pykrita / "impasto_krita"),
     }
-    cmd = ["timeout", "-k", "5", str(KRITA_TIMEOUT), "krita", "--nosplash"]
-    log = home.root / "krita.log"
-    with virtual_display([], "1280x1024", home.root / "xvfb.log") as display:
-        with open(log, "wb") as f:
-            rc = subprocess.run(cmd, env={**env, "DISPLAY": display}, stdout=f,
-                                stderr=subprocess.STDOUT, cwd=home.root).returncode  # fmt: skip
-    return rc, log.read_text(errors="replace")[-4000:]
+    rc = run_krita(home, env)
+    return rc, (home.root / "krita.log").read_text(errors="replace")[-4000:]
 
 
 def image(out: Path, name: str) -> np.ndarray:

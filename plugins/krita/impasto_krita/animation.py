@@ -20,6 +20,14 @@ What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
   temporary image (shown in its own view for about half a second, then closed unsaved), and
   `Node.duplicate()` of it, keyframes and all, is added to the user's image: one undo step,
   "Add Layer", and the user's current time never moves.
+- "add_blank_frame" runs as a stroke on Krita's worker threads: the layer's new keyframe
+  channel reaches the Animation Curves docker through a queued signal, after the call returns.
+  Delivered once that docker shows another image, it finds the layer in none of its rows and
+  Krita aborts (ASSERT "row >= 0" in KisAnimCurvesChannelsModel.cpp). So the event loop gets
+  a turn between the keyframes and leaving the temporary image. The Layers docker, too, keeps
+  news of the temporary image's layers for a moment (a timer): closed before that, Krita reads
+  a deleted layer and crashes. So the user's view is shown again first, and the temporary image
+  is closed, unseen, half a second later.
 - `Document.setPlayBackRange(start, end)` sets start..end - 1; playBackStartTime/EndTime are
   the full clip range until a playback range is set; a moment after keyframes are added it
   may fall back to the clip range (seen when the current time was outside it).
@@ -46,6 +54,8 @@ from .qt import QTimer
 
 ACTIVATION_POLL_MS = 25
 ACTIVATION_TIMEOUT_MS = 5000  # Krita makes a new layer active after about 0.2 s
+SETTLE_MS = 25  # the event loop's turn after the keyframes, before leaving the temporary image
+CLOSE_DELAY_MS = 500  # from showing the user's view again to closing the temporary image
 BYTES_PER_PIXEL = 4  # BGRA, 8 bits a sample
 # The writers at work: PyQt holds a timer's bound method weakly, so they are kept alive here.
 _WRITING: set[AnimatedLayerWriter] = set()
@@ -177,6 +187,7 @@ class AnimatedLayerWriter:
         self.scratch: Any = None
         self.draft: Any = None
         self.layer: Any = None
+        self.error: str | None = None
         self.waited_ms = 0
 
     def start(self) -> None:
@@ -201,25 +212,38 @@ class AnimatedLayerWriter:
         self.scratch.setActiveNode(self.draft)
         active = self.scratch.activeNode()
         if active is not None and node_id(active) == node_id(self.draft):
-            self.run(self.write)
+            self.run(self.write, then=self.settled)
         elif self.waited_ms >= ACTIVATION_TIMEOUT_MS:
             self.run(self.give_up)
         else:
             self.waited_ms += ACTIVATION_POLL_MS
             QTimer.singleShot(ACTIVATION_POLL_MS, self.poll)
 
-    def run(self, step: Callable[[], None]) -> None:
-        """Run a step; an error in it is reported, and the temporary image goes either way."""
+    def run(self, step: Callable[[], None], then: Callable[[], None] | None = None) -> None:
+        """Run a step; an error in it ends the writing. `then`: the next step, once the
+        event loop has had a turn; without one, the writing is done."""
         try:
             step()
         except AnimationError as e:
-            self.close_scratch()
-            if self.failed is not None:
-                self.failed(str(e))
+            self.leave(str(e))
             return
-        self.close_scratch()
-        if self.done is not None:
-            self.done(self.layer)
+        if then is not None:
+            QTimer.singleShot(SETTLE_MS, then)
+        else:
+            self.leave(None)
+
+    def leave(self, error: str | None) -> None:
+        """Show the user's view again; the temporary image is closed, and the outcome
+        reported, once the dockers have let go of it."""
+        self.error = error
+        if self.home_view is not None and self.home_view in self.window.views():
+            self.window.showView(self.home_view)
+        QTimer.singleShot(CLOSE_DELAY_MS, self.close_scratch)
+
+    def settled(self) -> None:
+        """Krita's queued news of the draft's keyframes has reached the dockers, which still
+        show the temporary image: the copy can go to the user's image."""
+        self.run(self.add_copy)
 
     def closed(self) -> None:
         raise AnimationError("the image was closed before its animation was written")
@@ -228,7 +252,7 @@ class AnimatedLayerWriter:
         raise AnimationError("Krita did not let the new layer be edited: try again")
 
     def write(self) -> None:
-        """A keyframe per frame on the draft, then its copy into the user's image."""
+        """A keyframe per frame on the draft (then add_copy, after a turn of the loop)."""
         scratch, krita = self.scratch, Krita.instance()
         w, h = int(scratch.width()), int(scratch.height())
         for time in sorted(self.frames):
@@ -240,6 +264,11 @@ class AnimatedLayerWriter:
                 raise AnimationError(f"Krita added no keyframe at frame {time}")
             self.draft.setPixelData(self.frames[time], 0, 0, w, h)
             scratch.waitForDone()
+
+    def add_copy(self) -> None:
+        """The draft's copy, keyframes and all, into the user's image (one undo step)."""
+        if not is_open(self.document):
+            self.closed()
         layer = self.draft.duplicate()
         parent = self.above.parentNode() or self.document.rootNode()
         parent.addChildNode(layer, self.above)
@@ -250,13 +279,16 @@ class AnimatedLayerWriter:
             keep_source_active(self.document, self.active, layer)
 
     def close_scratch(self) -> None:
-        """Close the temporary image unsaved and show the user's view again."""
+        """Close the temporary image unsaved; then done(layer) or failed(message)."""
         _WRITING.discard(self)
         if self.scratch is not None and is_open(self.scratch):
             self.scratch.setModified(False)
             self.scratch.close()
-        if self.home_view is not None and self.home_view in self.window.views():
-            self.window.showView(self.home_view)
+        if self.error is not None:
+            if self.failed is not None:
+                self.failed(self.error)
+        elif self.done is not None:
+            self.done(self.layer)
 
 
 class AnimatedDocument(KritaDocument):
