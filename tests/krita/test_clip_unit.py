@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "krita"
 
 from impasto_krita.clip_model import NO_CLIPS, ClipModel
 from impasto_krita.model import JobRequest, JobState
-from impasto_krita.progress_text import clip_progress
+from impasto_krita.progress_text import clip_estimate, clip_progress
 from test_model_unit import DEFAULTS, WELCOME, ArrayDocument, H, MemoryLink, W, picture
 
 from impasto_protocol import ClipRequest, Message, new_id
@@ -132,3 +132,11 @@ def test_the_progress_line_counts_frames() -> None:
     assert clip_progress(0, 3, None)[2] == "animation: frame 1 of 3, estimating time left"
     assert clip_progress(3, 3, 0.0)[2] == "animation: all 3 frames stylized, adding the layer"
     assert DEFAULTS  # (the defaults the strength reads come from the shared welcome)
+
+
+def test_the_estimate_for_a_whole_animation_counts_every_frame() -> None:
+    """Before Start, with "Whole animation" ticked: the daemon's time for one picture times
+    the frames, and that time itself; no time given, the count alone."""
+    assert clip_estimate(3, 20.0, False) == "whole animation: 3 frames, about 60 s (20 s each)"
+    assert clip_estimate(5, None, True) == "whole animation: 5 frames, each in one quick pass"
+    assert clip_estimate(5, None, False) == "whole animation: 5 frames"

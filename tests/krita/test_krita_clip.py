@@ -10,6 +10,7 @@ the docker's widgets and records what happened; the pixels come back as files.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -18,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from krita_run import install, make_home, save_resources
+from PIL import Image
 from test_krita_animation import krita
 
 pytestmark = pytest.mark.krita
 
 HARNESS = Path(__file__).resolve().parent / "harness"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "plugins" / "krita" / "screenshots"
 W, H = 64, 48
 KEYS = (0, 2, 5)
 
@@ -60,6 +63,8 @@ def test_whole_animation_through_the_docker(tmp_path, resource_cache, wheels, da
     option = ev["option"]
     assert option["text"] == "Whole animation (3 frames)" and not option["checked"], option
     assert "new animated layer" in option["tooltip"], option
+    # Before Start, the estimate covers every frame (Instant: the daemon gives no time).
+    assert option["estimate"].endswith("; whole animation: 3 frames, each in one quick pass")
     assert ev["done"]["outcome"] == "done", ev["done"]
     assert any(line.startswith("animation: frame ") for line in ev["done"]["lines"]), ev["done"]
     assert ev["names_before"] == ["Background", "source"], ev
@@ -75,3 +80,10 @@ def test_whole_animation_through_the_docker(tmp_path, resource_cache, wheels, da
     assert ev["names_undone"] == ["Background", "source"], ev
     assert ev["cancel"]["outcome"] == "cancelled", ev["cancel"]
     assert ev["names_cancelled"] == ["Background", "source"], ev
+    # The pictures plugins/krita/README.md shows (the option ticked; the first frame back);
+    # IMPASTO_UPDATE_SCREENSHOTS=1 copies them there.
+    for name in ("docker_animation", "docker_animation_running"):
+        with Image.open(out / f"{name}.png") as im:
+            assert im.width > 150 and im.height > 300, (name, im.size)
+        if os.environ.get("IMPASTO_UPDATE_SCREENSHOTS") == "1":
+            (SCREENSHOTS / f"{name}.png").write_bytes((out / f"{name}.png").read_bytes())

@@ -62,6 +62,8 @@ ESTIMATE_POLL_MS = 2000  # how often the estimate looks for another layer or sel
 
 
 class StyleTransferDocker(DockWidget):
+    _still_estimate = ""  # the model's last estimate line, for a still picture
+
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle(TITLE)
@@ -87,7 +89,8 @@ class StyleTransferDocker(DockWidget):
         self.model.message.connect(self._show_message)
         self.model.finished.connect(self._on_finished)
         self.model.finished.connect(lambda _: self._ask_estimate(again=True))  # new costs
-        self.model.estimated.connect(self.estimate.setText)
+        self.model.estimated.connect(self._on_estimated)
+        self.animation.check.toggled.connect(lambda _: self._show_estimate())
         self._was_ready = False
         self.styles.changed.connect(self.refusal.refresh)
         self._timer(ESTIMATE_POLL_MS, self._ask_estimate).start()
@@ -380,9 +383,25 @@ class StyleTransferDocker(DockWidget):
             what = document.describe_target(self.selection_only.isChecked())
             self.target.setText(f"Layer: {what}" if what else "Layer: open an image first")
 
+    def _on_estimated(self, text: str) -> None:
+        self._still_estimate = text
+        self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        """The estimate line: the still's (the model's last answer), and with "Whole
+        animation" ticked, the time for all its frames."""
+        line = self._still_estimate
+        per_picture = self.model.picture_time
+        if line and per_picture is not None and self.animation.wanted():
+            frames = self.animation.model.frame_count()
+            if frames:
+                line += "; " + progress_text.clip_estimate(frames, *per_picture)
+        self.estimate.setText(line)
+
     def _ask_estimate(self, again: bool = False) -> None:
         """The estimate line for the current layer, selection and settings (the model asks the
         daemon only when one of them changed, or `again`)."""
+        self._show_estimate()  # the animation's frame count may have changed
         if self.isVisible():
             self._show_target()
             doc = KritaDocument.active()

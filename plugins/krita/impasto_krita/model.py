@@ -144,6 +144,9 @@ class StyleTransferModel(QObject):
         self.results: set[str] = set()  # the ids of the result layers it made
         # The quality's label, the area, and whether the job is the fast method's one pass.
         self._estimating: tuple[str, int, int, bool] = ("", 0, 0, False)
+        # The last estimate's time for one picture (None: none given) and whether it is the
+        # fast method's pass: what a whole animation's estimate is made of.
+        self.picture_time: tuple[float | None, bool] | None = None
         self._estimate_key: str | None = None  # what the last estimate was asked for
         link.state_changed.connect(self._on_link_state)
         link.estimated.connect(self._on_estimate)
@@ -284,9 +287,13 @@ class StyleTransferModel(QObject):
 
     def _on_estimate(self, body: dict[str, Any]) -> None:
         if "error" in body:
+            self.picture_time = None
             self.estimated.emit(str(body["error"]))
             return
         label, width, height, instant = self._estimating
+        seconds = body.get("seconds")
+        known = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        self.picture_time = (float(seconds) if known else None, instant)
         self.estimated.emit(policy.estimate_text(label, body, width, height, instant))
 
     def cancel(self) -> None:

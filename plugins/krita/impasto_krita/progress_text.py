@@ -88,3 +88,14 @@ def clip_progress(done: int, total: int, eta: float | None) -> Shown:
     known = eta is not None and eta >= 0
     left = f"about {policy.duration(eta)} left" if known else policy.time_left(None)
     return fraction, f"{done}/{total}", f"animation: frame {frame} of {total}, {left}"
+
+
+def clip_estimate(frames: int, seconds: float | None, instant: bool) -> str:
+    """What the estimate line adds while "Whole animation" is ticked: the frame count, and the
+    time for all of them from the daemon's time for one picture (each frame is a stylization
+    of its own; `seconds` None: the daemon gave no time). `instant`: the fast method's pass."""
+    text = f"whole animation: {frames} frames"
+    if seconds is not None and seconds >= 0:
+        each = policy.duration(seconds)
+        return f"{text}, about {policy.duration(frames * seconds)} ({each} each)"
+    return f"{text}, each in one quick pass" if instant else text

@@ -13,6 +13,7 @@ from pathlib import Path
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QLabel,
     QListWidget,
     QPushButton,
     QSpinBox,
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from animation_steps import H, W, keys, make_image, names, undo_history
 
 KEYS = (0, 2, 5)
+OUT: list[Path] = []  # the folder for pictures, once steps() runs
 WAIT_S = 90  # for the daemon, the option, a clip
 
 
@@ -57,6 +59,13 @@ def set_up_docker(docker):
     yield from until(option.isEnabled, "the Whole animation option")
     seen = {"text": option.text(), "tooltip": option.toolTip(), "checked": option.isChecked()}
     option.setChecked(True)
+    estimate = docker.findChild(QLabel, "estimate")
+    # (the line follows the mode within ESTIMATE_POLL_MS: Instant's pass has no time)
+    wanted = "whole animation: 3 frames, each in one quick pass"
+    yield from until(lambda: wanted in estimate.text(), "the animation's estimate")
+    seen["estimate"] = estimate.text()
+    yield 300  # (the line laid out) the picture README.md shows
+    docker.grab().save(str(OUT[0] / "docker_animation.png"))
     return seen
 
 
@@ -68,6 +77,9 @@ def run_clip(docker, cancel: bool):
     lines: list[str] = []
     model.finished.connect(ended.append)
     model.progress.connect(lambda *_: lines.append(docker.footer.phase.text()))
+    if not cancel:  # the footer at the first frame back, for README.md
+        shot = OUT[0] / "docker_animation_running.png"
+        model.progress.connect(lambda *_: shot.exists() or docker.grab().save(str(shot)))
     if cancel:
         button = docker.findChild(QPushButton, "cancel")
         model.state_changed.connect(lambda state: state == "running" and button.click())
@@ -77,16 +89,29 @@ def run_clip(docker, cancel: bool):
     return {"outcome": ended[-1], "lines": lines, "message": docker.footer.message.text()}
 
 
+def mark(step: str) -> None:
+    """A line in Krita's log, to tell which step Krita was at if it aborts."""
+    print(f"clip_steps: {step}", flush=True)
+
+
 def steps(out: Path):
+    OUT.append(out)
     k = Krita.instance()
+    window = k.activeWindow().qwindow()  # the size the README's other pictures were taken at
+    window.move(0, 0)
+    window.resize(1280, 1000)
     k.action("impasto_show_style_transfer").trigger()
     docker = next(d for d in k.dockers() if d.objectName() == "impasto_style_transfer")
+    mark("make the image")
     doc, source = yield from make_image(out, KEYS)
+    mark("image made")
     doc.setActiveNode(source)
     yield 300
     option = yield from set_up_docker(docker)
     result = {"option": option, "names_before": names(doc)}
+    mark("start the clip")
     result["done"] = yield from run_clip(docker, cancel=False)
+    mark("clip ended")
     result["names_after"] = names(doc)
     new = doc.nodeByName(result["names_after"][-1]) if len(names(doc)) > 2 else None
     result["new_keys"] = keys(new) if new is not None else []
@@ -96,11 +121,14 @@ def steps(out: Path):
         (out / f"source_{t}.bin").write_bytes(bytes(source.pixelDataAtTime(0, 0, W, H, t)))
         if new is not None:
             (out / f"new_{t}.bin").write_bytes(bytes(new.pixelDataAtTime(0, 0, W, H, t)))
+    mark("undo")
     k.action("edit_undo").trigger()
     yield 500
     result["names_undone"] = names(doc)
     doc.setActiveNode(source)
     yield 300
+    mark("start the clip to cancel")
     result["cancel"] = yield from run_clip(docker, cancel=True)
+    mark("cancelled")
     result["names_cancelled"] = names(doc)
     return result
