@@ -220,22 +220,23 @@ class AnimatedLayerWriter:
             QTimer.singleShot(ACTIVATION_POLL_MS, self.poll)
 
     def run(self, step: Callable[[], None], then: Callable[[], None] | None = None) -> None:
-        """Run a step; an error in it ends the writing. `then`: the next step, once the
-        event loop has had a turn; without one, the writing is done."""
+        """Run a step; an error in it ends the writing (after a turn of the loop: a keyframe
+        made before the error has its news queued too). `then`: the next step, once the event
+        loop has had a turn; without one, the writing is done."""
         try:
             step()
         except AnimationError as e:
-            self.leave(str(e))
+            self.error = str(e)
+            QTimer.singleShot(SETTLE_MS, self.leave)
             return
         if then is not None:
             QTimer.singleShot(SETTLE_MS, then)
         else:
-            self.leave(None)
+            self.leave()
 
-    def leave(self, error: str | None) -> None:
+    def leave(self) -> None:
         """Show the user's view again; the temporary image is closed, and the outcome
         reported, once the dockers have let go of it."""
-        self.error = error
         if self.home_view is not None and self.home_view in self.window.views():
             self.window.showView(self.home_view)
         QTimer.singleShot(CLOSE_DELAY_MS, self.close_scratch)
