@@ -23,7 +23,7 @@ from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from impasto_protocol.modes import Mode  # noqa: E402
 
-from . import style_list  # noqa: E402
+from . import help_page, style_list  # noqa: E402
 from .estimate import Estimator  # noqa: E402
 from .palette import Palette  # noqa: E402
 from .prefetch import Prefetch, Swatches  # noqa: E402
@@ -40,6 +40,9 @@ DIALOG_TITLE = "Style Transfer"
 PROGRESS_TITLE = "Style Transfer: running"  # distinct, so tools (and tests) can find each window
 TRAINING_TITLE = "Train Instant Style"
 TRAINING_PROGRESS_TITLE = "Train Instant Style: training"
+# The training dialog's arguments but the style layer, which gets a chooser of its own.
+TRAINING_FIELDS = ["style-file", "name", "steps", "endpoint"]
+STYLE_LAYER_TITLE = "Choose the layer to train"
 # The style images and the style layer are one list (style_list.py) that edits their three
 # arguments; the rest are GIMP's generated widgets.
 MAIN = ["mode", "strength", "quality", "preserve-colors"]
@@ -61,6 +64,7 @@ def settings_dialog(
     with `estimate_input`, a line says what OK would do (estimate.py), kept up to date."""
     GimpUi.init("impasto-stylize")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
+    help_page.own_help(dialog, "style-transfer")
     palette = Palette(config)
     box = dialog.fill_box("palette-box", PALETTE)
     box.pack_start(palette.widget, True, True, 0)
@@ -191,11 +195,34 @@ def training_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> 
     """The Train Instant Style dialog, GIMP's generated one; True when the user pressed OK."""
     GimpUi.init("impasto-train-style")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, TRAINING_TITLE)
-    dialog.fill(None)
+    help_page.own_help(dialog, "train")
+    gfile = config.get_property("style-file")
+    log.info(
+        "training dialog opens with: %s, %r",
+        gfile.get_uri() if gfile is not None else None,
+        config.get_property("name"),
+    )
+    dialog.fill(TRAINING_FIELDS)
+    _style_layer_chooser(dialog, config)
     try:
         return bool(dialog.run())
     finally:
         dialog.destroy()
+
+
+def _style_layer_chooser(dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig) -> None:
+    """The style layer's chooser, below the style image: GimpUi's generated one opens a window
+    called "Choose drawable"; this one, bound to the same argument, says what it is for."""
+    chooser = GimpUi.prop_drawable_chooser_new(config, "style-layer", STYLE_LAYER_TITLE)
+    above = dialog.get_widget("style-file", GObject.TYPE_NONE)
+    box = above.get_parent() if above is not None else None
+    if not isinstance(box, Gtk.Box):
+        dialog.get_content_area().pack_start(chooser, False, False, 0)
+    else:
+        box.pack_start(chooser, False, False, 0)
+        box.reorder_child(chooser, box.get_children().index(above) + 1)
+    chooser.show_all()
+    log.info("style layer chooser: %s", STYLE_LAYER_TITLE)
 
 
 class ProgressWindow:
@@ -208,12 +235,18 @@ class ProgressWindow:
         self.window = Gtk.Window(title=title)
         self.window.set_default_size(360, -1)
         # Tied to the window that shows this procedure's progress (the image's), not kept
-        # above every other window: it moves and minimizes with the image.
+        # above every other window: it moves and minimizes with the image. Centred on the
+        # screen: that parent is another process's window, which GTK cannot centre on, so
+        # CENTER_ON_PARENT put it in the top left corner, over GIMP's menus.
         GimpUi.window_set_transient(self.window)
-        self.window.set_position(Gtk.WindowPosition.CENTER_ON_PARENT)
+        self.window.set_position(Gtk.WindowPosition.CENTER)
         self.window.connect("delete-event", self._on_cancel)
         box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8, margin=12)
         self.label = Gtk.Label(label="Connecting to the Impasto daemon...", xalign=0.0)
+        # A long status line ("Painting: ... (8/100000, 13 h 30 min left)") wraps instead of
+        # being cut off at the window's edge.
+        self.label.set_line_wrap(True)
+        self.label.set_max_width_chars(48)
         self.bar = Gtk.ProgressBar()
         self.button = Gtk.Button.new_with_mnemonic("_Cancel")
         self.button.connect("clicked", self._on_cancel)

@@ -148,8 +148,11 @@ def _settings_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) ->
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi  # only when there is a user to talk to
 
+    from . import help_page
+
     GimpUi.init("impasto-stylize-frames")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, DIALOG_TITLE)
+    help_page.own_help(dialog, "animation")
     dialog.get_scale_entry("steadiness", 1.0)
     dialog.fill(LAID_OUT)
     ok = bool(dialog.run())

@@ -41,7 +41,12 @@ class DaemonError(RuntimeError):
 
 
 class UserCancelled(RuntimeError):
-    """The user pressed Cancel in the plug-in's own progress window."""
+    """The user pressed Cancel in the plug-in's own progress window. `checkpoint`: the step a
+    cancelled training saved (the daemon's `cancelled` event), None when it saved none."""
+
+    def __init__(self, message: str, checkpoint: int | None = None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -151,7 +156,7 @@ def follow(client: Client, handle: JobHandle, hooks: Hooks, take: Callable[[Any]
             for event in handle.events(timeout=SLICE):
                 if isinstance(event, Cancelled):
                     if cancel_sent:
-                        raise UserCancelled(f"job {handle.id} cancelled")
+                        raise UserCancelled(f"job {handle.id} cancelled", event.checkpoint)
                     raise DaemonError(f"the daemon cancelled the job ({event.reason})")
                 if take(event):
                     return

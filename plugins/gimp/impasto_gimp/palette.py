@@ -42,6 +42,38 @@ COLUMNS = 6
 # whole dialog stays under 700 px, so it fits a 1366x768 screen with a title bar and a panel.
 HEIGHT = 180
 HELP = "Click styles to mix them; set each one's weight in the blend below it."
+# A chosen style's button: GIMP's themes show a pressed toggle button barely darker, so a chosen
+# swatch gets a thick coloured frame and a tinted ground around its picture too.
+CHOSEN = "impasto-chosen"
+CHOSEN_CSS = (
+    f"button.{CHOSEN} {{ border: 3px solid #2f7fd8; background-image: none;"
+    " background-color: rgba(47, 127, 216, 0.45); }"
+)
+_css_installed = False
+
+
+def mark_chosen(toggle: Gtk.ToggleButton) -> None:
+    """Frame `toggle` while it is on, now and whenever it is toggled."""
+    global _css_installed
+    if not _css_installed:
+        provider = Gtk.CssProvider()
+        provider.load_from_data(CHOSEN_CSS.encode())
+        screen = Gdk.Screen.get_default()
+        if screen is not None:
+            Gtk.StyleContext.add_provider_for_screen(
+                screen, provider, Gtk.STYLE_PROVIDER_PRIORITY_USER
+            )
+        _css_installed = True
+
+    def show(button: Gtk.ToggleButton) -> None:
+        context = button.get_style_context()
+        if button.get_active():
+            context.add_class(CHOSEN)
+        else:
+            context.remove_class(CHOSEN)
+
+    toggle.connect("toggled", show)
+    show(toggle)
 
 
 def pixbuf(pixels: Pixels, side: int = SHOWN) -> GdkPixbuf.Pixbuf:
@@ -74,6 +106,7 @@ class Cell:
         self.toggle.set_image_position(Gtk.PositionType.LEFT)  # beside: the row stays low
         self.toggle.set_always_show_image(True)
         self.toggle.set_tooltip_text(f"Built-in style {index}")
+        mark_chosen(self.toggle)
         self.weight = Gtk.SpinButton.new_with_range(0.1, MAX_PRESET_WEIGHT, 0.1)
         self.weight.set_digits(1)
         self.weight.set_value(1.0)
@@ -183,6 +216,7 @@ class Palette:
             toggle.set_image_position(Gtk.PositionType.LEFT)
             toggle.set_always_show_image(True)
             toggle.set_tooltip_text(f"Trained style {info.name} ({info.kind})")
+            mark_chosen(toggle)
             toggle.connect("toggled", lambda *_: self._on_trained())
             self.trained.append(toggle)
             self.flow.add(toggle)

@@ -202,9 +202,11 @@ class StyleList:
     def _fill_layers(self) -> None:
         self._layers = list(_open_layers())
         self.layers.append_text(LAYER_PROMPT)
-        for layer in self._layers:
-            self.layers.append_text(_layer_title(layer))
+        titles = layer_titles(self._layers)
+        for title in titles:
+            self.layers.append_text(title)
         self.layers.set_active(0)
+        log.info("layers to add: %s", titles)
 
     def _on_layer(self, combo: Gtk.ComboBoxText) -> None:
         index = combo.get_active()
@@ -231,6 +233,34 @@ def _open_layers() -> Iterator[Gimp.Layer]:
 def _layer_title(layer: Gimp.Layer) -> str:
     image = layer.get_image()
     return f"{image.get_name() if image else '?'}: {layer.get_name()}"
+
+
+def layer_titles(layers: list[Gimp.Layer]) -> list[str]:
+    """Each layer's line in "Add a layer...": its image and name; where two lines would read
+    the same (two images of one name, a name used twice), the image as GIMP's title bar names
+    it ("[Untitled]-2"), the layer's size and its place in its stack too:
+    "[Untitled]-2: Background, 640x480, 2nd of 3 from the top"."""
+    plain = [_layer_title(layer) for layer in layers]
+    return [
+        title if plain.count(title) == 1 else _distinct_title(layer)
+        for title, layer in zip(plain, layers, strict=True)
+    ]
+
+
+def _distinct_title(layer: Gimp.Layer) -> str:
+    image = layer.get_image()
+    parent = layer.get_parent()
+    stack = [x.get_id() for x in (parent.get_children() if parent else image.get_layers())]
+    place = stack.index(layer.get_id()) + 1 if layer.get_id() in stack else 0
+    return (
+        f"{image.get_name()}-{image.get_id()}: {layer.get_name()}, "
+        f"{layer.get_width()}x{layer.get_height()}, {_ordinal(place)} of {len(stack)} from the top"
+    )
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _file_picture(path: str) -> GdkPixbuf.Pixbuf | None:
@@ -262,9 +292,15 @@ def _chip(
     picture above its name made the dialog's Styles row, and the dialog, taller than a
     1366x768 screen shows)."""
     image = Gtk.Image.new_from_pixbuf(picture) if picture else Gtk.Image()
+    # The whole name, on up to three lines (cut at 12 characters, names that differ only at
+    # their end looked the same); longer ones end in "...", the tooltip has all of it.
     label = Gtk.Label(label=name)
-    label.set_max_width_chars(12)
+    label.set_max_width_chars(18)
+    label.set_line_wrap(True)
+    label.set_line_wrap_mode(Pango.WrapMode.WORD_CHAR)
+    label.set_lines(3)
     label.set_ellipsize(Pango.EllipsizeMode.END)
+    label.set_xalign(0.0)
     button = Gtk.Button(label="\u00d7")
     button.set_relief(Gtk.ReliefStyle.NONE)
     button.set_tooltip_text(f"Take {name} out of the styles")

@@ -95,7 +95,58 @@ def run(
 
         if not dialog.training_dialog(procedure, config):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        _remember(procedure, config)
     return guarded_run(procedure, run_mode, lambda ui: _train(procedure, config, ui), True)
+
+
+def last_values_path(procedure: Gimp.Procedure) -> str:
+    """The file GIMP 3.0 keeps a procedure's last values in (its config folder's
+    plug-in-settings), which the next dialog opens with."""
+    name = f"GimpProcedureConfigRun-{procedure.get_name()}.last"
+    return os.path.join(Gimp.directory(), "plug-in-settings", name)
+
+
+def _remember(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> None:
+    """Write the values OK was pressed with where GIMP keeps the last values: GIMP saves them
+    only when a run succeeds, and a training is often cancelled (to go on later from its
+    checkpoint), after which the dialog forgot its style image. GIMP's serializer is not
+    reachable from Python (PyGObject does not see the config as a Gimp.Config), so the few
+    lines are written in its format here; the style layer, an object, is not kept (GIMP
+    keeps none either)."""
+    path = last_values_path(procedure)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(serialized(config))
+        os.replace(path + ".tmp", path)
+    except OSError as exc:  # remembering is a courtesy, never a failure
+        log.warning("cannot remember the training's values in %s: %s", path, exc)
+
+
+def serialized(config: Gimp.ProcedureConfig) -> str:
+    """The training's file, name, steps and endpoint as GIMP's config files write them."""
+    gfile = config.get_property("style-file")
+    lines = ["# Train Instant Style: the values of the last run started with OK", ""]
+    if gfile is not None and gfile.get_uri():
+        lines.append(f"(style-file {_quoted(gfile.get_uri())})")
+    lines.append(f"(name {_quoted(config.get_property('name') or '')})")
+    lines.append(f"(steps {int(config.get_property('steps'))})")
+    lines.append(f"(endpoint {_quoted(config.get_property('endpoint') or '')})")
+    return "\n".join([*lines, "", "# end of settings", ""])
+
+
+def _quoted(text: str) -> str:
+    """A string as GIMP's config writer quotes it: backslash and quote escaped, control
+    characters as octal escapes."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 32:
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _style(config: Gimp.ProcedureConfig) -> tuple[Pixels, str]:
@@ -137,7 +188,11 @@ def _train(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, ui: Any) -> 
             label=job_label(GIMP_CLIENT, f"train {name}"),
             overwrite=True,  # the name was asked for: a style of that name is replaced
         )
-        outcome = job.run(client, request, hooks)
+        try:
+            outcome = job.run(client, request, hooks)
+        except job.UserCancelled as exc:
+            _say_cancelled(name, exc.checkpoint, ui)
+            raise
         Gimp.progress_update(1.0)
         Gimp.progress_end()
     finally:
@@ -160,3 +215,22 @@ def _show_progress(p: Progress, name: str, status: Any, ui: Any) -> None:
     status(policy.training_text(name, p))
     if ui is not None:
         ui.fraction(fraction)
+
+
+def cancelled_text(name: str, checkpoint: int | None) -> str:
+    """What became of a training cancelled in its window, in the words Krita's panel uses."""
+    if checkpoint:
+        return (
+            f"The training of {name!r} was cancelled at step {checkpoint}, which is kept: "
+            "Train Instant Style again with the same style, name and steps goes on from there"
+        )
+    return f"The training of {name!r} was cancelled before its first checkpoint: it starts over"
+
+
+def _say_cancelled(name: str, checkpoint: int | None, ui: Any) -> None:
+    """Tell the user (a run started from the menus) what became of the training: GIMP shows
+    nothing for a cancelled run."""
+    text = cancelled_text(name, checkpoint)
+    log.info("training cancelled: %s", text)
+    if ui is not None:
+        Gimp.message(text)

@@ -54,12 +54,19 @@ def _wait_for(path, p):
         time.sleep(0.1)
 
 
-def _run(p, marker=None, mode=Gimp.RunMode.INTERACTIVE):
+def _run(p, marker=None, mode=Gimp.RunMode.INTERACTIVE, twin=False):
     """One call (INTERACTIVE, or `mode`) on a freshly loaded image shown in a display, its
     layer selected as the user's choice to run the filter on. With a `marker`
     name, a layer of that name is added first, as a user's last step before Start; after the
-    run, pytest presses Ctrl+Z in the image window and this records what that undid."""
+    run, pytest presses Ctrl+Z in the image window and this records what that undid. With
+    `twin`, a second copy of the image is open meanwhile: two layers of the same name in two
+    images of the same name, for the dialog's "Add a layer..." list."""
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(p["content"]))
+    other = (
+        Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(p["content"]))
+        if twin
+        else None
+    )
     display = Gimp.Display.new(image)
     source = image.get_layers()[0]
     if marker:
@@ -91,14 +98,23 @@ def _run(p, marker=None, mode=Gimp.RunMode.INTERACTIVE):
         ev["details"] = json.loads(result.index(3))
     if marker:
         _write(os.path.join(p["out"], "run1.json"), ev)
-        _wait_for(os.path.join(p["out"], "undone"), p)  # pytest pressed Ctrl+Z
-        deadline = time.monotonic() + 10
+        # pytest presses Ctrl+Z twice; what each undid (the core handles a key in its time).
+        _wait_for(os.path.join(p["out"], "undone"), p)
+        deadline = time.monotonic() + 3
         while marker in _names(image) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the core handles the key on its own time
+            time.sleep(0.1)
         ev["layers_after_undo"] = _names(image)
         _write(os.path.join(p["out"], "run1_undo.json"), ev)
+        _wait_for(os.path.join(p["out"], "undone2"), p)
+        deadline = time.monotonic() + 10
+        while marker in _names(image) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ev["layers_after_second_undo"] = _names(image)
+        _write(os.path.join(p["out"], "run1_undo2.json"), ev)
     image.clean_all()  # no "discard changes?" question when GIMP quits
     display.delete()
+    if other is not None:
+        other.delete()
     return ev
 
 
@@ -114,7 +130,8 @@ def _main():
     evidence["run2"] = _run(p)
     evidence["repeat"] = _run(p, mode=Gimp.RunMode.WITH_LAST_VALS)  # Filters > Repeat
     _wait_for(os.path.join(p["out"], "go3"), p)
-    evidence["run3"] = _run(p)  # pytest resets the dialog to its factory defaults, cancels
+    # pytest resets the dialog to its factory defaults, then cancels it
+    evidence["run3"] = _run(p, twin=True)
     _write(os.path.join(p["out"], "evidence.json"), evidence)
 
 
