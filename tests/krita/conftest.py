@@ -47,10 +47,15 @@ def resource_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("krita-resources")
 
 
+# How long a daemon may take to say it is ready: it times a few iterations first, which took
+# more than a minute once on this 2-core machine shared with other test runs (load 14).
+DAEMON_READY_S = 180.0
+
+
 @pytest.fixture
 def daemon(tmp_path: Path):
     proc = DaemonProcess(f"ipc://{tmp_path}/d.sock", tmp_path / "daemon.log", *DAEMON_TIMINGS)
-    proc.start()
+    proc.start(wait_ready=DAEMON_READY_S)
     yield proc
     proc.stop()
 
