@@ -32,7 +32,7 @@ from .memory import Estimate, MemoryPlan, estimate_seconds, mb, plan_memory
 from .objective import LossTerms, Objective, make_optimizer, step
 from .painting import first_preview, paint, paint_job
 from .prepare import PreparedJob, can_paint, output_size, prepare, schedule
-from .schedule import IterationCosts, Pacer
+from .schedule import SCALE_RATIO, IterationCosts, Pacer
 from .settings import InitMode, LimitError, Method, Pooling, StyleSettings
 from .vgg import LAYER_NAMES, VGG19Features
 from .weights import load_weights
@@ -40,7 +40,7 @@ from .weights import load_weights
 log = logging.getLogger(__name__)
 
 # A warm-up's measured iterations (warm_up's `measure`): two timed steps (a size's first step
-# also selects kernels and is not counted); one at twice that side.
+# also selects kernels and is not counted); one at SCALE_RATIO times that side.
 MEASURE_ITERATIONS = 3
 # A progress report at least this often (seconds) while iterations are slower than the
 # reporting's cadence in iterations: a client's time left moves every few seconds, not once
@@ -114,9 +114,11 @@ class Stylizer:
             self.instant.paint(x.detach(), [], [], [0], [1.0])
         if measure > 0:
             # Two sizes, so that a larger job's cost is extrapolated from a slope, not from
-            # one small size's cost per pixel (schedule.IterationCosts). The larger only where
-            # it runs whole: a tiled iteration's cost is not that of its pixels.
-            for side, iterations in ((measure, MEASURE_ITERATIONS), (2 * measure, 2)):
+            # one small size's cost per pixel (schedule.IterationCosts). The larger (twice the
+            # pixels: a daemon's start is waited for) only where it runs whole: a tiled
+            # iteration's cost is not that of its pixels.
+            larger = round(measure * SCALE_RATIO)
+            for side, iterations in ((measure, MEASURE_ITERATIONS), (larger, 2)):
                 settings = StyleSettings(
                     size=side, iterations=iterations, scales=1, init=InitMode.CONTENT
                 )
