@@ -165,6 +165,9 @@ def test_the_selection_sends_its_box_and_apply_writes_inside_it() -> None:
     assert out[12, 12, 3] == 255  # inside the selection: the live picture
     assert out[0, 0, 3] == 0 and out[H - 1, W - 1, 3] == 0  # outside: nothing
     assert doc.active == "source"
+    doc.active = layer  # Krita makes the new layer active a moment later: not restyled
+    settle(live, clock)
+    assert len(link.sent) == 1
 
 
 def test_apply_without_a_picture_says_so() -> None:
@@ -271,3 +274,41 @@ def test_live_on_a_real_daemon(tmp_path: Path, daemon) -> None:
 def unfinished(client) -> list[dict]:
     jobs = client.status()["jobs"]
     return [j for j in jobs if j["state"] in ("queued", "running")]
+
+
+# -- the docker's Live row (offscreen Qt widgets) -------------------------------------------
+
+
+def test_the_live_row_shows_the_picture_and_applies_it(offscreen_app) -> None:
+    """Live on, a picture comes: the preview label shows it and Apply adds one layer; Live
+    off cancels the job in flight."""
+    from impasto_krita.live_section import LiveSection
+
+    link, doc, clock = MemoryLink(), ArrayDocument(), Clock()
+    section = LiveSection(link, lambda: doc, lambda: PRESET, lambda: True)
+    section.model.clock = clock
+    assert not section.apply_button.isEnabled() and not section.enlarge.isEnabled()
+    section.toggle.setChecked(True)
+    section._tick()
+    clock.advance(section.model.pause)
+    section._tick()
+    assert len(link.sent) == 1
+    link.answer("j1")
+    link.send("j1", "result", {"info": {}}, picture(30))
+    assert section.pictures_shown == 1 and section.apply_button.isEnabled()
+    pixmap = section.preview.pixmap()
+    assert pixmap is not None and (pixmap.width(), pixmap.height()) == (240, 180)
+    section.show_enlarged()
+    assert section._big is not None and section._big.pixmap().width() == W
+    section._big.close()
+    before = list(doc.order)
+    section.apply()
+    assert len(doc.order) == len(before) + 1
+    assert doc.names[doc.order[1]] == f"Built-in style 3 (live, {W} px)"
+    paint(doc, 99)
+    section._tick()
+    clock.advance(section.model.pause)
+    section._tick()
+    link.answer("j2")
+    section.toggle.setChecked(False)
+    assert link.cancelled == ["j2"] and section.model.in_flight == 0

@@ -145,6 +145,7 @@ class LiveModel:
         self._updates: dict[JobHandle, _Update] = {}  # unfinished, newest last
         self._seq = 0
         self._shown_seq = 0
+        self._applied: set[str] = set()  # the layers Apply made: not restyled themselves
 
     # -- commands -------------------------------------------------------------------------
 
@@ -237,6 +238,7 @@ class LiveModel:
         layer = doc.add_result_layer(target, name, frozenset())
         doc.write_result(target, layer, pixels, "u8")
         doc.keep_source_active(target, layer)
+        self._applied.add(layer)
         return layer
 
     # -- reading and sending --------------------------------------------------------------
@@ -244,6 +246,10 @@ class LiveModel:
     def _read(self, doc: Document) -> None:
         try:
             target = doc.target(self.selection_only)
+            fmt = target.format
+            layer_8bit = fmt is None or (fmt.native, fmt.layout, fmt.dtype) == (True, "BGRA", "u8")
+            if not self.canvas and not layer_8bit:  # (read through a converted copy: slow)
+                raise HostError("live works on 8-bit RGBA layers: choose Canvas, or convert")
             if self.canvas and hasattr(doc, "read_canvas"):
                 pixels = doc.read_canvas(target)
             else:
@@ -251,6 +257,8 @@ class LiveModel:
         except HostError as e:
             self._say(f"live: {e}")
             return
+        if target.source in self._applied and not self.canvas:
+            return  # (Krita makes a new layer active for a moment after Apply adds it)
         digest = _digest(target, pixels)
         now = self.clock()
         if digest == self._seen:
