@@ -3,10 +3,11 @@ live picture, Enlarge and Apply. The logic is live_model.LiveModel's; this modul
 it with a timer and shows what it reports.
 
 The live picture is shown in the docker, in a QLabel (and, enlarged, in a window of its own),
-never in a layer of the image: every write to a Krita layer through the scripting API is an
-undoable change of the image (and marks it modified), so a live layer would fill the undo
-history with one step per update and push the painter's own strokes out of it. Apply is the
-only thing live mode does to the image: one new layer, one undo step.
+never in a layer of the image. Writing pixels through the scripting API adds no undo step in
+Krita 5.1, but a live layer would: adding it and removing it are undo steps, it would be saved
+and exported with the image, and above the painted layer it would hide the very strokes being
+painted (below it, it would be hidden). Apply is the only thing live mode does to the image:
+one new layer, one undo step.
 
 Widgets carry object names (`live_toggle`, `live_source`, `live_size`, `live_preview`,
 `live_enlarge`, `live_apply`, `live_status`) for scripts and the end-to-end tests.
