@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from krita_run import KRITA_TIMEOUT, KritaHome, install, make_home, save_resources
 
+from impasto_protocol import Pixels
+from impasto_protocol.submission import build_submit
 from virtual_display import virtual_display
 
 pytestmark = pytest.mark.krita
@@ -45,8 +47,9 @@ def krita(home: KritaHome, out: Path) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def live_run(tmp_path_factory, resource_cache, wheels) -> tuple[dict, Path]:
-    """One Krita run with its own daemon (a start takes about 10 s)."""
+def live_run(tmp_path_factory, resource_cache, wheels):
+    """One Krita run with its own daemon (a start takes about 10 s); the evidence, the folder
+    of files and the daemon, kept for the module's tests."""
     from daemon_process import DaemonProcess
     from krita_run import DAEMON_TIMINGS
 
@@ -64,13 +67,13 @@ def live_run(tmp_path_factory, resource_cache, wheels) -> tuple[dict, Path]:
         out.mkdir()
         done, log = krita(home, out)
         save_resources(home, resource_cache)
+        ev_path = out / "evidence.json"
+        evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
+        assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{log}"
+        assert evidence["script_errors"] == [], evidence["script_errors"]
+        yield evidence["result"], out, daemon
     finally:
         daemon.stop()
-    ev_path = out / "evidence.json"
-    evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
-    assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{log}"
-    assert evidence["script_errors"] == [], evidence["script_errors"]
-    return evidence["result"], out
 
 
 def image(out: Path, name: str, w: int = W, h: int = H) -> np.ndarray:
@@ -83,7 +86,7 @@ def test_the_live_picture_follows_every_stroke(live_run) -> None:
     """Each stroke brings a newer live picture of that very state (its digest is the state
     live mode read last), computed on the layer's size (under the 512 px preview size), and
     the pictures differ from stroke to stroke."""
-    ev, out = live_run
+    ev, out, _ = live_run
     assert ev.get("first") is True, ev
     steps = ev["steps"]
     assert [s["shown"] for s in steps] == [True, True, True], steps
@@ -95,10 +98,34 @@ def test_the_live_picture_follows_every_stroke(live_run) -> None:
     assert all(p[..., 3].min() == 255 for p in pictures)  # the instant network's, opaque
 
 
+def test_the_last_picture_is_the_last_state_stylized(live_run) -> None:
+    """After the burst, the picture shown is the daemon's instant picture of the layer as it
+    is at the end (asked again here, with the settings live mode sent), not of an earlier
+    state: the last single stroke's picture is far from it."""
+    ev, out, daemon = live_run
+    assert ev["final_size"] == [W, H], ev
+    layer = image(out, "layer")
+    settings = ev["sent_settings"]
+    assert settings["method"] == "fast" and settings["presets"] == [3], settings
+    with daemon.client(timeout=60) as client:
+        welcome = client.hello()
+        content = Pixels(W, H, layer.tobytes(), "BGRA", "u8")
+        submit = build_submit(
+            content, [], settings, welcome, label="check", result_layout="BGRA", previews=0
+        )
+        result = client.submit(submit).result(timeout=120)
+    again = np.frombuffer(bytes(result.image.data), np.uint8).reshape(H, W, 4).astype(float)
+    final = image(out, "live_final").astype(float)
+    earlier = image(out, "live_2").astype(float)
+    off = np.abs(final - again).mean()
+    assert off < 1.0, off
+    assert np.abs(earlier - again).mean() > 5 * max(off, 0.5)
+
+
 def test_a_burst_of_strokes_ends_on_its_last_state_and_never_goes_back(live_run) -> None:
     """Strokes faster than updates: the picture catches up with the last one, and the pictures
     shown only ever get newer (sequence numbers strictly rising: no stale one after a newer)."""
-    ev, _ = live_run
+    ev, _, _ = live_run
     assert ev["burst_caught_up"] is True, ev
     seqs = ev["shown_seqs"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
@@ -109,7 +136,7 @@ def test_a_burst_of_strokes_ends_on_its_last_state_and_never_goes_back(live_run)
 def test_the_undo_history_holds_the_strokes_and_the_apply_step_only(live_run) -> None:
     """Live updates add nothing to the image; Apply adds one layer, named after the style and
     the live size, above the painted layer, which stays active."""
-    ev, out = live_run
+    ev, out, _ = live_run
     strokes = len(ev["steps"]) + 4  # and the burst's four
     assert ev["history"] == ["Flood Fill Layer"] * strokes + ["Add Layer"], ev["history"]
     name = f"Built-in style 3 (live, {W} px)"
@@ -125,7 +152,7 @@ def test_the_undo_history_holds_the_strokes_and_the_apply_step_only(live_run) ->
 def test_live_off_leaves_no_job_on_the_daemon(live_run) -> None:
     """Switched off, live mode has nothing in flight and the daemon (asked with `status`) has
     no queued or running job; its live jobs are done or cancelled (replaced, or by the client)."""
-    ev, _ = live_run
+    ev, _, _ = live_run
     assert ev["in_flight_after_off"] == 0
     assert ev["unfinished"] == [], ev["unfinished"]
     live_jobs = [j for j in ev["daemon_jobs"] if "live:" in (j["label"] or "")]

@@ -108,6 +108,10 @@ def steps(out: Path):
         stroke(doc, x, y, w, h, rgb)
         yield 30
     ev["burst_caught_up"] = yield from wait(lambda: caught_up(live))
+    final = live.model.picture
+    (out / "live_final.bin").write_bytes(bytes(final.image.data))
+    ev["final_size"] = [final.image.width, final.image.height]
+    ev["sent_settings"] = live.model.sent_settings
     c = live.model.counters
     ev["counters"] = {"sent": c.sent, "replaced": c.replaced, "shown": c.shown, "stale": c.stale}
     ev["shown_seqs"] = list(c.shown_seqs)
