@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,21 @@ def run_krita(root: Path, endpoint: str, config: dict) -> dict:
     return evidence["result"]
 
 
+def daemon_jobs(log: str) -> dict[str, list[float]]:
+    """The daemon's own time per job (its log: "job J from ...: WxH" then "job J done in S s"),
+    by the longer side of the picture: the compute part of the latency."""
+    sides: dict[str, str] = {}
+    out: dict[str, list[float]] = {}
+    for line in log.splitlines():
+        found = re.search(r"job (\w+) from .*: (\d+)x(\d+)", line)
+        if found:
+            sides[found[1]] = str(max(int(found[2]), int(found[3])))
+        done = re.search(r"job (\w+) done in ([\d.]+) s", line)
+        if done and done[1] in sides:
+            out.setdefault(sides[done[1]], []).append(float(done[2]))
+    return out
+
+
 def summary(raw: dict) -> dict:
     def ms(values: list[float]) -> dict:
         s = sorted(values)
@@ -95,6 +111,7 @@ def summary(raw: dict) -> dict:
         "latency": {size: ms(v["seconds"]) for size, v in raw["latency"].items()},
         "stroke_off": ms(raw["off"]["stroke_s"]),
         "stroke_on_512": ms(raw["on_512"]["stroke_s"]),
+        "tick_while_painting_512": ms(raw["on_512"].get("tick_s", [])),
         "updates_per_s_while_painting_512": round(
             raw["on_512"]["shown"] / raw["on_512"]["seconds"], 2
         ),
@@ -102,6 +119,8 @@ def summary(raw: dict) -> dict:
     }
     for size, v in raw["latency"].items():
         out["latency"][size]["picture"] = v["picture"]
+    jobs = raw.get("daemon_jobs", {})
+    out["daemon_job"] = {side: ms(jobs[side]) for side in sorted(jobs, key=int)}
     return out
 
 
@@ -129,6 +148,7 @@ def main() -> None:
             raw = run_krita(root, daemon.endpoint, config)
         finally:
             daemon.stop()
+        raw["daemon_jobs"] = daemon_jobs(daemon.log())
     result = {
         "machine": info,
         "end": machine_info("end"),

@@ -86,6 +86,15 @@ def steps(out: Path):
     docker.selection_only.setChecked(False)
     docker.palette.set_chosen({3: 1.0})
     live = docker.live
+    ticks: list[float] = []  # Krita's UI thread in live mode's tick (read, compare, send)
+    tick = live.model.tick
+
+    def timed_tick() -> None:
+        t0 = time.perf_counter()
+        tick()
+        ticks.append(time.perf_counter() - t0)
+
+    live.model.tick = timed_tick
     for _ in range(3):  # Krita's first fills are slower (caches): not counted
         stroke(doc, rng)
         yield 50
@@ -93,7 +102,9 @@ def steps(out: Path):
     live.size.setValue(512)
     live.toggle.setChecked(True)
     yield from wait(lambda: caught_up(live))
+    del ticks[:]
     ev["on_512"] = yield from painting(doc, live, rng)
+    ev["on_512"]["tick_s"] = list(ticks)
     yield from wait(lambda: caught_up(live))
     ev["latency"] = {}
     for size in SIZES:
