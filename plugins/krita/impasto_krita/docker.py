@@ -104,7 +104,7 @@ class StyleTransferDocker(DockWidget):
         # Settings > Dockers (the toggle action; a hide alone also happens when it is tabbed).
         self.toggleViewAction().triggered.connect(self._on_toggled)
         self._update_buttons()
-        self._build_live()
+        self.live = LiveSection.attach(self)  # the Live row, under the mode
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -490,27 +490,3 @@ class StyleTransferDocker(DockWidget):
 
     def _show_message(self, text: str) -> None:
         self.refusal.say(text)
-
-    # -- live mode (live_section.py) ------------------------------------------------------
-
-    def _build_live(self) -> None:
-        """The Live row, under the mode: it restyles with the styles chosen below it."""
-        self.live = LiveSection(
-            self.link,
-            KritaDocument.active,
-            lambda: self.model.request(self._choice()),
-            self.selection_only.isChecked,
-            self.scroll.widget(),
-        )
-        layout = self.scroll.widget().layout()
-        layout.insertWidget(layout.indexOf(self.mode) + 1, self.live)
-        self.live.message.connect(self._show_message)
-        for changed in (
-            self.styles.changed,
-            self.palette.changed,
-            self.trained.changed,
-            self.form.changed,
-            self.link.swatches_changed,
-        ):
-            changed.connect(self.live.refresh_request)
-        document.on_document_closed(self.live.check_document)

@@ -127,6 +127,33 @@ class LiveSection(QWidget):
         widget.setObjectName(name)
         return widget
 
+    @classmethod
+    def attach(cls, docker: Any) -> LiveSection:
+        """The Live row in the docker (docker.py's StyleTransferDocker), under the mode: it
+        restyles with the styles chosen below it, asked again whenever they change."""
+        from . import document  # (Krita's API: only in Krita)
+
+        root = docker.scroll.widget()
+        live = cls(
+            docker.link,
+            document.KritaDocument.active,
+            lambda: docker.model.request(docker._choice()),
+            docker.selection_only.isChecked,
+            root,
+        )
+        root.layout().insertWidget(root.layout().indexOf(docker.mode) + 1, live)
+        live.message.connect(docker._show_message)
+        for changed in (
+            docker.styles.changed,
+            docker.palette.changed,
+            docker.trained.changed,
+            docker.form.changed,
+            docker.link.swatches_changed,
+        ):
+            changed.connect(live.refresh_request)
+        document.on_document_closed(live.check_document)
+        return live
+
     # -- what the docker calls ------------------------------------------------------------
 
     def refresh_request(self, *_: Any) -> None:
