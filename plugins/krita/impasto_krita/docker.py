@@ -24,6 +24,7 @@ from .focus import WheelGuard, set_enabled
 from .footer import Footer, line
 from .host import HostError
 from .instant import NO_METHOD, NO_PRESETS, WAITING, ModeChoice, Palette, TrainedList
+from .live_section import LiveSection
 from .model import JobState, StyleTransferModel
 from .qt import (
     QCheckBox,
@@ -108,6 +109,7 @@ class StyleTransferDocker(DockWidget):
         # Settings > Dockers (the toggle action; a hide alone also happens when it is tabbed).
         self.toggleViewAction().triggered.connect(self._on_toggled)
         self._update_buttons()
+        self.live = LiveSection.attach(self)  # the Live row, under the mode
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -249,12 +251,14 @@ class StyleTransferDocker(DockWidget):
     def closeEvent(self, event: Any) -> None:
         self.model.cancel()  # closing the panel cancels its job
         self.animation.model.cancel()
+        self.live.stop()  # and live mode's
         super().closeEvent(event)
 
     def _on_toggled(self, shown: bool) -> None:
         if not shown:
             self.model.cancel()
             self.animation.model.cancel()
+            self.live.stop()
 
     # -- remembered between sessions --------------------------------------------------------
 

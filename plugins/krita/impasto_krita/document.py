@@ -212,6 +212,15 @@ class KritaDocument:
     def read_pixels(self, target: Target) -> Pixels:
         return read_pixels(self.doc, self._nodes[target.source], target.area, target.format)
 
+    def read_canvas(self, target: Target) -> Pixels:
+        """The visible canvas (Krita's projection: every visible layer merged) in the
+        target's area, for live mode; 8-bit RGBA images only."""
+        if (self.doc.colorModel(), self.doc.colorDepth()) != ("RGBA", "U8"):
+            raise HostError("live on the canvas needs an 8-bit RGBA image: choose Layer")
+        a = target.area
+        data = bytes(self.doc.pixelData(a.x, a.y, a.width, a.height))
+        return Pixels(a.width, a.height, data, "BGRA", "u8")
+
     def style_layers(self) -> list[str]:
         return [name for name, _node in style_layers(self.doc)]
 

@@ -1,0 +1,434 @@
+"""Live mode: the chosen layer (or the visible canvas) restyled while the painter paints.
+
+Pure logic, driven by `tick()` (the docker's timer calls it; the unit tests call it with a fake
+clock): no widget, no timer, no socket of its own. Each tick reads the area (the layer's or the
+canvas's pixels, the selection's box with its context when "Selection only" applies) and
+compares it with the last state read. A change starts the debounce: an update is sent once the
+picture has been still for `pause` seconds, or `max_wait` seconds after the first change not
+sent yet (so that continuous painting still gets updates); nothing is sent while the picture
+stays as it was.
+
+An update is one instant job (the fast method, the current style images, built-in and trained
+styles) on a copy downscaled to `preview_size` (512 px by default): the network's one pass
+takes a fraction of a second there. At most one job per document is unfinished on the daemon:
+a newer state replaces the one in flight with the daemon's `replace` (it cancels the old job,
+and the new one runs next, ahead of the queue); one sent before the daemon has accepted the
+previous one waits for that `accepted`, since `replace` needs the job id. Every update carries
+a sequence number, and a picture is shown only when it is newer than the one shown: a result
+that was already on its way when its job was replaced never comes back after a newer one.
+
+While the daemon is gone, live mode says so and waits; its jobs are forgotten, and the first
+tick after the link is usable again sends the current state. Live off, a closed document, or a
+closed docker (`stop()`) cancel every job it has on the daemon, including one whose `accepted`
+is still on its way.
+
+`apply()` copies the live picture into a new layer above the source: one undo step, named
+like other results ("style (live, 512 px)"), at the area's full size. The picture is upscaled
+(and masked by the feathered selection), not computed again at full size: Apply keeps the
+picture the painter saw, at once; the instant network at another size paints brush strokes of
+another scale (a Start in Instant mode computes at the chosen quality instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from impasto_protocol import Cancelled, Pixels, Preview, RemoteError, Result
+from impasto_protocol.modes import Mode, preset_fields, settings_for
+from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
+
+from .host import Document, HostError, Target
+from .jobs import Event, JobHandle
+from .request import JobRequest
+
+log = logging.getLogger(__name__)
+
+PREVIEW_SIZE = 512  # the live copy's longer side (a setting of the docker)
+PAUSE_S = 0.1  # a stroke's end: the picture unchanged this long
+MAX_WAIT_S = 0.5  # continuous painting: an update at least this often
+EPSILON_S = 1e-6  # (clock arithmetic: 100.1 - 100.0 < 0.1)
+MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE = 16, 2048
+NO_STYLE = "choose a style image or layer, or a built-in or trained style"
+
+
+class LiveDocument(Document, Protocol):
+    """A Document that can also read the visible canvas (all layers merged) in an area."""
+
+    def read_canvas(self, target: Target) -> Pixels: ...
+
+
+Shrink = Callable[[Pixels, int], Pixels]  # BGRA u8 with its longer side at most that
+
+
+@dataclass(frozen=True)
+class LivePicture:
+    """A live result: `image` (BGRA u8, the downscaled size) for the state `digest` of the area
+    `target` of the document; `seq` orders updates (higher: newer)."""
+
+    seq: int
+    image: Pixels
+    target: Target
+    digest: str
+    name: str  # the styles, for Apply's layer name
+
+
+@dataclass(eq=False)
+class _Update:
+    seq: int
+    target: Target
+    digest: str
+    name: str
+    job_id: str | None = None
+    cancel_on_accept: bool = False
+
+
+@dataclass
+class _Pending:
+    """The state read last and not sent yet."""
+
+    target: Target
+    pixels: Pixels
+    digest: str
+    first_change: float
+    last_change: float
+
+
+@dataclass
+class LiveCounters:
+    """What live mode did, for the docker's tooltip, tests and benchmarks."""
+
+    sent: int = 0
+    replaced: int = 0  # sent with `replace` (a newer state over one in flight)
+    shown: int = 0
+    stale: int = 0  # pictures that came after a newer one was shown: dropped
+    refused: int = 0
+    shown_seqs: list[int] = field(default_factory=list)
+
+
+class LiveModel:
+    """Live mode for the active document; see the module's docstring."""
+
+    def __init__(
+        self,
+        link: Any,
+        documents: Callable[[], Document | None],
+        shrink: Shrink,
+        clock: Callable[[], float],
+        on_picture: Callable[[LivePicture], None] = lambda p: None,
+        on_status: Callable[[str], None] = lambda s: None,
+    ) -> None:
+        """`link`: the DaemonLink (start_job, cancel, usable, describe, welcome, jobs)."""
+        self.link = link
+        self.documents = documents
+        self.shrink = shrink
+        self.clock = clock
+        self.on_picture = on_picture
+        self.on_status = on_status
+        self.on = False
+        self.canvas = False  # read the visible canvas instead of the active layer
+        self.selection_only = True
+        self.preview_size = PREVIEW_SIZE
+        self.pause = PAUSE_S
+        self.max_wait = MAX_WAIT_S
+        self.request: JobRequest | None = None
+        self.picture: LivePicture | None = None
+        self.sent_settings: dict[str, Any] = {}  # the last update's, as sent (tests)
+        self.counters = LiveCounters()
+        self.status = ""
+        self._doc: Document | None = None
+        self._seen: str | None = None  # the digest of the state read last
+        self._last: tuple[Any, bytes] | None = None  # that state's area and bytes
+        self._pending: _Pending | None = None
+        self._updates: dict[JobHandle, _Update] = {}  # unfinished, newest last
+        self._seq = 0
+        self._shown_seq = 0
+        self._applied: set[str] = set()  # the layers Apply made: not restyled themselves
+
+    # -- commands -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Live on: the current state is sent at the next tick."""
+        self.on = True
+        self._seen = None
+        self._say("live: waiting for the first picture")
+
+    def stop(self, why: str = "live is off") -> None:
+        """Live off (or the docker closed): every job of live mode is cancelled."""
+        self.on = False
+        self._cancel_all()
+        self._pending = None
+        self._seen = None
+        self._say(why)
+
+    def set_request(self, request: JobRequest | None) -> None:
+        """New styles (or none): the current state is sent again with them."""
+        self.request = request
+        self._seen = None
+
+    def set_options(self, *, canvas: bool, selection_only: bool, preview_size: int) -> None:
+        size = max(MIN_PREVIEW_SIZE, min(MAX_PREVIEW_SIZE, int(preview_size)))
+        if (canvas, selection_only, size) != (self.canvas, self.selection_only, self.preview_size):
+            self.canvas, self.selection_only, self.preview_size = canvas, selection_only, size
+            self._seen = None
+
+    def check_document(self) -> None:
+        """Called when a document closes: live mode's jobs on it are cancelled."""
+        if self._doc is not None and not self._doc.is_open():
+            self._cancel_all()
+            self._doc, self._pending, self._seen, self.picture = None, None, None, None
+            self._say("live: the document was closed")
+
+    @property
+    def in_flight(self) -> int:
+        """Live mode's unfinished jobs on the daemon (at most one, and briefly a replaced one
+        whose `cancelled` is on its way)."""
+        return len(self._updates)
+
+    def job_ids(self) -> list[str]:
+        return [u.job_id for u in self._updates.values() if u.job_id is not None]
+
+    def tick(self) -> None:
+        """Read the area, debounce, and send an update when it is due."""
+        if not self.on:
+            return
+        if not self.link.usable():
+            if self._updates:  # the daemon is gone with them (or cancels them: client_gone)
+                for handle in list(self._updates):
+                    self._drop(handle)
+            self._seen, self._pending = None, None
+            self._say(f"live waits for the daemon: {self.link.describe()}")
+            return
+        if self.request is None:
+            self._say(f"live: {NO_STYLE}")
+            return
+        doc = self.documents()
+        if doc is None or not doc.is_open():
+            self._say("live: open an image")
+            return
+        if self._doc is None or not _same(doc, self._doc):
+            if self._doc is not None:  # another image is active: its picture starts over
+                self._cancel_all()
+                self._seen, self._pending, self.picture = None, None, None
+            self._doc = doc  # kept: it knows the layers its targets name
+        self._read(self._doc)
+        self._maybe_send()
+
+    def apply(self) -> str:
+        """The live picture as a new layer above the source (one undo step); its id.
+        HostError when there is no picture or its document is closed."""
+        from . import imaging  # (QImage: the model's logic above needs no Qt)
+
+        picture, doc = self.picture, self._doc
+        if picture is None or doc is None:
+            raise HostError("no live picture yet: paint, or wait for the first one")
+        if not doc.is_open():
+            raise HostError("the live picture's image was closed")
+        target = picture.target
+        area = target.area
+        mask = None
+        if target.selection is not None:
+            radius = imaging.feather_radius(area.width, area.height)
+            mask = imaging.feathered_mask(target.selection, area.width, area.height, radius)
+        pixels = imaging.fitted(picture.image, area.width, area.height, mask)
+        side = max(picture.image.width, picture.image.height)
+        name = f"{picture.name} (live, {side} px)"
+        layer = doc.add_result_layer(target, name, frozenset())
+        doc.write_result(target, layer, pixels, "u8")
+        doc.keep_source_active(target, layer)
+        self._applied.add(layer)
+        return layer
+
+    # -- reading and sending --------------------------------------------------------------
+
+    def _read(self, doc: Document) -> None:
+        try:
+            target = doc.target(self.selection_only)
+            fmt = target.format
+            layer_8bit = fmt is None or (fmt.native, fmt.layout, fmt.dtype) == (True, "BGRA", "u8")
+            if not self.canvas and not layer_8bit:  # (read through a converted copy: slow)
+                raise HostError("live works on 8-bit RGBA layers: choose Canvas, or convert")
+            if self.canvas and hasattr(doc, "read_canvas"):
+                pixels = doc.read_canvas(target)
+            else:
+                pixels = doc.read_pixels(target)
+        except HostError as e:
+            self._say(f"live: {e}")
+            return
+        if target.source in self._applied and not self.canvas:
+            return  # (Krita makes a new layer active for a moment after Apply adds it)
+        # Most ticks find the picture as it was: comparing the bytes (a memcmp) is several
+        # times cheaper than hashing them, and Krita's UI thread pays for every tick.
+        state = ((target.source, target.area, target.selection), bytes(pixels.data))
+        if self._seen is not None and state == self._last:
+            return
+        self._last = state
+        digest = _digest(target, pixels)
+        now = self.clock()
+        if digest == self._seen:
+            return
+        self._seen = digest
+        first = self._pending.first_change if self._pending is not None else now
+        self._pending = _Pending(target, pixels, digest, first, now)
+
+    def _maybe_send(self) -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        now = self.clock()
+        still = now - pending.last_change >= self.pause - EPSILON_S
+        overdue = now - pending.first_change >= self.max_wait - EPSILON_S
+        if not (still or overdue):
+            return
+        newest = self._newest()
+        if newest is not None and newest.job_id is None:
+            return  # `replace` needs the id: sent once the daemon has accepted the last one
+        self._pending = None
+        self._send(pending, newest)
+
+    def _send(self, pending: _Pending, newest: _Update | None) -> None:
+        request = self.request
+        assert request is not None
+        if (
+            not request.styles
+            and not preset_fields(request.presets)
+            and not request.settings.get("trained")
+        ):
+            self._say(f"live: {NO_STYLE}")
+            return
+        small = pending.pixels
+        if pending.pixels.layout != "BGRA" or pending.pixels.dtype != "u8":
+            self._say("live works on 8-bit RGBA layers only")
+            return
+        small = self.shrink(pending.pixels, self.preview_size)
+        settings = settings_for(Mode.INSTANT, dict(request.settings))
+        settings.update(preset_fields(request.presets))
+        settings["size"] = max(small.width, small.height)
+        try:
+            submit = build_submit(
+                small,
+                request.styles,
+                settings,
+                self.link.welcome,
+                label=job_label(KRITA_CLIENT, f"live: {request.style_name}"),
+                result_layout="BGRA",
+                result_dtype="u8",
+            )
+        except JobRefused as e:
+            self._say(f"live: {e}")
+            return
+        replacing = newest is not None and newest.job_id is not None
+        if replacing:
+            assert newest is not None
+            submit = dataclasses.replace(submit, replace=newest.job_id)
+        self.sent_settings = dict(submit.settings)
+        self._seq += 1
+        update = _Update(self._seq, pending.target, pending.digest, request.style_name)
+        handle = self.link.start_job(submit.to_message(), self)
+        self._updates[handle] = update
+        self.counters.sent += 1
+        self.counters.replaced += replacing
+
+    def _newest(self) -> _Update | None:
+        return max(self._updates.values(), key=lambda u: u.seq, default=None)
+
+    # -- the daemon's answers (jobs.JobListener) ------------------------------------------
+
+    def job_accepted(self, handle: JobHandle, position: int) -> None:
+        update = self._updates.get(handle)
+        if update is None:
+            return
+        update.job_id = handle.job
+        if update.cancel_on_accept and handle.job is not None:
+            self.link.cancel(handle.job)
+            self._drop(handle)
+
+    def job_refused(self, handle: JobHandle, text: str) -> None:
+        update = self._updates.pop(handle, None)
+        if update is None:
+            return
+        self.counters.refused += 1
+        # A replacement of a job that ended meanwhile is refused (unknown_job): the state is
+        # sent again, as a plain update, at the next tick.
+        self._seen = None
+        if "unknown_job" not in text and "replace" not in text:
+            self._say(f"live: the daemon refused the update: {text}")
+
+    def job_event(self, handle: JobHandle, event: Event) -> None:
+        update = self._updates.get(handle)
+        if update is None:
+            return
+        if isinstance(event, (Preview, Result)):
+            self._show(update, event.image)
+        if isinstance(event, (Result, Cancelled, RemoteError)):
+            self._updates.pop(handle, None)
+        if isinstance(event, RemoteError):
+            self._say(f"live: the update failed: {event}")
+
+    def _show(self, update: _Update, image: Pixels) -> None:
+        if update.seq <= self._shown_seq:
+            if update.seq < self._shown_seq:
+                self.counters.stale += 1
+            return
+        if image.layout != "BGRA" or image.dtype != "u8":
+            self._say(f"live: the daemon sent {image.layout} {image.dtype}, not BGRA u8")
+            return
+        self._shown_seq = update.seq
+        self.picture = LivePicture(update.seq, image, update.target, update.digest, update.name)
+        self.counters.shown += 1
+        self.counters.shown_seqs.append(update.seq)
+        self._say(f"live: {image.width}x{image.height} px")
+        self.on_picture(self.picture)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _cancel_all(self) -> None:
+        for handle, update in list(self._updates.items()):
+            if update.job_id is not None:
+                self.link.cancel(update.job_id)
+                self._drop(handle)
+            else:  # its `accepted` is on its way: cancelled when it comes
+                update.cancel_on_accept = True
+
+    def _drop(self, handle: JobHandle) -> None:
+        self._updates.pop(handle, None)
+        self.link.jobs.forget(handle)
+
+    def _say(self, text: str) -> None:
+        if text != self.status:
+            self.status = text
+            self.on_status(text)
+
+
+def _digest(target: Target, pixels: Pixels) -> str:
+    """What identifies a state: the layer, the area, the selection and the pixels."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((target.source, target.area, pixels.width, pixels.height)).encode())
+    h.update(target.selection or b"")
+    h.update(bytes(pixels.data))
+    return h.hexdigest()
+
+
+def _same(a: Document, b: Document) -> bool:
+    """Whether two Document objects stand for the same image (KritaDocument.active() makes a
+    new wrapper each time)."""
+    da, db = getattr(a, "doc", a), getattr(b, "doc", b)
+    return bool(da is db or da == db)
+
+
+def shrink_qimage(pixels: Pixels, side: int) -> Pixels:
+    """BGRA u8 scaled down (smoothly) so its longer side is at most `side`; as it is when
+    already small enough. Krita's and the tests' shrink."""
+    from . import imaging
+
+    w, h = pixels.width, pixels.height
+    if max(w, h) <= side:
+        return pixels
+    scale = side / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    image = imaging.scaled(imaging.from_bgra(pixels.data, w, h), nw, nh)
+    return Pixels(nw, nh, imaging.to_bgra(image), "BGRA", "u8")
