@@ -71,11 +71,12 @@ class Progress:
     def eta(self) -> float | None:
         """Seconds left: the daemon's estimate (1.4: from the measured cost of an iteration at
         each remaining scale), else from the pace so far, which runs low when the later scales
-        are larger (None before the first iteration)."""
-        if self.iteration <= 0:
-            return None
+        are larger (None before the first iteration without the daemon's estimate: a daemon
+        gives it from the first event, the preview at iteration 0 included)."""
         if self.remaining is not None:
             return self.remaining
+        if self.iteration <= 0:
+            return None
         return self.elapsed / self.iteration * max(0, self.total - self.iteration)
 
     @property
@@ -87,7 +88,7 @@ class Progress:
             return 0.0
         if self.iteration >= self.total:
             return 1.0
-        if self.remaining is not None and self.iteration > 0 and self.elapsed > 0:
+        if self.remaining is not None and self.elapsed + self.remaining > 0:
             return min(1.0, self.elapsed / (self.elapsed + self.remaining))
         return max(0.0, self.iteration / self.total)
 

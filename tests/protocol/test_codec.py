@@ -504,6 +504,11 @@ def test_job_events_round_trip() -> None:
     assert ahead.fraction == pytest.approx(0.25)
     assert M.Progress(20, 20, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 5.0, remaining=0.0).fraction == 1
     assert M.Progress(0, 0, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 0.0).fraction == 0
+    # The first event (the preview at iteration 0) carries the whole job's estimate: the time
+    # left shows from the start, the bar at 0; without an estimate there is none yet.
+    first = M.Progress(0, 20, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 0.0, remaining=30.0)
+    assert (first.eta, first.fraction) == (30.0, 0.0)
+    assert M.Progress(0, 20, 0, 1, 32, 16, 0.8, 0.1, 0.2, 0.0, 0.0).eta is None
 
     body = {**PROGRESS_BODY, "image": image.descriptor(0)}
     preview = M.job_event(round_trip(Message(C.PREVIEW, "e-2", body, job="j", frames=[image.data])))
