@@ -86,6 +86,7 @@ def job_request(
     doc: Document | None,
     defaults: Mapping[str, Any],
     load: bool = True,
+    blends: bool = False,
 ) -> JobRequest:
     """The request for `choice`; `defaults`: the daemon's current engine defaults (the
     strength's scale). Without `load` (for an estimate) no style is read and the settings are
@@ -101,7 +102,9 @@ def job_request(
     blend = weights + [1.0] * len(choice.trained)
     if len(blend) > 1 or (blend and choice.presets):  # normalized together with the presets'
         settings["style_blend"] = blend
-    settings["style_weight"] = policy.style_weight(choice.strength, defaults)
+    # The style weight and, where the daemon `blends` (protocol 1.8), the blend with the photo
+    # (Instant keeps only the blend: settings_for drops the weight).
+    settings.update(policy.strength_settings(choice.strength, defaults, blends))
     names = (name, *(preset_name(k) for k in choice.presets), *choice.trained)
     return JobRequest(
         styles,
