@@ -74,7 +74,9 @@ def settings_dialog(
     # Strength as a slider with its number (the shared 0..100 scale Krita's slider shows);
     # GIMP's default for a number is a spin box alone. Whole numbers, as Krita shows them (the
     # argument stays a double: Script-Fu calls by position keep working).
-    dialog.get_scale_entry("strength", 1.0).set_digits(0)
+    strength = dialog.get_scale_entry("strength", 1.0)
+    strength.set_digits(0)
+    log.info("strength shown with %d decimals", strength.get_spin_button().get_digits())
     line = dialog.get_label("estimate-line", "", False, False)
     line.set_line_wrap(True)
     line.set_xalign(0.0)
