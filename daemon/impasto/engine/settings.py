@@ -252,7 +252,7 @@ class StyleSettings:
     # Protocol 1.8: how much of the stylized picture is delivered, blended with the content
     # (previews and result alike, for both methods). The style weight alone cannot make a
     # picture subtle: at a tenth of the default weight the optimization still moved the photo
-    # by about as many levels as at the default (benchmarks/RESULTS.md, "Strength"), so the
+    # by nearly as many levels as at the default (benchmarks/RESULTS.md, "Strength"), so the
     # low end of the editors' strength scale blends towards the photo with this.
     amount: float = field(
         default=1.0,
