@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # (major, minor). A peer refuses a different major version; minor versions only add optional
 # fields and message types, which older peers ignore or answer with `unknown_type`.
-VERSION: tuple[int, int] = (1, 7)
+VERSION: tuple[int, int] = (1, 8)
 
 # Requests, client -> daemon. Each gets exactly one terminal answer (its reply, or `error`).
 HELLO = "hello"

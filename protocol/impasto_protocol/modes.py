@@ -119,6 +119,12 @@ class Features:
         return self.version >= (1, 5)
 
     @property
+    def blends(self) -> bool:
+        """Whether a submit may blend its picture with the photo (1.8: settings.amount), which
+        the strength scale's low end and the instant network's strength use."""
+        return self.version >= (1, 8)
+
+    @property
     def trains(self) -> bool:
         """Whether the daemon takes `train` requests (1.6; not a cluster daemon)."""
         return self.train_steps > 0

@@ -18,13 +18,18 @@ from .messages import Progress, Submit
 FALLBACK_STYLE_WEIGHT = 20.0
 FALLBACK_ITERATIONS = 150
 
-# Strength: what both editors' sliders show, 0 (subtle) .. 100 (strong), 50 the daemon's own
-# style weight. The weight is the default times 10**((strength - 50) / 50 * STRENGTH_DECADES):
-# each step multiplies it by the same factor (about 5 %), so a small move is a small change,
-# and the ends are a tenth and ten times the default.
+# Strength: what both editors' sliders show, 0 (the photo) .. 100 (strong), 50 the daemon's
+# own style weight. The weight is the default times 10**((strength - 50) / 50 *
+# STRENGTH_DECADES): each step multiplies it by the same factor (about 5 %), and the ends are a
+# tenth and ten times the default. Below BLEND_BELOW the picture is also blended towards the
+# photo (protocol 1.8's `amount` = strength / BLEND_BELOW): the weight alone never made a
+# picture subtle (at Draft, a tenth of the default weight changed the photo by 27 levels on
+# average against 31 at the default; benchmarks/RESULTS.md, "Strength"), while the blend makes
+# the change grow steadily from nothing at 0 to the default's at 50.
 STRENGTH_MAX = 100
 DEFAULT_STRENGTH = 50
 STRENGTH_DECADES = 1.0
+BLEND_BELOW = DEFAULT_STRENGTH
 # The words a slider shows beside its number, from the lowest strength up.
 STRENGTH_WORDS = ("subtle", "light", "balanced", "strong", "very strong")
 
@@ -191,8 +196,7 @@ def default_iterations(defaults: Mapping[str, Any]) -> int:
 
 def style_weight(strength: float, defaults: Mapping[str, Any]) -> float:
     """The style weight for a strength in 0..STRENGTH_MAX (DEFAULT_STRENGTH: the default's)."""
-    if math.isnan(strength) or not 0 <= strength <= STRENGTH_MAX:
-        raise ValueError(f"strength {strength:g} is outside 0..{STRENGTH_MAX}")
+    _check_strength(strength)
     half = STRENGTH_MAX / 2
     exponent = (strength - DEFAULT_STRENGTH) / half * STRENGTH_DECADES
     return default_style_weight(defaults) * 10.0**exponent
@@ -209,10 +213,60 @@ def strength_of(weight: float, defaults: Mapping[str, Any]) -> float:
 
 
 def strength_word(strength: float) -> str:
-    """ "subtle" .. "very strong": the word for a strength, the middle one at the default."""
+    """ "subtle" .. "very strong": the word for a strength, the middle one at the default
+    (whole numbers, as the sliders show them)."""
     n = len(STRENGTH_WORDS)
     index = min(n - 1, int(strength / STRENGTH_MAX * n)) if strength > 0 else 0
     return STRENGTH_WORDS[index]
+
+
+def amount(strength: float) -> float:
+    """How much of the stylized picture a strength shows, blended with the photo (protocol
+    1.8's `amount`): 0 at strength 0, rising in equal steps to 1 at BLEND_BELOW and above."""
+    _check_strength(strength)
+    return min(1.0, strength / BLEND_BELOW)
+
+
+def strength_settings(
+    strength: float, defaults: Mapping[str, Any], blends: bool, instant: bool = False
+) -> dict[str, float]:
+    """The settings a strength stands for: `style_weight` (not for the instant network, which
+    has none) and, where the daemon `blends` (protocol 1.8: modes.Features.blends) and the
+    strength is below BLEND_BELOW, `amount`. An older daemon would refuse `amount` as an unknown
+    setting: with it the low end is left to the style weight alone (and Instant has no
+    strength)."""
+    settings: dict[str, float] = {}
+    if not instant:
+        settings["style_weight"] = style_weight(strength, defaults)
+    share = amount(strength)
+    if blends and share < 1:
+        settings["amount"] = share
+    return settings
+
+
+def strength_help(strength: float, blends: bool = True, instant: bool = False) -> str:
+    """What a strength does to the picture, in a painter's words (a slider's tooltip)."""
+    value = round(strength)
+    head = f"{value}, {strength_word(strength)}: "
+    if instant and not blends:
+        return "Instant mode: this daemon paints at the network's own strength (update it)"
+    if strength <= 0 and blends:
+        return head + "the photo as it is; move right to bring the painting in"
+    if strength < BLEND_BELOW:
+        if blends:
+            share = round(100 * amount(strength))
+            return head + f"the painting laid over the photo at {share} %; the photo shows through"
+        return head + "less style than the default (this daemon repaints the whole picture)"
+    if strength == DEFAULT_STRENGTH or instant:
+        more = "; Refine and Paint can go further" if strength > DEFAULT_STRENGTH else ""
+        return head + f"the style fully painted, as the daemon paints it by default{more}"
+    factor = 10.0 ** ((strength - DEFAULT_STRENGTH) / (STRENGTH_MAX / 2) * STRENGTH_DECADES)
+    return head + f"the style pushed further: {factor:.1f} times the default's weight of style"
+
+
+def _check_strength(strength: float) -> None:
+    if math.isnan(strength) or not 0 <= strength <= STRENGTH_MAX:
+        raise ValueError(f"strength {strength:g} is outside 0..{STRENGTH_MAX}")
 
 
 def _positive(value: Any, fallback: float) -> float:

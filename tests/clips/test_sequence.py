@@ -70,3 +70,24 @@ def test_frames_are_resized_as_stills_and_temporal_is_checked(
     assert out.size == (40, 20)
     with pytest.raises(ValueError):
         FrameStylizer(stylizer, [style], FAST, 1.5)
+
+
+def test_amount_blends_each_frame_but_the_frames_carry_each_other_unblended(
+    stylizer: Stylizer, load_example
+) -> None:
+    """Protocol 1.8's amount in a clip: each delivered frame is the amount-1 frame blended with
+    its photo (not a blend of blends drifting towards the photo), and a resume from a
+    delivered frame goes on as an uninterrupted run, within the rounding of the blend."""
+    clip = moving_square(frames=3)
+    style = load_example("hubble", 128)
+    half = StyleSettings(size=64, method="fast", amount=0.5)
+    full = run(stylizer, clip, style, FAST, DEFAULT_TEMPORAL)
+    blended = run(stylizer, clip, style, half, DEFAULT_TEMPORAL)
+    for photo, out, mixed in zip(clip, full, blended, strict=True):
+        expected = (out.astype(float) + photo.astype(float)) / 2
+        assert np.abs(mixed - expected).max() <= 1
+    assert np.abs(full[2].astype(float) - clip[2]).mean() > 5  # (so the check above can fail)
+    resumed = FrameStylizer(stylizer, [style], half, DEFAULT_TEMPORAL)
+    resumed.resume(Image.fromarray(clip[1]), Image.fromarray(blended[1]))
+    again = np.asarray(resumed.frame(Image.fromarray(clip[2])))
+    assert np.abs(again.astype(float) - blended[2]).max() <= 2

@@ -78,7 +78,7 @@ def test_every_frame_comes_back_in_order_as_the_engine_paints_it(
 
     with daemon.client() as client:
         welcome = client.hello()
-        assert welcome["version"] == list(C.VERSION) == [1, 7]
+        assert welcome["version"] == list(C.VERSION) == [1, 8]
         assert welcome["clip_defaults"]["temporal"] == DEFAULT_TEMPORAL
         assert welcome["limits"]["max_clip_frames"] >= 6
         handle = client.clip(clip_request(frames, FAST, preview_every=2, preview_size=32), frames)

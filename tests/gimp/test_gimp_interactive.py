@@ -378,6 +378,9 @@ def test_dialog_cancel_ok_and_remembered_values(gimp: GimpHost, display: str, lo
     scales = ev["run2"]["details"]["scales"]
     assert scales[-1][:2] == [int(found[2]), int(found[3])], scales
 
+    # The strength shows as a whole number, as Krita's does.
+    assert any(line.endswith("strength shown with 0 decimals") for line in lines), lines
+
     # The dialog lays out every argument of the procedure, once.
     laid_out = ev["dialog"]["laid_out"]
     assert sorted(laid_out) == sorted(ev["dialog"]["arguments"]) and len(set(laid_out)) == len(

@@ -60,6 +60,21 @@ def test_strength_is_logarithmic_and_quality_scales_iterations(defaults: dict) -
     assert (s["iterations"], s["size"]) == (7, 32)  # explicit values win over the preset
 
 
+def test_below_50_a_blending_daemon_gets_the_blend_with_the_photo(defaults: dict) -> None:
+    """Protocol 1.8: the scale's low half also blends with the photo (`amount`), Instant's
+    strength is that blend alone; a daemon before 1.8 would refuse `amount`, so it gets none."""
+    blending = Features.from_hello({"methods": ["gatys", "fast"], "presets": 26, "version": [1, 8]})
+    s = engine_settings(Arguments(strength=20.0), defaults, (64, 64), blending)
+    assert s["amount"] == pytest.approx(0.4) and s["style_weight"] < defaults["style_weight"]
+    assert "amount" not in engine_settings(Arguments(strength=50.0), defaults, (64, 64), blending)
+    s = engine_settings(Arguments(mode="instant", strength=20.0), defaults, (64, 64), blending)
+    assert s["amount"] == pytest.approx(0.4) and "style_weight" not in s
+    assert StyleSettings(**{**defaults, **s}).validate()
+    assert "amount" not in engine_settings(Arguments(strength=20.0), defaults, (64, 64), FULL)
+    with pytest.raises(SettingsInputError, match="strength"):
+        engine_settings(Arguments(advanced="amount=0.5"), defaults, (64, 64), blending)
+
+
 def test_quality_is_the_shared_preset(defaults: dict) -> None:
     """Draft, Normal, High and Full size mean in GIMP what they mean in Krita: the size from
     impasto_protocol.policy, capped by the region and by the daemon's output limit."""

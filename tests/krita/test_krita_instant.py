@@ -28,7 +28,8 @@ TINY = {"size": 48}  # the instant jobs: one pass of a network at 48 px, well un
 
 def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemon) -> None:
     """Instant: one pass of the fast method, the result layer named after the style at once,
-    the source untouched, and the optimization's settings (strength) greyed out."""
+    the source untouched; the strength stays usable (protocol 1.8: Instant's strength is the
+    blend with the photo), at its default 50 the network's whole picture."""
     o = run(
         tmp_path, resource_cache, wheels, daemon.endpoint,
         mode="complete", iterations=40, mode_choice="Instant", **TINY,
@@ -40,7 +41,10 @@ def test_instant_mode_with_a_style_image(tmp_path, resource_cache, wheels, daemo
     assert ui["mode_enabled"] and ui["palette_enabled"], ui
     assert ui["mode"] == "Refine"  # the default (impasto_protocol.modes.DEFAULT_MODE)
     assert ev["outcome"] == "done", ev
-    assert ev["strength_enabled"] is False and ev["reset_enabled"] is False
+    assert ev["strength_enabled"] is True and ev["reset_enabled"] is True
+    assert "amount" not in ev["result_info"]["settings"] or (
+        ev["result_info"]["settings"]["amount"] == 1.0
+    )
     info = ev["result_info"]
     assert info["settings"]["method"] == "fast", info  # as the daemon ran it
     assert info["iterations"] == 0 and "arbitrary_transform" in info["weights"], info

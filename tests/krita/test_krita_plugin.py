@@ -241,12 +241,12 @@ def test_the_docker_fits_a_laptop_and_a_second_job_is_seen(
             assert all(where[k] for k in ("visible", "in_window", "in_docker", "unclipped")), (
                 state, name, geometry,
             )  # fmt: skip
-    # The strength can be typed (the slider follows, with its word and the weight as its
-    # tooltip) and reset to the daemon's default.
+    # The strength can be typed (the slider follows, with its word and what it does to the
+    # picture as its tooltip, in whole numbers) and reset to the daemon's default.
     control = ev["strength_control"]
-    weight = policy.style_weight(80, {"style_weight": StyleSettings().style_weight})
     assert control["typed"][:2] == [80, "very strong"], control
-    assert control["typed"][2].startswith(f"style weight {weight:.3g} "), control
+    assert control["typed"][2] == policy.strength_help(80), control
+    assert control["typed"][2].startswith("80, very strong: the style pushed further"), control
     assert control["reset"] == [policy.DEFAULT_STRENGTH, "balanced"], control
     # A mistyped style path: refused with a message, kept to be corrected; the message goes
     # once the corrected path is added.

@@ -302,6 +302,33 @@ def test_a_strength_change_replaces_the_job_warm_started(setup) -> None:
     assert model.jobs_seen == ["j1", "j2", "j3"] and seen.finished == ["done"]
 
 
+def test_below_50_a_blending_daemon_gets_the_blend_with_the_photo(setup) -> None:
+    """Protocol 1.8: the strength's low half also blends with the photo (`amount`), a change
+    to 50 or more takes the blend away again, and Instant's strength is the blend alone; a 1.6
+    daemon (WELCOME) never gets `amount`, which it would refuse as unknown."""
+    model, link, doc, _ = setup
+    low = model.request(StyleChoice(layer="Background", strength=20))
+    assert "amount" not in low.settings  # the 1.6 daemon
+    link.welcome = {**WELCOME, "version": [1, 8]}
+    low = model.request(StyleChoice(layer="Background", strength=20))
+    assert low.settings["amount"] == pytest.approx(0.4)
+    assert low.settings["style_weight"] == pytest.approx(policy.style_weight(20, DEFAULTS))
+    model.start(low)
+    assert Submit.from_message(link.sent[-1]).settings["amount"] == pytest.approx(0.4)
+    link.answer("j1")
+    model.set_strength(70)
+    assert "amount" not in Submit.from_message(link.sent[-1]).settings
+    link.answer("j2")
+    model.set_strength(10)
+    assert Submit.from_message(link.sent[-1]).settings["amount"] == pytest.approx(0.2)
+    link.answer("j3")
+    link.send("j3", "result", {}, picture(99))
+    assert doc.names[doc.order[1]] == "Background (paint, strength 10, 32 px)"
+    choice = StyleChoice(layer="Background", strength=25, mode=Mode.INSTANT)
+    instant = model.request(choice)
+    assert instant.settings["amount"] == pytest.approx(0.5)
+
+
 def test_a_replacement_runs_the_rest_of_the_count_not_the_whole_count_again(setup) -> None:
     """A strength change at iteration 20 of 58 goes on from the current picture: its job asks
     for the 38 iterations left, not its whole count again (which at full size takes longer

@@ -62,6 +62,48 @@ def test_the_strength_words_run_from_subtle_to_very_strong() -> None:
 def test_a_strength_outside_the_range_is_refused(strength: float) -> None:
     with pytest.raises(ValueError, match="strength"):
         policy.style_weight(strength, {})
+    with pytest.raises(ValueError, match="strength"):
+        policy.amount(strength)
+    with pytest.raises(ValueError, match="strength"):
+        policy.strength_settings(strength, {}, blends=True)
+
+
+def test_the_low_half_blends_towards_the_photo_from_nothing_at_0() -> None:
+    """Protocol 1.8's amount: 0 at strength 0 (the photo), rising in equal steps to 1 at the
+    middle, 1 from there up; so the picture's change from the photo grows monotonically."""
+    amounts = [policy.amount(s) for s in range(0, 101)]
+    assert amounts[0] == 0.0 and amounts[policy.DEFAULT_STRENGTH] == 1.0 and amounts[-1] == 1.0
+    assert all(b >= a for a, b in itertools.pairwise(amounts))
+    low = amounts[: policy.BLEND_BELOW + 1]
+    steps = [b - a for a, b in itertools.pairwise(low)]
+    assert all(step == pytest.approx(steps[0]) for step in steps) and steps[0] > 0
+
+
+def test_strength_settings_send_amount_only_to_a_daemon_that_blends() -> None:
+    defaults = {"style_weight": 5.0}
+    assert policy.strength_settings(50, defaults, blends=True) == {"style_weight": 5.0}
+    low = policy.strength_settings(10, defaults, blends=True)
+    assert low["amount"] == pytest.approx(0.2)
+    assert low["style_weight"] == pytest.approx(policy.style_weight(10, defaults))
+    # A 1.7 daemon refuses an unknown setting: the low end is the weight's alone there.
+    assert policy.strength_settings(10, defaults, blends=False) == {
+        "style_weight": pytest.approx(policy.style_weight(10, defaults))
+    }
+    # The instant network has no weight: its strength is the blend alone (1 from 50 up).
+    assert policy.strength_settings(25, defaults, blends=True, instant=True) == {"amount": 0.5}
+    assert policy.strength_settings(90, defaults, blends=True, instant=True) == {}
+    assert policy.strength_settings(25, defaults, blends=False, instant=True) == {}
+
+
+def test_the_strength_tooltip_speaks_of_the_picture_in_whole_numbers() -> None:
+    assert policy.strength_help(0).startswith("0, subtle: the photo as it is")
+    assert "30 %" in policy.strength_help(15) and "photo shows through" in policy.strength_help(15)
+    assert "by default" in policy.strength_help(50)
+    assert "10.0 times" in policy.strength_help(100)
+    assert "Refine and Paint can go further" in policy.strength_help(80, instant=True)
+    assert "repaints the whole picture" in policy.strength_help(0, blends=False)
+    assert "update it" in policy.strength_help(20, blends=False, instant=True)
+    assert policy.strength_help(37.4).startswith("37, ")
 
 
 def test_an_image_over_the_frame_limit_is_named_before_it_is_sent() -> None:

@@ -97,7 +97,11 @@ class FrameStylizer:
             raise SettingsError("temporal", f"must be within 0..1, not {temporal}")
         self.engine = engine
         self.styles = list(styles)
-        self.settings = settings.validate(engine.layer_names)
+        settings = settings.validate(engine.layer_names)
+        # `amount` (protocol 1.8) blends each delivered frame with its photo; the frames carry
+        # each other forward unblended, else every frame would pull the next towards the photo.
+        self.amount = settings.amount
+        self.settings = dataclasses.replace(settings, amount=1.0)
         self.temporal = temporal
         self.mask = mask
         self.cancel = cancel
@@ -114,7 +118,25 @@ class FrameStylizer:
         else:
             out = self._optimized_frame(frame)
         self._previous = frame, out
-        return Image.fromarray(out)
+        return Image.fromarray(self._blended(out, frame))
+
+    def _blended(self, out: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """A frame as delivered: `amount` of the stylized one, the rest the photo (the mask
+        was applied already, and a kept area is the photo either way)."""
+        if self.amount >= 1:
+            return out
+        mixed = self.amount * out.astype(np.float32) + (1 - self.amount) * frame
+        return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+    def _unblended(self, delivered: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """The stylized frame behind a delivered one (a resumed clip's last), as near as its
+        8 bits allow: the blend undone. At amount 0 nothing of it was kept: the photo."""
+        if self.amount >= 1:
+            return delivered
+        if self.amount <= 0:
+            return frame
+        out = (delivered.astype(np.float32) - (1 - self.amount) * frame) / self.amount
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
     def resume(
         self,
@@ -124,15 +146,15 @@ class FrameStylizer:
     ) -> None:
         """Continue a clip after `previous_input` (a frame as given to `frame`) whose result was
         `previous_output` (RGB uint8): the next frame is then what an uninterrupted run would
-        give. The fast method fixes its style on the clip's first frame (with colour
-        matching, matched to it): give `first` for the very same frames, else the next frame
-        stands in for it."""
+        give (with `amount` below 1, within the rounding of the blend undone). The fast method
+        fixes its style on the clip's first frame (with colour matching, matched to it): give
+        `first` for the very same frames, else the next frame stands in for it."""
         frame = self._resized(previous_input)
         out = previous_output
         out = np.asarray(out.convert("RGB") if isinstance(out, Image.Image) else out)[..., :3]
         if out.shape != frame.shape:
             out = _u8(resize(_tensor(out), frame.shape[1], frame.shape[0]))
-        self._previous = frame, out
+        self._previous = frame, self._unblended(out, frame)
         if first is not None and self.settings.method is Method.FAST:
             self._prepare_fast(self._resized(first))
 

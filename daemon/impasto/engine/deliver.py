@@ -1,8 +1,9 @@
 """Delivering the picture: what a user sees of an iterate, and the iterate a scale starts from.
 
 The optimization works on the network's picture (grey luminance in luminance mode, the whole
-content even where a mask keeps it); a delivered picture has the mask applied, the colours
-restored, the alpha attached, and its samples rounded to the caller's storage precision.
+content even where a mask keeps it); a delivered picture has the mask and the `amount` applied
+(both blend with the content), the colours restored, the alpha attached, and its samples
+rounded to the caller's storage precision.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def deliver(
     rounded)."""
     with torch.no_grad():
         out = x.detach().float().cpu().clamp(0, 1)
-        if prep.mask is not None:
-            m = resize(prep.mask, w, h)
+        m = blend_weight(prep, w, h)
+        if m is not None:
             out = m * out + (1 - m) * resize(prep.net_content, w, h)
         if prep.settings.preserve_color is PreserveColor.LUMINANCE:
             out = color.combine_luminance(out, resize(prep.content, w, h))
@@ -34,6 +35,17 @@ def deliver(
             out = resize(out, pw, ph)
             alpha = None if alpha is None else resize(alpha, pw, ph)
         return Picture.of(round_samples(out, bits), alpha)
+
+
+def blend_weight(prep: PreparedJob, w: int, h: int) -> torch.Tensor | float | None:
+    """How much of the iterate each pixel shows (the rest is the content), at w x h: the mask
+    times `amount` (protocol 1.8); None where all of it shows. Blended before the colours are
+    restored, so in luminance mode the content's own colours come back as they are."""
+    amount = prep.settings.amount
+    if prep.mask is None:
+        return None if amount >= 1 else amount
+    m = resize(prep.mask, w, h)
+    return m if amount >= 1 else amount * m
 
 
 def at_output(prep: PreparedJob, x: torch.Tensor, bits: int = 0) -> Picture:

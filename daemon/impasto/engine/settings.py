@@ -249,6 +249,20 @@ class StyleSettings:
         default=4096 * 4096,
         metadata=_opt("refuse outputs with more pixels than this", lo=MIN_SIZE * MIN_SIZE),
     )
+    # Protocol 1.8: how much of the stylized picture is delivered, blended with the content
+    # (previews and result alike, for both methods). The style weight alone cannot make a
+    # picture subtle: at a tenth of the default weight the optimization still moved the photo
+    # by nearly as many levels as at the default (benchmarks/RESULTS.md, "Strength"), so the
+    # low end of the editors' strength scale blends towards the photo with this.
+    amount: float = field(
+        default=1.0,
+        metadata=_opt(
+            "how much of the stylized picture to deliver, blended with the content (0: the "
+            "content, 1: the stylized picture)",
+            lo=0.0,
+            hi=1.0,
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Accept plain strings and lists from the CLI or the wire; store Enums and tuples.

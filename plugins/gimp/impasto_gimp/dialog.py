@@ -49,8 +49,9 @@ MAIN = ["mode", "strength", "quality", "preserve-colors"]
 STYLES = list(style_list.ARGUMENTS)
 PALETTE = ["presets", "trained"]
 ADVANCED = ["size", "iterations", "preview-every", "padding", "advanced", "endpoint"]
-# Arguments only the optimization reads: greyed out while the mode is Instant.
-OPTIMIZATION = ["strength", "quality", "iterations", "preview-every"]
+# Arguments only the optimization reads: greyed out while the mode is Instant. (Not strength:
+# since protocol 1.8 Instant's strength is the blend with the photo.)
+OPTIMIZATION = ["quality", "iterations", "preview-every"]
 
 
 def settings_dialog(
@@ -75,8 +76,11 @@ def settings_dialog(
         True
     )
     # Strength as a slider with its number (the shared 0..100 scale Krita's slider shows);
-    # GIMP's default for a number is a spin box alone.
-    dialog.get_scale_entry("strength", 1.0)
+    # GIMP's default for a number is a spin box alone. Whole numbers, as Krita shows them (the
+    # argument stays a double: Script-Fu calls by position keep working).
+    strength = dialog.get_scale_entry("strength", 1.0)
+    strength.set_digits(0)
+    log.info("strength shown with %d decimals", strength.get_spin_button().get_digits())
     line = dialog.get_label("estimate-line", "", False, False)
     line.set_line_wrap(True)
     line.set_xalign(0.0)

@@ -93,8 +93,9 @@ def declare(p: Gimp.Procedure) -> None:
     add_style_arguments(p)
     p.add_double_argument(
         "strength", "Stre_ngth",
-        "How strongly the style paints, from subtle (0) to strong (100); 50 is the daemon's "
-        "default, each step about 5 % more style (the scale Krita's slider shows)",
+        "How much the style changes the photo: 0 leaves the photo as it is, 25 lays the "
+        "painting over it at half, 50 paints the style as the daemon does by default, 100 "
+        "pushes it furthest (the scale Krita's slider shows)",
         0.0, policy.STRENGTH_MAX, policy.DEFAULT_STRENGTH, RW,
     )  # fmt: skip
     p.add_choice_argument(

@@ -2,7 +2,8 @@
 
 The procedure's arguments are registered when GIMP queries the plug-in, long before any daemon
 is reached, so they cannot carry the engine's defaults. They are therefore relative or
-"0 = automatic": strength scales the daemon's own `style_weight` on a log scale, the quality
+"0 = automatic": strength scales the daemon's own `style_weight` on a log scale (and below 50
+blends with the photo, protocol 1.8's `amount`, where the daemon can), the quality
 preset (impasto_protocol.policy, the same four as Krita's) gives the size and scales the
 daemon's `iterations`, and the advanced text names settings that hello_reply's `defaults`
 lists and types. An engine default lives only in the engine: the daemon says it.
@@ -36,6 +37,7 @@ OWN_ARGUMENTS = {
     "size": "size",
     "iterations": "iterations (or quality)",
     "style_weight": "strength",
+    "amount": "strength",  # protocol 1.8: the blend with the photo below strength 50
     "preserve_color": "preserve-colors",
     "method": "mode",
     "presets": "presets",
@@ -87,9 +89,11 @@ def engine_settings(
     settings.update(
         size=policy.job_size(args.size or quality.side, *region, limits or {}),
         iterations=args.iterations or quality.iterations(defaults),
-        style_weight=policy.style_weight(args.strength, defaults),
         preserve_color=args.preserve_colors,
     )
+    # The weight and, where the daemon blends (1.8), the blend with the photo; settings_for
+    # keeps only the blend for Instant, whose network has no weight.
+    settings.update(policy.strength_settings(args.strength, defaults, features.blends))
     settings.update(preset_fields(mix))
     trained = parse_trained(args.trained)
     if trained:

@@ -133,7 +133,7 @@ class StyleTransferDocker(DockWidget):
         self.mode.changed.connect(self._on_mode)
         box.addWidget(self.mode)
         box.addWidget(self._build_style(root))
-        self.strength_control = StrengthControl(self.model.style_weight, root)
+        self.strength_control = StrengthControl(self.model.blends, root)
         self.strength = self.strength_control.slider
         self.strength.valueChanged.connect(self._on_strength)
         box.addWidget(self.strength_control)
@@ -364,7 +364,7 @@ class StyleTransferDocker(DockWidget):
     def _on_strength(self, value: int) -> None:
         """The user moved the strength: while a job runs, it is applied to it."""
         if self.model.state.active and self.model.mode is not Mode.INSTANT:
-            self._replace_timer.start()
+            self._replace_timer.start()  # (an instant job is done before the slider rests)
 
     def _on_mode(self) -> None:
         self.strength_control.set_instant(self.mode.effective() is Mode.INSTANT)
@@ -455,7 +455,7 @@ class StyleTransferDocker(DockWidget):
             for name, value in self._remembered.advanced.items():
                 self.form.set_value(name, value)
             self._restoring = False
-            self.strength_control.show_value()
+            self._on_mode()  # whether Instant has a strength depends on the daemon's version
         self._update_instant()
         self._update_buttons()
         self.train.update_state()

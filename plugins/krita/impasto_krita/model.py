@@ -99,7 +99,7 @@ class _Job:
     handle: JobHandle | None = None  # the submit, and the job running now once accepted
     pending: JobHandle | None = None  # a replacement waiting for `accepted`
     superseded: set[str] = field(default_factory=set)
-    pending_weight: float | None = None  # a strength change to send once `accepted` comes
+    pending_strength: dict[str, float] | None = None  # a strength change, sent once accepted
     cancel_on_accept: bool = False
     count: tuple[int, int] | None = None  # the running job's last (iteration, total)
 
@@ -161,10 +161,15 @@ class StyleTransferModel(QObject):
         ones the result layer's name reads the strength back with."""
         return policy.style_weight(strength, self.link.defaults)
 
+    def blends(self) -> bool:
+        """Whether the daemon blends a picture with the photo (protocol 1.8's `amount`): the
+        strength scale's low half and Instant's strength need it."""
+        return self._features().blends
+
     def request(self, choice: StyleChoice) -> JobRequest:
         """What Start sends for the docker's `choice`: style files and layers read, settings
         by name; HostError (one line) when something is missing or unreadable."""
-        return job_request(choice, self.documents(), self.link.defaults)
+        return job_request(choice, self.documents(), self.link.defaults, blends=self.blends())
 
     # -- commands -------------------------------------------------------------------------
 
@@ -307,20 +312,21 @@ class StyleTransferModel(QObject):
         self._set_state(JobState.CANCELLING)
 
     def set_strength(self, strength: float) -> None:
-        """A new strength (0..100): while a job runs, replace it with a warm-started one."""
-        self.set_style_weight(self.style_weight(strength))
+        """A new strength (0..100): while a job runs, replace it with a warm-started one at
+        the strength's style weight and (protocol 1.8) blend with the photo."""
+        self._retarget(policy.strength_settings(strength, self.link.defaults, self.blends()))
 
-    def set_style_weight(self, weight: float) -> None:
-        """A new style weight: while a job runs, replace it with a warm-started one."""
+    def _retarget(self, strength: dict[str, float]) -> None:
+        """New strength settings: while a job runs, replace it with a warm-started one."""
         job = self.job
         if job is None or self.state not in (JobState.SUBMITTING, JobState.RUNNING):
             return
         if job.mode is Mode.INSTANT:  # the fast method has no style weight (and is done soon)
             return
         if job.pending is not None or job.job_id is None:
-            job.pending_weight = weight  # one replacement in flight at a time
+            job.pending_strength = strength  # one replacement in flight at a time
             return
-        self._replace(job, weight)
+        self._replace(job, strength)
 
     def check_document(self) -> None:
         """Called when a document closes: a job whose document is gone is cancelled."""
@@ -368,9 +374,9 @@ class StyleTransferModel(QObject):
         self.queued.emit(position, replacing)
         if self.state is JobState.SUBMITTING:
             self._set_state(JobState.RUNNING)
-        if job.pending_weight is not None:
-            weight, job.pending_weight = job.pending_weight, None
-            self._replace(job, weight)
+        if job.pending_strength is not None:
+            strength, job.pending_strength = job.pending_strength, None
+            self._replace(job, strength)
 
     def job_event(self, handle: JobHandle, event: Event) -> None:
         job = self._current(handle)
@@ -410,9 +416,10 @@ class StyleTransferModel(QObject):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _replace(self, job: _Job, weight: float) -> None:
+    def _replace(self, job: _Job, strength: dict[str, float]) -> None:
         assert job.job_id is not None
-        settings = {**job.submit.settings, "style_weight": weight}
+        settings = {k: v for k, v in job.submit.settings.items() if k != "amount"}
+        settings.update(strength)  # (no amount: the whole picture, from the middle up)
         if job.count is not None:  # it goes on from the current picture: the rest of the count
             settings["iterations"] = replacement_iterations(*job.count, settings.get("iterations"))
         job.submit = replace(job.submit, settings=settings, replace=job.job_id, init_job=job.job_id)

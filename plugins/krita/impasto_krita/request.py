@@ -87,6 +87,7 @@ def job_request(
     doc: Document | None,
     defaults: Mapping[str, Any],
     load: bool = True,
+    blends: bool = False,
 ) -> JobRequest:
     """The request for `choice`; `defaults`: the daemon's current engine defaults (the
     strength's scale). Without `load` (for an estimate) no style is read and the settings are
@@ -102,7 +103,9 @@ def job_request(
     blend = weights + [1.0] * len(choice.trained)
     if len(blend) > 1 or (blend and choice.presets):  # normalized together with the presets'
         settings["style_blend"] = blend
-    settings["style_weight"] = policy.style_weight(choice.strength, defaults)
+    # The style weight and, where the daemon `blends` (protocol 1.8), the blend with the photo
+    # (Instant keeps only the blend: settings_for drops the weight).
+    settings.update(policy.strength_settings(choice.strength, defaults, blends))
     names = (name, *(preset_name(k) for k in choice.presets), *choice.trained)
     return JobRequest(
         styles,
@@ -208,5 +211,7 @@ def result_name(
     weight = settings.get("style_weight")
     if mode is not Mode.INSTANT and isinstance(weight, (int, float)) and weight > 0:
         words.append(f"strength {round(policy.strength_of(weight, defaults))}")
+    elif mode is Mode.INSTANT and isinstance(settings.get("amount"), (int, float)):
+        words.append(f"strength {round(settings['amount'] * policy.BLEND_BELOW)}")
     words.append(f"{settings.get('size')} px")
     return f"{style} ({', '.join(words)})"

@@ -28,7 +28,7 @@ from .sizes import QUALITIES
 # them, in the daemon's words.
 CONTROLLED = frozenset(
     {"style_weight", "style_blend", "init", "max_pixels", "method", "presets", "preset_blend"}
-    | {"trained"}
+    | {"trained", "amount"}  # amount: the strength's low half (protocol 1.8)
 )
 # A painter's settings first, in words; the network's internals after an "expert" heading.
 FIRST = ("size", "iterations", "preserve_color", "tv_weight", "content_weight", "style_scale")

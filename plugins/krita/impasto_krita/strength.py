@@ -1,8 +1,8 @@
 """The docker's strength control: a word, a number, Reset, and a slider between its two ends.
 
-Widgets only: the docker says what a strength means as a style weight (the model maps it, by
-the daemon's current defaults). Object names: `strength`, `strength_value`, `strength_word`,
-`strength_reset`.
+Widgets only: the docker says whether the daemon blends (protocol 1.8), on which what a
+strength does depends; impasto_protocol.policy says it in words (the tooltip). Object names:
+`strength`, `strength_value`, `strength_word`, `strength_reset`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from impasto_protocol import policy
 
 from .qt import QHBoxLayout, QLabel, QSlider, QSpinBox, Qt, QToolButton, QVBoxLayout, QWidget
 
-FIXED = "Instant mode: the network paints at its own strength (Refine or Paint set it)"
+FIXED = "Instant mode: this daemon paints at the network's own strength (update it)"
 
 
 class StrengthControl(QWidget):
-    def __init__(self, weight: Callable[[int], float], parent: QWidget | None = None) -> None:
-        """`weight(strength)`: the style weight a strength stands for, for the tooltip."""
+    def __init__(self, blends: Callable[[], bool], parent: QWidget | None = None) -> None:
+        """`blends()`: whether the daemon blends with the photo (protocol 1.8), which the low
+        half of the scale and the Instant mode's strength need."""
         super().__init__(parent)
-        self._weight = weight
+        self._blends = blends
         self.instant = False
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -32,12 +33,14 @@ class StrengthControl(QWidget):
         self.number = QSpinBox()
         self.number.setObjectName("strength_value")
         self.number.setRange(0, policy.STRENGTH_MAX)
-        self.number.setToolTip("type a strength, 0 (subtle) to 100 (strong)")
+        self.number.setToolTip("type a strength: 0 leaves the photo, 50 the default, 100 the most")
         row.addWidget(self.number)
         self.reset = QToolButton()
         self.reset.setObjectName("strength_reset")
         self.reset.setText("Reset")
-        self.reset.setToolTip(f"back to {policy.DEFAULT_STRENGTH}, the daemon's own style weight")
+        self.reset.setToolTip(
+            f"back to {policy.DEFAULT_STRENGTH}: the style as the daemon paints it"
+        )
         self.reset.clicked.connect(lambda: self.slider.setValue(policy.DEFAULT_STRENGTH))
         row.addWidget(self.reset)
         box.addLayout(row)
@@ -65,18 +68,20 @@ class StrengthControl(QWidget):
         return ends
 
     def show_value(self, value: int | None = None) -> None:
-        """The word for the strength and, unless Instant, its style weight as the tooltip."""
+        """The word for the strength and, as the tooltip, what it does to the picture."""
         value = self.slider.value() if value is None else value
         self.word.setText(policy.strength_word(value))
-        if not self.instant:
-            weight = self._weight(value)
-            tip = f"style weight {weight:.3g} (the daemon's default at {policy.DEFAULT_STRENGTH})"
-            self.slider.setToolTip(tip)
+        blends = self._blends()
+        if self.instant and not blends:
+            self.slider.setToolTip(FIXED)
+        else:
+            self.slider.setToolTip(policy.strength_help(value, blends, self.instant))
 
     def set_instant(self, instant: bool) -> None:
-        """The fast method has no style weight: Instant greys the strength out."""
+        """The fast method has no style weight: its strength is the blend with the photo alone
+        (protocol 1.8), so with an older daemon Instant greys the strength out."""
         self.instant = instant
+        usable = not instant or self._blends()
         for widget in (self.slider, self.number, self.word, self.reset):
-            widget.setEnabled(not instant)
-        self.slider.setToolTip(FIXED)
+            widget.setEnabled(usable)
         self.show_value()
