@@ -43,8 +43,9 @@ from .qt import (
 from .quality import QualityChoice
 from .refusal import RefusalLine, succeeds
 from .remembered import Remembered
+from .remembering import remember, restore, watch_changes
 from .request import StyleChoice, style_to_train
-from .settings_form import CUSTOM, PRESETS, SettingsForm
+from .settings_form import PRESETS, SettingsForm
 from .strength import StrengthControl
 from .style_section import NO_SUCH_FILE, StyleSources
 from .style_training import StyleTraining
@@ -76,9 +77,9 @@ class StyleTransferDocker(DockWidget):
         self._wheel_guard = WheelGuard(self)  # the wheel scrolls the panel, not the settings
         self._remembered = Remembered.load(document.krita_setting)
         self._restoring = True
-        self._restore()
+        restore(self, self._remembered)
         self._restoring = False
-        self._watch_changes()
+        watch_changes(self, self._remember)
         self.link.state_changed.connect(self._on_link_state)
         self.link.swatches_changed.connect(lambda: self.palette.set_swatches(self.link.swatches))
         self.link.swatches_changed.connect(lambda: self.trained.set_styles(self.link.trained))
@@ -260,59 +261,9 @@ class StyleTransferDocker(DockWidget):
             self.animation.model.cancel()
             self.live.stop()
 
-    # -- remembered between sessions --------------------------------------------------------
-
-    def _restore(self) -> None:
-        r = self._remembered
-        for path, weight in r.styles:
-            if Path(path).is_file():
-                self.styles.add_style_file(path, weight)
-            else:
-                log.info("a remembered style image is gone: %s", path)
-        if r.strength is not None:
-            self.strength.setValue(r.strength)
-        if r.preset in (*PRESETS, CUSTOM):
-            self.preset.choose(r.preset)
-        self.selection_only.setChecked(r.selection_only)
-        self.styles.set_source(r.source)
-        if r.mode in {m.value for m in Mode}:
-            self.mode.choose(Mode(r.mode))
-        self.palette.set_chosen(r.palette)
-        self.trained.set_chosen(r.trained)
-
-    def _watch_changes(self) -> None:
-        for signal in (
-            self.strength.valueChanged,
-            self.preset.currentIndexChanged,
-            self.selection_only.toggled,
-            self.styles.changed,
-            self.form.changed,
-            self.mode.changed,
-            self.palette.changed,
-            self.trained.changed,
-        ):
-            signal.connect(self._remember)
-
     def _remember(self, *_: Any) -> None:
-        """Save everything on every change: Krita keeps it in memory and writes kritarc when
-        it quits; there is no 'closing' moment a docker could rely on."""
-        if self._restoring:
-            return
-        r = self._remembered
-        r.styles = self.styles.chosen_files()
-        r.strength = self.strength.value()
-        r.preset = self.preset.name()
-        r.selection_only = self.selection_only.isChecked()
-        r.source = self.styles.source.currentText()
-        r.mode = self.mode.chosen.value
-        r.palette = self.palette.chosen()
-        r.trained = self.trained.chosen()
-        if self.form.built:  # else keep what was remembered: the daemon never answered
-            try:
-                r.advanced = self.form.values()
-            except ValueError:
-                pass  # a half-typed list: remember it once it reads
-        r.save(document.save_krita_setting)
+        if not self._restoring:
+            remember(self, self._remembered)
 
     # -- style sources --------------------------------------------------------------------
 
