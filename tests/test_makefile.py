@@ -18,8 +18,14 @@ def planned(target: str, tmp_path: Path) -> str:
         pytest.skip("make is not installed")
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
+    # (--no-print-directory: under `make test` this make is a sub-make, which would otherwise
+    # print the directory it enters and leaves around the commands)
     r = subprocess.run(
-        ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", target],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return r.stdout
 
