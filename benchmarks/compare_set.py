@@ -34,6 +34,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+import figure_text
 import pairs
 import quality
 from common import RESULTS, load_average, machine_info, median
@@ -120,33 +121,6 @@ def contact_sheet(rows: list[tuple[str, list[Image.Image]]], path: Path, cell: i
     sheet.save(path, quality=88)
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
-    def f(v: Any, digits: int = 2) -> str:
-        if v is None or v == float("inf"):
-            return "not reached"
-        return f"{v:.{digits}f}"
-
-    def seconds(v: Any) -> str:
-        return "not reached" if v is None else f"{v:.1f} s"
-
-    lines = [
-        "| pair | pastiche 100 steps | pastiche first at its final losses | impasto reaches them"
-        " | ratio | strict ratio | 1/3: content, style | 1/5: content, style |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['pair']} | {f(r['pastiche_100_s'], 1)} s | {f(r['pastiche_first_s'], 1)} s"
-            f" (step {r['pastiche_first_step']}) | {seconds(r['impasto_reach_s'])}"
-            f" | **{f(r['ratio'])}** | {f(r['ratio_strict'])}"
-            f" | {f(r['b3_content'])}, {f(r['b3_style'])}"
-            f" | {f(r['b5_content'])}, {f(r['b5_style'])} |"
-        )
-    med = {k: median([r[k] for r in rows]) for k in ("ratio", "ratio_strict")}
-    lines.append(f"| **median** | | | | **{f(med['ratio'])}** | {f(med['ratio_strict'])} | | |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
@@ -195,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{stem}.json").write_text(json.dumps(payload, indent=1))
     # JPEG: a dozen rows of photos is 2 MB as PNG, 0.4 MB here, with nothing visible lost.
     contact_sheet(sheet, args.out / f"{stem}.jpg", 128 if args.size <= 256 else 192)
-    table = markdown(rows)
+    table = figure_text.compare_table(rows)  # the table RESULTS.md shows, from the same rows
     (args.out / f"{stem}.md").write_text(table + "\n")
     print(table)
     print(json.dumps(summary))
