@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from virtual_display import virtual_display
 
@@ -173,3 +174,28 @@ def run_scenario(h: KritaHome, scenario: dict, screen: str = "1280x1024") -> Out
     if stacks.exists() and stacks.stat().st_size:  # Krita hung: where its Python code was
         text += "\nPython stacks when Krita hung:\n" + stacks.read_text(errors="replace")
     return Outcome(rc, seconds, evidence, out, text)
+
+
+def run_steps(h: KritaHome, script: str, resource_cache: Path) -> tuple[Any, Path]:
+    """harness/`script` run inside Krita by the impasto_script harness plug-in (installed here;
+    the caller enables it in kritarc): what the script returned, and the folder of the files it
+    wrote. Krita's exit code, the script's errors and the end of Krita's log are asserted on."""
+    shutil.copy(HARNESS / "impasto_script.desktop", h.pykrita)
+    shutil.copytree(HARNESS / "impasto_script", h.pykrita / "impasto_script")
+    out = h.root / "out"
+    out.mkdir()
+    env = {
+        **h.env(),
+        "IMPASTO_SCRIPT": str(HARNESS / script),
+        "IMPASTO_SCRIPT_OUT": str(out),
+        "IMPASTO_SCRIPT_TIMEOUT": str(KRITA_TIMEOUT - 30),
+        "IMPASTO_PLUGIN_DIR": str(h.pykrita / "impasto_krita"),
+    }
+    done = run_krita(h, env)
+    tail = (h.root / "krita.log").read_text(errors="replace")[-4000:]
+    save_resources(h, resource_cache)
+    ev_path = out / "evidence.json"
+    evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
+    assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{tail}"
+    assert evidence["script_errors"] == [], evidence["script_errors"]
+    return evidence["result"], out

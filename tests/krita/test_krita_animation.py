@@ -9,18 +9,16 @@ what the module did; the pixels come back as files.
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
+import krita_run
 import numpy as np
 import pytest
-from krita_run import KRITA_TIMEOUT, KritaHome, install, make_home, run_krita, save_resources
+from krita_run import install, make_home
 
 pytestmark = pytest.mark.krita
 
-HARNESS = Path(__file__).resolve().parent / "harness"
 W, H = 64, 48
 
 
@@ -28,32 +26,8 @@ def run_steps(tmp_path: Path, resource_cache: Path, wheels: Path) -> tuple[dict,
     """Install the plug-in, run the steps in Krita; the evidence and the folder of files."""
     home = make_home(tmp_path / "krita", resource_cache)
     install(home, f"ipc://{tmp_path}/none.sock", [sys.executable, "-c", "pass"], wheels)
-    shutil.copy(HARNESS / "impasto_script.desktop", home.pykrita)
-    shutil.copytree(HARNESS / "impasto_script", home.pykrita / "impasto_script")
     home.kritarc.write_text("[python]\nenable_impasto_script=true\n")  # not the docker
-    out = home.root / "out"
-    out.mkdir()
-    done, log = krita(home, out)
-    save_resources(home, resource_cache)
-    ev_path = out / "evidence.json"
-    evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
-    assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{log}"
-    assert evidence["script_errors"] == [], evidence["script_errors"]
-    return evidence["result"], out
-
-
-def krita(home: KritaHome, out: Path, script: str = "animation_steps.py") -> tuple[int, str]:
-    """Krita under Xvfb with the steps of `script` (in harness/); its exit code and the end of
-    its log."""
-    env = {
-        **home.env(),
-        "IMPASTO_SCRIPT": str(HARNESS / script),
-        "IMPASTO_SCRIPT_OUT": str(out),
-        "IMPASTO_SCRIPT_TIMEOUT": str(KRITA_TIMEOUT - 30),
-        "IMPASTO_PLUGIN_DIR": str(home.pykrita / "impasto_krita"),
-    }
-    rc = run_krita(home, env)
-    return rc, (home.root / "krita.log").read_text(errors="replace")[-4000:]
+    return krita_run.run_steps(home, "animation_steps.py", resource_cache)
 
 
 def image(out: Path, name: str) -> np.ndarray:

@@ -9,22 +9,19 @@ the docker's widgets and records what happened; the pixels come back as files.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
+import krita_run
 import numpy as np
 import pytest
-from krita_run import install, make_home, save_resources
+from krita_run import install, make_home
 from PIL import Image
-from test_krita_animation import krita
 
 pytestmark = pytest.mark.krita
 
-HARNESS = Path(__file__).resolve().parent / "harness"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "plugins" / "krita" / "screenshots"
 W, H = 64, 48
 KEYS = (0, 2, 5)
@@ -34,19 +31,9 @@ def run_steps(tmp_path: Path, resource_cache: Path, wheels: Path, endpoint: str)
     """Install the plug-in (the docker enabled) and the script harness; run the steps."""
     home = make_home(tmp_path / "krita", resource_cache)
     install(home, endpoint, [sys.executable, "-c", "pass"], wheels)
-    shutil.copy(HARNESS / "impasto_script.desktop", home.pykrita)
-    shutil.copytree(HARNESS / "impasto_script", home.pykrita / "impasto_script")
     rc = home.kritarc.read_text().replace("enable_impasto_e2e=true", "enable_impasto_script=true")
     home.kritarc.write_text(rc)
-    out = home.root / "out"
-    out.mkdir()
-    done, tail = krita(home, out, "clip_steps.py")
-    save_resources(home, resource_cache)
-    ev_path = out / "evidence.json"
-    evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
-    assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{tail}"
-    assert evidence["script_errors"] == [], evidence["script_errors"]
-    return evidence["result"], out
+    return krita_run.run_steps(home, "clip_steps.py", resource_cache)
 
 
 def image(out: Path, name: str) -> np.ndarray:

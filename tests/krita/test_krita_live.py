@@ -9,41 +9,21 @@ daemon for the jobs left. One Krita run serves every check below.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+import krita_run
 import numpy as np
 import pytest
-from krita_run import KRITA_TIMEOUT, KritaHome, install, make_home, save_resources
+from krita_run import install, make_home
 
 from impasto_protocol import Pixels
 from impasto_protocol.submission import build_submit
-from virtual_display import virtual_display
 
 pytestmark = pytest.mark.krita
 
-HARNESS = Path(__file__).resolve().parent / "harness"
 W, H = 320, 240
 PREVIEW = 512  # the live copy's side: the 320x240 layer is under it, so sent as it is
-
-
-def krita(home: KritaHome, out: Path) -> tuple[int, str]:
-    env = {
-        **home.env(),
-        "IMPASTO_SCRIPT": str(HARNESS / "live_steps.py"),
-        "IMPASTO_SCRIPT_OUT": str(out),
-        "IMPASTO_SCRIPT_TIMEOUT": str(KRITA_TIMEOUT - 30),
-    }
-    cmd = ["timeout", "-k", "5", str(KRITA_TIMEOUT), "krita", "--nosplash"]
-    log = home.root / "krita.log"
-    with virtual_display([], "1280x1024", home.root / "xvfb.log") as display:
-        with open(log, "wb") as f:
-            rc = subprocess.run(cmd, env={**env, "DISPLAY": display}, stdout=f,
-                                stderr=subprocess.STDOUT, cwd=home.root).returncode  # fmt: skip
-    return rc, log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +39,10 @@ def live_run(tmp_path_factory, resource_cache, wheels):
     try:
         home = make_home(root / "krita", resource_cache)
         install(home, daemon.endpoint, [sys.executable, "-c", "pass"], wheels)
-        shutil.copy(HARNESS / "impasto_script.desktop", home.pykrita)
-        shutil.copytree(HARNESS / "impasto_script", home.pykrita / "impasto_script")
         rc = home.kritarc.read_text()
         home.kritarc.write_text(rc.replace("[python]\n", "[python]\nenable_impasto_script=true\n"))
-        out = home.root / "out"
-        out.mkdir()
-        done, log = krita(home, out)
-        save_resources(home, resource_cache)
-        ev_path = out / "evidence.json"
-        evidence = json.loads(ev_path.read_text()) if ev_path.exists() else {}
-        assert done == 0, f"Krita exited with {done}\nevidence: {evidence}\nlog:\n{log}"
-        assert evidence["script_errors"] == [], evidence["script_errors"]
-        yield evidence["result"], out, daemon
+        result, out = krita_run.run_steps(home, "live_steps.py", resource_cache)
+        yield result, out, daemon
     finally:
         daemon.stop()
 
