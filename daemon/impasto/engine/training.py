@@ -81,8 +81,8 @@ class TrainReporting:
 
 # The default training photos: the package's own examples and, when scikit-image is
 # installed, its public-domain pictures (read from its data folder; nothing is downloaded).
-# scikit-image's coffee, chelsea and gravel are never used: they are kept for checks on
-# pictures nothing was tuned or trained on.
+# Only the pictures listed below are used: the others are kept for checks on pictures
+# nothing was tuned or trained on.
 # motorcycle_right (the other half of motorcycle_left's stereo pair) is held apart too, as a
 # validation photo for the training figures (benchmarks/training.py).
 SKIMAGE_PHOTOS = (
