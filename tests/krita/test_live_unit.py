@@ -21,7 +21,7 @@ from impasto_krita.host import HostError
 from impasto_krita.live_model import LiveModel, LivePicture, shrink_qimage
 from impasto_krita.request import JobRequest
 from PyQt5.QtCore import QCoreApplication
-from test_model_unit import ArrayDocument, H, MemoryLink, W, picture
+from test_model_unit import ArrayDocument, H, MemoryLink, W, picture, progress
 
 from impasto_protocol import Submit
 from impasto_protocol.modes import Mode
@@ -221,6 +221,112 @@ def test_a_style_change_sends_the_same_picture_again() -> None:
     assert submits(link)[1].settings["presets"] == [7]
 
 
+def refining(live: LiveModel) -> None:
+    live.set_options(canvas=False, selection_only=True, preview_size=512, refine=True)
+
+
+def shown_live_picture(live: LiveModel, link: MemoryLink, clock: Clock, value: int = 9) -> None:
+    """The first state sent, accepted as j1 and its instant picture shown."""
+    settle(live, clock)
+    link.answer("j1")
+    link.send("j1", "result", {"info": {}}, picture(value))
+
+
+def test_refine_when_idle_improves_the_live_picture_in_place() -> None:
+    """Unchanged `refine_after` seconds after its picture came, the state is refined: an
+    optimization warm-started from the live job, at the same size, whose previews replace the
+    live picture one after another; a refined state is not refined again."""
+    live, link, doc, clock, shown = live_setup()
+    live.set_request(
+        JobRequest([], "Built-in style 3", {"iterations": 30}, True, Mode.INSTANT, {3: 1.0})
+    )
+    refining(live)
+    shown_live_picture(live, link, clock)
+    clock.advance(live.refine_after / 2)
+    live.tick()
+    assert len(link.sent) == 1, "not before refine_after"
+    clock.advance(live.refine_after / 2)
+    live.tick()
+    assert len(link.sent) == 2 and live.counters.refines == 1
+    refine = submits(link)[1]
+    assert refine.init_job == "j1" and refine.replace is None
+    assert refine.settings["method"] == "gatys" and "init" not in refine.settings
+    assert refine.settings["iterations"] == 30 and refine.settings["presets"] == [3]
+    assert refine.settings["size"] == W and refine.preview_size == W
+    assert refine.content is not None and bytes(refine.content.data) == bytes(
+        submits(link)[0].content.data
+    )
+    link.answer("j2")
+    link.send("j2", "progress", progress(3, 30))
+    assert live.status == "live: refining, 3/30"
+    for value in (20, 21):
+        link.send("j2", "preview", progress(value - 10, 30), picture(value))
+    link.send("j2", "result", {"info": {}}, picture(22))
+    assert [bytes(p.image.data)[0] for p in shown] == [9, 20, 21, 22]
+    assert [p.refined for p in shown] == [False, True, True, True]
+    assert live.picture is not None and live.picture.refined and live.in_flight == 0
+    layer = live.apply()
+    assert doc.names[layer] == f"Built-in style 3 (live, refined, {W} px)"
+    for _ in range(5):
+        clock.advance(live.refine_after)
+        live.tick()
+    assert len(link.sent) == 2, "a refined state is not refined again"
+
+
+def test_the_next_stroke_cancels_the_refine_at_once() -> None:
+    live, link, doc, clock, shown = live_setup()
+    refining(live)
+    shown_live_picture(live, link, clock)
+    clock.advance(live.refine_after)
+    live.tick()
+    link.answer("j2")
+    link.send("j2", "preview", progress(1), picture(30))
+    paint(doc, 60)
+    live.tick()  # the stroke's first change: before its own update is due
+    assert link.cancelled == ["j2"] and live.in_flight == 0
+    assert live.counters.refines_cancelled == 1
+    clock.advance(live.pause)
+    live.tick()
+    update = submits(link)[2]
+    assert update.settings["method"] == "fast" and update.replace is None
+    link.answer("j3")
+    link.send("j3", "result", {"info": {}}, picture(40))
+    assert [bytes(p.image.data)[0] for p in shown] == [9, 30, 40]
+    # the new state is refined in its turn
+    clock.advance(live.refine_after)
+    live.tick()
+    assert submits(link)[3].init_job == "j3"
+
+
+def test_a_refine_not_accepted_yet_is_cancelled_when_accepted() -> None:
+    live, link, doc, clock, _ = live_setup()
+    refining(live)
+    shown_live_picture(live, link, clock)
+    clock.advance(live.refine_after)
+    live.tick()
+    paint(doc, 60)
+    settle(live, clock)
+    assert len(link.sent) == 2, "the update waits for the refine's accepted (then cancels it)"
+    link.answer("j2", request=link.sent[1])
+    assert link.cancelled == ["j2"] and live.in_flight == 0
+    live.tick()
+    assert submits(link)[2].settings["method"] == "fast" and submits(link)[2].replace is None
+
+
+def test_refine_off_cancels_a_refine_and_none_starts_without_it() -> None:
+    live, link, _doc, clock, _ = live_setup()
+    shown_live_picture(live, link, clock)
+    clock.advance(live.refine_after * 3)
+    live.tick()
+    assert len(link.sent) == 1, "refine when idle is off by default"
+    refining(live)
+    live.tick()
+    assert len(link.sent) == 2
+    link.answer("j2")
+    live.set_options(canvas=False, selection_only=True, preview_size=512, refine=False)
+    assert link.cancelled == ["j2"] and live.in_flight == 0
+
+
 # -- a real daemon --------------------------------------------------------------------------
 
 
@@ -234,11 +340,8 @@ def spin(app: QCoreApplication, until: Callable[[], bool], seconds: float, live=
     return until()
 
 
-@pytest.mark.slow
-def test_live_on_a_real_daemon(tmp_path: Path, daemon) -> None:
-    """Three strokes on the numpy document through the plug-in's DaemonLink and a real
-    daemon: the live picture follows the latest state (its digest is the state's), shown
-    pictures only ever get newer, and after Live off the daemon has no unfinished job."""
+def live_on_daemon(tmp_path: Path, daemon):
+    """Live mode on the numpy document through the plug-in's real DaemonLink to `daemon`."""
     app = QCoreApplication.instance() or QCoreApplication(["test"])
     config = tmp_path / "impasto.json"
     config.write_text(json.dumps({"endpoint": daemon.endpoint}))
@@ -247,6 +350,15 @@ def test_live_on_a_real_daemon(tmp_path: Path, daemon) -> None:
     doc = ArrayDocument()
     shown: list[LivePicture] = []
     live = LiveModel(link, lambda: doc, shrink_qimage, time.monotonic, shown.append)
+    return app, link, doc, shown, live
+
+
+@pytest.mark.slow
+def test_live_on_a_real_daemon(tmp_path: Path, daemon) -> None:
+    """Three strokes on the numpy document through the plug-in's DaemonLink and a real
+    daemon: the live picture follows the latest state (its digest is the state's), shown
+    pictures only ever get newer, and after Live off the daemon has no unfinished job."""
+    app, link, doc, shown, live = live_on_daemon(tmp_path, daemon)
     try:
         assert spin(app, lambda: link.state is LinkState.READY, 60), link.describe()
         live.set_request(PRESET)
@@ -269,6 +381,58 @@ def test_live_on_a_real_daemon(tmp_path: Path, daemon) -> None:
         assert live.in_flight == 0
     finally:
         link.close()
+
+
+@pytest.mark.slow
+def test_refine_when_idle_on_a_real_daemon(tmp_path: Path, daemon) -> None:
+    """Refine when idle through a real daemon: the refine warm-starts from the live job (its
+    first picture is the live one), a stroke cancels it on the daemon at once, and the new
+    state, left alone, is refined to the end."""
+    app, link, doc, shown, live = live_on_daemon(tmp_path, daemon)
+    live.refine_after = 0.2
+    try:
+        assert spin(app, lambda: link.state is LinkState.READY, 60), link.describe()
+        live.set_request(
+            JobRequest([], "Built-in style 3", {"iterations": 400}, True, Mode.INSTANT, {3: 1.0})
+        )
+        live.set_options(canvas=False, selection_only=True, preview_size=512, refine=True)
+        live.start()
+        paint(doc, 90)
+        assert spin(app, lambda: any(p.refined for p in shown), 60, live), live.status
+        instant = next(p for p in shown if not p.refined)
+        first_refined = next(p for p in shown if p.refined)
+        assert first_refined.digest == instant.digest == live._seen
+        refine_job = live.job_ids()[0]
+        paint(doc, 200)  # the painter is back
+        live.tick()
+        assert live.in_flight == 0 and live.counters.refines_cancelled == 1
+        with daemon.client() as client:
+            assert spin(app, lambda: job_state(client, refine_job) == "cancelled", 20)
+        state = live._seen
+        assert spin(
+            app,
+            lambda: (
+                live.picture is not None
+                and live.picture.refined
+                and live.picture.digest == state
+                and live.in_flight == 0
+            ),
+            120,
+            live,
+        ), live.status
+        refined = np.frombuffer(bytes(live.picture.image.data), np.uint8)
+        first = next(p for p in shown if p.digest == state and not p.refined)
+        assert not np.array_equal(refined, np.frombuffer(bytes(first.image.data), np.uint8))
+        assert live.counters.refines == 2
+        seqs = [p.seq for p in shown]
+        assert seqs == sorted(seqs), seqs
+    finally:
+        live.stop()
+        link.close()
+
+
+def job_state(client, job: str) -> str | None:
+    return next((j["state"] for j in client.status()["jobs"] if j["job"] == job), None)
 
 
 def unfinished(client) -> list[dict]:
@@ -310,5 +474,8 @@ def test_the_live_row_shows_the_picture_and_applies_it(offscreen_app) -> None:
     clock.advance(section.model.pause)
     section._tick()
     link.answer("j2")
+    assert not section.model.refine
+    section.refine.setChecked(True)
+    assert section.model.refine, "the checkbox turns refine when idle on"
     section.toggle.setChecked(False)
     assert link.cancelled == ["j2"] and section.model.in_flight == 0

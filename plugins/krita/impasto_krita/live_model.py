@@ -22,6 +22,13 @@ tick after the link is usable again sends the current state. Live off, a closed 
 closed docker (`stop()`) cancel every job it has on the daemon, including one whose `accepted`
 is still on its way.
 
+Refine when idle (`refine`, off by default): once the painter has left the picture unchanged
+for `refine_after` seconds after its live picture came, the optimization improves that picture
+(a job warm-started from the live job's result, `init_job`, at the same size, with the
+strength's style weight); its previews replace the live picture as they come. The next change
+cancels it at once and live mode goes on with instant updates; a refined state is not refined
+again.
+
 `apply()` copies the live picture into a new layer above the source: one undo step, named
 like other results ("style (live, 512 px)"), at the area's full size. The picture is upscaled
 (and masked by the feathered selection), not computed again at full size: Apply keeps the
@@ -38,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from impasto_protocol import Cancelled, Pixels, Preview, RemoteError, Result
+from impasto_protocol import Cancelled, Pixels, Preview, Progress, RemoteError, Result
 from impasto_protocol.modes import Mode, preset_fields, settings_for
 from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
@@ -51,6 +58,7 @@ log = logging.getLogger(__name__)
 PREVIEW_SIZE = 512  # the live copy's longer side (a setting of the docker)
 PAUSE_S = 0.1  # a stroke's end: the picture unchanged this long
 MAX_WAIT_S = 0.5  # continuous painting: an update at least this often
+REFINE_AFTER_S = 3.0  # refine when idle: this long unchanged after the live picture came
 EPSILON_S = 1e-6  # (clock arithmetic: 100.1 - 100.0 < 0.1)
 MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE = 16, 2048
 NO_STYLE = "choose a style image or layer, or a built-in or trained style"
@@ -75,6 +83,7 @@ class LivePicture:
     target: Target
     digest: str
     name: str  # the styles, for Apply's layer name
+    refined: bool = False  # a picture of the optimization (refine when idle)
 
 
 @dataclass(eq=False)
@@ -83,8 +92,10 @@ class _Update:
     target: Target
     digest: str
     name: str
+    content: Pixels  # the downscaled copy sent (a refine sends it again)
     job_id: str | None = None
     cancel_on_accept: bool = False
+    refine: bool = False
 
 
 @dataclass
@@ -107,6 +118,8 @@ class LiveCounters:
     shown: int = 0
     stale: int = 0  # pictures that came after a newer one was shown: dropped
     refused: int = 0
+    refines: int = 0  # refine jobs sent
+    refines_cancelled: int = 0  # by a change of the picture (or of the styles)
     shown_seqs: list[int] = field(default_factory=list)
 
 
@@ -135,6 +148,8 @@ class LiveModel:
         self.preview_size = PREVIEW_SIZE
         self.pause = PAUSE_S
         self.max_wait = MAX_WAIT_S
+        self.refine = False
+        self.refine_after = REFINE_AFTER_S
         self.request: JobRequest | None = None
         self.picture: LivePicture | None = None
         self.sent_settings: dict[str, Any] = {}  # the last update's, as sent (tests)
@@ -147,6 +162,8 @@ class LiveModel:
         self._updates: dict[JobHandle, _Update] = {}  # unfinished, newest last
         self._seq = 0
         self._shown_seq = 0
+        self._shown: tuple[_Update, float] | None = None  # the update shown last, and when
+        self._refined: str | None = None  # the digest refined last (never refined twice)
         self._applied: set[str] = set()  # the layers Apply made: not restyled themselves
 
     # -- commands -------------------------------------------------------------------------
@@ -170,7 +187,13 @@ class LiveModel:
         self.request = request
         self._seen = None
 
-    def set_options(self, *, canvas: bool, selection_only: bool, preview_size: int) -> None:
+    def set_options(
+        self, *, canvas: bool, selection_only: bool, preview_size: int, refine: bool = False
+    ) -> None:
+        if refine != self.refine:
+            self.refine, self._refined = refine, None
+            if not refine:
+                self._cancel_refine()
         size = max(MIN_PREVIEW_SIZE, min(MAX_PREVIEW_SIZE, int(preview_size)))
         if (canvas, selection_only, size) != (self.canvas, self.selection_only, self.preview_size):
             self.canvas, self.selection_only, self.preview_size = canvas, selection_only, size
@@ -181,6 +204,7 @@ class LiveModel:
         if self._doc is not None and not self._doc.is_open():
             self._cancel_all()
             self._doc, self._pending, self._seen, self.picture = None, None, None, None
+            self._shown = None
             self._say("live: the document was closed")
 
     @property
@@ -213,10 +237,11 @@ class LiveModel:
         if self._doc is None or not _same(doc, self._doc):
             if self._doc is not None:  # another image is active: its picture starts over
                 self._cancel_all()
-                self._seen, self._pending, self.picture = None, None, None
+                self._seen, self._pending, self.picture, self._shown = None, None, None, None
             self._doc = doc  # kept: it knows the layers its targets name
         self._read(self._doc)
         self._maybe_send()
+        self._maybe_refine()
 
     def apply(self) -> str:
         """The live picture as a new layer above the source (one undo step); its id.
@@ -236,7 +261,7 @@ class LiveModel:
             mask = imaging.feathered_mask(target.selection, area.width, area.height, radius)
         pixels = imaging.fitted(picture.image, area.width, area.height, mask)
         side = max(picture.image.width, picture.image.height)
-        name = f"{picture.name} (live, {side} px)"
+        name = f"{picture.name} (live, {'refined, ' if picture.refined else ''}{side} px)"
         layer = doc.add_result_layer(target, name, frozenset())
         doc.write_result(target, layer, pixels, "u8")
         doc.keep_source_active(target, layer)
@@ -274,6 +299,7 @@ class LiveModel:
         self._seen = digest
         first = self._pending.first_change if self._pending is not None else now
         self._pending = _Pending(target, pixels, digest, first, now)
+        self._cancel_refine()  # the painter is back: the CPU is theirs and the next update's
 
     def _maybe_send(self) -> None:
         pending = self._pending
@@ -327,11 +353,63 @@ class LiveModel:
             submit = dataclasses.replace(submit, replace=newest.job_id)
         self.sent_settings = dict(submit.settings)
         self._seq += 1
-        update = _Update(self._seq, pending.target, pending.digest, request.style_name)
+        update = _Update(self._seq, pending.target, pending.digest, request.style_name, small)
         handle = self.link.start_job(submit.to_message(), self)
         self._updates[handle] = update
         self.counters.sent += 1
         self.counters.replaced += replacing
+
+    def _maybe_refine(self) -> None:
+        """Refine when idle: the optimization from the live picture of the current state, once
+        it has stayed unchanged `refine_after` seconds after that picture came."""
+        if not self.refine or self._pending is not None or self._updates or self._shown is None:
+            return
+        shown, at = self._shown
+        if (
+            shown.refine
+            or shown.job_id is None
+            or shown.digest != self._seen
+            or shown.digest == self._refined
+            or self.clock() - at < self.refine_after - EPSILON_S
+            or self.request is None
+        ):
+            return
+        request = self.request
+        self._refined = shown.digest
+        settings = settings_for(Mode.PAINT, dict(request.settings))
+        settings.update(preset_fields(request.presets))
+        settings.pop("init")  # (the start is the live picture: init_job)
+        side = max(shown.content.width, shown.content.height)
+        settings["size"] = side
+        try:
+            submit = build_submit(
+                shown.content,
+                request.styles,
+                settings,
+                self.link.welcome,
+                label=job_label(KRITA_CLIENT, f"live, refine: {request.style_name}"),
+                preview_size=side,  # (the previews replace the live picture: at its size)
+                result_layout="BGRA",
+                result_dtype="u8",
+            )
+        except JobRefused as e:
+            self._say(f"live: {e}")
+            return
+        submit = dataclasses.replace(submit, init_job=shown.job_id)
+        self.sent_settings = dict(submit.settings)
+        self._seq += 1
+        update = _Update(
+            self._seq, shown.target, shown.digest, shown.name, shown.content, refine=True
+        )
+        self._updates[self.link.start_job(submit.to_message(), self)] = update
+        self.counters.refines += 1
+        self._say("live: refining")
+
+    def _cancel_refine(self) -> None:
+        for handle, update in list(self._updates.items()):
+            if update.refine:
+                self.counters.refines_cancelled += 1
+                self._cancel(handle, update)
 
     def _newest(self) -> _Update | None:
         return max(self._updates.values(), key=lambda u: u.seq, default=None)
@@ -364,13 +442,16 @@ class LiveModel:
             return
         if isinstance(event, (Preview, Result)):
             self._show(update, event.image)
+        elif isinstance(event, Progress) and update.refine and event.total:
+            self._say(f"live: refining, {event.iteration}/{event.total}")
         if isinstance(event, (Result, Cancelled, RemoteError)):
             self._updates.pop(handle, None)
         if isinstance(event, RemoteError):
             self._say(f"live: the update failed: {event}")
 
     def _show(self, update: _Update, image: Pixels) -> None:
-        if update.seq <= self._shown_seq:
+        # A refine's pictures come one after another under one number, each further along.
+        if update.seq < self._shown_seq or (update.seq == self._shown_seq and not update.refine):
             if update.seq < self._shown_seq:
                 self.counters.stale += 1
             return
@@ -378,7 +459,10 @@ class LiveModel:
             self._say(f"live: the daemon sent {image.layout} {image.dtype}, not BGRA u8")
             return
         self._shown_seq = update.seq
-        self.picture = LivePicture(update.seq, image, update.target, update.digest, update.name)
+        self._shown = (update, self.clock())
+        self.picture = LivePicture(
+            update.seq, image, update.target, update.digest, update.name, update.refine
+        )
         self.counters.shown += 1
         self.counters.shown_seqs.append(update.seq)
         self._say(f"live: {image.width}x{image.height} px")
@@ -388,11 +472,14 @@ class LiveModel:
 
     def _cancel_all(self) -> None:
         for handle, update in list(self._updates.items()):
-            if update.job_id is not None:
-                self.link.cancel(update.job_id)
-                self._drop(handle)
-            else:  # its `accepted` is on its way: cancelled when it comes
-                update.cancel_on_accept = True
+            self._cancel(handle, update)
+
+    def _cancel(self, handle: JobHandle, update: _Update) -> None:
+        if update.job_id is not None:
+            self.link.cancel(update.job_id)
+            self._drop(handle)
+        else:  # its `accepted` is on its way: cancelled when it comes
+            update.cancel_on_accept = True
 
     def _drop(self, handle: JobHandle) -> None:
         self._updates.pop(handle, None)

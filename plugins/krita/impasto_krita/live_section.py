@@ -9,8 +9,8 @@ and exported with the image, and above the painted layer it would hide the very 
 painted (below it, it would be hidden). Apply is the only thing live mode does to the image:
 one new layer, one undo step.
 
-Widgets carry object names (`live_toggle`, `live_source`, `live_size`, `live_preview`,
-`live_enlarge`, `live_apply`, `live_status`) for scripts and the end-to-end tests.
+Widgets carry object names (`live_toggle`, `live_source`, `live_size`, `live_refine`,
+`live_preview`, `live_enlarge`, `live_apply`, `live_status`) for scripts and the end-to-end tests.
 """
 
 from __future__ import annotations
@@ -102,6 +102,13 @@ class LiveSection(QWidget):
         self.size.valueChanged.connect(lambda _: self._options())
         row.addWidget(self.size)
         box.addLayout(row)
+        self.refine = self._named(QCheckBox("Refine when idle"), "live_refine")
+        self.refine.setToolTip(
+            "after a few seconds without a change, the optimization improves the live picture "
+            "(with the strength below); the next stroke stops it at once"
+        )
+        self.refine.toggled.connect(lambda _: self._options())
+        box.addWidget(self.refine)
         self.preview = self._named(QLabel(), "live_preview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setVisible(False)
@@ -214,6 +221,7 @@ class LiveSection(QWidget):
             canvas=self.source.currentIndex() == 1,
             selection_only=self._selection_only(),
             preview_size=self.size.value(),
+            refine=self.refine.isChecked(),
         )
 
     def _tick(self) -> None:
