@@ -607,3 +607,148 @@ def clip_strip(path: str, picture: str) -> Callable[[Source], str]:
         )
 
     return render
+
+
+# -- Krita's live mode (live.py) ------------------------------------------------------------
+
+
+def _ms(cell: Data | None, unit_s: bool = False) -> str:
+    """A {median_ms, p90_ms} cell: "0.43 s (0.61)" or "150 ms (236)"."""
+    if not cell or not cell.get("n"):
+        return "-"
+    med, p90 = cell["median_ms"], cell.get("p90_ms")
+    if unit_s:
+        return f"{med / 1000:.2f} s" + (f" ({p90 / 1000:.2f})" if p90 is not None else "")
+    return f"{med:.0f} ms" + (f" ({p90:.0f})" if p90 is not None else "")
+
+
+def live(path: str, target_s: float = 0.3) -> Callable[[Source], str]:
+    def render(src: Source) -> str:
+        data = src.need(path)
+        s, raw, config = data["summary"], data["raw"], data["config"]
+        sizes = sorted(s["latency"], key=int)
+        counters = raw["counters"]
+        end = (data.get("end") or {}).get("load_average_at_end")
+        lines = [
+            provenance(data, path, src)
+            + (f"; load average {end[0]:.2f} at the end" if end else "")
+            + f"; the daemon: {raw.get('daemon', '?')}.",
+            "",
+            "| | " + " | ".join(f"{k} px" for k in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+            "| end of stroke to picture shown, median (p90) | "
+            + " | ".join(_ms(s["latency"][k], True) for k in sizes)
+            + " |",
+            "| the daemon's job alone, median (p90) | "
+            + " | ".join(_ms(s["daemon_job"].get(k), True) for k in sizes)
+            + " |",
+            "",
+            "| | Live off | Live on, 512 px |",
+            "|---|---|---|",
+            f"| Krita's stroke time, median (p90) | {_ms(s['stroke_off'])}"
+            f" | {_ms(s['stroke_on_512'])} |",
+            f"| live mode's tick on the UI thread, median (p90) | -"
+            f" | {_ms(s['tick_while_painting_512'])} |",
+            f"| pictures shown per second while painting | -"
+            f" | {s['updates_per_s_while_painting_512']:.2f} |",
+            "",
+        ]
+        at512 = s["latency"].get("512")
+        ratio = s["stroke_on_512"]["median_ms"] / s["stroke_off"]["median_ms"]
+        met = at512 is not None and at512["median_ms"] / 1000 <= target_s
+        lines.append(
+            f"{config['repeats']} strokes per size for the latency, {config['strokes']} strokes"
+            f" for each stroke time, a stroke every {config['gap_ms']} ms for the update rate,"
+            f" on a {config['width']}x{config['height']} image. Over the whole run live mode sent"
+            f" {counters['sent']} updates, {counters['replaced']} of them replacing the one in"
+            f" flight, and showed {counters['shown']} pictures, {counters['stale']} of them after"
+            f" a newer one. A stroke took {ratio:.2f} times as long with Live on (medians). The"
+            f" {target_s:g} s target at 512 px is {'met' if met else 'not met'} in this run."
+        )
+        return "\n".join(lines)
+
+    return render
+
+
+# -- time estimates (estimates.py) ----------------------------------------------------------
+
+
+def estimates(path: str) -> Callable[[Source], str]:
+    def render(src: Source) -> str:
+        data = src.need(path)
+        runs = data["runs"]
+        moments = ("before", "5%", "25%", "50%")
+        lines = [
+            provenance(data, path, src) + ".",
+            "",
+            "Promised total / real time (1.0: honest; below 1: low), the new model / the old:",
+            "",
+            "| job | iterations | real | CPU | "
+            + " | ".join(f"{'before' if m == 'before' else 'at ' + m}: new / old" for m in moments)
+            + " |",
+            "|---|---:|---:|---:|" + "---:|" * len(moments),
+        ]
+        for r in runs:
+            content, _, style = r["pair"].partition(":")
+            q = r["ratios"]
+            cells = " | ".join(f"{q[f'new_{m}']:.2f} / {q[f'old_{m}']:.2f}" for m in moments)
+            lines.append(
+                f"| {r['size']} px, {content} + {style} | {r['iterations']} | {r['real_s']:.0f} s"
+                f" | {r['cpu_s']:.0f} s | {cells} |"
+            )
+        new = [r["ratios"]["new_before"] for r in runs]
+        old = [r["ratios"]["old_before"] for r in runs]
+        lines += [
+            "",
+            f"Before the start the new model promised {_range(new)} of the real time, the old"
+            f" {_range(old)}. (CPU: the process's CPU seconds during the job; on an otherwise idle"
+            " machine about twice the real time with two threads.)",
+        ]
+        return "\n".join(lines)
+
+    return render
+
+
+# -- the strength scale (strength_scale.py) --------------------------------------------------
+
+
+def strength_scale(path: str) -> Callable[[Source], str]:
+    rows_of = {
+        "paint": (
+            ("change, weight only (levels)", "change_weight_only", 1),
+            ("change, the scale (levels)", "change", 1),
+            ("style loss, weight only (x at 50)", "style_loss_weight_only_vs_50", 2),
+            ("style loss, the scale (x at 50)", "style_loss_vs_50", 2),
+        ),
+        "instant": (
+            ("change, the network alone (levels)", "change_weight_only", 1),
+            ("change, the scale (levels)", "change", 1),
+            ("style loss, the scale (x at 50)", "style_loss_vs_50", 2),
+        ),
+    }
+    rows_of["refine"] = rows_of["paint"]
+
+    def cell(v: float, digits: int) -> str:
+        return f"{v:.0f}" if digits == 2 and v >= 10 else f"{v:.{digits}f}"
+
+    def render(src: Source) -> str:
+        data = src.need(path)
+        lines = [
+            provenance(data, path, src)
+            + f"; {data['engine']}; {data['quality']} ({data['size']} px,"
+            f" {data['iterations']} iterations).",
+        ]
+        for mode, curve in data["summary"].items():
+            strengths = list(curve)
+            pairs = sorted({r["pair"] for r in data["rows"] if r["mode"] == mode})
+            lines += [
+                "",
+                f"| {mode.capitalize()} ({', '.join(pairs)}) | " + " | ".join(strengths) + " |",
+                "|---|" + "---|" * len(strengths),
+            ]
+            for label, key, digits in rows_of[mode]:
+                values = " | ".join(cell(curve[k][key], digits) for k in strengths)
+                lines.append(f"| {label} | {values} |")
+        return "\n".join(lines)
+
+    return render

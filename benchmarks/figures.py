@@ -204,7 +204,8 @@ FIGURES: tuple[Figure, ...] = (
         name="per-iteration",
         results=("per_iteration.json", "gram_precision.json"),
         quick=(
-            f"{PY}per_iteration.py --size 256 --out {{results}}/per_iteration.json",
+            f"{PY}per_iteration.py --size 256 --precision auto"
+            " --out {results}/per_iteration.json",
             f"{PY}gram_precision.py --out {{results}}/gram_precision.json",
         ),
         full=(
@@ -251,6 +252,41 @@ FIGURES: tuple[Figure, ...] = (
         full_minutes=11,
         regions={"daemon": text.daemon("daemon_figures.json")},
         without_commit=("daemon_figures.json",),
+    ),
+    Figure(
+        name="live",
+        results=("live.json",),
+        quick=(f"{PY}live.py --out {{results}}/live.json",),
+        full=(
+            f"{PY}live.py --out {{results}}/live.json"
+            " --screenshot plugins/krita/screenshots/docker_live.png",
+        ),
+        quick_minutes=4,
+        full_minutes=4,
+        regions={"live": text.live("live.json")},
+        without_commit=("live.json",),
+    ),
+    Figure(
+        name="estimates",
+        results=("estimates.json",),
+        quick=(
+            f"{PY}estimates.py --sizes 256 512 --pairs astronaut:brick"
+            " --out {results}/estimates.json",
+        ),
+        full=(f"{PY}estimates.py --sizes 256 512 1024 --out {{results}}/estimates.json",),
+        quick_minutes=4,
+        full_minutes=20,
+        regions={"estimates": text.estimates("estimates.json")},
+    ),
+    Figure(
+        name="strength",
+        results=("strength_scale.json",),
+        quick=(f"{PY}strength_scale.py --pairs 1 --out {{results}}/strength_scale.json",),
+        full=(f"{PY}strength_scale.py --out {{results}}/strength_scale.json",),
+        quick_minutes=4,
+        full_minutes=16,
+        regions={"strength": text.strength_scale("strength_scale.json")},
+        without_commit=("strength_scale.json",),
     ),
     Figure(
         name="clips",

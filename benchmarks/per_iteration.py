@@ -177,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     content = Image.open(args.content).convert("RGB")
     style = Image.open(args.style).convert("RGB")
-    stylizers = {p: Stylizer(device="cpu", precision=p) for p in args.precision}
+    stylizers = {}
+    for p in args.precision:
+        stylizer = Stylizer(device="cpu", precision=p)
+        # "auto" (the engine's default) is labelled by what it resolved to on this machine
+        stylizers[
+            ("bfloat16" if stylizer.compute.bfloat16 else "float32") if p == "auto" else p
+        ] = stylizer
     for s in stylizers.values():
         s.warm_up()
     rows: list[Row] = []
