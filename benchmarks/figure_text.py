@@ -226,8 +226,14 @@ def compare_headline(sizes: Sequence[tuple[int, str, str]]) -> Callable[[Source]
                     else "pastiche's losses not reached in the median"
                 )
                 n = len(data["rows"])
+                precision = _impasto_precision(data)
+                arm = (
+                    f"impasto in float32{' (asked for)' if precision == 'float32' else ''}"
+                    if path == float32
+                    else f"impasto in its default precision ({precision} on that CPU)"
+                )
                 said.append(
-                    f"{data['size']} px, impasto in {_impasto_precision(data)}: {got} over"
+                    f"{data['size']} px, {arm}: {got} over"
                     f" {n} pair{'s' if n != 1 else ''} ({m.get('cpu')}, {m.get('logical_cpus')}"
                     f" CPUs, {str(m['date'])[:10]})"
                 )

@@ -55,8 +55,8 @@ def test_every_figure_has_a_command_unless_others_measure_it(figure: figures.Fig
         assert figure.quick_minutes > 0
 
 
-def test_the_quick_set_is_sized_for_half_an_hour() -> None:
-    assert sum(f.quick_minutes for f in figures.FIGURES) <= 30
+def test_the_quick_set_stays_under_three_quarters_of_an_hour() -> None:
+    assert sum(f.quick_minutes for f in figures.FIGURES) <= 45
 
 
 def test_a_hand_edit_inside_a_region_is_put_back(tmp_path: Path) -> None:
@@ -78,21 +78,24 @@ def test_a_hand_edit_inside_a_region_is_put_back(tmp_path: Path) -> None:
 
 
 def test_a_result_without_a_commit_is_a_problem_unless_listed(tmp_path: Path) -> None:
-    figure = next(f for f in figures.FIGURES if f.name == "daemon")
+    figure = next(f for f in figures.FIGURES if f.name == "tiling")
     results = tmp_path / "results"
     results.mkdir()
     for rel in figure.results:
         shutil.copy(figures.RESULTS / rel, results / rel)
     assert figures.problems(figure, results) == []
-    data = json.loads((results / "daemon_figures.json").read_text())
-    data["machine"]["commit"] = "0123456789abcdef0123456789abcdef01234567"
-    (results / "daemon_figures.json").write_text(json.dumps(data))
+    old = json.loads((results / "tiling_fixed.json").read_text())  # listed: measured before
+    old["machine"]["commit"] = "0123456789abcdef0123456789abcdef01234567"
+    (results / "tiling_fixed.json").write_text(json.dumps(old))
     assert figures.problems(figure, results) == [
-        "daemon_figures.json: has a commit now; take it off daemon's without_commit"
+        "tiling_fixed.json: has a commit now; take it off tiling's without_commit"
     ]
-    del data["machine"]["command"]
-    (results / "daemon_figures.json").write_text(json.dumps(data))
-    assert "daemon_figures.json: no command" in figures.problems(figure, results)
+    new = json.loads((results / "tiling.json").read_text())  # not listed: must have one
+    del new["machine"]["commit"]
+    del new["machine"]["command"]
+    (results / "tiling.json").write_text(json.dumps(new))
+    problems = figures.problems(figure, results)
+    assert "tiling.json: no commit" in problems and "tiling.json: no command" in problems
 
 
 def test_an_unregistered_region_is_refused(tmp_path: Path) -> None:
