@@ -221,6 +221,60 @@ def test_a_style_change_sends_the_same_picture_again() -> None:
     assert submits(link)[1].settings["presets"] == [7]
 
 
+class RevisionDocument(ArrayDocument):
+    """A document that says when its pixels changed (as Krita's thumbnail cache key does), and
+    counts its reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rev = 1
+        self.reads = 0
+
+    def revision(self, target, canvas: bool) -> int:
+        return self.rev
+
+    def read_pixels(self, target):
+        self.reads += 1
+        return super().read_pixels(target)
+
+
+def test_an_unchanged_revision_skips_the_read() -> None:
+    """Where the host tells changes apart, an idle tick reads nothing, and neither does a
+    stroke until its update is due; a new revision is read then (and sent only when the pixels
+    differ); a style change reads again whatever the revision."""
+    doc = RevisionDocument()
+    live, link, doc, clock, _ = live_setup(doc)
+    settle(live, clock)
+    assert len(link.sent) == 1 and doc.reads == 1
+    link.answer("j1")
+    for _ in range(10):
+        clock.advance(0.05)
+        live.tick()
+    assert doc.reads == 1, "nothing read while the revision stays"
+    doc.rev += 1  # changed by the host's account, same pixels: read, not sent
+    settle(live, clock)
+    assert doc.reads == 2 and len(link.sent) == 1
+    paint(doc, 70)
+    doc.rev += 1
+    settle(live, clock)
+    assert doc.reads == 3 and len(link.sent) == 2
+    link.answer("j2")
+    live.set_request(JobRequest([], "Built-in style 7", {}, True, Mode.INSTANT, {7: 1.0}))
+    settle(live, clock)
+    assert doc.reads == 4
+    link.answer("j3")
+    for value in range(1, 8):  # a stroke: a change at every tick, 0.05 s apart, 0.3 s
+        paint(doc, value)
+        doc.rev += 1
+        live.tick()
+        clock.advance(0.05)
+    assert doc.reads == 4, "nothing is read while the stroke goes on (before max_wait)"
+    live.tick()
+    clock.advance(live.pause)
+    live.tick()
+    assert doc.reads == 5 and len(link.sent) == 4, "the stroke's end: read once, sent"
+
+
 def refining(live: LiveModel) -> None:
     live.set_options(canvas=False, selection_only=True, preview_size=512, refine=True)
 

@@ -185,6 +185,9 @@ def describe_target(selection_only: bool) -> str:
     return f"{node.name()}, {doc.width()}x{doc.height()}"
 
 
+REVISION_SIDE = 8  # the thumbnail whose cache key tells live mode whether pixels changed
+
+
 class KritaDocument:
     """The model's Document (host.py) for one open Krita image. Nodes are known by their
     unique ids; the ones a job uses (its source and result layer) are kept here."""
@@ -211,6 +214,15 @@ class KritaDocument:
 
     def read_pixels(self, target: Target) -> Pixels:
         return read_pixels(self.doc, self._nodes[target.source], target.area, target.format)
+
+    def revision(self, target: Target, canvas: bool) -> int:
+        """A number that changes whenever the target's layer (or, for the canvas, the merged
+        image) may have changed, for live mode to skip reading unchanged pixels. Krita keeps a
+        paint device's thumbnails until the device changes, and a kept QImage comes back with
+        the same cacheKey(): an 8x8 thumbnail's key is such a number, costing nothing while
+        nothing changes (after a change, one 8x8 thumbnail is computed)."""
+        node = self.doc.rootNode() if canvas else self._nodes[target.source]
+        return int(node.thumbnail(REVISION_SIDE, REVISION_SIDE).cacheKey())
 
     def read_canvas(self, target: Target) -> Pixels:
         """The visible canvas (Krita's projection: every visible layer merged) in the

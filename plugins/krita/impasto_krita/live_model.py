@@ -1,12 +1,13 @@
 """Live mode: the chosen layer (or the visible canvas) restyled while the painter paints.
 
 Pure logic, driven by `tick()` (the docker's timer calls it; the unit tests call it with a fake
-clock): no widget, no timer, no socket of its own. Each tick reads the area (the layer's or the
-canvas's pixels, the selection's box with its context when "Selection only" applies) and
-compares it with the last state read. A change starts the debounce: an update is sent once the
-picture has been still for `pause` seconds, or `max_wait` seconds after the first change not
-sent yet (so that continuous painting still gets updates); nothing is sent while the picture
-stays as it was.
+clock): no widget, no timer, no socket of its own. Each tick looks for a change of the area (the
+layer's or the canvas's pixels, the selection's box with its context when "Selection only"
+applies): by the host's `revision` where it has one (Krita: nothing is read until an update is
+due), else by reading the area and comparing it with the last state read. A change starts the
+debounce: an update is sent once the picture has been still for `pause` seconds, or `max_wait`
+seconds after the first change not sent yet (so that continuous painting still gets updates);
+nothing is sent while the picture stays as it was.
 
 An update is one instant job (the fast method, the current style images, built-in and trained
 styles) on a copy downscaled to `preview_size` (512 px by default): the network's one pass
@@ -39,10 +40,8 @@ another scale (a Start in Instant mode computes at the chosen quality instead).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from impasto_protocol import Cancelled, Pixels, Preview, Progress, RemoteError, Result
@@ -51,7 +50,18 @@ from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, 
 
 from .host import Document, HostError, Target
 from .jobs import Event, JobHandle
+from .live_state import (
+    LiveCounters,
+    LivePicture,
+    Pending,
+    Update,
+    same_document,
+    shrink_qimage,
+    state_digest,
+)
 from .request import JobRequest
+
+__all__ = ["LiveCounters", "LiveModel", "LivePicture", "shrink_qimage"]
 
 log = logging.getLogger(__name__)
 
@@ -65,62 +75,16 @@ NO_STYLE = "choose a style image or layer, or a built-in or trained style"
 
 
 class LiveDocument(Document, Protocol):
-    """A Document that can also read the visible canvas (all layers merged) in an area."""
+    """A Document that can also read the visible canvas (all layers merged) in an area, and
+    may say cheaply whether pixels changed (`revision`: the same number means unchanged; a
+    Document without it is read and compared at every tick)."""
 
     def read_canvas(self, target: Target) -> Pixels: ...
 
+    def revision(self, target: Target, canvas: bool) -> int: ...
+
 
 Shrink = Callable[[Pixels, int], Pixels]  # BGRA u8 with its longer side at most that
-
-
-@dataclass(frozen=True)
-class LivePicture:
-    """A live result: `image` (BGRA u8, the downscaled size) for the state `digest` of the area
-    `target` of the document; `seq` orders updates (higher: newer)."""
-
-    seq: int
-    image: Pixels
-    target: Target
-    digest: str
-    name: str  # the styles, for Apply's layer name
-    refined: bool = False  # a picture of the optimization (refine when idle)
-
-
-@dataclass(eq=False)
-class _Update:
-    seq: int
-    target: Target
-    digest: str
-    name: str
-    content: Pixels  # the downscaled copy sent (a refine sends it again)
-    job_id: str | None = None
-    cancel_on_accept: bool = False
-    refine: bool = False
-
-
-@dataclass
-class _Pending:
-    """The state read last and not sent yet."""
-
-    target: Target
-    pixels: Pixels
-    digest: str
-    first_change: float
-    last_change: float
-
-
-@dataclass
-class LiveCounters:
-    """What live mode did, for the docker's tooltip, tests and benchmarks."""
-
-    sent: int = 0
-    replaced: int = 0  # sent with `replace` (a newer state over one in flight)
-    shown: int = 0
-    stale: int = 0  # pictures that came after a newer one was shown: dropped
-    refused: int = 0
-    refines: int = 0  # refine jobs sent
-    refines_cancelled: int = 0  # by a change of the picture (or of the styles)
-    shown_seqs: list[int] = field(default_factory=list)
 
 
 class LiveModel:
@@ -158,11 +122,12 @@ class LiveModel:
         self._doc: Document | None = None
         self._seen: str | None = None  # the digest of the state read last
         self._last: tuple[Any, bytes] | None = None  # that state's area and bytes
-        self._pending: _Pending | None = None
-        self._updates: dict[JobHandle, _Update] = {}  # unfinished, newest last
+        self._rev: tuple[Any, int] | None = None  # the area and the host's revision read last
+        self._pending: Pending | None = None
+        self._updates: dict[JobHandle, Update] = {}  # unfinished, newest last
         self._seq = 0
         self._shown_seq = 0
-        self._shown: tuple[_Update, float] | None = None  # the update shown last, and when
+        self._shown: tuple[Update, float] | None = None  # the update shown last, and when
         self._refined: str | None = None  # the digest refined last (never refined twice)
         self._applied: set[str] = set()  # the layers Apply made: not restyled themselves
 
@@ -234,7 +199,7 @@ class LiveModel:
         if doc is None or not doc.is_open():
             self._say("live: open an image")
             return
-        if self._doc is None or not _same(doc, self._doc):
+        if self._doc is None or not same_document(doc, self._doc):
             if self._doc is not None:  # another image is active: its picture starts over
                 self._cancel_all()
                 self._seen, self._pending, self.picture, self._shown = None, None, None, None
@@ -271,34 +236,51 @@ class LiveModel:
     # -- reading and sending --------------------------------------------------------------
 
     def _read(self, doc: Document) -> None:
+        """Note a change of the area. Where the host says when pixels change (`revision`),
+        a change is only noted, and the pixels are read once the update is due: while the
+        painter paints, the UI thread then reads at most one state per update instead of one
+        per tick. Elsewhere each tick reads and compares."""
         try:
             target = doc.target(self.selection_only)
             fmt = target.format
             layer_8bit = fmt is None or (fmt.native, fmt.layout, fmt.dtype) == (True, "BGRA", "u8")
             if not self.canvas and not layer_8bit:  # (read through a converted copy: slow)
                 raise HostError("live works on 8-bit RGBA layers: choose Canvas, or convert")
-            if self.canvas and hasattr(doc, "read_canvas"):
-                pixels = doc.read_canvas(target)
-            else:
-                pixels = doc.read_pixels(target)
+            if target.source in self._applied and not self.canvas:
+                return  # (Krita makes a new layer active for a moment after Apply adds it)
+            if hasattr(doc, "revision"):
+                where = (target.source, target.area, target.selection, self.canvas)
+                revision = (where, doc.revision(target, self.canvas))
+                # (after a style or option change, _seen is None: the state is sent again)
+                if revision != self._rev or (self._seen is None and self._pending is None):
+                    self._rev = revision
+                    self._changed(target, None, None)
+                return
+            pixels = self._read_area(doc, target)
         except HostError as e:
             self._say(f"live: {e}")
             return
-        if target.source in self._applied and not self.canvas:
-            return  # (Krita makes a new layer active for a moment after Apply adds it)
         # Most ticks find the picture as it was: comparing the bytes (a memcmp) is several
         # times cheaper than hashing them, and Krita's UI thread pays for every tick.
         state = ((target.source, target.area, target.selection), bytes(pixels.data))
         if self._seen is not None and state == self._last:
             return
         self._last = state
-        digest = _digest(target, pixels)
-        now = self.clock()
+        digest = state_digest(target, pixels)
         if digest == self._seen:
             return
         self._seen = digest
+        self._changed(target, pixels, digest)
+
+    def _read_area(self, doc: Document, target: Target) -> Pixels:
+        if self.canvas and hasattr(doc, "read_canvas"):
+            return doc.read_canvas(target)
+        return doc.read_pixels(target)
+
+    def _changed(self, target: Target, pixels: Pixels | None, digest: str | None) -> None:
+        now = self.clock()
         first = self._pending.first_change if self._pending is not None else now
-        self._pending = _Pending(target, pixels, digest, first, now)
+        self._pending = Pending(target, pixels, digest, first, now)
         self._cancel_refine()  # the painter is back: the CPU is theirs and the next update's
 
     def _maybe_send(self) -> None:
@@ -313,12 +295,25 @@ class LiveModel:
         newest = self._newest()
         if newest is not None and newest.job_id is None:
             return  # `replace` needs the id: sent once the daemon has accepted the last one
+        if pending.pixels is None:  # noted by its revision: read now
+            assert self._doc is not None
+            try:
+                pixels = self._read_area(self._doc, pending.target)
+            except HostError as e:
+                self._say(f"live: {e}")
+                return
+            digest = state_digest(pending.target, pixels)
+            if digest == self._seen:  # the same pixels after all
+                self._pending = None
+                return
+            self._seen = digest
+            pending = dataclasses.replace(pending, pixels=pixels, digest=digest)
         self._pending = None
         self._send(pending, newest)
 
-    def _send(self, pending: _Pending, newest: _Update | None) -> None:
+    def _send(self, pending: Pending, newest: Update | None) -> None:
         request = self.request
-        assert request is not None
+        assert request is not None and pending.pixels is not None and pending.digest is not None
         if (
             not request.styles
             and not preset_fields(request.presets)
@@ -353,7 +348,7 @@ class LiveModel:
             submit = dataclasses.replace(submit, replace=newest.job_id)
         self.sent_settings = dict(submit.settings)
         self._seq += 1
-        update = _Update(self._seq, pending.target, pending.digest, request.style_name, small)
+        update = Update(self._seq, pending.target, pending.digest, request.style_name, small)
         handle = self.link.start_job(submit.to_message(), self)
         self._updates[handle] = update
         self.counters.sent += 1
@@ -398,7 +393,7 @@ class LiveModel:
         submit = dataclasses.replace(submit, init_job=shown.job_id)
         self.sent_settings = dict(submit.settings)
         self._seq += 1
-        update = _Update(
+        update = Update(
             self._seq, shown.target, shown.digest, shown.name, shown.content, refine=True
         )
         self._updates[self.link.start_job(submit.to_message(), self)] = update
@@ -411,7 +406,7 @@ class LiveModel:
                 self.counters.refines_cancelled += 1
                 self._cancel(handle, update)
 
-    def _newest(self) -> _Update | None:
+    def _newest(self) -> Update | None:
         return max(self._updates.values(), key=lambda u: u.seq, default=None)
 
     # -- the daemon's answers (jobs.JobListener) ------------------------------------------
@@ -449,7 +444,7 @@ class LiveModel:
         if isinstance(event, RemoteError):
             self._say(f"live: the update failed: {event}")
 
-    def _show(self, update: _Update, image: Pixels) -> None:
+    def _show(self, update: Update, image: Pixels) -> None:
         # A refine's pictures come one after another under one number, each further along.
         if update.seq < self._shown_seq or (update.seq == self._shown_seq and not update.refine):
             if update.seq < self._shown_seq:
@@ -474,7 +469,7 @@ class LiveModel:
         for handle, update in list(self._updates.items()):
             self._cancel(handle, update)
 
-    def _cancel(self, handle: JobHandle, update: _Update) -> None:
+    def _cancel(self, handle: JobHandle, update: Update) -> None:
         if update.job_id is not None:
             self.link.cancel(update.job_id)
             self._drop(handle)
@@ -489,33 +484,3 @@ class LiveModel:
         if text != self.status:
             self.status = text
             self.on_status(text)
-
-
-def _digest(target: Target, pixels: Pixels) -> str:
-    """What identifies a state: the layer, the area, the selection and the pixels."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(repr((target.source, target.area, pixels.width, pixels.height)).encode())
-    h.update(target.selection or b"")
-    h.update(bytes(pixels.data))
-    return h.hexdigest()
-
-
-def _same(a: Document, b: Document) -> bool:
-    """Whether two Document objects stand for the same image (KritaDocument.active() makes a
-    new wrapper each time)."""
-    da, db = getattr(a, "doc", a), getattr(b, "doc", b)
-    return bool(da is db or da == db)
-
-
-def shrink_qimage(pixels: Pixels, side: int) -> Pixels:
-    """BGRA u8 scaled down (smoothly) so its longer side is at most `side`; as it is when
-    already small enough. Krita's and the tests' shrink."""
-    from . import imaging
-
-    w, h = pixels.width, pixels.height
-    if max(w, h) <= side:
-        return pixels
-    scale = side / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    image = imaging.scaled(imaging.from_bgra(pixels.data, w, h), nw, nh)
-    return Pixels(nw, nh, imaging.to_bgra(image), "BGRA", "u8")

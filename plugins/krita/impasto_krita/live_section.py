@@ -42,7 +42,7 @@ from .request import JobRequest
 
 log = logging.getLogger(__name__)
 
-TICK_MS = 50  # how often the area is read while live is on
+TICK_MS = 50  # how often live mode looks for a change (live_model.LiveModel.tick)
 THUMB_PX = 240  # the picture's longer side in the docker
 SOURCES = ("Layer", "Canvas")
 
