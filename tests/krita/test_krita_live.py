@@ -131,3 +131,17 @@ def test_live_off_leaves_no_job_on_the_daemon(live_run) -> None:
     # every live job the daemon saw is one live mode sent (Apply's new layer, active for a
     # moment, is not restyled)
     assert len(live_jobs) == ev["sent_at_end"], (live_jobs, ev["counters"])
+
+
+def test_refine_when_idle_improves_the_picture_and_the_next_stroke_cancels_it(live_run) -> None:
+    """With "Refine when idle" ticked, the idle state's picture is replaced by the
+    optimization's (warm-started from the live job); the next stroke cancels it on the daemon at
+    once, and live mode goes back to instant updates of the new state."""
+    ev, _, _ = live_run
+    assert ev["refined"] is True, ev
+    assert ev["refined_digest_is_state"] is True
+    assert ev["refines"] == {"sent": 1, "cancelled": 1}, ev["refines"]
+    assert True not in ev["in_flight_after_stroke"], "no refine left in flight after the stroke"
+    assert ev["caught_up_after_refine"] is True, ev
+    refine_jobs = [j for j in ev["daemon_jobs"] if "live, refine:" in (j["label"] or "")]
+    assert [j["state"] for j in refine_jobs] == ["cancelled"], refine_jobs

@@ -130,6 +130,22 @@ def steps(out: Path):
         (out / "applied.bin").write_bytes(bytes(applied.pixelData(0, 0, W, H)))
     (out / "layer.bin").write_bytes(bytes(layer.pixelData(0, 0, W, H)))
     ev["active_after_apply"] = doc.activeNode().name()
+    # Refine when idle, through its box: the optimization's first picture of the live state,
+    # then a stroke that cancels it at once.
+    live.model.refine_after = 0.3
+    live.refine.setChecked(True)
+    m = live.model
+    ev["refined"] = yield from wait(lambda: m.picture is not None and m.picture.refined)
+    ev["refine_jobs"] = m.job_ids()
+    ev["refine_status"] = live.status.text()
+    ev["refined_digest_is_state"] = m.picture is not None and m.picture.digest == m._seen
+    stroke(doc, 200, 20, 40, 40, (0.5, 0.5, 0.5))
+    yield 150  # a few ticks: the change is noted, the refine cancelled
+    ev["refines"] = {"sent": m.counters.refines, "cancelled": m.counters.refines_cancelled}
+    ev["in_flight_after_stroke"] = [u.refine for u in m._updates.values()]
+    ev["caught_up_after_refine"] = yield from wait(
+        lambda: caught_up(live) and not live.model.picture.refined
+    )
     live.toggle.setChecked(False)
     ev["in_flight_after_off"] = live.model.in_flight
     ev["sent_at_end"] = live.model.counters.sent
