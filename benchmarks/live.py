@@ -131,11 +131,17 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=int, default=40)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--screenshot", type=Path, help="save the panel, live, to this PNG")
+    parser.add_argument("--pause", type=float, help="live mode's pause, s (its default otherwise)")
+    parser.add_argument("--tick-ms", type=int, help="live mode's tick, ms (its default otherwise)")
     args = parser.parse_args()
     config = {
         "width": 1536, "height": 1152, "sizes": [256, 512, 768],
         "repeats": args.repeats, "strokes": args.strokes, "gap_ms": args.gap_ms,
     }  # fmt: skip
+    if args.pause is not None:
+        config["pause_s"] = args.pause
+    if args.tick_ms is not None:
+        config["tick_ms"] = args.tick_ms
     if args.screenshot:
         config["screenshot"] = str(args.screenshot.resolve())
     info = machine_info("start")

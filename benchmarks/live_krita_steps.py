@@ -95,6 +95,11 @@ def steps(out: Path):
         ticks.append(time.perf_counter() - t0)
 
     live.model.tick = timed_tick
+    if "pause_s" in CONFIG:  # (the defaults otherwise: live_model.PAUSE_S, live_section.TICK_MS)
+        live.model.pause = float(CONFIG["pause_s"])
+    if "tick_ms" in CONFIG:
+        live._timer.setInterval(int(CONFIG["tick_ms"]))
+    ev["pause_s"], ev["tick_ms"] = live.model.pause, live._timer.interval()
     for _ in range(3):  # Krita's first fills are slower (caches): not counted
         stroke(doc, rng)
         yield 50
