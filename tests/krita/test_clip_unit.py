@@ -44,6 +44,7 @@ class AnimatedArrays(ArrayDocument):
         self.later = False
         self.adding: list[Callable[[], None]] = []
         self.filled: list[list[int]] = []  # the times each fill_frames wrote
+        self.during_fill: Callable[[], None] | None = None  # Krita's busy wait: a nested loop
 
     def animation(self) -> Animation:
         times = sorted(self.keyframes.get(self.active, {}))
@@ -88,6 +89,9 @@ class AnimatedArrays(ArrayDocument):
         return key
 
     def fill_frames(self, layer: str, frames: Frames) -> None:
+        if self.during_fill is not None:
+            self.time = 5  # (Krita's time, moved there to write frame 5)
+            self.during_fill()
         for t, data in frames.items():
             self.keyframes[layer][t] = np.frombuffer(data, np.uint8).reshape(H, W, 4)
         self.filled.append(sorted(frames))
@@ -165,8 +169,12 @@ def test_an_animation_is_one_clip_job_into_a_layer_that_fills_as_frames_come(set
     assert shown == [2, 0] and lowest(doc, layer) == {0: 100, 2: 110, 5: 0}
     frame(link, 2, 120)
     assert progress[0] == (2, 3, 1.0) and model.state is JobState.RUNNING
+    # While the last frames are written, Krita may run its event loop (a busy wait): neither
+    # the look at the current time nor Cancel steps in.
+    doc.during_fill = lambda: (model.show_current(), model.cancel())
     link.send("c1", "result", {"frames": 3, "width": 16, "height": 12, "elapsed": 0.3})
     assert model.state is JobState.DONE and ended == ["done"] and doc.filled == [[5]]
+    assert shown == [2, 0] and link.cancelled == []
     assert lowest(doc, layer) == {0: 100, 2: 110, 5: 120} and model.layers == [layer]
     assert doc.names[layer] == "Built-in style 3 (instant, 16 px, animation)"
     assert layer not in doc.locked and doc.order == ["source", layer]

@@ -369,14 +369,14 @@ def fill_keyframes(document: Any, layer: Any, frames: Mapping[int, bytes]) -> No
     start, moved = int(document.currentTime()), False
     w, h = int(document.width()), int(document.height())
     try:
-        for time in sorted(frames):
+        for time, data in sorted(frames.items()):
             if int(document.currentTime()) != time:
                 document.setCurrentTime(time)
                 document.waitForDone()
                 moved = moved or int(document.currentTime()) != start
             if holding_keyframe(layer, int(document.currentTime())) != time:
                 raise AnimationError(f"the new layer shows no keyframe of frame {time}")
-            layer.setPixelData(frames[time], 0, 0, w, h)
+            layer.setPixelData(data, 0, 0, w, h)
             document.waitForDone()
     finally:
         if moved:

@@ -5,7 +5,8 @@ model.py, which it leaves as they are.
                  '-----------'-> cancelling -> cancelled
 
 (model.JobState's states; `submitting` starts with the new layer being added, on the event
-loop, and the clip request is sent once it is in.)
+loop, and the clip request is sent once it is in; the last moment of `running`, once every
+frame is back, is the writing of the frames not in yet, which Cancel no longer stops.)
 
 Start reads every frame of the active layer (its keyframes in the playback range: host.Animation)
 and adds the new animated layer above the source, "*style* (stylizing)", with a transparent
@@ -62,6 +63,7 @@ class _Clip:
     handle: JobHandle | None = None
     job_id: str | None = None
     cancel_on_accept: bool = False
+    finishing: bool = False  # every frame is back; the last ones are being written
     back: set[int] = field(default_factory=set)  # the times of the frames back
     unwritten: dict[int, bytes] = field(default_factory=dict)  # time -> whole-image BGRA u8
 
@@ -150,8 +152,11 @@ class ClipModel(QObject):
         return ""
 
     def cancellable(self) -> bool:
-        """Whether Cancel applies (not twice)."""
-        return self.clip is not None and self.state in (JobState.SUBMITTING, JobState.RUNNING)
+        """Whether Cancel applies: not twice, nor once every frame is back and the last ones
+        are being written (a moment)."""
+        clip = self.clip
+        waiting = self.state in (JobState.SUBMITTING, JobState.RUNNING)
+        return clip is not None and waiting and not clip.finishing
 
     def cancel(self) -> None:
         """Cancel the clip job: its layer is taken away."""
@@ -179,7 +184,7 @@ class ClipModel(QObject):
         clip = self.clip
         if clip is None or self.state is not JobState.RUNNING or clip.layer is None:
             return
-        if not clip.unwritten:
+        if not clip.unwritten or clip.finishing:
             return
         if not clip.document.is_open():
             self.check_document()
@@ -289,12 +294,18 @@ class ClipModel(QObject):
             return
         assert clip.layer is not None  # (the request went once the layer was in)
         self.last_result = dict(event.info)
+        # Krita may run a nested event loop while it waits for the image (a busy wait shows
+        # feedback): the look at the current time and Cancel must not step in meanwhile.
+        clip.finishing = True
+        self.timer.stop()
+        frames, clip.unwritten = clip.unwritten, {}
         try:
-            clip.document.fill_frames(clip.layer, clip.unwritten)
+            clip.document.fill_frames(clip.layer, frames)
         except HostError as e:
             self._end(JobState.FAILED, f"the frames were not written: {e}")
             return
-        clip.unwritten = {}
+        if self.clip is not clip or self.state is not JobState.RUNNING:
+            return  # (it ended meanwhile: the image closed)
         clip.document.lock_layer(clip.layer, False)  # the result is the painter's to edit
         clip.document.rename_layer(clip.layer, clip.name)
         self.layers.append(clip.layer)
@@ -302,7 +313,8 @@ class ClipModel(QObject):
 
     def _on_link_state(self) -> None:
         lost = self.link.state in (LinkState.UNREACHABLE, LinkState.ERROR)
-        if lost and self.state.active:
+        finishing = self.clip is not None and self.clip.finishing  # (every frame is here)
+        if lost and self.state.active and not finishing:
             self._end(JobState.FAILED, f"lost the daemon: {self.link.describe()}")
 
     def _end(self, state: JobState, text: str, remove: bool = True) -> None:
