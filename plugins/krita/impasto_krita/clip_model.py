@@ -84,6 +84,7 @@ class ClipModel(QObject):
         self.clip: _Clip | None = None
         self.last_result: dict[str, Any] = {}
         self.layers: list[str] = []  # the animated layers it added, in order
+        self._showing = False  # show_current is at work
         self.timer = QTimer(self)
         self.timer.setInterval(SHOW_MS)
         self.timer.timeout.connect(self.show_current)
@@ -189,9 +190,14 @@ class ClipModel(QObject):
         if not clip.document.is_open():
             self.check_document()
             return
-        time = clip.document.show_frame(clip.layer, clip.unwritten)
-        if time is not None:
-            del clip.unwritten[time]
+        if self._showing:  # (Krita's busy wait runs the event loop, and this timer, inside)
+            return
+        self._showing = True
+        try:
+            time = clip.document.show_frame(clip.layer, clip.unwritten)
+        finally:
+            self._showing = False
+        if time is not None and clip.unwritten.pop(time, None) is not None:
             self.frame_shown.emit(time)
 
     # -- the new layer, on the event loop -------------------------------------------------
