@@ -22,7 +22,7 @@ pytest.importorskip("PyQt5.QtCore", reason="the plug-in's Qt: pip install -e .[t
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "krita"))
 
 from impasto_krita.daemon_link import LinkState
-from impasto_krita.host import Animation, Ends, Frames, HostError, Target
+from impasto_krita.host import HostError, Target
 from impasto_krita.jobs import JobRouter
 from impasto_krita.model import JobRequest, JobState, StyleTransferModel
 from impasto_krita.qt import QObject, Signal
@@ -52,7 +52,6 @@ class ArrayDocument:
         self.locked: set[str] = set()
         self.open = True
         self.selection: Region | None = None
-        self.keyframes: dict[str, dict[int, np.ndarray]] = {}  # animated layers: time -> frame
 
     def is_open(self) -> bool:
         return self.open
@@ -118,28 +117,6 @@ class ArrayDocument:
     def keep_source_active(self, target: Target, layer: str) -> None:
         if self.active == layer:
             self.active = target.source
-
-    def animation(self) -> Animation:
-        times = sorted(self.keyframes.get(self.active, {}))
-        if len(times) < 2:
-            raise HostError(f"the layer {self.names[self.active]!r} is not animated")
-        return Animation(self.active, self.names[self.active], W, H, tuple(times))
-
-    def read_frames(self, animation: Animation) -> list[Pixels]:
-        frames = self.keyframes[animation.source]
-        return [Pixels(W, H, frames[t].tobytes(), "BGRA", "u8") for t in animation.times]
-
-    def add_animated_layer(self, clip: Animation, name: str, frames: Frames, ends: Ends) -> None:
-        """As Krita's: one undo step ("add"), the source kept active; done at once."""
-        layer = f"layer{len(self.undo)}"
-        self.order.insert(self.order.index(clip.source) + 1, layer)
-        self.names[layer] = name
-        self.layers[layer] = np.zeros((H, W, 4), np.uint8)
-        self.keyframes[layer] = {
-            t: np.frombuffer(data, np.uint8).reshape(H, W, 4) for t, data in frames.items()
-        }
-        self.undo.append(("add", layer))
-        ends[0](layer)
 
 
 class MemoryLink(QObject):

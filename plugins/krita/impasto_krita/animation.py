@@ -1,5 +1,5 @@
 """A layer's animation in and out of Krita 5.1, for clip jobs: which frames to send, their
-pixels, and a new animated layer that receives the stylized frames.
+pixels, and a new animated layer that receives the stylized frames as they come.
 
 What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
 - Reading: `Node.hasKeyframeAtTime(t)` and `Node.animated()` say where a layer's keyframes are;
@@ -31,6 +31,17 @@ What Krita 5.1's Python API allows (checked in Debian's 5.1.5):
 - `Document.setPlayBackRange(start, end)` sets start..end - 1; playBackStartTime/EndTime are
   the full clip range until a playback range is set; a moment after keyframes are added it
   may fall back to the clip range (seen when the current time was outside it).
+- Writing a keyframe: `Node.setPixelData` writes into the keyframe that holds the image's
+  current time (a paint device writes at its image's time; no call writes at another), and
+  adds no undo step. So a frame that comes back while the job runs goes into the new layer at
+  once when the image shows its keyframe, or as soon as the painter goes to a time that shows
+  it (show_frame); the frames still unwritten when the job ends are written by moving the time
+  to each and back (fill_keyframes). Krita's undo stack merges consecutive "Switch current
+  time" steps into one (KisSwitchCurrentTimeCommand::mergeWith; not onto the step the image
+  was saved at), from the first time to the last: here from the time to itself, a step that
+  is undone at once when it is new. The step is pushed by the time switch's stroke, on a
+  worker thread, so Edit > Undo's text and the Undo History's current row learn of it only on
+  the event loop; the history's model reads the stack's count at once (undo_history_view).
 
 What is stylized: each keyframe in the playback range once (not every time): cheaper, and the
 new layer keeps the source's holds, since it gets a keyframe at exactly those times. When the
@@ -42,15 +53,22 @@ functions (here rather than in document.py, which this module builds on).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from impasto_protocol import Pixels
 from krita import Krita
 
-from .document import KritaDocument, is_open, keep_source_active, layer_format, node_id
+from .document import (
+    KritaDocument,
+    discard_layer,
+    is_open,
+    keep_source_active,
+    layer_format,
+    node_id,
+)
 from .host import Animation, Ends, Frames, HostError
-from .qt import QTimer
+from .qt import QApplication, QTimer
 
 ACTIVATION_POLL_MS = 25
 ACTIVATION_TIMEOUT_MS = 5000  # Krita makes a new layer active after about 0.2 s
@@ -138,12 +156,13 @@ def write_animated_layer(
     document: Any,
     above: Any,
     name: str,
-    frames: dict[int, bytes],
+    frames: Mapping[int, bytes | None],
     done: Callable[[Any], None] | None = None,
     failed: Callable[[str], None] | None = None,
 ) -> AnimatedLayerWriter:
     """Start writing a new paint layer, right above `above`, with a keyframe at each time of
-    `frames` holding those pixels (whole-image BGRA u8). It is built on Krita's event loop:
+    `frames` holding those pixels (whole-image BGRA u8; None: a transparent keyframe, to be
+    filled later with show_frame and fill_keyframes). It is built on Krita's event loop:
     `done(layer)` gets the layer once it is in the image (one undo step), `failed(message)`
     the reason when it cannot be. Times must be >= 0; without one at 0 the layer still has a
     transparent keyframe there. The active layer is put back a moment after (Krita activates
@@ -157,7 +176,7 @@ def write_animated_layer(
             "animations need an 8-bit RGB image (Image > Convert Image Color Space)"
         )
     size = frame_size(document)
-    wrong = sorted(t for t, data in frames.items() if len(data) != size)
+    wrong = sorted(t for t, data in frames.items() if data is not None and len(data) != size)
     if wrong:
         raise AnimationError(f"frames {wrong} are not {size} bytes of whole-image BGRA")
     writer = AnimatedLayerWriter(document, above, name, frames, (done, failed))
@@ -175,7 +194,7 @@ class AnimatedLayerWriter:
         document: Any,
         above: Any,
         name: str,
-        frames: dict[int, bytes],
+        frames: Mapping[int, bytes | None],
         callbacks: tuple[Callable[[Any], None] | None, Callable[[str], None] | None],
     ) -> None:
         self.document, self.above, self.name = document, above, name
@@ -263,8 +282,10 @@ class AnimatedLayerWriter:
             scratch.waitForDone()
             if not self.draft.hasKeyframeAtTime(time):
                 raise AnimationError(f"Krita added no keyframe at frame {time}")
-            self.draft.setPixelData(self.frames[time], 0, 0, w, h)
-            scratch.waitForDone()
+            data = self.frames[time]
+            if data is not None:  # (a blank keyframe is transparent already)
+                self.draft.setPixelData(data, 0, 0, w, h)
+                scratch.waitForDone()
 
     def add_copy(self) -> None:
         """The draft's copy, keyframes and all, into the user's image (one undo step)."""
@@ -292,6 +313,81 @@ class AnimatedLayerWriter:
             self.done(self.layer)
 
 
+def show_frame(document: Any, layer: Any, frames: Mapping[int, bytes]) -> int | None:
+    """Write into `layer` the frame of `frames` that the image shows now (the keyframe that
+    holds its current time), the one write setPixelData can make: no time switch, no undo
+    step. The keyframe's time, or None when the image shows none of them, or is busy.
+
+    A stroke on Krita's worker threads may move the image's time meanwhile (caching a frame
+    for playback sets it to that frame's), and the write would land in that frame's keyframe:
+    the write is made only with the image locked (tryBarrierLock: no stroke runs, none
+    starts). While one runs, the painter's own included, nothing waits and nothing is cut:
+    the frame is written at a later look."""
+    key = holding_keyframe(layer, int(document.currentTime()))
+    if key is None or key not in frames or not document.tryBarrierLock():
+        return None
+    try:
+        key = holding_keyframe(layer, int(document.currentTime()))  # (now it stays)
+        if key is None or key not in frames:
+            return None
+        layer.setPixelData(frames[key], 0, 0, int(document.width()), int(document.height()))
+    finally:
+        document.unlock()
+    document.refreshProjection()
+    return key
+
+
+def undo_history_view() -> Any:
+    """The Undo History docker's list (Krita's KisUndoView), or None without that docker. Its
+    model reads the active image's undo stack as it is at once (rowCount: the steps + 1, row 0
+    the empty state); its current row, the current step, follows the stack's signals, which
+    arrive on the event loop when a stroke pushed the step."""
+    app = QApplication.instance()
+    for widget in app.allWidgets() if app is not None else []:
+        if widget.metaObject().className() == "KisUndoView":
+            return widget
+    return None
+
+
+def fill_keyframes(document: Any, layer: Any, frames: Mapping[int, bytes]) -> None:
+    """Write each frame into `layer`'s keyframe at its time, in the image being edited:
+    setPixelData writes at the current time only, so the time moves to each frame's and back.
+    Krita records the moves as one "Switch current time" step (consecutive ones merge), from
+    the time to itself: when that step is new (the undo stack has one step more than before),
+    it is undone at once, so the history ends as it was. Merged into the painter's own last
+    time switch instead, it changes nothing there and stays. (In an image that is not the
+    active one, which Edit > Undo cannot reach, or without the Undo History docker, which tells
+    the steps, the empty step stays.)"""
+    if not frames:
+        return
+    if not is_open(document):
+        raise AnimationError("the image was closed before its animation was written")
+    krita = Krita.instance()
+    document.waitForDone()  # (caching a frame for playback moves the time meanwhile)
+    view = undo_history_view() if krita.activeDocument() == document else None
+    step = view.currentIndex().row() if view is not None else -1
+    start, moved = int(document.currentTime()), False
+    w, h = int(document.width()), int(document.height())
+    try:
+        for time, data in sorted(frames.items()):
+            if int(document.currentTime()) != time:
+                document.setCurrentTime(time)
+                document.waitForDone()
+                moved = moved or int(document.currentTime()) != start
+            if holding_keyframe(layer, int(document.currentTime())) != time:
+                raise AnimationError(f"the new layer shows no keyframe of frame {time}")
+            layer.setPixelData(data, 0, 0, w, h)
+            document.waitForDone()
+    finally:
+        if moved:
+            document.setCurrentTime(start)
+            document.waitForDone()
+            if step >= 0 and view.model().rowCount() - 1 == step + 1:  # a new step: ours
+                krita.action("edit_undo").trigger()  # a switch to the same time: no change
+                document.waitForDone()
+        document.refreshProjection()
+
+
 class AnimatedDocument(KritaDocument):
     """One open Krita image as the whole host.Document: the still jobs' part, and its
     active layer's animation for a clip job (clip_model.py)."""
@@ -311,12 +407,21 @@ class AnimatedDocument(KritaDocument):
         data = read_frames(self.doc, node, list(animation.times))
         return [Pixels(w, h, frame, "BGRA", "u8") for frame in data]
 
-    def add_animated_layer(self, clip: Animation, name: str, frames: Frames, ends: Ends) -> None:
+    def add_animated_layer(self, clip: Animation, name: str, ends: Ends) -> None:
         done, failed = ends
 
         def added(layer: Any) -> None:
             self._nodes[node_id(layer)] = layer
             done(node_id(layer))
 
-        source = self._nodes[clip.source]
-        write_animated_layer(self.doc, source, name, frames, added, failed)
+        blank: dict[int, bytes | None] = dict.fromkeys(clip.times)
+        write_animated_layer(self.doc, self._nodes[clip.source], name, blank, added, failed)
+
+    def show_frame(self, layer: str, frames: Frames) -> int | None:
+        return show_frame(self.doc, self._nodes[layer], frames)
+
+    def fill_frames(self, layer: str, frames: Frames) -> None:
+        fill_keyframes(self.doc, self._nodes[layer], frames)
+
+    def remove_animated_layer(self, clip: Animation, layer: str) -> None:
+        discard_layer(self.doc, self._nodes[clip.source], self._nodes[layer])

@@ -1,8 +1,9 @@
 """The docker's "Whole animation" option, above Start, and the clip jobs it starts.
 
 When the active layer is animated (two frames or more in the playback range), Start can
-stylize every frame as one clip job (clip_model.py) instead of the still picture: the option
-says how many frames that is, and is off until ticked. It is disabled, with the reason in its
+stylize every frame as one clip job (clip_model.py) instead of the still picture, into a new
+animated layer that receives the frames as they come: the option says how many frames that
+is, and is off until ticked. It is disabled, with the reason in its
 tooltip, while the layer is no animation or the daemon runs no clips. The footer shows the
 clip's progress in frames ("frame 2 of 5, about 20 s left") and Cancel cancels it.
 """
@@ -62,7 +63,7 @@ class AnimationOption(QObject):
         return self.check.isEnabled() and self.check.isChecked()
 
     def cancellable(self) -> bool:
-        return self.model.state in (JobState.SUBMITTING, JobState.RUNNING)
+        return self.model.cancellable()
 
     def refresh(self) -> None:
         """The option's frame count and whether it applies, for the active layer now."""

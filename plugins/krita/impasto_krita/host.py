@@ -116,8 +116,23 @@ class Document(Protocol):
         without changing the image or its current time."""
         ...
 
-    def add_animated_layer(self, clip: Animation, name: str, frames: Frames, ends: Ends) -> None:
-        """Start adding a new layer above the source with a keyframe at each time of `frames`
-        (whole-image BGRA u8): one undo step. It may finish later, on the event loop: then
+    def add_animated_layer(self, clip: Animation, name: str, ends: Ends) -> None:
+        """Start adding a new layer above the source with a transparent keyframe at each of
+        the clip's times: one undo step. It may finish later, on the event loop: then
         `ends` = (done, failed) gets `done(layer id)` or `failed(message)`."""
+        ...
+
+    def show_frame(self, layer: str, frames: Frames) -> int | None:
+        """Write into the new layer the one frame of `frames` (whole-image BGRA u8, by time)
+        that the image shows now, if any: its time (None: none). No undo step, and the
+        current time stays (Krita writes a keyframe only at the current time)."""
+        ...
+
+    def fill_frames(self, layer: str, frames: Frames) -> None:
+        """Write every frame of `frames` into the new layer's keyframe at its time, leaving
+        the current time and the undo history as they were."""
+        ...
+
+    def remove_animated_layer(self, clip: Animation, layer: str) -> None:
+        """Take an unfinished animated layer away, as remove_result_layer does a still's."""
         ...

@@ -82,8 +82,9 @@ def clip_progress(done: int, total: int, eta: float | None) -> Shown:
     daemon's seconds left (None: unknown yet). The bar fills by frames (each costs about the
     same); the line names the frame being painted, as the painter counts them."""
     fraction = done / total if total > 0 else 0.0
-    if done >= total:  # the new layer is added next, in a moment
-        return 1.0, f"{done}/{total}", f"animation: all {total} frames stylized, adding the layer"
+    if done >= total:  # the frames not in the layer yet go in next, in a moment
+        line = f"animation: all {total} frames stylized, finishing the layer"
+        return 1.0, f"{done}/{total}", line
     frame = done + 1
     known = eta is not None and eta >= 0
     left = f"about {policy.duration(eta)} left" if known else policy.time_left(None)

@@ -1,8 +1,11 @@
 """Steps run inside Krita by the impasto_script harness for tests/krita/test_krita_clip.py: with
 the installed docker (its daemon the test's), they make a 64x48 image whose layer `source` has
-keyframes at 0, 2 and 5, tick the docker's "Whole animation" option and click Start with the
-Instant mode and built-in style 3, as a user would; then once more, clicking Cancel while the
-clip runs. They return what they saw; the pixels go to files in `out`."""
+keyframes at 0, 2 and 5 (the current time 3, in the hold of 2), tick the docker's "Whole
+animation" option and click Start with the Instant mode and built-in style 3 at the image's
+own size (the frames come back unscaled), as a user would; then once more, clicking Cancel
+while the clip runs. They return what they saw (the new layer's keyframes looked at each time
+a frame goes into it while the clip runs, the settings the clip was sent with); the pixels go
+to files in `out`."""
 
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ def set_up_docker(docker):
     if not toggle.isChecked():
         toggle.click()
     palette.item(3).setSelected(True)
-    docker.findChild(QSpinBox, "setting_size").setValue(48)
+    docker.findChild(QSpinBox, "setting_size").setValue(W)  # the image's size: no scaling
     option = docker.findChild(QCheckBox, "whole_animation")
     yield from until(option.isEnabled, "the Whole animation option")
     seen = {"text": option.text(), "tooltip": option.toolTip(), "checked": option.isChecked()}
@@ -69,13 +72,29 @@ def set_up_docker(docker):
     return seen
 
 
-def run_clip(docker, cancel: bool):
-    """Click Start (and Cancel the moment the clip runs: its frames sent); the outcome and
-    the lines shown."""
+def filled(doc) -> list[int]:
+    """The keyframes of the layer above `source` that hold a picture (not transparent)."""
+    layers = doc.rootNode().childNodes()
+    if len(layers) < 3:
+        return []
+    layer = layers[2]
+    return [t for t in KEYS if any(bytes(layer.pixelDataAtTime(0, 0, W, H, t))[3::4])]
+
+
+def run_clip(docker, doc, cancel: bool):
+    """Click Start (and Cancel the moment the clip runs: its frames sent); the outcome, the
+    lines shown, and at each frame written while it runs: its time, the clip's state, the
+    image's time and which keyframes of the new layer hold a picture then."""
     model, start = docker.animation.model, docker.findChild(QPushButton, "start")
     ended: list[str] = []
     lines: list[str] = []
+    shown: list[dict] = []
     model.finished.connect(ended.append)
+    model.frame_shown.connect(
+        lambda t: shown.append(
+            {"time": t, "state": model.state.value, "now": doc.currentTime(), "filled": filled(doc)}
+        )
+    )
     model.progress.connect(lambda *_: lines.append(docker.footer.phase.text()))
     if not cancel:  # the footer at the first frame back, for README.md
         shot = OUT[0] / "docker_animation_running.png"
@@ -86,7 +105,8 @@ def run_clip(docker, cancel: bool):
     start.click()
     yield from until(lambda: ended, "the clip's end")
     yield 500
-    return {"outcome": ended[-1], "lines": lines, "message": docker.footer.message.text()}
+    seen = {"outcome": ended[-1], "lines": lines, "message": docker.footer.message.text()}
+    return {**seen, "shown": shown}
 
 
 def mark(step: str) -> None:
@@ -110,8 +130,14 @@ def steps(out: Path):
     option = yield from set_up_docker(docker)
     result = {"option": option, "names_before": names(doc)}
     mark("start the clip")
-    result["done"] = yield from run_clip(docker, cancel=False)
+    history = undo_history()
+    result["done"] = yield from run_clip(docker, doc, cancel=False)
     mark("clip ended")
+    sent = docker.animation.model.clip.request
+    result["sent"] = {"settings": sent.settings, "temporal": sent.temporal}
+    result["undo_added"] = undo_history()[len(history) :]
+    result["time_after"] = doc.currentTime()
+    result["active_after"] = doc.activeNode().name()
     result["names_after"] = names(doc)
     new = doc.nodeByName(result["names_after"][-1]) if len(names(doc)) > 2 else None
     result["new_keys"] = keys(new) if new is not None else []
@@ -128,7 +154,7 @@ def steps(out: Path):
     doc.setActiveNode(source)
     yield 300
     mark("start the clip to cancel")
-    result["cancel"] = yield from run_clip(docker, cancel=True)
+    result["cancel"] = yield from run_clip(docker, doc, cancel=True)
     mark("cancelled")
     result["names_cancelled"] = names(doc)
     return result
