@@ -20,6 +20,7 @@ from test_gimp_interactive import (  # noqa: F401  (display: the module's fixtur
     SEED_HEADER,
     WAIT,
     Desktop,
+    _dialog_picture,
     _job_end,
     _wait_file,
     display,
@@ -81,7 +82,9 @@ def test_ok_shows_the_animation_and_cancel_leaves_none(
             stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
     try:
-        desktop.press(desktop.window(DIALOG, proc, timeout=90), "alt+o")  # the dialog's _OK
+        dialog = desktop.window(DIALOG, proc, timeout=90)
+        _dialog_picture(desktop, dialog, "animation_dialog.png")  # (it fits a 1366x768 screen)
+        desktop.press(dialog, "alt+o")  # the dialog's _OK
         run1 = _wait_file(out / "run1.json", proc)
         desktop.window(SHOWN, proc)
         # Run 2 paints the first frame for ever: the progress window's Cancel ends it.

@@ -212,22 +212,22 @@ def _wait_file(path: Path, gimp: subprocess.Popen[str], timeout: float = WAIT) -
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "plugins" / "gimp" / "screenshots"
 
 
-def _dialog_picture(desktop: Desktop, dialog: str) -> None:
-    """The dialog as plugins/gimp/README.md shows it, once its estimate line has come
-    (IMPASTO_UPDATE_SCREENSHOTS=1 copies it there)."""
+def _dialog_picture(desktop: Desktop, dialog: str, name: str = "dialog.png") -> None:
+    """The dialog as plugins/gimp/README.md shows it (as `name`), once its estimate line has
+    come (IMPASTO_UPDATE_SCREENSHOTS=1 copies it there)."""
     time.sleep(2.0)  # the estimate is asked from a worker thread
     desktop.park()
     g = desktop.geometry(dialog)
-    shot = desktop.capture("dialog-full.png")
+    shot = desktop.capture(f"full-{name}")
     box = (g["X"], g["Y"], g["X"] + g["WIDTH"], g["Y"] + g["HEIGHT"])
     picture = shot.crop(box)
     assert picture.width > 200 and picture.height > 200, box
     # With a style image's picture in the list too, the dialog fits a 1366x768 screen.
     assert g["WIDTH"] <= SCREEN_LIMIT[0] and g["HEIGHT"] <= SCREEN_LIMIT[1], g
-    picture.save(desktop.out / "gimp_dialog.png")
+    picture.save(desktop.out / f"gimp_{name}")
     if os.environ.get("IMPASTO_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(exist_ok=True)
-        picture.save(SCREENSHOTS / "dialog.png")
+        picture.save(SCREENSHOTS / name)
 
 
 def _progress_picture(desktop: Desktop, progress: str) -> None:
