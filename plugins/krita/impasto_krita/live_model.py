@@ -44,7 +44,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from impasto_protocol import Cancelled, Pixels, Preview, Progress, RemoteError, Result
+from impasto_protocol import Cancelled, Pixels, Preview, Progress, RemoteError, Result, Submit
 from impasto_protocol.modes import Mode, preset_fields, settings_for
 from impasto_protocol.submission import KRITA_CLIENT, JobRefused, build_submit, job_label
 
@@ -321,36 +321,18 @@ class LiveModel:
         ):
             self._say(f"live: {NO_STYLE}")
             return
-        small = pending.pixels
         if pending.pixels.layout != "BGRA" or pending.pixels.dtype != "u8":
             self._say("live works on 8-bit RGBA layers only")
             return
         small = self.shrink(pending.pixels, self.preview_size)
-        settings = settings_for(Mode.INSTANT, dict(request.settings))
-        settings.update(preset_fields(request.presets))
-        settings["size"] = max(small.width, small.height)
-        try:
-            submit = build_submit(
-                small,
-                request.styles,
-                settings,
-                self.link.welcome,
-                label=job_label(KRITA_CLIENT, f"live: {request.style_name}"),
-                result_layout="BGRA",
-                result_dtype="u8",
-            )
-        except JobRefused as e:
-            self._say(f"live: {e}")
+        submit = self._submit(Mode.INSTANT, small, "live")
+        if submit is None:
             return
         replacing = newest is not None and newest.job_id is not None
         if replacing:
             assert newest is not None
             submit = dataclasses.replace(submit, replace=newest.job_id)
-        self.sent_settings = dict(submit.settings)
-        self._seq += 1
-        update = Update(self._seq, pending.target, pending.digest, request.style_name, small)
-        handle = self.link.start_job(submit.to_message(), self)
-        self._updates[handle] = update
+        self._start(submit, Update(0, pending.target, pending.digest, request.style_name, small))
         self.counters.sent += 1
         self.counters.replaced += replacing
 
@@ -369,36 +351,53 @@ class LiveModel:
             or self.request is None
         ):
             return
-        request = self.request
         self._refined = shown.digest
-        settings = settings_for(Mode.PAINT, dict(request.settings))
-        settings.update(preset_fields(request.presets))
-        settings.pop("init")  # (the start is the live picture: init_job)
         side = max(shown.content.width, shown.content.height)
-        settings["size"] = side
+        # (the previews replace the live picture: at its size)
+        submit = self._submit(Mode.PAINT, shown.content, "live, refine", preview_size=side)
+        if submit is None:
+            return
+        submit = dataclasses.replace(submit, init_job=shown.job_id)
+        self._start(
+            submit, Update(0, shown.target, shown.digest, shown.name, shown.content, refine=True)
+        )
+        self.counters.refines += 1
+        self._say("live: refining")
+
+    def _submit(
+        self, mode: Mode, content: Pixels, what: str, preview_size: int | None = None
+    ) -> Submit | None:
+        """A submit of `content` (already at the live size) in `mode` with the current styles;
+        None (and the reason said) when the daemon could not take it. The optimization (refine)
+        starts from the live picture (the caller's init_job), not from its `init`."""
+        request = self.request
+        assert request is not None
+        settings = settings_for(mode, dict(request.settings))
+        settings.update(preset_fields(request.presets))
+        if mode is not Mode.INSTANT:
+            settings.pop("init")
+        settings["size"] = max(content.width, content.height)
         try:
-            submit = build_submit(
-                shown.content,
+            return build_submit(
+                content,
                 request.styles,
                 settings,
                 self.link.welcome,
-                label=job_label(KRITA_CLIENT, f"live, refine: {request.style_name}"),
-                preview_size=side,  # (the previews replace the live picture: at its size)
+                label=job_label(KRITA_CLIENT, f"{what}: {request.style_name}"),
+                preview_size=preview_size,
                 result_layout="BGRA",
                 result_dtype="u8",
             )
         except JobRefused as e:
             self._say(f"live: {e}")
-            return
-        submit = dataclasses.replace(submit, init_job=shown.job_id)
+            return None
+
+    def _start(self, submit: Submit, update: Update) -> None:
+        """Send it; `update` (its number given here, the newest) follows its answers."""
         self.sent_settings = dict(submit.settings)
         self._seq += 1
-        update = Update(
-            self._seq, shown.target, shown.digest, shown.name, shown.content, refine=True
-        )
+        update.seq = self._seq
         self._updates[self.link.start_job(submit.to_message(), self)] = update
-        self.counters.refines += 1
-        self._say("live: refining")
 
     def _cancel_refine(self) -> None:
         for handle, update in list(self._updates.items()):
